@@ -1,0 +1,39 @@
+# Uniform helpers for Herald targets: one library per folder, tests next to
+# the code, benchmarks in bench/.
+
+# herald_cc_library(NAME name SRCS ... DEPS ...)
+# Creates herald_<name> with alias herald::<name>; the repo root is the
+# include root so headers are included as "folder/file.h".
+function(herald_cc_library)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(herald_${ARG_NAME} STATIC ${ARG_SRCS})
+  add_library(herald::${ARG_NAME} ALIAS herald_${ARG_NAME})
+  target_include_directories(herald_${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/proto_gen)
+  target_link_libraries(herald_${ARG_NAME} PUBLIC ${ARG_DEPS})
+endfunction()
+
+# herald_cc_test(NAME name SRCS ... DEPS ... [LABELS ...])
+function(herald_cc_test)
+  if(NOT HERALD_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "HERALD_BINARY_DIR=${PROJECT_BINARY_DIR};HERALD_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  if(ARG_LABELS)
+    set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}")
+  endif()
+endfunction()
+
+# herald_cc_bench(NAME name SRCS ... DEPS ...)
+function(herald_cc_bench)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} benchmark::benchmark)
+endfunction()

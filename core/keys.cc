@@ -1,0 +1,32 @@
+#include "core/keys.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace herald {
+
+Keys::Keys(int partition)
+    : partition_(partition),
+      prefix_(absl::StrCat("herald:{", partition, "}:")),
+      events_(absl::StrCat(prefix_, "events")),
+      segments_(absl::StrCat(prefix_, "batches")),
+      due_(absl::StrCat(prefix_, "due")) {}
+
+std::string Keys::User(absl::string_view user_id) const { return absl::StrCat(prefix_, "user:", user_id); }
+
+std::string Keys::Idempotency(absl::string_view workflow, absl::string_view key) const {
+  return absl::StrCat(prefix_, "idem:", workflow.size(), ":", workflow, ":", key);
+}
+
+std::string Keys::Message(absl::string_view message_id) const { return absl::StrCat(prefix_, "msg:", message_id); }
+
+std::string Keys::FeedPrefix(absl::string_view user_id) const { return absl::StrCat(prefix_, "feed:", user_id, ":"); }
+
+std::string Keys::Run(absl::string_view run_id) const { return absl::StrCat(prefix_, "run:", run_id); }
+
+std::string Keys::CancelIndex(absl::string_view workflow, absl::string_view cancellation_key,
+                              absl::string_view recipient) const {
+  return absl::StrCat(prefix_, "cancel:", workflow.size(), ":", workflow, ":", cancellation_key.size(), ":",
+                      cancellation_key, ":", recipient);
+}
+
+}  // namespace herald

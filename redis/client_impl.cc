@@ -1,0 +1,215 @@
+// hiredis-backed RedisClient: RAII over redisContext, pipelining via
+// redisAppendCommandArgv, reconnect on the next call after a failure.
+#include <hiredis/hiredis.h>
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "redis/client.h"
+#include "redis/script.h"
+
+namespace herald::redis {
+namespace {
+
+struct ContextDeleter {
+  void operator()(redisContext* context) const { redisFree(context); }
+};
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+
+Reply Convert(const redisReply* raw) {
+  Reply reply;
+  switch (raw->type) {
+    case REDIS_REPLY_STRING:
+      reply.type = Reply::Type::kString;
+      reply.str.assign(raw->str, raw->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      reply.type = Reply::Type::kStatus;
+      reply.str.assign(raw->str, raw->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      reply.type = Reply::Type::kError;
+      reply.str.assign(raw->str, raw->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      reply.type = Reply::Type::kInteger;
+      reply.integer = raw->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      reply.type = Reply::Type::kArray;
+      reply.elements.reserve(raw->elements);
+      for (size_t i = 0; i < raw->elements; ++i) reply.elements.push_back(Convert(raw->element[i]));
+      break;
+    default:
+      reply.type = Reply::Type::kNil;
+  }
+  return reply;
+}
+
+class HiredisClient final : public RedisClient {
+ public:
+  HiredisClient(Endpoint endpoint, ClientOptions options)
+      : endpoint_(std::move(endpoint)), options_(options) {}
+
+  absl::Status Connect() {
+    timeval connect_timeout = absl::ToTimeval(options_.connect_timeout);
+    redisContext* raw = endpoint_.unix_socket.empty()
+                            ? redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, connect_timeout)
+                            : redisConnectUnixWithTimeout(endpoint_.unix_socket.c_str(), connect_timeout);
+    if (raw == nullptr) return absl::ResourceExhaustedError("redis: cannot allocate a context");
+    ContextPtr context(raw);
+    if (context->err) {
+      return absl::UnavailableError(absl::StrCat("redis ", endpoint_.ToString(), ": ", context->errstr));
+    }
+    timeval command_timeout = absl::ToTimeval(options_.command_timeout);
+    if (redisSetTimeout(context.get(), command_timeout) != REDIS_OK) {
+      return absl::UnavailableError("redis: cannot set the command timeout");
+    }
+    context_ = std::move(context);
+    return absl::OkStatus();
+  }
+
+  std::vector<absl::StatusOr<Reply>> Pipeline(const std::vector<Command>& commands) override {
+    std::vector<absl::StatusOr<Reply>> results;
+    results.reserve(commands.size());
+    if (!context_) {
+      absl::Status status = Connect();
+      if (!status.ok()) {
+        for (size_t i = 0; i < commands.size(); ++i) results.push_back(status);
+        return results;
+      }
+    }
+    for (const Command& command : commands) Append(command);
+    for (size_t i = 0; i < commands.size(); ++i) {
+      absl::StatusOr<Reply> reply = ReadReply();
+      if (!reply.ok()) {
+        // The connection is unusable: fail what is left and reconnect later.
+        context_.reset();
+        for (size_t j = i; j < commands.size(); ++j) results.push_back(reply.status());
+        return results;
+      }
+      if (reply->is_error() && absl::StartsWith(reply->str, "NOSCRIPT") && commands[i].size() > 1 &&
+          commands[i][0] == "EVALSHA") {
+        reply = ResendAsEval(commands[i]);
+        if (!reply.ok()) {
+          context_.reset();
+          for (size_t j = i; j < commands.size(); ++j) results.push_back(reply.status());
+          return results;
+        }
+      }
+      if (reply->is_error()) {
+        results.push_back(ErrorReplyToStatus(reply->str));
+      } else {
+        results.push_back(std::move(*reply));
+      }
+    }
+    return results;
+  }
+
+ private:
+  void Append(const Command& command) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    argv.reserve(command.size());
+    lengths.reserve(command.size());
+    for (const std::string& arg : command) {
+      argv.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+    redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data());
+  }
+
+  absl::StatusOr<Reply> ReadReply() {
+    void* raw = nullptr;
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
+      std::string message = context_->errstr;
+      if (context_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return absl::DeadlineExceededError(absl::StrCat("redis ", endpoint_.ToString(), ": reply timed out"));
+      }
+      return absl::UnavailableError(absl::StrCat("redis ", endpoint_.ToString(), ": ", message));
+    }
+    ReplyPtr reply(static_cast<redisReply*>(raw));
+    return Convert(reply.get());
+  }
+
+  absl::StatusOr<Reply> ResendAsEval(const Command& evalsha) {
+    const Script* script = Script::Find(evalsha[1]);
+    if (script == nullptr) return Reply{Reply::Type::kError, "NOSCRIPT unknown script", 0, {}};
+    Command eval = evalsha;
+    eval[0] = "EVAL";
+    eval[1] = script->body();
+    Append(eval);
+    return ReadReply();
+  }
+
+  const Endpoint endpoint_;
+  const ClientOptions options_;
+  ContextPtr context_;
+};
+
+}  // namespace
+
+std::string Endpoint::ToString() const {
+  if (!unix_socket.empty()) return absl::StrCat("unix://", unix_socket);
+  return absl::StrCat(host, ":", port);
+}
+
+absl::StatusOr<Endpoint> ParseEndpoint(const std::string& address) {
+  absl::string_view rest = address;
+  Endpoint endpoint;
+  if (absl::ConsumePrefix(&rest, "unix://") || absl::StartsWith(rest, "/")) {
+    if (rest.empty()) return absl::InvalidArgumentError("redis address: empty unix socket path");
+    endpoint.unix_socket = std::string(rest);
+    return endpoint;
+  }
+  absl::ConsumePrefix(&rest, "redis://");
+  size_t colon = rest.rfind(':');
+  if (colon == absl::string_view::npos) {
+    endpoint.host = std::string(rest);
+    endpoint.port = 6379;
+  } else {
+    endpoint.host = std::string(rest.substr(0, colon));
+    if (!absl::SimpleAtoi(rest.substr(colon + 1), &endpoint.port) || endpoint.port <= 0 || endpoint.port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("redis address: bad port in '", address, "'"));
+    }
+  }
+  if (endpoint.host.empty()) return absl::InvalidArgumentError(absl::StrCat("redis address: no host in '", address, "'"));
+  return endpoint;
+}
+
+absl::StatusOr<std::unique_ptr<RedisClient>> ConnectRedis(const Endpoint& endpoint, const ClientOptions& options) {
+  auto client = std::make_unique<HiredisClient>(endpoint, options);
+  absl::Status status = client->Connect();
+  if (!status.ok()) return status;
+  return std::unique_ptr<RedisClient>(std::move(client));
+}
+
+absl::Status WaitForRedis(const Endpoint& endpoint, absl::Duration deadline) {
+  absl::Time give_up = absl::Now() + deadline;
+  absl::Status last = absl::UnavailableError("redis: not tried");
+  ClientOptions options;
+  options.connect_timeout = absl::Milliseconds(200);
+  options.command_timeout = absl::Milliseconds(500);
+  while (absl::Now() < give_up) {
+    auto client = ConnectRedis(endpoint, options);
+    if (client.ok()) {
+      auto pong = (*client)->Execute({"PING"});
+      if (pong.ok()) return absl::OkStatus();
+      last = pong.status();
+    } else {
+      last = client.status();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("redis did not answer PING in time: ", last.message()));
+}
+
+}  // namespace herald::redis

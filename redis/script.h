@@ -1,0 +1,34 @@
+// Lua scripts called by SHA. Each script registers its body so a client
+// that meets NOSCRIPT (a restarted Redis) can send it again transparently.
+#pragma once
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "redis/client.h"
+
+namespace herald::redis {
+
+// Immutable after construction; thread-safe. Construct once (static).
+class Script {
+ public:
+  explicit Script(std::string body);
+  Script(const Script&) = delete;
+  Script& operator=(const Script&) = delete;
+
+  const std::string& sha() const { return sha_; }
+  const std::string& body() const { return body_; }
+
+  // EVALSHA sha numkeys keys... args...
+  Command Call(const std::vector<std::string>& keys, const std::vector<std::string>& args) const;
+
+  // The body registered under `sha`, or nullptr.
+  static const Script* Find(absl::string_view sha);
+
+ private:
+  std::string body_;
+  std::string sha_;
+};
+
+}  // namespace herald::redis

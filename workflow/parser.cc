@@ -1,0 +1,301 @@
+#include "workflow/parser.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/status_macros.h"
+
+namespace herald::workflow {
+namespace {
+
+constexpr int kMaxRenderLimit = 1000;
+
+// Where in the file we are, for error messages.
+class Location {
+ public:
+  explicit Location(std::string source) : source_(std::move(source)) {}
+  Location Step(size_t index, const std::string& ref) const {
+    Location inner = *this;
+    inner.step_ = ref.empty() ? absl::StrCat("steps[", index, "]") : absl::StrCat("steps[", index, "] (ref '", ref, "')");
+    return inner;
+  }
+  absl::Status Error(absl::string_view field, absl::string_view message) const {
+    std::string where = source_;
+    if (!step_.empty()) absl::StrAppend(&where, ": ", step_);
+    if (!field.empty()) absl::StrAppend(&where, ": field '", field, "'");
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
+  }
+
+ private:
+  std::string source_;
+  std::string step_;
+};
+
+absl::StatusOr<std::string> OptionalString(const YAML::Node& node, const char* field, const Location& at,
+                                           std::string fallback = "") {
+  YAML::Node value = node[field];
+  if (!value) return fallback;
+  if (!value.IsScalar()) return at.Error(field, "must be a string");
+  return value.Scalar();
+}
+
+absl::StatusOr<std::string> RequiredString(const YAML::Node& node, const char* field, const Location& at) {
+  HERALD_ASSIGN_OR_RETURN(std::string value, OptionalString(node, field, at));
+  if (value.empty()) return at.Error(field, "is required");
+  return value;
+}
+
+absl::StatusOr<int> OptionalInt(const YAML::Node& node, const char* field, const Location& at, int fallback, int min,
+                                int max) {
+  YAML::Node value = node[field];
+  if (!value) return fallback;
+  int number;
+  if (!value.IsScalar() || !YAML::convert<int>::decode(value, number)) return at.Error(field, "must be an integer");
+  if (number < min || number > max) return at.Error(field, absl::StrCat("must be between ", min, " and ", max));
+  return number;
+}
+
+absl::StatusOr<bool> OptionalBool(const YAML::Node& node, const char* field, const Location& at, bool fallback) {
+  YAML::Node value = node[field];
+  if (!value) return fallback;
+  bool flag;
+  if (!value.IsScalar() || !YAML::convert<bool>::decode(value, flag)) return at.Error(field, "must be true or false");
+  return flag;
+}
+
+// Accepts "30s", "5m", "1h30m", "250ms" (absl duration syntax) or a number of seconds.
+absl::StatusOr<absl::Duration> RequiredDuration(const YAML::Node& node, const char* field, const Location& at,
+                                                absl::Duration fallback = absl::ZeroDuration(), bool required = true) {
+  YAML::Node value = node[field];
+  if (!value) {
+    if (required) return at.Error(field, "is required (e.g. \"30s\", \"5m\")");
+    return fallback;
+  }
+  if (!value.IsScalar()) return at.Error(field, "must be a duration such as \"30s\"");
+  absl::Duration duration;
+  double seconds;
+  if (YAML::convert<double>::decode(value, seconds)) {
+    duration = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(value.Scalar(), &duration)) {
+    return at.Error(field, absl::StrCat("'", value.Scalar(), "' is not a duration such as \"30s\""));
+  }
+  if (duration <= absl::ZeroDuration()) return at.Error(field, "must be positive");
+  if (duration > absl::Hours(24 * 90)) return at.Error(field, "must be at most 90 days");
+  return duration;
+}
+
+absl::StatusOr<templates::Template> CompileField(const std::string& source, absl::string_view field,
+                                                 const Location& at) {
+  auto compiled = templates::Template::Compile(source);
+  if (!compiled.ok()) return at.Error(field, compiled.status().message());
+  return std::move(*compiled);
+}
+
+nlohmann::json YamlToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence: {
+      nlohmann::json array = nlohmann::json::array();
+      for (const auto& element : node) array.push_back(YamlToJson(element));
+      return array;
+    }
+    case YAML::NodeType::Map: {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& entry : node) object[entry.first.Scalar()] = YamlToJson(entry.second);
+      return object;
+    }
+    case YAML::NodeType::Scalar: {
+      if (node.Tag() == "!") return node.Scalar();  // quoted: keep as a string
+      int64_t integer;
+      double number;
+      bool flag;
+      if (YAML::convert<int64_t>::decode(node, integer)) return integer;
+      if (YAML::convert<double>::decode(node, number)) return number;
+      if (YAML::convert<bool>::decode(node, flag)) return flag;
+      return node.Scalar();
+    }
+    default:
+      return nullptr;
+  }
+}
+
+absl::StatusOr<ConditionGroup> ParseConditions(const YAML::Node& node, const Location& at) {
+  ConditionGroup group;
+  if (!node) return group;
+  YAML::Node list = node;
+  if (node.IsMap()) {
+    if (node["any"] && node["all"]) return at.Error("conditions", "use either 'all' or 'any', not both");
+    group.any = static_cast<bool>(node["any"]);
+    list = group.any ? node["any"] : node["all"];
+    if (!list) return at.Error("conditions", "must be a list, or a map with 'all' or 'any'");
+  }
+  if (!list.IsSequence()) return at.Error("conditions", "must be a list of {variable, operator, argument}");
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node& item = list[i];
+    std::string field = absl::StrCat("conditions[", i, "]");
+    if (!item.IsMap()) return at.Error(field, "must be a map");
+    Condition condition;
+    if (!item["variable"] || !item["variable"].IsScalar()) return at.Error(field + ".variable", "is required");
+    condition.variable = item["variable"].Scalar();
+    condition.path = templates::ParsePath(condition.variable);
+    if (condition.path.empty()) return at.Error(field + ".variable", absl::StrCat("bad path '", condition.variable, "'"));
+    static const std::set<std::string> kRoots = {"data", "recipient", "actor", "tenant", "total_activities",
+                                                 "total_actors", "activities", "actors", "workflow"};
+    if (!kRoots.count(condition.path[0])) {
+      return at.Error(field + ".variable",
+                      absl::StrCat("must start with one of data, recipient, actor, tenant, total_activities, "
+                                   "total_actors, activities, actors, workflow; got '",
+                                   condition.variable, "'"));
+    }
+    if (!item["operator"] || !item["operator"].IsScalar()) return at.Error(field + ".operator", "is required");
+    auto op = ParseOperator(item["operator"].Scalar());
+    if (!op.ok()) return at.Error(field + ".operator", op.status().message());
+    condition.op = *op;
+    if (item["argument"]) condition.argument = YamlToJson(item["argument"]);
+    bool needs_argument = condition.op != Operator::kExists && condition.op != Operator::kNotExists &&
+                          condition.op != Operator::kEmpty && condition.op != Operator::kNotEmpty;
+    if (needs_argument && !item["argument"]) return at.Error(field + ".argument", "is required for this operator");
+    group.conditions.push_back(std::move(condition));
+  }
+  return group;
+}
+
+absl::Status ParseBatch(const YAML::Node& node, const Location& at, BatchStep* batch) {
+  HERALD_ASSIGN_OR_RETURN(batch->window, RequiredDuration(node, "window", at));
+  HERALD_ASSIGN_OR_RETURN(std::string mode, OptionalString(node, "window_mode", at, "fixed"));
+  if (mode == "fixed") {
+    batch->mode = WindowMode::kFixed;
+  } else if (mode == "sliding") {
+    batch->mode = WindowMode::kSliding;
+  } else {
+    return at.Error("window_mode", absl::StrCat("must be 'fixed' or 'sliding', got '", mode, "'"));
+  }
+  HERALD_ASSIGN_OR_RETURN(batch->max_window,
+                          RequiredDuration(node, "max_window", at, batch->window * 10, /*required=*/false));
+  if (batch->mode == WindowMode::kSliding && batch->max_window < batch->window) {
+    return at.Error("max_window", "must be at least 'window'");
+  }
+  if (batch->mode == WindowMode::kFixed) batch->max_window = batch->window;
+  HERALD_ASSIGN_OR_RETURN(std::string key, OptionalString(node, "batch_key", at));
+  HERALD_ASSIGN_OR_RETURN(batch->key, CompileField(key, "batch_key", at));
+  HERALD_ASSIGN_OR_RETURN(batch->max_activities, OptionalInt(node, "max_activities", at, 0, 0, 100000));
+  HERALD_ASSIGN_OR_RETURN(batch->render_limit, OptionalInt(node, "render_limit", at, 10, 1, kMaxRenderLimit));
+  HERALD_ASSIGN_OR_RETURN(std::string order, OptionalString(node, "order", at, "oldest_first"));
+  if (order != "oldest_first" && order != "newest_first") {
+    return at.Error("order", absl::StrCat("must be 'oldest_first' or 'newest_first', got '", order, "'"));
+  }
+  batch->newest_first = order == "newest_first";
+  HERALD_ASSIGN_OR_RETURN(batch->flush_leading_item, OptionalBool(node, "flush_leading_item", at, false));
+  return absl::OkStatus();
+}
+
+absl::Status ParseChannel(const YAML::Node& node, const Location& at, ChannelStep* channel) {
+  HERALD_ASSIGN_OR_RETURN(channel->channel_type, RequiredString(node, "channel_type", at));
+  if (channel->channel_type != "in_app_feed") {
+    return at.Error("channel_type",
+                    absl::StrCat("'", channel->channel_type, "' is not supported yet (supported: in_app_feed)"));
+  }
+  HERALD_ASSIGN_OR_RETURN(channel->channel, OptionalString(node, "channel", at, channel->channel_type));
+  YAML::Node tmpl = node["template"];
+  if (!tmpl || !tmpl.IsMap()) return at.Error("template", "is required: a map with 'markdown' (and optional 'action_url')");
+  static const std::set<std::string> kKnown = {"markdown", "action_url"};
+  for (const auto& entry : tmpl) {
+    if (!kKnown.count(entry.first.Scalar())) {
+      return at.Error(absl::StrCat("template.", entry.first.Scalar()), "unknown field for in_app_feed");
+    }
+  }
+  if (!tmpl["markdown"] || !tmpl["markdown"].IsScalar() || tmpl["markdown"].Scalar().empty()) {
+    return at.Error("template.markdown", "is required");
+  }
+  const std::string& markdown = tmpl["markdown"].Scalar();
+  HERALD_ASSIGN_OR_RETURN(auto body, CompileField(markdown, "template.markdown", at));
+  channel->blocks.push_back(BlockTemplate{"body", "markdown", std::move(body)});
+  if (tmpl["action_url"] && !tmpl["action_url"].IsScalar()) return at.Error("template.action_url", "must be a string");
+  std::string action_url = tmpl["action_url"] ? tmpl["action_url"].Scalar() : "";
+  if (!action_url.empty()) {
+    HERALD_ASSIGN_OR_RETURN(auto url, CompileField(action_url, "template.action_url", at));
+    channel->blocks.push_back(BlockTemplate{"action_url", "text", std::move(url)});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& source) {
+  Location at(source);
+  if (!root.IsMap()) return at.Error("", "a workflow file must be a map with 'key' and 'steps'");
+  static const std::set<std::string> kTopLevel = {"key", "name", "categories", "steps", "description"};
+  for (const auto& entry : root) {
+    if (!kTopLevel.count(entry.first.Scalar())) return at.Error(entry.first.Scalar(), "unknown field");
+  }
+  Workflow workflow;
+  workflow.source_file = source;
+  HERALD_ASSIGN_OR_RETURN(workflow.key, RequiredString(root, "key", at));
+  for (char c : workflow.key) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return at.Error("key", "may contain only letters, digits, '-', '_' and '.'");
+    }
+  }
+  HERALD_ASSIGN_OR_RETURN(workflow.name, OptionalString(root, "name", at, workflow.key));
+  if (YAML::Node categories = root["categories"]) {
+    if (!categories.IsSequence()) return at.Error("categories", "must be a list of strings");
+    for (const auto& category : categories) workflow.categories.push_back(category.Scalar());
+  }
+  YAML::Node steps = root["steps"];
+  if (!steps || !steps.IsSequence() || steps.size() == 0) return at.Error("steps", "must be a non-empty list");
+  std::set<std::string> refs;
+  bool has_channel = false;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const YAML::Node& node = steps[i];
+    std::string ref = node.IsMap() && node["ref"] && node["ref"].IsScalar() ? node["ref"].Scalar() : "";
+    Location step_at = at.Step(i, ref);
+    if (!node.IsMap()) return step_at.Error("", "must be a map");
+    Step step;
+    step.ref = ref.empty() ? absl::StrCat("step_", i) : ref;
+    if (!refs.insert(step.ref).second) return step_at.Error("ref", "is used by an earlier step");
+    HERALD_ASSIGN_OR_RETURN(std::string type, RequiredString(node, "type", step_at));
+    HERALD_ASSIGN_OR_RETURN(step.conditions, ParseConditions(node["conditions"], step_at));
+    if (type == "batch") {
+      step.type = StepType::kBatch;
+      HERALD_RETURN_IF_ERROR(ParseBatch(node, step_at, &step.batch));
+    } else if (type == "delay") {
+      step.type = StepType::kDelay;
+      HERALD_ASSIGN_OR_RETURN(step.delay.duration, RequiredDuration(node, "duration", step_at));
+    } else if (type == "channel") {
+      step.type = StepType::kChannel;
+      HERALD_RETURN_IF_ERROR(ParseChannel(node, step_at, &step.channel));
+      has_channel = true;
+    } else {
+      return step_at.Error("type", absl::StrCat("must be batch, delay or channel; got '", type, "'"));
+    }
+    workflow.steps.push_back(std::move(step));
+  }
+  if (!has_channel) return at.Error("steps", "needs at least one channel step");
+  return workflow;
+}
+
+}  // namespace
+
+absl::StatusOr<Workflow> ParseWorkflow(absl::string_view text, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+    return ParseRoot(root, source);
+  } catch (const YAML::Exception& error) {
+    // yaml-cpp reports through exceptions; this is the one place they stop.
+    return absl::InvalidArgumentError(absl::StrCat(source, ": line ", error.mark.line + 1, ", column ",
+                                                   error.mark.column + 1, ": ", error.msg));
+  }
+}
+
+absl::StatusOr<Workflow> ParseWorkflowFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot read the file"));
+  std::stringstream text;
+  text << file.rdbuf();
+  return ParseWorkflow(text.str(), path);
+}
+
+}  // namespace herald::workflow

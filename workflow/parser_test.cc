@@ -1,0 +1,113 @@
+#include "workflow/parser.h"
+
+#include "gtest/gtest.h"
+#include "workflow/registry.h"
+
+namespace herald::workflow {
+namespace {
+
+constexpr char kDigest[] = R"(
+key: new-comment
+name: New comment
+categories: [comments]
+steps:
+  - ref: digest
+    type: batch
+    window: 30s
+    window_mode: sliding
+    max_window: 5m
+    batch_key: "{{ data.post_id }}"
+    max_activities: 50
+    render_limit: 3
+    order: newest_first
+  - ref: feed
+    type: channel
+    channel_type: in_app_feed
+    conditions:
+      any:
+        - {variable: data.priority, operator: equal_to, argument: high}
+        - {variable: recipient.id, operator: exists}
+    template:
+      markdown: "{{ actor.name }} commented on {{ data.post_title }}"
+      action_url: "/posts/{{ data.post_id }}"
+)";
+
+TEST(ParserTest, ParsesEveryStepField) {
+  auto workflow = ParseWorkflow(kDigest, "digest.yaml");
+  ASSERT_TRUE(workflow.ok()) << workflow.status();
+  EXPECT_EQ(workflow->key, "new-comment");
+  ASSERT_EQ(workflow->steps.size(), 2u);
+  const BatchStep& batch = workflow->steps[0].batch;
+  EXPECT_EQ(workflow->steps[0].type, StepType::kBatch);
+  EXPECT_EQ(batch.window, absl::Seconds(30));
+  EXPECT_EQ(batch.mode, WindowMode::kSliding);
+  EXPECT_EQ(batch.max_window, absl::Minutes(5));
+  EXPECT_EQ(batch.key.source(), "{{ data.post_id }}");
+  EXPECT_EQ(batch.max_activities, 50);
+  EXPECT_EQ(batch.render_limit, 3);
+  EXPECT_TRUE(batch.newest_first);
+  const Step& feed = workflow->steps[1];
+  EXPECT_TRUE(feed.conditions.any);
+  EXPECT_EQ(feed.conditions.conditions.size(), 2u);
+  ASSERT_EQ(feed.channel.blocks.size(), 2u);
+  EXPECT_EQ(feed.channel.blocks[1].name, "action_url");
+}
+
+struct BadCase {
+  const char* yaml;
+  const char* expected;  // substring of the error
+};
+
+TEST(ParserTest, ErrorsNameFileStepAndField) {
+  const BadCase cases[] = {
+      {"key: a\nsteps: []", "f.yaml: field 'steps'"},
+      {"steps: [{type: channel}]", "field 'key'"},
+      {"key: a\nsteps:\n  - {ref: b, type: batch, window: soon}\n  - {type: channel, channel_type: in_app_feed, "
+       "template: {markdown: x}}",
+       "steps[0] (ref 'b'): field 'window': 'soon' is not a duration"},
+      {"key: a\nsteps:\n  - {type: batch, window: 5s, window_mode: rolling}\n  - {type: channel, channel_type: "
+       "in_app_feed, template: {markdown: x}}",
+       "field 'window_mode'"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: fax, template: {markdown: x}}", "field 'channel_type'"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: in_app_feed, template: {markdown: '{{ x'}}",
+       "field 'template.markdown': template 1:1: unclosed"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: in_app_feed, template: {markdown: x}, conditions: "
+       "[{variable: data.x, operator: bigger, argument: 1}]}",
+       "field 'conditions[0].operator'"},
+      {"key: a\nsteps:\n  - {type: delay}\n  - {type: channel, channel_type: in_app_feed, template: {markdown: x}}",
+       "steps[0]: field 'duration'"},
+      {"key: a\nsteps:\n  - {type: delay, duration: 1s}", "needs at least one channel step"},
+      {"key: a\nsteps: [\n", "f.yaml: line"},
+      {"key: a\nbogus: 1\nsteps: []", "field 'bogus': unknown field"},
+  };
+  for (const BadCase& bad : cases) {
+    auto workflow = ParseWorkflow(bad.yaml, "f.yaml");
+    ASSERT_FALSE(workflow.ok()) << bad.yaml;
+    EXPECT_EQ(workflow.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(workflow.status().message().find(bad.expected), std::string::npos)
+        << "got: " << workflow.status().message() << "\nwanted: " << bad.expected;
+  }
+}
+
+TEST(ParserTest, JsonIsAccepted) {
+  auto workflow = ParseWorkflow(
+      R"({"key": "j", "steps": [{"type": "channel", "channel_type": "in_app_feed", "template": {"markdown": "hi"}}]})",
+      "j.json");
+  ASSERT_TRUE(workflow.ok()) << workflow.status();
+  EXPECT_EQ(workflow->steps[0].ref, "step_0");
+}
+
+TEST(RegistryTest, DuplicateKeysAreRejected) {
+  auto a = ParseWorkflow(kDigest, "a.yaml");
+  auto b = ParseWorkflow(kDigest, "b.yaml");
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<Workflow> both;
+  both.push_back(std::move(*a));
+  both.push_back(std::move(*b));
+  auto registry = Registry::FromWorkflows(std::move(both));
+  ASSERT_FALSE(registry.ok());
+  EXPECT_NE(registry.status().message().find("b.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald::workflow

@@ -1,0 +1,75 @@
+// The compiled form of a workflow definition: steps with their parsed
+// durations, compiled templates and conditions. Immutable once loaded and
+// shared read-only by every worker thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "templates/template.h"
+#include "workflow/condition.h"
+
+namespace herald::workflow {
+
+enum class StepType { kBatch, kDelay, kChannel };
+
+enum class WindowMode { kFixed, kSliding };
+
+struct BatchStep {
+  absl::Duration window;
+  WindowMode mode = WindowMode::kFixed;
+  // Sliding windows never close later than open time + max_window.
+  absl::Duration max_window;
+  // Rendered per activity; activities with different keys never share a batch.
+  templates::Template key;
+  // 0 = unlimited; reaching it makes the batch due at once.
+  int max_activities = 0;
+  // How many activities templates see in `activities` (all are counted).
+  int render_limit = 10;
+  bool newest_first = false;
+  // Send the first activity at once, batch the rest of the window.
+  bool flush_leading_item = false;
+};
+
+struct DelayStep {
+  absl::Duration duration;
+};
+
+// One rendered block of a channel message (in-app: body markdown, action url).
+struct BlockTemplate {
+  std::string name;
+  std::string type;  // "markdown" or "text"
+  templates::Template content;
+};
+
+struct ChannelStep {
+  std::string channel_type;  // only "in_app_feed" in this version
+  std::string channel;       // configured channel name (defaults to the type)
+  std::vector<BlockTemplate> blocks;
+};
+
+struct Step {
+  std::string ref;
+  StepType type = StepType::kChannel;
+  ConditionGroup conditions;
+  BatchStep batch;
+  DelayStep delay;
+  ChannelStep channel;
+
+  bool is_wait() const { return type == StepType::kBatch || type == StepType::kDelay; }
+  std::string Summary() const;
+};
+
+struct Workflow {
+  std::string key;
+  std::string name;
+  std::string source_file;
+  std::vector<std::string> categories;
+  std::vector<Step> steps;
+};
+
+const char* StepTypeName(StepType type);
+
+}  // namespace herald::workflow
