@@ -88,6 +88,7 @@ class HiredisClient final : public RedisClient {
       }
     }
     for (const Command& command : commands) Append(command);
+    std::vector<size_t> unknown_scripts;
     for (size_t i = 0; i < commands.size(); ++i) {
       absl::StatusOr<Reply> reply = ReadReply();
       if (!reply.ok()) {
@@ -97,18 +98,35 @@ class HiredisClient final : public RedisClient {
         return results;
       }
       if (reply->is_error() && absl::StartsWith(reply->str, "NOSCRIPT") && commands[i].size() > 1 &&
-          commands[i][0] == "EVALSHA") {
-        reply = ResendAsEval(commands[i]);
+          commands[i][0] == "EVALSHA" && Script::Find(commands[i][1]) != nullptr) {
+        unknown_scripts.push_back(i);
+      }
+      results.push_back(reply->is_error() ? absl::StatusOr<Reply>(ErrorReplyToStatus(reply->str))
+                                          : absl::StatusOr<Reply>(std::move(*reply)));
+    }
+    // A restarted or flushed Redis forgot our scripts: send those commands
+    // again with their bodies (EVAL also caches the script for next time).
+    // Replies of a pipeline arrive in order, so this is a second pipeline.
+    if (!unknown_scripts.empty()) {
+      for (size_t index : unknown_scripts) {
+        Command eval = commands[index];
+        eval[0] = "EVAL";
+        eval[1] = Script::Find(commands[index][1])->body();
+        Append(eval);
+      }
+      for (size_t index : unknown_scripts) {
+        if (!context_) {
+          results[index] = absl::UnavailableError("redis: connection lost while resending a script");
+          continue;
+        }
+        absl::StatusOr<Reply> reply = ReadReply();
         if (!reply.ok()) {
           context_.reset();
-          for (size_t j = i; j < commands.size(); ++j) results.push_back(reply.status());
-          return results;
+          results[index] = reply.status();
+          continue;
         }
-      }
-      if (reply->is_error()) {
-        results.push_back(ErrorReplyToStatus(reply->str));
-      } else {
-        results.push_back(std::move(*reply));
+        results[index] = reply->is_error() ? absl::StatusOr<Reply>(ErrorReplyToStatus(reply->str))
+                                           : absl::StatusOr<Reply>(std::move(*reply));
       }
     }
     return results;
@@ -138,16 +156,6 @@ class HiredisClient final : public RedisClient {
     }
     ReplyPtr reply(static_cast<redisReply*>(raw));
     return Convert(reply.get());
-  }
-
-  absl::StatusOr<Reply> ResendAsEval(const Command& evalsha) {
-    const Script* script = Script::Find(evalsha[1]);
-    if (script == nullptr) return Reply{Reply::Type::kError, "NOSCRIPT unknown script", 0, {}};
-    Command eval = evalsha;
-    eval[0] = "EVAL";
-    eval[1] = script->body();
-    Append(eval);
-    return ReadReply();
   }
 
   const Endpoint endpoint_;

@@ -43,6 +43,11 @@ absl::StatusOr<std::unique_ptr<EmbeddedServer>> EmbeddedServer::Start(const Embe
     // Die with the parent so a crashed Herald never leaves Redis behind.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(1);
+    // The parent may block signals for its own signal thread; the mask is
+    // inherited across exec, and redis must see SIGTERM.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     int devnull = open("/dev/null", O_RDWR);
     if (devnull >= 0) {
       dup2(devnull, STDIN_FILENO);
@@ -74,6 +79,15 @@ void EmbeddedServer::Stop() {
   if (pid_ <= 0) return;
   kill(pid_, SIGTERM);
   int status = 0;
+  // Redis flushes its AOF on SIGTERM; give it time, then insist.
+  for (int i = 0; i < 1000; ++i) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    usleep(10 * 1000);
+  }
+  kill(pid_, SIGKILL);
   waitpid(pid_, &status, 0);
   pid_ = -1;
 }

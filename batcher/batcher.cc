@@ -1,0 +1,343 @@
+#include "batcher/batcher.h"
+
+#include <iostream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "batcher/step_runner.h"
+#include "batcher/wait_store.h"
+#include "core/ids.h"
+#include "core/keys.h"
+#include "feed/feed_store.h"
+#include "herald/v1/pipeline.pb.h"
+
+namespace herald::batcher {
+namespace {
+
+prometheus::Family<prometheus::Counter>& RunsFamily(prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("herald_batcher_runs_total")
+      .Help("Runs handled by the batcher, by outcome")
+      .Register(registry);
+}
+
+prometheus::Counter& Simple(prometheus::Registry& registry, const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+bool TemplateReadsProfiles(const templates::Template& tmpl) {
+  return tmpl.source().find("recipient.") != std::string::npos || tmpl.source().find("actor.") != std::string::npos;
+}
+
+// Whether deciding this workflow's waits needs recipient/actor profiles.
+bool WaitsNeedProfiles(const workflow::Workflow& workflow) {
+  for (const workflow::Step& step : workflow.steps) {
+    if (!step.is_wait()) continue;
+    if (step.conditions.Reads("recipient") || step.conditions.Reads("actor")) return true;
+    if (step.type == workflow::StepType::kBatch && TemplateReadsProfiles(step.batch.key)) return true;
+  }
+  return false;
+}
+
+void LogError(const absl::Status& status, absl::string_view what) {
+  std::cerr << "herald batcher: " << what << ": " << status << std::endl;
+}
+
+}  // namespace
+
+BatcherMetrics::BatcherMetrics(prometheus::Registry& registry)
+    : events(Simple(registry, "herald_batcher_events_total", "Trigger events consumed")),
+      runs_direct(RunsFamily(registry).Add({{"outcome", "direct"}})),
+      runs_waiting(RunsFamily(registry).Add({{"outcome", "waiting"}})),
+      runs_duplicate(RunsFamily(registry).Add({{"outcome", "duplicate"}})),
+      runs_cancelled(RunsFamily(registry).Add({{"outcome", "cancelled"}})),
+      leading_sent(RunsFamily(registry).Add({{"outcome", "leading_sent"}})),
+      unknown_workflow(RunsFamily(registry).Add({{"outcome", "unknown_workflow"}})),
+      poison_entries(Simple(registry, "herald_batcher_poison_entries_total",
+                            "Event entries that could not be decoded (acked and dropped)")),
+      reclaimed(Simple(registry, "herald_batcher_reclaimed_entries_total",
+                       "Event entries taken over from a stalled consumer")),
+      errors(Simple(registry, "herald_batcher_errors_total", "Redis errors in the batcher (entries retried)")),
+      waits_claimed(Simple(registry, "herald_waits_claimed_total", "Batches and delays taken off the timer")),
+      segments_flushed(Simple(registry, "herald_batches_flushed_total", "Non-empty batches and delays flushed")) {}
+
+std::vector<std::string> EventStreams(int partitions) {
+  std::vector<std::string> streams;
+  for (int p = 0; p < partitions; ++p) streams.push_back(Keys(p).Events());
+  return streams;
+}
+
+EventProcessor::EventProcessor(const workflow::Registry& workflows, const Clock& clock, const BatcherOptions& options,
+                               BatcherMetrics& metrics)
+    : workflows_(workflows), clock_(clock), options_(options), metrics_(metrics), users_(clock, options.partitions) {}
+
+absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamConsumer& consumer,
+                                     const std::vector<redis::StreamEntry>& entries) {
+  struct Planned {
+    size_t first_command = 0;
+    size_t end_command = 0;
+    std::vector<bool> is_append;
+  };
+  std::vector<redis::Command> commands;
+  std::vector<bool> command_is_append;
+  std::vector<Planned> planned(entries.size());
+  std::vector<const redis::StreamEntry*> poison;
+  int64_t now_ms = clock_.NowMillis();
+
+  // Decode first so profile lookups for the whole read are one round trip.
+  std::vector<v1::internal::EventEnvelope> events(entries.size());
+  std::vector<bool> decoded(entries.size(), false);
+  std::vector<std::string> profile_ids;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    decoded[i] = events[i].ParseFromString(entries[i].payload);
+    if (!decoded[i]) continue;
+    const workflow::Workflow* workflow = workflows_.Find(events[i].workflow());
+    if (workflow != nullptr && WaitsNeedProfiles(*workflow)) {
+      for (const auto& target : events[i].targets()) profile_ids.push_back(target.recipient());
+      if (!events[i].actor().empty()) profile_ids.push_back(events[i].actor());
+    }
+  }
+  if (!profile_ids.empty()) {
+    absl::Status fetched = users_.Prefetch(client, profile_ids);
+    if (!fetched.ok()) return fetched;
+  }
+
+  for (size_t i = 0; i < entries.size(); ++i) {
+    metrics_.events.Increment();
+    planned[i].first_command = commands.size();
+    if (!decoded[i]) {
+      metrics_.poison_entries.Increment();
+      poison.push_back(&entries[i]);
+      planned[i].end_command = commands.size();
+      continue;
+    }
+    const v1::internal::EventEnvelope& event = events[i];
+    const Keys keys(static_cast<int>(entries[i].stream_index));
+    const workflow::Workflow* workflow = workflows_.Find(event.workflow());
+    if (workflow == nullptr) {
+      // The workflow was removed after the trigger was accepted: record it.
+      for (const auto& target : event.targets()) {
+        metrics_.unknown_workflow.Increment();
+        commands.push_back(feed::RecordNotDeliveredCommand(
+            keys, feed::NotDelivered{DeterministicId({target.run_id(), "workflow"}), target.recipient(),
+                                     event.workflow(), event.tenant(), "", "not_sent", "unknown_workflow",
+                                     clock_.NowMicros()}));
+        command_is_append.push_back(false);
+      }
+      planned[i].end_command = commands.size();
+      continue;
+    }
+    nlohmann::json data = nlohmann::json::parse(event.data_json().empty() ? "{}" : event.data_json(), nullptr, false);
+    if (data.is_discarded()) data = nlohmann::json::object();
+    nlohmann::json tenant = event.tenant().empty() ? nlohmann::json(nullptr) : nlohmann::json{{"id", event.tenant()}};
+    const nlohmann::json* actor_profile = users_.Find(event.actor());
+    nlohmann::json actor = actor_profile != nullptr ? *actor_profile
+                           : event.actor().empty() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json{{"id", event.actor()}};
+    templates::Context shared;
+    shared.Set("data", &data);
+    shared.Set("tenant", &tenant);
+    shared.Set("actor", &actor);
+
+    std::map<int, v1::internal::SegmentEnvelope> direct;  // by first channel step
+    v1::internal::Activity activity;
+    activity.set_actor(event.actor());
+    activity.set_data_json(event.data_json());
+    activity.set_accepted_at_us(event.accepted_at_us());
+    for (const auto& target : event.targets()) {
+      const nlohmann::json* profile = users_.Find(target.recipient());
+      nlohmann::json recipient_id = {{"id", target.recipient()}};
+      templates::Context context = shared;
+      context.Set("recipient", profile != nullptr ? profile : &recipient_id);
+      int step = NextActionableStep(*workflow, 0, context);
+      if (step >= static_cast<int>(workflow->steps.size())) continue;
+      activity.set_run_id(target.run_id());
+      if (!workflow->steps[step].is_wait()) {
+        auto [it, inserted] = direct.try_emplace(step);
+        v1::internal::SegmentEnvelope& segment = it->second;
+        if (inserted) {
+          segment.set_workflow(workflow->key);
+          segment.set_tenant(event.tenant());
+          segment.set_resume_step(step);
+          segment.set_cancellation_key(event.cancellation_key());
+          *segment.add_activities() = activity;
+          segment.mutable_activities(0)->clear_run_id();
+        }
+        auto* out = segment.add_targets();
+        out->set_recipient(target.recipient());
+        out->set_segment_id(DirectSegmentId(target.run_id(), step));
+        metrics_.runs_direct.Increment();
+        continue;
+      }
+      RunRef run{target.recipient(), event.tenant(), event.cancellation_key(), target.run_id()};
+      commands.push_back(AppendCommand(
+          keys, BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds)));
+      command_is_append.push_back(true);
+    }
+    for (auto& [step, segment] : direct) {
+      commands.push_back({"XADD", keys.Segments(), "*", "s", segment.SerializeAsString()});
+      command_is_append.push_back(false);
+    }
+    planned[i].end_command = commands.size();
+  }
+
+  std::vector<absl::StatusOr<redis::Reply>> results;
+  if (!commands.empty()) results = client.Pipeline(commands);
+  std::vector<const redis::StreamEntry*> done = poison;
+  absl::Status first_error;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!decoded[i]) continue;
+    bool ok = true;
+    for (size_t c = planned[i].first_command; c < planned[i].end_command; ++c) {
+      if (!results[c].ok()) {
+        ok = false;
+        if (first_error.ok()) first_error = results[c].status();
+        continue;
+      }
+      if (!command_is_append[c]) continue;
+      auto outcome = ParseAppendReply(*results[c]);
+      if (!outcome.ok()) {
+        ok = false;
+        continue;
+      }
+      switch (*outcome) {
+        case AppendOutcome::kOpened:
+        case AppendOutcome::kJoined:
+          metrics_.runs_waiting.Increment();
+          break;
+        case AppendOutcome::kLeadingSent:
+          metrics_.leading_sent.Increment();
+          break;
+        case AppendOutcome::kDuplicate:
+          metrics_.runs_duplicate.Increment();
+          break;
+        case AppendOutcome::kCancelled:
+          metrics_.runs_cancelled.Increment();
+          break;
+      }
+    }
+    if (ok) done.push_back(&entries[i]);
+  }
+  if (!first_error.ok()) {
+    metrics_.errors.Increment();
+    LogError(first_error, "event processing failed; entries stay pending and are retried");
+  }
+  return consumer.Ack(done);
+}
+
+BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Registry& workflows, const Clock& clock,
+                             BatcherOptions options, BatcherMetrics& metrics)
+    : endpoint_(endpoint), workflows_(workflows), clock_(clock), options_(std::move(options)), metrics_(metrics) {}
+
+BatcherWorker::~BatcherWorker() { Stop(); }
+
+void BatcherWorker::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void BatcherWorker::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void BatcherWorker::Run() {
+  std::unique_ptr<redis::RedisClient> client;
+  std::unique_ptr<redis::StreamConsumer> consumer;
+  EventProcessor processor(workflows_, clock_, options_, metrics_);
+  int64_t last_reclaim = 0;
+  while (!stopping_) {
+    if (!client) {
+      auto connected = redis::ConnectRedis(endpoint_);
+      if (!connected.ok()) {
+        LogError(connected.status(), "connect");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      client = std::move(*connected);
+      consumer = std::make_unique<redis::StreamConsumer>(*client, EventStreams(options_.partitions),
+                                                         std::string(kBatcherGroup), options_.consumer_name, "e");
+      absl::Status groups = consumer->EnsureGroups();
+      if (!groups.ok()) {
+        LogError(groups, "create consumer groups");
+        client.reset();
+        continue;
+      }
+    }
+    int64_t now = clock_.NowMillis();
+    absl::StatusOr<std::vector<redis::StreamEntry>> entries;
+    if (now - last_reclaim >= options_.reclaim_every_ms) {
+      last_reclaim = now;
+      entries = consumer->Reclaim(options_.reclaim_idle_ms, options_.read_count);
+      if (entries.ok() && !entries->empty()) metrics_.reclaimed.Increment(static_cast<double>(entries->size()));
+    } else {
+      entries = consumer->ReadNew(options_.read_count, options_.block_ms);
+    }
+    if (!entries.ok()) {
+      metrics_.errors.Increment();
+      LogError(entries.status(), "read events");
+      client.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (entries->empty()) continue;
+    absl::Status processed = processor.Process(*client, *consumer, *entries);
+    if (!processed.ok()) {
+      metrics_.errors.Increment();
+      LogError(processed, "process events");
+    }
+  }
+}
+
+Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics)
+    : endpoint_(endpoint), clock_(clock), options_(std::move(options)), metrics_(metrics) {}
+
+Flusher::~Flusher() { Stop(); }
+
+void Flusher::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Flusher::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
+                                          BatcherMetrics* metrics) {
+  std::vector<redis::Command> commands;
+  for (int p = 0; p < partitions; ++p) commands.push_back(ClaimCommand(Keys(p), now_ms, limit));
+  int64_t claimed = 0;
+  for (auto& reply : client.Pipeline(commands)) {
+    if (!reply.ok()) return reply.status();
+    auto result = ParseClaimReply(*reply);
+    if (!result.ok()) return result.status();
+    claimed += result->claimed;
+    if (metrics != nullptr) {
+      metrics->waits_claimed.Increment(static_cast<double>(result->claimed));
+      metrics->segments_flushed.Increment(static_cast<double>(result->emitted));
+    }
+  }
+  return claimed;
+}
+
+void Flusher::Run() {
+  std::unique_ptr<redis::RedisClient> client;
+  while (!stopping_) {
+    if (!client) {
+      auto connected = redis::ConnectRedis(endpoint_);
+      if (!connected.ok()) {
+        LogError(connected.status(), "flusher connect");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      client = std::move(*connected);
+    }
+    auto claimed = ClaimDue(*client, options_.partitions, clock_.NowMillis(), options_.claim_limit, &metrics_);
+    if (!claimed.ok()) {
+      metrics_.errors.Increment();
+      LogError(claimed.status(), "claim due waits");
+      client.reset();
+      continue;
+    }
+    // A full pass means more may be due: go again at once.
+    if (*claimed < options_.claim_limit) std::this_thread::sleep_for(std::chrono::milliseconds(options_.flush_tick_ms));
+  }
+}
+
+}  // namespace herald::batcher

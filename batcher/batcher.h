@@ -1,0 +1,118 @@
+// The batcher role: consumes herald:{p}:events, expands each event's
+// recipients, walks each run to its first wait (appending to a batch or
+// delay) or channel step (emitting a segment for the fan-out), and a flusher
+// that claims due waits into herald:{p}:batches.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/clock.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
+#include "redis/client.h"
+#include "redis/stream_consumer.h"
+#include "users/user_store.h"
+#include "workflow/registry.h"
+
+namespace herald::batcher {
+
+struct BatcherOptions {
+  int partitions = 4;
+  std::string consumer_name = "batcher";
+  int read_count = 256;
+  int block_ms = 50;
+  // Entries pending this long on another consumer are taken over.
+  int64_t reclaim_idle_ms = 15000;
+  int64_t reclaim_every_ms = 1000;
+  int64_t run_ttl_seconds = 7 * 24 * 3600;
+  // Flusher tick and how many waits one claim call takes per partition.
+  int flush_tick_ms = 5;
+  int claim_limit = 256;
+};
+
+// Counters built once per process (prometheus-cpp: never Add() per request).
+struct BatcherMetrics {
+  explicit BatcherMetrics(prometheus::Registry& registry);
+  prometheus::Counter& events;
+  prometheus::Counter& runs_direct;
+  prometheus::Counter& runs_waiting;
+  prometheus::Counter& runs_duplicate;
+  prometheus::Counter& runs_cancelled;
+  prometheus::Counter& leading_sent;
+  prometheus::Counter& unknown_workflow;
+  prometheus::Counter& poison_entries;
+  prometheus::Counter& reclaimed;
+  prometheus::Counter& errors;
+  prometheus::Counter& waits_claimed;
+  prometheus::Counter& segments_flushed;
+};
+
+// Turns a batch of event entries into Redis work and acks what succeeded.
+// Not thread-safe: one per worker thread.
+class EventProcessor {
+ public:
+  EventProcessor(const workflow::Registry& workflows, const Clock& clock, const BatcherOptions& options,
+                 BatcherMetrics& metrics);
+  // Processes `entries` read from `consumer`'s streams (stream i =
+  // partition i) and acks every entry whose effects all landed.
+  absl::Status Process(redis::RedisClient& client, redis::StreamConsumer& consumer,
+                       const std::vector<redis::StreamEntry>& entries);
+
+ private:
+  const workflow::Registry& workflows_;
+  const Clock& clock_;
+  const BatcherOptions options_;
+  BatcherMetrics& metrics_;
+  users::UserCache users_;
+};
+
+// A worker thread running EventProcessor over its own connection.
+class BatcherWorker {
+ public:
+  BatcherWorker(const redis::Endpoint& endpoint, const workflow::Registry& workflows, const Clock& clock,
+                BatcherOptions options, BatcherMetrics& metrics);
+  ~BatcherWorker();
+  void Start();
+  void Stop();
+
+ private:
+  void Run();
+  const redis::Endpoint endpoint_;
+  const workflow::Registry& workflows_;
+  const Clock& clock_;
+  const BatcherOptions options_;
+  BatcherMetrics& metrics_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+// Claims due waits on every partition until none is due, then waits a tick.
+class Flusher {
+ public:
+  Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics);
+  ~Flusher();
+  void Start();
+  void Stop();
+  // One pass over every partition; returns how many waits were claimed.
+  static absl::StatusOr<int64_t> ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
+                                          BatcherMetrics* metrics);
+
+ private:
+  void Run();
+  const redis::Endpoint endpoint_;
+  const Clock& clock_;
+  const BatcherOptions options_;
+  BatcherMetrics& metrics_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+// The event streams of every partition, in partition order.
+std::vector<std::string> EventStreams(int partitions);
+
+}  // namespace herald::batcher

@@ -1,0 +1,76 @@
+#include "batcher/step_runner.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/ids.h"
+
+namespace herald::batcher {
+
+int NextActionableStep(const workflow::Workflow& workflow, int from, const templates::Context& context) {
+  int count = static_cast<int>(workflow.steps.size());
+  for (int i = from; i < count; ++i) {
+    const workflow::Step& step = workflow.steps[i];
+    if (!step.is_wait()) return i;
+    if (step.conditions.Evaluate(context)) return i;
+  }
+  return count;
+}
+
+std::string DirectSegmentId(const std::string& run_id, int step_index) {
+  return DeterministicId({run_id, "direct", std::to_string(step_index)});
+}
+
+WaitAppend BuildWaitAppend(const workflow::Workflow& workflow, int step_index, const RunRef& run,
+                           const v1::internal::Activity& activity, const templates::Context& context, int64_t now_ms,
+                           int64_t run_ttl_seconds) {
+  const workflow::Step& step = workflow.steps[step_index];
+  std::string step_text = std::to_string(step_index);
+  WaitAppend append;
+  append.run_id = run.run_id;
+  append.step = step_index;
+  append.now_ms = now_ms;
+  append.accepted_at_ms = activity.accepted_at_us() / 1000;
+  append.activity_blob = activity.SerializeAsString();
+  append.workflow = workflow.key;
+  append.cancellation_key = run.cancellation_key;
+  append.recipient = run.recipient;
+  append.run_ttl_seconds = run_ttl_seconds;
+
+  v1::internal::SegmentEnvelope header;
+  header.set_workflow(workflow.key);
+  header.set_tenant(run.tenant);
+  header.set_resume_step(step_index + 1);
+  header.set_cancellation_key(run.cancellation_key);
+  auto* target = header.add_targets();
+  target->set_recipient(run.recipient);
+
+  if (step.type == workflow::StepType::kBatch) {
+    const workflow::BatchStep& batch = step.batch;
+    std::string batch_key;
+    // A render problem leaves the key empty (the batch is still per
+    // recipient, tenant and workflow); non-strict rendering cannot fail.
+    (void)batch.key.RenderTo(context, &batch_key);
+    append.wait_key = DeterministicId({"batch", workflow.key, run.recipient, run.tenant, step_text, batch_key});
+    append.window_ms = absl::ToInt64Milliseconds(batch.window);
+    append.max_window_ms = absl::ToInt64Milliseconds(batch.max_window);
+    append.sliding = batch.mode == workflow::WindowMode::kSliding;
+    append.max_activities = batch.max_activities;
+    append.flush_leading = batch.flush_leading_item;
+    // The batch is named after the run that opens it: unique, deterministic.
+    target->set_segment_id(DeterministicId({run.run_id, "batch", step_text}));
+    if (append.flush_leading) {
+      v1::internal::SegmentEnvelope leading = header;
+      leading.mutable_targets(0)->set_segment_id(DeterministicId({run.run_id, "leading", step_text}));
+      *leading.add_activities() = activity;
+      append.leading_segment_blob = leading.SerializeAsString();
+    }
+  } else {
+    append.wait_key = DeterministicId({"delay", run.run_id, step_text});
+    append.window_ms = absl::ToInt64Milliseconds(step.delay.duration);
+    append.max_window_ms = append.window_ms;
+    target->set_segment_id(DeterministicId({run.run_id, "delay", step_text}));
+  }
+  append.header_blob = header.SerializeAsString();
+  return append;
+}
+
+}  // namespace herald::batcher

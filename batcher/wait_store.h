@@ -1,0 +1,69 @@
+// Batches and delays in Redis. Every transition of a wait is one Lua script
+// on one partition (DESIGN.md "Batching protocol"):
+//   append  - dedupe the run's step, honour a recorded cancellation, open or
+//             join the batch, move a sliding close time (never past the cap,
+//             never earlier), make it due at max activities, or send the
+//             leading item at once;
+//   claim   - take due waits off the timer, turn each into one segment entry
+//             of herald:{p}:batches and delete it;
+//   cancel  - remove a cancellation key's pending runs and record the
+//             cancellation so runs still in flight are stopped on arrival.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/keys.h"
+#include "redis/client.h"
+
+namespace herald::batcher {
+
+struct WaitAppend {
+  // Identity of the open wait (batch: workflow+recipient+tenant+step+key;
+  // delay: the run and step).
+  std::string wait_key;
+  // Serialized SegmentEnvelope without activities; stored when this append
+  // opens the wait, ignored otherwise.
+  std::string header_blob;
+  // Run (or upstream segment) id: one activity per run and step, ever.
+  std::string run_id;
+  int step = 0;
+  std::string activity_blob;
+  int64_t accepted_at_ms = 0;
+  int64_t now_ms = 0;
+  int64_t window_ms = 0;
+  int64_t max_window_ms = 0;
+  bool sliding = false;
+  int max_activities = 0;
+  bool flush_leading = false;
+  // Serialized SegmentEnvelope for the leading item (flush_leading only).
+  std::string leading_segment_blob;
+  // Cancellation support; empty when the trigger had no cancellation key.
+  std::string workflow;
+  std::string cancellation_key;
+  std::string recipient;
+  int64_t run_ttl_seconds = 7 * 24 * 3600;
+};
+
+enum class AppendOutcome { kOpened, kJoined, kLeadingSent, kDuplicate, kCancelled };
+
+redis::Command AppendCommand(const Keys& keys, const WaitAppend& append);
+absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply);
+
+// Claims up to `limit` waits due at `now_ms`. Reply parsed by ParseClaimReply.
+redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit);
+struct ClaimResult {
+  int64_t claimed = 0;  // waits taken off the timer
+  int64_t emitted = 0;  // segments written (claimed minus empty ones)
+};
+absl::StatusOr<ClaimResult> ParseClaimReply(const redis::Reply& reply);
+
+// Cancels the pending runs of (workflow, cancellation_key) for `recipients`
+// of this partition, or for every recipient when `recipients` is empty.
+// Reply: number of runs cancelled.
+redis::Command CancelCommand(const Keys& keys, const std::string& workflow, const std::string& cancellation_key,
+                             const std::vector<std::string>& recipients, int64_t now_ms,
+                             int64_t ttl_seconds = 7 * 24 * 3600);
+
+}  // namespace herald::batcher

@@ -1,0 +1,385 @@
+#include "fanout/fanout.h"
+
+#include <algorithm>
+#include <iostream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "batcher/step_runner.h"
+#include "batcher/wait_store.h"
+#include "core/ids.h"
+#include "core/keys.h"
+#include "feed/feed_store.h"
+
+namespace herald::fanout {
+namespace {
+
+using nlohmann::json;
+
+prometheus::Counter& Simple(prometheus::Registry& registry, const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+prometheus::Family<prometheus::Counter>& MessagesFamily(prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("herald_messages_total")
+      .Help("Messages by channel type, status and reason")
+      .Register(registry);
+}
+
+void LogError(const absl::Status& status, absl::string_view what) {
+  std::cerr << "herald fanout: " << what << ": " << status << std::endl;
+}
+
+json ActorJson(const users::UserCache& users, const std::string& id) {
+  if (id.empty()) return nullptr;
+  const json* profile = users.Find(id);
+  return profile != nullptr ? *profile : json{{"id", id}};
+}
+
+// Values shared by every recipient of one segment.
+struct SegmentValues {
+  json data;
+  json actor;
+  json actors;
+  json activities;
+  json total_activities;
+  json total_actors;
+  json tenant;
+  json workflow;
+  std::vector<std::string> actor_ids;
+  const v1::internal::Activity* newest = nullptr;
+};
+
+SegmentValues BuildSegmentValues(const workflow::Workflow& workflow, v1::internal::SegmentEnvelope& segment,
+                                 const users::UserCache& users) {
+  auto& activities = *segment.mutable_activities();
+  std::stable_sort(activities.begin(), activities.end(),
+                   [](const v1::internal::Activity& a, const v1::internal::Activity& b) {
+                     if (a.accepted_at_us() != b.accepted_at_us()) return a.accepted_at_us() < b.accepted_at_us();
+                     return a.run_id() < b.run_id();
+                   });
+  int render_limit = std::max(1, activities.size());
+  bool newest_first = false;
+  int batch_step = segment.resume_step() - 1;
+  if (batch_step >= 0 && batch_step < static_cast<int>(workflow.steps.size()) &&
+      workflow.steps[batch_step].type == workflow::StepType::kBatch) {
+    render_limit = workflow.steps[batch_step].batch.render_limit;
+    newest_first = workflow.steps[batch_step].batch.newest_first;
+  }
+  SegmentValues values;
+  values.newest = activities.empty() ? nullptr : &activities[activities.size() - 1];
+  values.activities = json::array();
+  absl::flat_hash_set<std::string> seen_actors;
+  values.actors = json::array();
+  for (const auto& activity : activities) {
+    if (!activity.actor().empty() && seen_actors.insert(activity.actor()).second) {
+      values.actor_ids.push_back(activity.actor());
+      values.actors.push_back(ActorJson(users, activity.actor()));
+    }
+  }
+  int count = activities.size();
+  for (int n = 0; n < count && n < render_limit; ++n) {
+    const auto& activity = activities[newest_first ? count - 1 - n : n];
+    json data = json::parse(activity.data_json().empty() ? "{}" : activity.data_json(), nullptr, false);
+    values.activities.push_back(json{{"actor", ActorJson(users, activity.actor())},
+                                     {"data", data.is_discarded() ? json::object() : std::move(data)},
+                                     {"inserted_at", activity.accepted_at_us() / 1000}});
+  }
+  values.total_activities = count;
+  values.total_actors = values.actor_ids.size();
+  if (values.newest != nullptr) {
+    values.data = json::parse(values.newest->data_json().empty() ? "{}" : values.newest->data_json(), nullptr, false);
+    if (values.data.is_discarded()) values.data = json::object();
+    values.actor = ActorJson(users, values.newest->actor());
+  } else {
+    values.data = json::object();
+  }
+  values.tenant = segment.tenant().empty() ? json(nullptr) : json{{"id", segment.tenant()}};
+  values.workflow = json{{"key", workflow.key}, {"name", workflow.name}};
+  return values;
+}
+
+templates::Context SharedContext(const SegmentValues& values) {
+  templates::Context context;
+  context.Set("data", &values.data);
+  context.Set("actor", &values.actor);
+  context.Set("actors", &values.actors);
+  context.Set("activities", &values.activities);
+  context.Set("total_activities", &values.total_activities);
+  context.Set("total_actors", &values.total_actors);
+  context.Set("tenant", &values.tenant);
+  context.Set("workflow", &values.workflow);
+  return context;
+}
+
+enum class CommandKind { kInsert, kRecord, kWait, kOther };
+
+}  // namespace
+
+FanoutMetrics::FanoutMetrics(prometheus::Registry& registry)
+    : segments(Simple(registry, "herald_fanout_segments_total", "Segments (flushed batches or direct runs) fanned out")),
+      delivered(MessagesFamily(registry).Add({{"channel_type", "in_app_feed"}, {"status", "delivered"}, {"reason", ""}})),
+      duplicate(Simple(registry, "herald_fanout_duplicate_messages_total",
+                       "Messages already written (a replayed entry); nothing written again")),
+      not_sent_unknown_recipient(MessagesFamily(registry).Add(
+          {{"channel_type", "in_app_feed"}, {"status", "not_sent"}, {"reason", "unknown_recipient"}})),
+      undelivered_template_error(MessagesFamily(registry).Add(
+          {{"channel_type", "in_app_feed"}, {"status", "undelivered"}, {"reason", "template_error"}})),
+      skipped_condition(Simple(registry, "herald_fanout_steps_skipped_total", "Channel steps skipped by a condition")),
+      waits(Simple(registry, "herald_fanout_waits_total", "Runs handed back to a later batch/delay step")),
+      poison_entries(Simple(registry, "herald_fanout_poison_entries_total",
+                            "Segment entries that could not be decoded (acked and dropped)")),
+      reclaimed(Simple(registry, "herald_fanout_reclaimed_entries_total",
+                       "Segment entries taken over from a stalled consumer")),
+      errors(Simple(registry, "herald_fanout_errors_total", "Redis errors in the fan-out (entries retried)")),
+      trigger_to_feed_seconds(prometheus::BuildHistogram()
+                                  .Name("herald_trigger_to_feed_seconds")
+                                  .Help("From trigger accepted to feed item written (newest activity)")
+                                  .Register(registry)
+                                  .Add({}, prometheus::Histogram::BucketBoundaries{
+                                               0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                                               10, 30, 60, 300, 3600})) {}
+
+std::vector<std::string> SegmentStreams(int partitions) {
+  std::vector<std::string> streams;
+  for (int p = 0; p < partitions; ++p) streams.push_back(Keys(p).Segments());
+  return streams;
+}
+
+std::string MessageId(const std::string& segment_id, int step, const std::string& channel) {
+  return DeterministicId({segment_id, std::to_string(step), channel});
+}
+
+SegmentProcessor::SegmentProcessor(const workflow::Registry& workflows, const Clock& clock,
+                                   const FanoutOptions& options, FanoutMetrics& metrics)
+    : workflows_(workflows),
+      clock_(clock),
+      options_(options),
+      metrics_(metrics),
+      users_(clock, options.partitions, options.user_cache_ttl_ms * 1000) {}
+
+absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::StreamConsumer& consumer,
+                                       const std::vector<redis::StreamEntry>& entries) {
+  std::vector<v1::internal::SegmentEnvelope> segments(entries.size());
+  std::vector<bool> decoded(entries.size(), false);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    decoded[i] = segments[i].ParseFromString(entries[i].payload);
+    if (!decoded[i]) continue;
+    for (const auto& target : segments[i].targets()) ids.push_back(target.recipient());
+    for (const auto& activity : segments[i].activities()) {
+      if (!activity.actor().empty()) ids.push_back(activity.actor());
+    }
+  }
+  absl::Status fetched = users_.Prefetch(client, ids);
+  if (!fetched.ok()) return fetched;
+
+  std::vector<redis::Command> commands;
+  std::vector<CommandKind> kinds;
+  std::vector<int64_t> accepted_at;
+  std::vector<std::pair<size_t, size_t>> ranges(entries.size());
+  std::vector<const redis::StreamEntry*> done;
+  int64_t now_us = clock_.NowMicros();
+  auto add = [&](redis::Command command, CommandKind kind, int64_t accepted) {
+    commands.push_back(std::move(command));
+    kinds.push_back(kind);
+    accepted_at.push_back(accepted);
+  };
+
+  for (size_t i = 0; i < entries.size(); ++i) {
+    ranges[i].first = commands.size();
+    if (!decoded[i]) {
+      metrics_.poison_entries.Increment();
+      done.push_back(&entries[i]);
+      ranges[i].second = commands.size();
+      continue;
+    }
+    metrics_.segments.Increment();
+    v1::internal::SegmentEnvelope& segment = segments[i];
+    const Keys keys(static_cast<int>(entries[i].stream_index));
+    const workflow::Workflow* workflow = workflows_.Find(segment.workflow());
+    if (workflow == nullptr) {
+      for (const auto& target : segment.targets()) {
+        add(feed::RecordNotDeliveredCommand(
+                keys, feed::NotDelivered{DeterministicId({target.segment_id(), "workflow"}), target.recipient(),
+                                         segment.workflow(), segment.tenant(), "", "not_sent", "unknown_workflow",
+                                         now_us}),
+            CommandKind::kRecord, 0);
+      }
+      ranges[i].second = commands.size();
+      continue;
+    }
+    SegmentValues values = BuildSegmentValues(*workflow, segment, users_);
+    templates::Context shared = SharedContext(values);
+    int64_t accepted = values.newest != nullptr ? values.newest->accepted_at_us() : 0;
+    std::string actors_json = json(values.actor_ids).dump();
+    std::string data_json = values.newest != nullptr ? values.newest->data_json() : "{}";
+
+    for (const auto& target : segment.targets()) {
+      const json* profile = users_.Find(target.recipient());
+      json unknown = {{"id", target.recipient()}};
+      templates::Context context = shared;
+      context.Set("recipient", profile != nullptr ? profile : &unknown);
+      for (int step_index = segment.resume_step(); step_index < static_cast<int>(workflow->steps.size());
+           ++step_index) {
+        const workflow::Step& step = workflow->steps[step_index];
+        if (step.is_wait()) {
+          step_index = batcher::NextActionableStep(*workflow, step_index, context);
+          if (step_index >= static_cast<int>(workflow->steps.size())) break;
+          if (workflow->steps[step_index].is_wait()) {
+            // Hand the run to the next wait: the segment id is its run id.
+            v1::internal::Activity activity = values.newest != nullptr ? *values.newest : v1::internal::Activity();
+            activity.set_run_id(target.segment_id());
+            batcher::RunRef run{target.recipient(), segment.tenant(), segment.cancellation_key(), target.segment_id()};
+            add(batcher::AppendCommand(keys, batcher::BuildWaitAppend(*workflow, step_index, run, activity, context,
+                                                                      now_us / 1000, options_.run_ttl_seconds)),
+                CommandKind::kWait, 0);
+            metrics_.waits.Increment();
+            break;
+          }
+        }
+        const workflow::Step& channel_step = workflow->steps[step_index];
+        if (!channel_step.conditions.Evaluate(context)) {
+          metrics_.skipped_condition.Increment();
+          continue;
+        }
+        const workflow::ChannelStep& channel = channel_step.channel;
+        std::string message_id = MessageId(target.segment_id(), step_index, channel.channel);
+        if (profile == nullptr) {
+          add(feed::RecordNotDeliveredCommand(
+                  keys, feed::NotDelivered{message_id, target.recipient(), workflow->key, segment.tenant(),
+                                           channel.channel, "not_sent", "unknown_recipient", now_us}),
+              CommandKind::kRecord, 0);
+          metrics_.not_sent_unknown_recipient.Increment();
+          continue;
+        }
+        json blocks = json::array();
+        absl::Status rendered;
+        for (const workflow::BlockTemplate& block : channel.blocks) {
+          std::string text;
+          rendered = block.content.RenderTo(context, &text);
+          if (!rendered.ok()) break;
+          blocks.push_back(
+              json{{"name", block.name}, {"type", block.type}, {"content", block.content.source()}, {"rendered", text}});
+        }
+        if (!rendered.ok()) {
+          add(feed::RecordNotDeliveredCommand(
+                  keys, feed::NotDelivered{message_id, target.recipient(), workflow->key, segment.tenant(),
+                                           channel.channel, "undelivered",
+                                           absl::StrCat("template_error: ", rendered.message()), now_us}),
+              CommandKind::kRecord, 0);
+          metrics_.undelivered_template_error.Increment();
+          continue;
+        }
+        feed::NewItem item;
+        item.message_id = message_id;
+        item.recipient = target.recipient();
+        item.workflow = workflow->key;
+        item.tenant = segment.tenant();
+        item.channel = channel.channel;
+        item.blocks_json = blocks.dump(-1, ' ', false, json::error_handler_t::replace);
+        item.actors_json = actors_json;
+        item.total_activities = segment.activities_size();
+        item.total_actors = static_cast<int64_t>(values.actor_ids.size());
+        item.data_json = data_json;
+        item.accepted_at_us = accepted;
+        item.inserted_at_us = now_us;
+        add(feed::InsertCommand(keys, item), CommandKind::kInsert, accepted);
+      }
+    }
+    ranges[i].second = commands.size();
+  }
+
+  std::vector<absl::StatusOr<redis::Reply>> results;
+  if (!commands.empty()) results = client.Pipeline(commands);
+  absl::Status first_error;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!decoded[i]) continue;
+    bool ok = true;
+    for (size_t c = ranges[i].first; c < ranges[i].second; ++c) {
+      if (!results[c].ok()) {
+        ok = false;
+        if (first_error.ok()) first_error = results[c].status();
+        continue;
+      }
+      if (kinds[c] == CommandKind::kInsert) {
+        if (results[c]->integer > 0) {
+          metrics_.delivered.Increment();
+          if (accepted_at[c] > 0) metrics_.trigger_to_feed_seconds.Observe((now_us - accepted_at[c]) / 1e6);
+        } else {
+          metrics_.duplicate.Increment();
+        }
+      }
+    }
+    if (ok) done.push_back(&entries[i]);
+  }
+  if (!first_error.ok()) {
+    metrics_.errors.Increment();
+    LogError(first_error, "segment processing failed; entries stay pending and are retried");
+  }
+  return consumer.Ack(done);
+}
+
+FanoutWorker::FanoutWorker(const redis::Endpoint& endpoint, const workflow::Registry& workflows, const Clock& clock,
+                           FanoutOptions options, FanoutMetrics& metrics)
+    : endpoint_(endpoint), workflows_(workflows), clock_(clock), options_(std::move(options)), metrics_(metrics) {}
+
+FanoutWorker::~FanoutWorker() { Stop(); }
+
+void FanoutWorker::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void FanoutWorker::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void FanoutWorker::Run() {
+  std::unique_ptr<redis::RedisClient> client;
+  std::unique_ptr<redis::StreamConsumer> consumer;
+  SegmentProcessor processor(workflows_, clock_, options_, metrics_);
+  int64_t last_reclaim = 0;
+  while (!stopping_) {
+    if (!client) {
+      auto connected = redis::ConnectRedis(endpoint_);
+      if (!connected.ok()) {
+        LogError(connected.status(), "connect");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      client = std::move(*connected);
+      consumer = std::make_unique<redis::StreamConsumer>(*client, SegmentStreams(options_.partitions),
+                                                         std::string(kFanoutGroup), options_.consumer_name, "s");
+      absl::Status groups = consumer->EnsureGroups();
+      if (!groups.ok()) {
+        LogError(groups, "create consumer groups");
+        client.reset();
+        continue;
+      }
+    }
+    int64_t now = clock_.NowMillis();
+    absl::StatusOr<std::vector<redis::StreamEntry>> entries;
+    if (now - last_reclaim >= options_.reclaim_every_ms) {
+      last_reclaim = now;
+      entries = consumer->Reclaim(options_.reclaim_idle_ms, options_.read_count);
+      if (entries.ok() && !entries->empty()) metrics_.reclaimed.Increment(static_cast<double>(entries->size()));
+    } else {
+      entries = consumer->ReadNew(options_.read_count, options_.block_ms);
+    }
+    if (!entries.ok()) {
+      metrics_.errors.Increment();
+      LogError(entries.status(), "read segments");
+      client.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (entries->empty()) continue;
+    absl::Status processed = processor.Process(*client, *consumer, *entries);
+    if (!processed.ok()) {
+      metrics_.errors.Increment();
+      LogError(processed, "process segments");
+    }
+  }
+}
+
+}  // namespace herald::fanout

@@ -1,0 +1,300 @@
+#include "feed/feed_store.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "redis/script.h"
+#include "users/user_store.h"
+
+namespace herald::feed {
+namespace {
+
+// KEYS: msg, active, unseen, unread, meta. ARGV: id, then field/value pairs.
+const redis::Script kInsert(R"LUA(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local seq = redis.call('HINCRBY', KEYS[5], 'seq', 1)
+redis.call('HSET', KEYS[1], 'seq', seq, unpack(ARGV, 2))
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
+redis.call('ZADD', KEYS[4], seq, ARGV[1])
+return seq
+)LUA");
+
+// KEYS: msg. ARGV: field/value pairs.
+const redis::Script kRecord(R"LUA(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+)LUA");
+
+// KEYS: the filtered set, active, unseen, unread. ARGV: exclusive max
+// sequence ('' = newest), count, message key prefix.
+const redis::Script kList(R"LUA(
+local max = '+inf'
+if ARGV[1] ~= '' then max = '(' .. ARGV[1] end
+local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'LIMIT', 0, tonumber(ARGV[2]))
+local items = {}
+for i, id in ipairs(ids) do
+  items[i] = redis.call('HGETALL', ARGV[3] .. id)
+end
+return {redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[2]), items}
+)LUA");
+
+// KEYS: active, unseen, unread, read, archived. ARGV: action, now_ms,
+// message key prefix, user id, then ids, or '*' for all of the user's items.
+const redis::Script kMark(R"LUA(
+local active, unseen, unread, read, archived = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local action, now, prefix, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local ids = {}
+if ARGV[5] == '*' then
+  local source = active
+  if action == 'seen' then source = unseen
+  elseif action == 'read' then source = unread
+  elseif action == 'unread' then source = read
+  elseif action == 'unarchived' then source = archived end
+  ids = redis.call('ZRANGE', source, 0, -1)
+else
+  for i = 5, #ARGV do
+    local owner = redis.call('HGET', prefix .. ARGV[i], 'recipient')
+    if owner ~= user or redis.call('HEXISTS', prefix .. ARGV[i], 'seq') == 0 then
+      return redis.error_reply('HERALD NOT_FOUND ids[' .. (i - 5) .. ']: item ' .. ARGV[i] .. ' is not in the feed of user ' .. user)
+    end
+    ids[#ids + 1] = ARGV[i]
+  end
+end
+local changed = 0
+for _, id in ipairs(ids) do
+  local key = prefix .. id
+  local m = redis.call('HMGET', key, 'seq', 'seen_at', 'read_at', 'interacted_at', 'archived_at')
+  local seq, seen, rd, inter, arch = m[1], m[2], m[3], m[4], m[5]
+  local live = not arch
+  local did = false
+  if action == 'seen' or action == 'read' or action == 'interacted' then
+    if not seen then redis.call('HSET', key, 'seen_at', now); redis.call('ZREM', unseen, id); did = true end
+  end
+  if action == 'read' or action == 'interacted' then
+    if not rd then
+      redis.call('HSET', key, 'read_at', now); redis.call('ZREM', unread, id)
+      if live then redis.call('ZADD', read, seq, id) end
+      did = true
+    end
+  end
+  if action == 'interacted' and not inter then redis.call('HSET', key, 'interacted_at', now); did = true end
+  if action == 'uninteracted' and inter then redis.call('HDEL', key, 'interacted_at'); did = true end
+  if action == 'unseen' and seen then
+    redis.call('HDEL', key, 'seen_at')
+    if live then redis.call('ZADD', unseen, seq, id) end
+    did = true
+  end
+  if action == 'unread' and rd then
+    redis.call('HDEL', key, 'read_at')
+    redis.call('ZREM', read, id)
+    if live then redis.call('ZADD', unread, seq, id) end
+    did = true
+  end
+  if action == 'archived' and live then
+    redis.call('HSET', key, 'archived_at', now)
+    redis.call('ZREM', active, id); redis.call('ZREM', unseen, id); redis.call('ZREM', unread, id); redis.call('ZREM', read, id)
+    redis.call('ZADD', archived, seq, id)
+    did = true
+  end
+  if action == 'unarchived' and arch then
+    redis.call('HDEL', key, 'archived_at')
+    redis.call('ZREM', archived, id)
+    redis.call('ZADD', active, seq, id)
+    if not seen then redis.call('ZADD', unseen, seq, id) end
+    if rd then redis.call('ZADD', read, seq, id) else redis.call('ZADD', unread, seq, id) end
+    did = true
+  end
+  if did then changed = changed + 1 end
+end
+return {changed, redis.call('ZCARD', unseen), redis.call('ZCARD', unread), redis.call('ZCARD', active)}
+)LUA");
+
+struct FeedKeys {
+  std::string active, unseen, unread, read, archived, meta;
+};
+
+FeedKeys KeysFor(const Keys& keys, const std::string& user) {
+  std::string prefix = keys.FeedPrefix(user);
+  return FeedKeys{prefix + "active", prefix + "unseen", prefix + "unread",
+                  prefix + "read",   prefix + "archived", prefix + "meta"};
+}
+
+std::string MessagePrefix(const Keys& keys) { return keys.Message(""); }
+
+constexpr absl::string_view kCursorPrefix = "s";
+
+const char* ActionName(v1::FeedAction action) {
+  switch (action) {
+    case v1::FEED_ACTION_SEEN: return "seen";
+    case v1::FEED_ACTION_UNSEEN: return "unseen";
+    case v1::FEED_ACTION_READ: return "read";
+    case v1::FEED_ACTION_UNREAD: return "unread";
+    case v1::FEED_ACTION_INTERACTED: return "interacted";
+    case v1::FEED_ACTION_UNINTERACTED: return "uninteracted";
+    case v1::FEED_ACTION_ARCHIVED: return "archived";
+    case v1::FEED_ACTION_UNARCHIVED: return "unarchived";
+    default: return nullptr;
+  }
+}
+
+int64_t ToInt(const std::string& text) {
+  int64_t value = 0;
+  return absl::SimpleAtoi(text, &value) ? value : 0;
+}
+
+}  // namespace
+
+redis::Command InsertCommand(const Keys& keys, const NewItem& item) {
+  FeedKeys feed = KeysFor(keys, item.recipient);
+  return kInsert.Call({keys.Message(item.message_id), feed.active, feed.unseen, feed.unread, feed.meta},
+                      {item.message_id,
+                       "id", item.message_id,
+                       "recipient", item.recipient,
+                       "workflow", item.workflow,
+                       "tenant", item.tenant,
+                       "channel", item.channel,
+                       "status", "delivered",
+                       "blocks", item.blocks_json,
+                       "actors", item.actors_json,
+                       "total_activities", std::to_string(item.total_activities),
+                       "total_actors", std::to_string(item.total_actors),
+                       "data", item.data_json,
+                       "accepted_at_us", std::to_string(item.accepted_at_us),
+                       "inserted_at_us", std::to_string(item.inserted_at_us)});
+}
+
+redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record) {
+  return kRecord.Call({keys.Message(record.message_id)},
+                      {"id", record.message_id, "recipient", record.recipient, "workflow", record.workflow, "tenant",
+                       record.tenant, "channel", record.channel, "status", record.status, "reason", record.reason,
+                       "inserted_at_us", std::to_string(record.at_us)});
+}
+
+absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedRequest& request) {
+  absl::Status user = users::ValidateId(request.user_id(), "user_id");
+  if (!user.ok()) return user;
+  int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  if (page_size < 1 || page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size: must be between 1 and ", kMaxPageSize));
+  }
+  std::string after;
+  if (!request.after().empty()) {
+    absl::string_view cursor = request.after();
+    int64_t seq = 0;
+    if (!absl::ConsumePrefix(&cursor, kCursorPrefix) || !absl::SimpleAtoi(cursor, &seq) || seq <= 0) {
+      return absl::InvalidArgumentError("after: not a cursor returned by ListFeed");
+    }
+    after = std::to_string(seq);
+  }
+  FeedKeys feed = KeysFor(keys, request.user_id());
+  const std::string* source = &feed.active;
+  switch (request.status()) {
+    case v1::FEED_STATUS_FILTER_UNSPECIFIED: break;
+    case v1::FEED_STATUS_FILTER_UNREAD: source = &feed.unread; break;
+    case v1::FEED_STATUS_FILTER_UNSEEN: source = &feed.unseen; break;
+    case v1::FEED_STATUS_FILTER_READ: source = &feed.read; break;
+    case v1::FEED_STATUS_FILTER_ARCHIVED: source = &feed.archived; break;
+    default: return absl::InvalidArgumentError("status: unknown filter");
+  }
+  // One more than the page tells whether there is a next page.
+  return kList.Call({*source, feed.active, feed.unseen, feed.unread},
+                    {after, std::to_string(page_size + 1), MessagePrefix(keys)});
+}
+
+v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields) {
+  v1::FeedItem item;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string& name = fields[i].str;
+    const std::string& value = fields[i + 1].str;
+    if (name == "id") item.set_id(value);
+    else if (name == "workflow") item.set_workflow(value);
+    else if (name == "tenant") item.set_tenant(value);
+    else if (name == "data") item.set_data_json(value);
+    else if (name == "total_activities") item.set_total_activities(ToInt(value));
+    else if (name == "total_actors") item.set_total_actors(ToInt(value));
+    else if (name == "inserted_at_us") item.set_inserted_at_ms(ToInt(value) / 1000);
+    else if (name == "seen_at") item.set_seen_at_ms(ToInt(value));
+    else if (name == "read_at") item.set_read_at_ms(ToInt(value));
+    else if (name == "interacted_at") item.set_interacted_at_ms(ToInt(value));
+    else if (name == "archived_at") item.set_archived_at_ms(ToInt(value));
+    else if (name == "actors") {
+      nlohmann::json actors = nlohmann::json::parse(value, nullptr, false);
+      if (actors.is_array()) {
+        for (const auto& actor : actors) {
+          if (actor.is_string()) item.add_actors(actor.get<std::string>());
+        }
+      }
+    } else if (name == "blocks") {
+      nlohmann::json blocks = nlohmann::json::parse(value, nullptr, false);
+      if (blocks.is_array()) {
+        for (const auto& block : blocks) {
+          if (!block.is_object()) continue;
+          v1::FeedBlock* out = item.add_blocks();
+          out->set_name(block.value("name", ""));
+          out->set_type(block.value("type", ""));
+          out->set_content(block.value("content", ""));
+          out->set_rendered(block.value("rendered", ""));
+        }
+      }
+    }
+  }
+  return item;
+}
+
+absl::StatusOr<v1::ListFeedResponse> ParseListReply(const v1::ListFeedRequest& request, const redis::Reply& reply) {
+  if (reply.elements.size() != 4) return absl::InternalError("feed list: unexpected reply shape");
+  int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  v1::ListFeedResponse response;
+  response.mutable_metadata()->set_unseen_count(reply.elements[0].integer);
+  response.mutable_metadata()->set_unread_count(reply.elements[1].integer);
+  response.mutable_metadata()->set_total_count(reply.elements[2].integer);
+  const auto& items = reply.elements[3].elements;
+  int64_t last_seq = 0;
+  for (size_t i = 0; i < items.size() && static_cast<int>(i) < page_size; ++i) {
+    *response.add_items() = ItemFromFields(items[i].elements);
+    for (size_t f = 0; f + 1 < items[i].elements.size(); f += 2) {
+      if (items[i].elements[f].str == "seq") last_seq = ToInt(items[i].elements[f + 1].str);
+    }
+  }
+  if (static_cast<int>(items.size()) > page_size) response.set_next_cursor(absl::StrCat(kCursorPrefix, last_seq));
+  return response;
+}
+
+absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedItemsRequest& request, int64_t now_ms) {
+  absl::Status user = users::ValidateId(request.user_id(), "user_id");
+  if (!user.ok()) return user;
+  const char* action = ActionName(request.action());
+  if (action == nullptr) return absl::InvalidArgumentError("action: must be one of seen/unseen/read/unread/interacted/uninteracted/archived/unarchived");
+  if (request.all() && request.ids_size() > 0) return absl::InvalidArgumentError("ids: must be empty when all is set");
+  if (!request.all() && request.ids_size() == 0) return absl::InvalidArgumentError("ids: give at least one id, or set all");
+  if (request.ids_size() > 1000) return absl::InvalidArgumentError("ids: at most 1000 per call");
+  FeedKeys feed = KeysFor(keys, request.user_id());
+  std::vector<std::string> args = {action, std::to_string(now_ms), MessagePrefix(keys), request.user_id()};
+  if (request.all()) {
+    args.push_back("*");
+  } else {
+    for (int i = 0; i < request.ids_size(); ++i) {
+      const std::string& id = request.ids(i);
+      if (id.empty() || id.size() > 64 || id == "*") {
+        return absl::InvalidArgumentError(absl::StrCat("ids[", i, "]: not a message id"));
+      }
+      args.push_back(id);
+    }
+  }
+  return kMark.Call({feed.active, feed.unseen, feed.unread, feed.read, feed.archived}, args);
+}
+
+absl::StatusOr<v1::MarkFeedItemsResponse> ParseMarkReply(const redis::Reply& reply) {
+  if (reply.elements.size() != 4) return absl::InternalError("feed mark: unexpected reply shape");
+  v1::MarkFeedItemsResponse response;
+  response.set_changed(reply.elements[0].integer);
+  response.mutable_metadata()->set_unseen_count(reply.elements[1].integer);
+  response.mutable_metadata()->set_unread_count(reply.elements[2].integer);
+  response.mutable_metadata()->set_total_count(reply.elements[3].integer);
+  return response;
+}
+
+}  // namespace herald::feed

@@ -1,0 +1,69 @@
+// The in-app feed and message records in Redis. Each user's feed is five
+// sorted sets scored by a per-user insertion sequence (active, unseen,
+// unread, read, archived), so counts are ZCARD (O(1)), filtered pages are
+// range reads, and cursors stay stable while new items arrive on top.
+// Every mutation is one Lua script on the user's partition.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/keys.h"
+#include "herald/v1/herald.pb.h"
+#include "redis/client.h"
+
+namespace herald::feed {
+
+// What the fan-out writes for one in-app message.
+struct NewItem {
+  std::string message_id;  // deterministic: a replay finds it and writes nothing
+  std::string recipient;
+  std::string workflow;
+  std::string tenant;
+  std::string channel;
+  std::string blocks_json;  // [{name,type,content,rendered}]
+  std::string actors_json;  // ["id", ...]
+  int64_t total_activities = 0;
+  int64_t total_actors = 0;
+  std::string data_json;
+  int64_t accepted_at_us = 0;  // when the (newest) trigger was accepted
+  int64_t inserted_at_us = 0;
+};
+
+// EVALSHA that inserts `item` unless its message id exists. Reply: the new
+// item's sequence number, or 0 when it was already there.
+redis::Command InsertCommand(const Keys& keys, const NewItem& item);
+
+// A message that was not delivered to the feed (status not_sent or
+// undelivered, with a reason). Idempotent like InsertCommand; reply 1/0.
+struct NotDelivered {
+  std::string message_id;
+  std::string recipient;
+  std::string workflow;
+  std::string tenant;
+  std::string channel;
+  std::string status;  // "not_sent" | "undelivered"
+  std::string reason;  // e.g. "unknown_recipient", "template_error: ..."
+  int64_t at_us = 0;
+};
+redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record);
+
+inline constexpr int kDefaultPageSize = 20;
+inline constexpr int kMaxPageSize = 100;
+
+// Validates the request and returns the list command; INVALID_ARGUMENT
+// naming `page_size` or `after`.
+absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedRequest& request);
+absl::StatusOr<v1::ListFeedResponse> ParseListReply(const v1::ListFeedRequest& request, const redis::Reply& reply);
+
+// INVALID_ARGUMENT naming `action`, `ids` or `all` when the request is
+// malformed. The script itself answers NOT_FOUND (naming the id) when an id
+// is not in this user's feed, before changing anything.
+absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedItemsRequest& request, int64_t now_ms);
+absl::StatusOr<v1::MarkFeedItemsResponse> ParseMarkReply(const redis::Reply& reply);
+
+// HGETALL-style reply of a message hash -> FeedItem.
+v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields);
+
+}  // namespace herald::feed

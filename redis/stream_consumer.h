@@ -1,0 +1,52 @@
+// One consumer of a consumer group over a set of partition streams:
+// creates the groups, reads new entries, reclaims entries a dead consumer
+// left pending (XAUTOCLAIM), and acknowledges+deletes processed entries.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "redis/client.h"
+
+namespace herald::redis {
+
+struct StreamEntry {
+  size_t stream_index = 0;  // index into the consumer's stream list
+  std::string id;
+  std::string payload;  // the value of the consumer's payload field
+};
+
+// Not thread-safe: one per worker thread, with that thread's client.
+class StreamConsumer {
+ public:
+  StreamConsumer(RedisClient& client, std::vector<std::string> streams, std::string group, std::string consumer,
+                 std::string payload_field);
+
+  // XGROUP CREATE ... 0 MKSTREAM for every stream (existing groups are fine).
+  absl::Status EnsureGroups();
+
+  // New entries across all streams, waiting up to `block_ms` when none.
+  absl::StatusOr<std::vector<StreamEntry>> ReadNew(int count_per_stream, int block_ms);
+
+  // Takes over entries pending longer than `min_idle_ms` on any consumer.
+  absl::StatusOr<std::vector<StreamEntry>> Reclaim(int64_t min_idle_ms, int count_per_stream);
+
+  // XACK and XDEL the entries (one command of each per stream). Only call
+  // once every effect of the entries is durable in Redis.
+  absl::Status Ack(const std::vector<const StreamEntry*>& entries);
+
+  const std::vector<std::string>& streams() const { return streams_; }
+
+ private:
+  void ParseEntries(size_t stream_index, const Reply& entries, std::vector<StreamEntry>* out) const;
+
+  RedisClient& client_;
+  const std::vector<std::string> streams_;
+  const std::string group_;
+  const std::string consumer_;
+  const std::string payload_field_;
+  std::vector<std::string> reclaim_cursors_;
+};
+
+}  // namespace herald::redis

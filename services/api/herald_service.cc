@@ -1,0 +1,311 @@
+#include "services/api/herald_service.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "core/ids.h"
+#include "core/keys.h"
+#include "feed/feed_store.h"
+#include "services/api/grpc_status.h"
+#include "users/user_store.h"
+
+namespace herald::api {
+namespace {
+
+constexpr const char* kMethodNames[] = {"Trigger",  "TriggerBatch", "Cancel",   "ListWorkflows", "GetWorkflow",
+                                        "IdentifyUser", "GetUser",  "ListFeed", "MarkFeedItems"};
+constexpr const char* kCodeNames[] = {"OK",
+                                      "Canceled",
+                                      "Unknown",
+                                      "InvalidArgument",
+                                      "DeadlineExceeded",
+                                      "NotFound",
+                                      "AlreadyExists",
+                                      "PermissionDenied",
+                                      "ResourceExhausted",
+                                      "FailedPrecondition",
+                                      "Aborted",
+                                      "OutOfRange",
+                                      "Unimplemented",
+                                      "Internal",
+                                      "Unavailable",
+                                      "DataLoss",
+                                      "Unauthenticated"};
+constexpr char kServiceName[] = "herald.v1.Herald";
+
+}  // namespace
+
+GrpcMetrics::GrpcMetrics(prometheus::Registry& registry) {
+  auto& handled = prometheus::BuildCounter()
+                      .Name("grpc_server_handled_total")
+                      .Help("Total number of RPCs completed on the server, regardless of success or failure.")
+                      .Register(registry);
+  auto& latency = prometheus::BuildHistogram()
+                      .Name("grpc_server_handling_seconds")
+                      .Help("Histogram of response latency (seconds) of gRPC that had been application-level "
+                            "handled by the server.")
+                      .Register(registry);
+  for (int m = 0; m < kMethodCount; ++m) {
+    for (int c = 0; c < kCodeCount; ++c) {
+      handled_[m][c] = &handled.Add(
+          {{"grpc_service", kServiceName}, {"grpc_method", kMethodNames[m]}, {"grpc_type", "unary"},
+           {"grpc_code", kCodeNames[c]}});
+    }
+    latency_[m] = &latency.Add({{"grpc_service", kServiceName}, {"grpc_method", kMethodNames[m]}, {"grpc_type", "unary"}},
+                               prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                       0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+  }
+}
+
+void GrpcMetrics::Record(Method method, const absl::Status& status, double seconds) {
+  int code = static_cast<int>(status.code());
+  if (code < 0 || code >= kCodeCount) code = static_cast<int>(absl::StatusCode::kUnknown);
+  handled_[method][code]->Increment();
+  latency_[method]->Observe(seconds);
+}
+
+// One call in flight: finishes the reactor once and records its metrics.
+class HeraldService::Call {
+ public:
+  Call(grpc::CallbackServerContext* context, GrpcMetrics& metrics, GrpcMetrics::Method method)
+      : reactor_(context->DefaultReactor()),
+        metrics_(metrics),
+        method_(method),
+        start_(std::chrono::steady_clock::now()) {}
+
+  grpc::ServerUnaryReactor* reactor() { return reactor_; }
+
+  // Deletes this call.
+  void Finish(const absl::Status& status) {
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    metrics_.Record(method_, status, seconds);
+    reactor_->Finish(ToGrpcStatus(status));
+    delete this;
+  }
+
+ private:
+  grpc::ServerUnaryReactor* reactor_;
+  GrpcMetrics& metrics_;
+  GrpcMetrics::Method method_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+HeraldService::HeraldService(const workflow::Registry& workflows, redis::AsyncPipeline& redis, const Clock& clock,
+                             ServiceOptions options, prometheus::Registry& metrics)
+    : workflows_(workflows), redis_(redis), clock_(clock), options_(options), metrics_(metrics) {}
+
+HeraldService::Call* HeraldService::Begin(grpc::CallbackServerContext* context, GrpcMetrics::Method method) {
+  return new Call(context, metrics_, method);
+}
+
+grpc::ServerUnaryReactor* HeraldService::Trigger(grpc::CallbackServerContext* context,
+                                                 const v1::TriggerRequest* request, v1::TriggerResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kTrigger);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  auto planned = PlanTrigger(*request, workflows_, options_.limits, options_.partitions, clock_.NowMicros());
+  if (!planned.ok()) {
+    call->Finish(planned.status());
+    return reactor;
+  }
+  *response = std::move(planned->response);
+  size_t count = planned->commands.size();
+  redis_.Submit(std::move(planned->commands), [call, response, count](redis::AsyncPipeline::Results results) {
+    call->Finish(ApplyTriggerReplies(results, 0, count, response));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::TriggerBatch(grpc::CallbackServerContext* context,
+                                                      const v1::TriggerBatchRequest* request,
+                                                      v1::TriggerBatchResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kTriggerBatch);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  if (request->triggers_size() == 0) {
+    call->Finish(absl::InvalidArgumentError("triggers: at least one is required"));
+    return reactor;
+  }
+  if (request->triggers_size() > options_.limits.max_batch_triggers) {
+    call->Finish(absl::InvalidArgumentError(absl::StrCat("triggers: at most ", options_.limits.max_batch_triggers,
+                                                         " per call (got ", request->triggers_size(), ")")));
+    return reactor;
+  }
+  std::vector<redis::Command> commands;
+  // For each trigger: [first command, count), or count 0 with an error already set.
+  auto ranges = std::make_shared<std::vector<std::pair<size_t, size_t>>>();
+  int64_t now_us = clock_.NowMicros();
+  for (int i = 0; i < request->triggers_size(); ++i) {
+    v1::TriggerResult* result = response->add_results();
+    auto planned = PlanTrigger(request->triggers(i), workflows_, options_.limits, options_.partitions, now_us,
+                               absl::StrCat("triggers[", i, "]."));
+    if (!planned.ok()) {
+      result->set_code(static_cast<int>(planned.status().code()));
+      result->set_error(std::string(planned.status().message()));
+      ranges->emplace_back(commands.size(), 0);
+      continue;
+    }
+    *result->mutable_response() = std::move(planned->response);
+    ranges->emplace_back(commands.size(), planned->commands.size());
+    for (auto& command : planned->commands) commands.push_back(std::move(command));
+  }
+  if (commands.empty()) {
+    call->Finish(absl::OkStatus());
+    return reactor;
+  }
+  redis_.Submit(std::move(commands), [call, response, ranges](redis::AsyncPipeline::Results results) {
+    for (size_t i = 0; i < ranges->size(); ++i) {
+      auto [first, count] = (*ranges)[i];
+      if (count == 0) continue;
+      v1::TriggerResult* result = response->mutable_results(static_cast<int>(i));
+      absl::Status status = ApplyTriggerReplies(results, first, count, result->mutable_response());
+      if (!status.ok()) {
+        result->set_code(static_cast<int>(status.code()));
+        result->set_error(std::string(status.message()));
+        result->clear_response();
+      }
+    }
+    call->Finish(absl::OkStatus());
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::Cancel(grpc::CallbackServerContext* context, const v1::CancelRequest* request,
+                                                v1::CancelResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kCancel);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  auto commands = PlanCancel(*request, workflows_, options_.partitions, clock_.NowMillis());
+  if (!commands.ok()) {
+    call->Finish(commands.status());
+    return reactor;
+  }
+  redis_.Submit(std::move(*commands), [call, response](redis::AsyncPipeline::Results results) {
+    int64_t cancelled = 0;
+    for (auto& result : results) {
+      if (!result.ok()) return call->Finish(result.status());
+      cancelled += result->integer;
+    }
+    response->set_cancelled_runs(cancelled);
+    call->Finish(absl::OkStatus());
+  });
+  return reactor;
+}
+
+v1::Workflow DescribeWorkflow(const workflow::Workflow& workflow) {
+  v1::Workflow out;
+  out.set_key(workflow.key);
+  out.set_name(workflow.name);
+  out.set_source_file(workflow.source_file);
+  for (const std::string& category : workflow.categories) out.add_categories(category);
+  for (const workflow::Step& step : workflow.steps) {
+    v1::WorkflowStep* described = out.add_steps();
+    described->set_ref(step.ref);
+    described->set_type(workflow::StepTypeName(step.type));
+    described->set_summary(step.Summary());
+  }
+  return out;
+}
+
+grpc::ServerUnaryReactor* HeraldService::ListWorkflows(grpc::CallbackServerContext* context,
+                                                       const v1::ListWorkflowsRequest* request,
+                                                       v1::ListWorkflowsResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kListWorkflows);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  for (const auto& [key, workflow] : workflows_.all()) *response->add_workflows() = DescribeWorkflow(workflow);
+  call->Finish(absl::OkStatus());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::GetWorkflow(grpc::CallbackServerContext* context,
+                                                     const v1::GetWorkflowRequest* request, v1::Workflow* response) {
+  Call* call = Begin(context, GrpcMetrics::kGetWorkflow);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  const workflow::Workflow* workflow = workflows_.Find(request->key());
+  if (workflow == nullptr) {
+    call->Finish(absl::NotFoundError(absl::StrCat("key: no workflow '", request->key().substr(0, 256), "'")));
+  } else {
+    *response = DescribeWorkflow(*workflow);
+    call->Finish(absl::OkStatus());
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::IdentifyUser(grpc::CallbackServerContext* context,
+                                                      const v1::IdentifyUserRequest* request, v1::User* response) {
+  Call* call = Begin(context, GrpcMetrics::kIdentifyUser);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  absl::Status valid = users::ValidateInlineUser(request->user(), "user");
+  if (!valid.ok()) {
+    call->Finish(valid);
+    return reactor;
+  }
+  const std::string id = request->user().id();
+  redis::Command command = users::IdentifyCommand(Keys(PartitionOf(id, options_.partitions)).User(id), request->user(),
+                                                  clock_.NowMillis());
+  redis_.Submit({std::move(command)}, [call, response, id](redis::AsyncPipeline::Results results) {
+    if (!results[0].ok()) return call->Finish(results[0].status());
+    auto user = users::UserFromReply(id, *results[0]);
+    if (user.ok()) *response = std::move(*user);
+    call->Finish(user.status());
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::GetUser(grpc::CallbackServerContext* context,
+                                                 const v1::GetUserRequest* request, v1::User* response) {
+  Call* call = Begin(context, GrpcMetrics::kGetUser);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  absl::Status valid = users::ValidateId(request->id(), "id");
+  if (!valid.ok()) {
+    call->Finish(valid);
+    return reactor;
+  }
+  const std::string id = request->id();
+  redis_.Submit({{"HGETALL", Keys(PartitionOf(id, options_.partitions)).User(id)}},
+                [call, response, id](redis::AsyncPipeline::Results results) {
+                  if (!results[0].ok()) return call->Finish(results[0].status());
+                  auto user = users::UserFromReply(id, *results[0]);
+                  if (user.ok()) *response = std::move(*user);
+                  call->Finish(user.status());
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::ListFeed(grpc::CallbackServerContext* context,
+                                                  const v1::ListFeedRequest* request, v1::ListFeedResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kListFeed);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  Keys keys(PartitionOf(request->user_id(), options_.partitions));
+  auto command = feed::ListCommand(keys, *request);
+  if (!command.ok()) {
+    call->Finish(command.status());
+    return reactor;
+  }
+  redis_.Submit({std::move(*command)}, [call, request, response](redis::AsyncPipeline::Results results) {
+    if (!results[0].ok()) return call->Finish(results[0].status());
+    auto parsed = feed::ParseListReply(*request, *results[0]);
+    if (parsed.ok()) *response = std::move(*parsed);
+    call->Finish(parsed.status());
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::MarkFeedItems(grpc::CallbackServerContext* context,
+                                                       const v1::MarkFeedItemsRequest* request,
+                                                       v1::MarkFeedItemsResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kMarkFeedItems);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  Keys keys(PartitionOf(request->user_id(), options_.partitions));
+  auto command = feed::MarkCommand(keys, *request, clock_.NowMillis());
+  if (!command.ok()) {
+    call->Finish(command.status());
+    return reactor;
+  }
+  redis_.Submit({std::move(*command)}, [call, response](redis::AsyncPipeline::Results results) {
+    if (!results[0].ok()) return call->Finish(results[0].status());
+    auto parsed = feed::ParseMarkReply(*results[0]);
+    if (parsed.ok()) *response = std::move(*parsed);
+    call->Finish(parsed.status());
+  });
+  return reactor;
+}
+
+}  // namespace herald::api

@@ -1,0 +1,91 @@
+// The public gRPC API (callback API): handlers validate, hand Redis work to
+// the group-commit pipeline and finish the call from its completion, so no
+// gRPC thread ever blocks on Redis.
+#pragma once
+
+#include <array>
+#include <memory>
+
+#include "core/clock.h"
+#include "herald/v1/herald.grpc.pb.h"
+#include "prometheus/counter.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "redis/async_pipeline.h"
+#include "services/api/trigger_planner.h"
+#include "workflow/registry.h"
+
+namespace herald::api {
+
+// gRPC server metrics under the names existing dashboards use.
+class GrpcMetrics {
+ public:
+  enum Method {
+    kTrigger,
+    kTriggerBatch,
+    kCancel,
+    kListWorkflows,
+    kGetWorkflow,
+    kIdentifyUser,
+    kGetUser,
+    kListFeed,
+    kMarkFeedItems,
+    kMethodCount
+  };
+  explicit GrpcMetrics(prometheus::Registry& registry);
+  void Record(Method method, const absl::Status& status, double seconds);
+
+ private:
+  static constexpr int kCodeCount = 17;
+  std::array<std::array<prometheus::Counter*, kCodeCount>, kMethodCount> handled_{};
+  std::array<prometheus::Histogram*, kMethodCount> latency_{};
+  prometheus::Counter* recipients_ = nullptr;
+};
+
+struct ServiceOptions {
+  int partitions = 4;
+  TriggerLimits limits;
+};
+
+// Thread-safe.
+class HeraldService final : public v1::Herald::CallbackService {
+ public:
+  HeraldService(const workflow::Registry& workflows, redis::AsyncPipeline& redis, const Clock& clock,
+                ServiceOptions options, prometheus::Registry& metrics);
+
+  grpc::ServerUnaryReactor* Trigger(grpc::CallbackServerContext* context, const v1::TriggerRequest* request,
+                                    v1::TriggerResponse* response) override;
+  grpc::ServerUnaryReactor* TriggerBatch(grpc::CallbackServerContext* context, const v1::TriggerBatchRequest* request,
+                                         v1::TriggerBatchResponse* response) override;
+  grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context, const v1::CancelRequest* request,
+                                   v1::CancelResponse* response) override;
+  grpc::ServerUnaryReactor* ListWorkflows(grpc::CallbackServerContext* context,
+                                          const v1::ListWorkflowsRequest* request,
+                                          v1::ListWorkflowsResponse* response) override;
+  grpc::ServerUnaryReactor* GetWorkflow(grpc::CallbackServerContext* context, const v1::GetWorkflowRequest* request,
+                                        v1::Workflow* response) override;
+  grpc::ServerUnaryReactor* IdentifyUser(grpc::CallbackServerContext* context, const v1::IdentifyUserRequest* request,
+                                         v1::User* response) override;
+  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context, const v1::GetUserRequest* request,
+                                    v1::User* response) override;
+  grpc::ServerUnaryReactor* ListFeed(grpc::CallbackServerContext* context, const v1::ListFeedRequest* request,
+                                     v1::ListFeedResponse* response) override;
+  grpc::ServerUnaryReactor* MarkFeedItems(grpc::CallbackServerContext* context,
+                                          const v1::MarkFeedItemsRequest* request,
+                                          v1::MarkFeedItemsResponse* response) override;
+
+ private:
+  class Call;
+  Call* Begin(grpc::CallbackServerContext* context, GrpcMetrics::Method method);
+
+  const workflow::Registry& workflows_;
+  redis::AsyncPipeline& redis_;
+  const Clock& clock_;
+  const ServiceOptions options_;
+  GrpcMetrics metrics_;
+};
+
+// Describes a workflow for the API and the CLI.
+v1::Workflow DescribeWorkflow(const workflow::Workflow& workflow);
+
+}  // namespace herald::api

@@ -1,0 +1,191 @@
+#include "services/api/trigger_planner.h"
+
+#include <map>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "batcher/wait_store.h"
+#include "core/ids.h"
+#include "core/keys.h"
+#include "herald/v1/pipeline.pb.h"
+#include "nlohmann/json.hpp"
+#include "redis/script.h"
+#include "users/user_store.h"
+
+namespace herald::api {
+namespace {
+
+// KEYS: events, [idempotency], inline user keys...
+// ARGV: now_ms, event blob, has_idempotency, fingerprint, ttl, user blocks...
+const redis::Script& TriggerScript() {
+  static const redis::Script* script = new redis::Script(absl::StrCat("local now = ARGV[1]\n", users::kUpsertUserLua, R"LUA(
+local first_user = 2
+if ARGV[3] == '1' then
+  first_user = 3
+  local previous = redis.call('GET', KEYS[2])
+  if previous then
+    if previous ~= ARGV[4] then
+      return redis.error_reply('HERALD FAILED_PRECONDITION idempotency_key: already used with a different request')
+    end
+    return 0
+  end
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', tonumber(ARGV[5]))
+end
+local base = 6
+for k = first_user, #KEYS do
+  base = upsert_user(KEYS[k], base)
+end
+redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+return 1
+)LUA"));
+  return *script;
+}
+
+absl::Status CheckLength(const std::string& value, size_t max, const std::string& field) {
+  if (value.size() > max) return absl::InvalidArgumentError(absl::StrCat(field, ": longer than ", max, " bytes"));
+  return absl::OkStatus();
+}
+
+struct PartitionPlan {
+  v1::internal::EventEnvelope event;
+  std::vector<std::string> user_keys;
+  std::vector<std::string> user_args;
+};
+
+}  // namespace
+
+absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, const workflow::Registry& workflows,
+                                           const TriggerLimits& limits, int partitions, int64_t now_us,
+                                           const std::string& field_prefix) {
+  auto field = [&](absl::string_view name) { return absl::StrCat(field_prefix, name); };
+  if (request.workflow().empty()) return absl::InvalidArgumentError(field("workflow: is required"));
+  if (workflows.Find(request.workflow()) == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field("workflow"), ": unknown workflow '", request.workflow().substr(0, 256), "'"));
+  }
+  if (request.recipients_size() == 0) return absl::InvalidArgumentError(field("recipients: at least one is required"));
+  if (request.recipients_size() > limits.max_recipients) {
+    return absl::InvalidArgumentError(absl::StrCat(field("recipients"), ": at most ", limits.max_recipients,
+                                                   " per trigger (got ", request.recipients_size(), ")"));
+  }
+  if (!request.actor().empty()) {
+    absl::Status actor = users::ValidateId(request.actor(), field("actor"));
+    if (!actor.ok()) return actor;
+  }
+  if (request.data_json().size() > limits.max_data_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field("data_json"), ": ", request.data_json().size(),
+                                                   " bytes, more than the ", limits.max_data_bytes, " allowed"));
+  }
+  if (!request.data_json().empty()) {
+    nlohmann::json data = nlohmann::json::parse(request.data_json(), nullptr, /*allow_exceptions=*/false);
+    if (data.is_discarded()) return absl::InvalidArgumentError(field("data_json: is not valid JSON"));
+    if (!data.is_object()) return absl::InvalidArgumentError(field("data_json: must be a JSON object"));
+  }
+  absl::Status status = CheckLength(request.tenant(), limits.max_key_bytes, field("tenant"));
+  if (status.ok()) status = CheckLength(request.cancellation_key(), limits.max_key_bytes, field("cancellation_key"));
+  if (status.ok()) status = CheckLength(request.idempotency_key(), limits.max_key_bytes, field("idempotency_key"));
+  if (!status.ok()) return status;
+  if (!request.tenant().empty()) {
+    status = users::ValidateId(request.tenant(), field("tenant"));
+    if (!status.ok()) return status;
+  }
+
+  const bool idempotent = !request.idempotency_key().empty();
+  const std::string nonce =
+      idempotent ? DeterministicId({"idempotency", request.workflow(), request.idempotency_key()}) : RandomId();
+  const std::string fingerprint = idempotent ? DeterministicId({request.SerializeAsString()}) : "";
+
+  PlannedTrigger planned;
+  std::map<int, PartitionPlan> by_partition;
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < request.recipients_size(); ++i) {
+    const v1::Recipient& recipient = request.recipients(i);
+    std::string where = field(absl::StrCat("recipients[", i, "]"));
+    std::string id;
+    if (recipient.has_user()) {
+      status = users::ValidateInlineUser(recipient.user(), absl::StrCat(where, ".user"));
+      id = recipient.user().id();
+    } else {
+      id = recipient.id();
+      status = users::ValidateId(id, absl::StrCat(where, ".id"));
+    }
+    if (!status.ok()) return status;
+    if (!seen.insert(id).second) continue;  // the same recipient twice is one run
+    int partition = PartitionOf(id, partitions);
+    PartitionPlan& plan = by_partition[partition];
+    std::string run_id = DeterministicId({nonce, id});
+    auto* target = plan.event.add_targets();
+    target->set_recipient(id);
+    target->set_run_id(run_id);
+    if (recipient.has_user()) {
+      plan.user_keys.push_back(Keys(partition).User(id));
+      users::AppendUserArgs(recipient.user(), &plan.user_args);
+    }
+    auto* run = planned.response.add_runs();
+    run->set_recipient(id);
+    run->set_workflow_run_id(run_id);
+  }
+
+  for (auto& [partition, plan] : by_partition) {
+    Keys keys(partition);
+    plan.event.set_workflow(request.workflow());
+    plan.event.set_actor(request.actor());
+    plan.event.set_data_json(request.data_json());
+    plan.event.set_tenant(request.tenant());
+    plan.event.set_cancellation_key(request.cancellation_key());
+    plan.event.set_accepted_at_us(now_us);
+    std::vector<std::string> script_keys = {keys.Events()};
+    if (idempotent) script_keys.push_back(keys.Idempotency(request.workflow(), request.idempotency_key()));
+    script_keys.insert(script_keys.end(), plan.user_keys.begin(), plan.user_keys.end());
+    std::vector<std::string> args = {std::to_string(now_us / 1000), plan.event.SerializeAsString(),
+                                     idempotent ? "1" : "0", fingerprint,
+                                     std::to_string(limits.idempotency_ttl_seconds)};
+    args.insert(args.end(), plan.user_args.begin(), plan.user_args.end());
+    planned.commands.push_back(TriggerScript().Call(script_keys, args));
+  }
+  return planned;
+}
+
+absl::Status ApplyTriggerReplies(const std::vector<absl::StatusOr<redis::Reply>>& replies, size_t first, size_t count,
+                                 v1::TriggerResponse* response) {
+  bool all_duplicate = count > 0;
+  for (size_t i = first; i < first + count; ++i) {
+    if (!replies[i].ok()) return replies[i].status();
+    if (replies[i]->integer != 0) all_duplicate = false;
+  }
+  response->set_duplicate(all_duplicate);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<redis::Command>> PlanCancel(const v1::CancelRequest& request,
+                                                       const workflow::Registry& workflows, int partitions,
+                                                       int64_t now_ms) {
+  if (request.workflow().empty()) return absl::InvalidArgumentError("workflow: is required");
+  if (workflows.Find(request.workflow()) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("workflow: unknown workflow '", request.workflow().substr(0, 256), "'"));
+  }
+  if (request.cancellation_key().empty()) return absl::InvalidArgumentError("cancellation_key: is required");
+  absl::Status status = CheckLength(request.cancellation_key(), 256, "cancellation_key");
+  if (!status.ok()) return status;
+  if (request.recipients_size() > 1000) return absl::InvalidArgumentError("recipients: at most 1000 per call");
+  std::map<int, std::vector<std::string>> by_partition;
+  for (int i = 0; i < request.recipients_size(); ++i) {
+    status = users::ValidateId(request.recipients(i), absl::StrCat("recipients[", i, "]"));
+    if (!status.ok()) return status;
+    by_partition[PartitionOf(request.recipients(i), partitions)].push_back(request.recipients(i));
+  }
+  std::vector<redis::Command> commands;
+  if (request.recipients_size() == 0) {
+    for (int p = 0; p < partitions; ++p) {
+      commands.push_back(batcher::CancelCommand(Keys(p), request.workflow(), request.cancellation_key(), {}, now_ms));
+    }
+  } else {
+    for (auto& [partition, recipients] : by_partition) {
+      commands.push_back(
+          batcher::CancelCommand(Keys(partition), request.workflow(), request.cancellation_key(), recipients, now_ms));
+    }
+  }
+  return commands;
+}
+
+}  // namespace herald::api

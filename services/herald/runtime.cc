@@ -1,0 +1,187 @@
+#include "services/herald/runtime.h"
+
+#include <unistd.h>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <iostream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "batcher/batcher.h"
+#include "core/clock.h"
+#include "fanout/fanout.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "redis/async_pipeline.h"
+#include "redis/embedded_server.h"
+#include "services/api/herald_service.h"
+#include "workflow/registry.h"
+
+namespace herald {
+namespace {
+
+class RuntimeImpl final : public Runtime {
+ public:
+  int grpc_port() const override { return grpc_port_; }
+  std::string redis_endpoint() const override { return endpoint_.ToString(); }
+
+  void Wait() override { stopped_.WaitForNotification(); }
+
+  void Shutdown() override {
+    if (shut_down_) return;
+    shut_down_ = true;
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    server_.reset();
+    service_.reset();
+    pipeline_.reset();
+    for (auto& worker : batchers_) worker->Stop();
+    if (flusher_) flusher_->Stop();
+    for (auto& worker : fanouts_) worker->Stop();
+    exposer_.reset();
+    embedded_.reset();
+    if (!stopped_.HasBeenNotified()) stopped_.Notify();
+  }
+
+  ~RuntimeImpl() override { Shutdown(); }
+
+  absl::Status Init(const RuntimeOptions& options) {
+    bool api = false, batcher = false, fanout = false;
+    for (absl::string_view role : absl::StrSplit(options.roles, ',', absl::SkipEmpty())) {
+      if (role == "all") {
+        api = batcher = fanout = true;
+      } else if (role == "api") {
+        api = true;
+      } else if (role == "batcher") {
+        batcher = true;
+      } else if (role == "fanout") {
+        fanout = true;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("--role: unknown role '", role, "' (all, api, batcher, fanout)"));
+      }
+    }
+    if (!api && !batcher && !fanout) return absl::InvalidArgumentError("--role: no role given");
+    if (options.partitions < 1 || options.partitions > 1024) {
+      return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
+    }
+    auto workflows = workflow::Registry::LoadDirectory(options.workflows_dir);
+    if (!workflows.ok()) return workflows.status();
+    workflows_ = std::move(*workflows);
+
+    if (options.redis_address.empty()) {
+      redis::EmbeddedServerOptions embedded;
+      embedded.data_dir = absl::StrCat(options.data_dir, "/redis");
+      auto started = redis::EmbeddedServer::Start(embedded);
+      if (!started.ok()) return started.status();
+      embedded_ = std::move(*started);
+      endpoint_ = embedded_->endpoint();
+    } else {
+      auto endpoint = redis::ParseEndpoint(options.redis_address);
+      if (!endpoint.ok()) return endpoint.status();
+      endpoint_ = *endpoint;
+      absl::Status ready = redis::WaitForRedis(endpoint_, absl::Seconds(10));
+      if (!ready.ok()) return absl::FailedPreconditionError(absl::StrCat("--redis: ", ready.message()));
+    }
+
+    registry_ = std::make_shared<prometheus::Registry>();
+    if (!options.metrics_address.empty()) {
+      try {
+        exposer_ = std::make_unique<prometheus::Exposer>(options.metrics_address);
+      } catch (const std::exception& error) {
+        // civetweb reports a busy port by throwing; this is its only edge.
+        return absl::FailedPreconditionError(
+            absl::StrCat("--metrics_address ", options.metrics_address, ": ", error.what()));
+      }
+      exposer_->RegisterCollectable(registry_);
+    }
+
+    std::string consumer_prefix = options.consumer_prefix;
+    if (consumer_prefix.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof(host) - 1);
+      consumer_prefix = absl::StrCat(host, "-", getpid());
+    }
+    const Clock& clock = SystemClock::Get();
+    if (batcher) {
+      batcher_metrics_ = std::make_unique<batcher::BatcherMetrics>(*registry_);
+      for (int i = 0; i < options.batcher_threads; ++i) {
+        batcher::BatcherOptions worker_options;
+        worker_options.partitions = options.partitions;
+        worker_options.consumer_name = absl::StrCat(consumer_prefix, "-batcher-", i);
+        worker_options.reclaim_idle_ms = options.reclaim_idle_ms;
+        batchers_.push_back(std::make_unique<batcher::BatcherWorker>(endpoint_, *workflows_, clock, worker_options,
+                                                                     *batcher_metrics_));
+        batchers_.back()->Start();
+      }
+      batcher::BatcherOptions flusher_options;
+      flusher_options.partitions = options.partitions;
+      flusher_ = std::make_unique<batcher::Flusher>(endpoint_, clock, flusher_options, *batcher_metrics_);
+      flusher_->Start();
+    }
+    if (fanout) {
+      fanout_metrics_ = std::make_unique<fanout::FanoutMetrics>(*registry_);
+      for (int i = 0; i < options.fanout_threads; ++i) {
+        fanout::FanoutOptions worker_options;
+        worker_options.partitions = options.partitions;
+        worker_options.consumer_name = absl::StrCat(consumer_prefix, "-fanout-", i);
+        worker_options.reclaim_idle_ms = options.reclaim_idle_ms;
+        fanouts_.push_back(std::make_unique<fanout::FanoutWorker>(endpoint_, *workflows_, clock, worker_options,
+                                                                  *fanout_metrics_));
+        fanouts_.back()->Start();
+      }
+    }
+    if (api) {
+      auto pipeline = redis::AsyncPipeline::Create(endpoint_, options.api_redis_connections);
+      if (!pipeline.ok()) return pipeline.status();
+      pipeline_ = std::move(*pipeline);
+      api::ServiceOptions service_options;
+      service_options.partitions = options.partitions;
+      service_options.limits.max_recipients = options.max_recipients;
+      service_options.limits.max_data_bytes = options.max_data_bytes;
+      service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, clock, service_options, *registry_);
+      grpc::EnableDefaultHealthCheckService(true);
+      grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+      grpc::ServerBuilder builder;
+      builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &grpc_port_);
+      builder.RegisterService(service_.get());
+      server_ = builder.BuildAndStart();
+      if (!server_ || grpc_port_ == 0) {
+        return absl::FailedPreconditionError(absl::StrCat("--grpc_address ", options.grpc_address, ": cannot listen"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::unique_ptr<workflow::Registry> workflows_;
+  std::unique_ptr<redis::EmbeddedServer> embedded_;
+  redis::Endpoint endpoint_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<batcher::BatcherMetrics> batcher_metrics_;
+  std::unique_ptr<fanout::FanoutMetrics> fanout_metrics_;
+  std::vector<std::unique_ptr<batcher::BatcherWorker>> batchers_;
+  std::unique_ptr<batcher::Flusher> flusher_;
+  std::vector<std::unique_ptr<fanout::FanoutWorker>> fanouts_;
+  std::unique_ptr<redis::AsyncPipeline> pipeline_;
+  std::unique_ptr<api::HeraldService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int grpc_port_ = 0;
+  bool shut_down_ = false;
+  absl::Notification stopped_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Start(const RuntimeOptions& options) {
+  auto runtime = std::make_unique<RuntimeImpl>();
+  absl::Status status = runtime->Init(options);
+  if (!status.ok()) return status;
+  return std::unique_ptr<Runtime>(std::move(runtime));
+}
+
+}  // namespace herald

@@ -1,0 +1,49 @@
+// Wires Herald's roles into one process: the embedded or external Redis,
+// the gRPC API, batcher workers and flusher, fan-out workers and the
+// Prometheus endpoint. `herald all` runs every role; replicas run one each.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace herald {
+
+struct RuntimeOptions {
+  // Any of "all", "api", "batcher", "fanout", comma-separated.
+  std::string roles = "all";
+  // Empty: start an embedded redis-server in data_dir.
+  std::string redis_address;
+  std::string data_dir = "herald-data";
+  std::string workflows_dir = "examples/workflows";
+  std::string grpc_address = "127.0.0.1:50051";
+  // Empty: no metrics endpoint.
+  std::string metrics_address = "127.0.0.1:9464";
+  int partitions = 4;
+  int batcher_threads = 1;
+  int fanout_threads = 2;
+  int api_redis_connections = 2;
+  int64_t reclaim_idle_ms = 15000;
+  int max_recipients = 1000;
+  size_t max_data_bytes = 32 * 1024;
+  std::string consumer_prefix;  // default: hostname-pid
+};
+
+class Runtime {
+ public:
+  // Starts every requested role. INVALID_ARGUMENT for bad options (naming
+  // the flag), FAILED_PRECONDITION when Redis or a port is not available.
+  static absl::StatusOr<std::unique_ptr<Runtime>> Start(const RuntimeOptions& options);
+  virtual ~Runtime() = default;
+
+  // The bound gRPC port (0 when the api role is not running).
+  virtual int grpc_port() const = 0;
+  virtual std::string redis_endpoint() const = 0;
+  // Blocks until Shutdown() is called from another thread or a signal handler thread.
+  virtual void Wait() = 0;
+  // Stops the API first (no new triggers), then the workers, then Redis.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace herald

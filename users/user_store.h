@@ -1,0 +1,74 @@
+// Recipients: validation of user input, the Redis commands that upsert and
+// read a user, and a short-lived per-worker cache for the hot path.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "core/clock.h"
+#include "herald/v1/herald.pb.h"
+#include "nlohmann/json.hpp"
+#include "redis/client.h"
+#include "redis/script.h"
+
+namespace herald::users {
+
+inline constexpr size_t kMaxIdBytes = 256;
+inline constexpr size_t kMaxFieldBytes = 1024;
+inline constexpr size_t kMaxPropertiesBytes = 16 * 1024;
+
+// OK, or INVALID_ARGUMENT naming `field_prefix`.field ("recipients[2].id").
+absl::Status ValidateId(const std::string& id, const std::string& field);
+absl::Status ValidateInlineUser(const v1::InlineUser& user, const std::string& field_prefix);
+
+// Lua that upserts one user: reads `count` field/value pairs from ARGV
+// starting at index `base` into key `key`, keeps created_at. Shared by the
+// identify and trigger scripts so inline identification is atomic with the
+// trigger. Expects the local variables `now` set by the enclosing script.
+extern const char kUpsertUserLua[];
+
+// ARGV fragment for kUpsertUserLua: the number of pairs, then the pairs.
+void AppendUserArgs(const v1::InlineUser& user, std::vector<std::string>* args);
+
+// Upserts `user` at `key` (all its properties replace the old ones).
+redis::Command IdentifyCommand(const std::string& key, const v1::InlineUser& user, int64_t now_ms);
+
+// HGETALL reply -> User; NOT_FOUND when the hash was empty.
+absl::StatusOr<v1::User> UserFromReply(const std::string& id, const redis::Reply& reply);
+
+// The template view of a user: standard fields plus custom properties at
+// the top level (`recipient.plan`), `id` always set.
+nlohmann::json UserJson(const v1::User& user);
+
+// Fetches users for a worker with one pipelined round trip per call and
+// keeps them for `ttl` (identify changes show up within it). Not
+// thread-safe: one per worker.
+class UserCache {
+ public:
+  UserCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 100'000)
+      : clock_(clock), partitions_(partitions), ttl_micros_(ttl_micros), capacity_(capacity) {}
+
+  // Loads every id not cached (or stale). Unknown users are cached as
+  // absent. UNAVAILABLE etc. when Redis fails.
+  absl::Status Prefetch(redis::RedisClient& client, const std::vector<std::string>& ids);
+
+  // The user's JSON, or nullptr when the user does not exist (or was not
+  // prefetched).
+  const nlohmann::json* Find(const std::string& id) const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<const nlohmann::json> user;  // null = unknown user
+    int64_t loaded_at = 0;
+  };
+  const Clock& clock_;
+  const int partitions_;
+  const int64_t ttl_micros_;
+  const size_t capacity_;
+  absl::flat_hash_map<std::string, Entry> entries_;
+};
+
+}  // namespace herald::users
