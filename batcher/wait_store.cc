@@ -14,6 +14,17 @@ local function wait_activities(prefix, wk) return prefix .. 'wa:' .. wk end
 local function cancel_hash(prefix, wf, ck, rcpt)
   return prefix .. 'cancel:' .. #wf .. ':' .. wf .. ':' .. #ck .. ':' .. ck .. ':' .. rcpt
 end
+local function varint(n)
+  local out = {}
+  while n >= 128 do
+    out[#out + 1] = string.char(n % 128 + 128)
+    n = math.floor(n / 128)
+  end
+  out[#out + 1] = string.char(n)
+  return table.concat(out)
+end
+-- Activity.sequence (field 5, varint) appended to a serialized Activity.
+local function with_sequence(activity, seq) return activity .. '\40' .. varint(seq) end
 local function cancel_recipients(prefix, wf, ck)
   return prefix .. 'cancelr:' .. #wf .. ':' .. wf .. ':' .. #ck .. ':' .. ck
 end
@@ -57,11 +68,11 @@ if not opened then
     redis.call('HSET', run, 'status', 'flushed')
     return 'leading'
   end
-  redis.call('HSET', acts, run_id, activity)
+  redis.call('HSET', acts, run_id, with_sequence(activity, redis.call('HINCRBY', header, 'n', 1)))
   if max_acts > 0 and max_acts <= 1 then redis.call('ZADD', due, now, wk) end
   return 'opened'
 end
-redis.call('HSET', acts, run_id, activity)
+redis.call('HSET', acts, run_id, with_sequence(activity, redis.call('HINCRBY', header, 'n', 1)))
 local n = redis.call('HLEN', acts)
 if max_acts > 0 and n >= max_acts then
   redis.call('ZADD', due, 'XX', now, wk)
@@ -79,15 +90,6 @@ return 'joined'
 const redis::Script kClaim(absl::StrCat(kLuaKeyHelpers, R"LUA(
 local due, segments = KEYS[1], KEYS[2]
 local prefix, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local function varint(n)
-  local out = {}
-  while n >= 128 do
-    out[#out + 1] = string.char(n % 128 + 128)
-    n = math.floor(n / 128)
-  end
-  out[#out + 1] = string.char(n)
-  return table.concat(out)
-end
 local waits = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)
 local emitted = 0
 for _, wk in ipairs(waits) do

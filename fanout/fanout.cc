@@ -56,6 +56,9 @@ SegmentValues BuildSegmentValues(const workflow::Workflow& workflow, v1::interna
   auto& activities = *segment.mutable_activities();
   std::stable_sort(activities.begin(), activities.end(),
                    [](const v1::internal::Activity& a, const v1::internal::Activity& b) {
+                     // Arrival order in the batch first: clocks of different
+                     // api replicas may disagree by a few milliseconds.
+                     if (a.sequence() != b.sequence()) return a.sequence() < b.sequence();
                      if (a.accepted_at_us() != b.accepted_at_us()) return a.accepted_at_us() < b.accepted_at_us();
                      return a.run_id() < b.run_id();
                    });

@@ -39,7 +39,6 @@ class GrpcMetrics {
   static constexpr int kCodeCount = 17;
   std::array<std::array<prometheus::Counter*, kCodeCount>, kMethodCount> handled_{};
   std::array<prometheus::Histogram*, kMethodCount> latency_{};
-  prometheus::Counter* recipients_ = nullptr;
 };
 
 struct ServiceOptions {

@@ -105,7 +105,7 @@ class RuntimeImpl final : public Runtime {
       gethostname(host, sizeof(host) - 1);
       consumer_prefix = absl::StrCat(host, "-", getpid());
     }
-    const Clock& clock = SystemClock::Get();
+    const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Get();
     if (batcher) {
       batcher_metrics_ = std::make_unique<batcher::BatcherMetrics>(*registry_);
       for (int i = 0; i < options.batcher_threads; ++i) {
@@ -119,6 +119,7 @@ class RuntimeImpl final : public Runtime {
       }
       batcher::BatcherOptions flusher_options;
       flusher_options.partitions = options.partitions;
+      flusher_options.flush_tick_ms = options.flush_tick_ms;
       flusher_ = std::make_unique<batcher::Flusher>(endpoint_, clock, flusher_options, *batcher_metrics_);
       flusher_->Start();
     }

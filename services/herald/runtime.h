@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/clock.h"
 
 namespace herald {
 
@@ -28,6 +29,10 @@ struct RuntimeOptions {
   int max_recipients = 1000;
   size_t max_data_bytes = 32 * 1024;
   std::string consumer_prefix;  // default: hostname-pid
+  // Time source for every role; nullptr = the system clock. Tests pass a
+  // SimulatedClock to drive batch windows and delays.
+  const Clock* clock = nullptr;
+  int flush_tick_ms = 5;
 };
 
 class Runtime {

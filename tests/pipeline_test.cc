@@ -1,0 +1,311 @@
+// End to end through every role: gRPC trigger -> events stream -> batcher
+// (Lua wait store) -> flusher -> batches stream -> fan-out -> feed, with a
+// simulated clock driving windows and delays.
+#include <grpcpp/grpcpp.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "core/ids.h"
+#include "core/keys.h"
+#include "gtest/gtest.h"
+#include "tests/support/herald_harness.h"
+#include "tests/support/redis_fixture.h"
+
+namespace herald {
+namespace {
+
+constexpr char kChannel[] = R"(
+  - ref: feed
+    type: channel
+    channel_type: in_app_feed
+    template:
+      markdown: "{{ actors[0].name }}, {{ actors[1].name }} and {{ total_actors }} people commented {{ total_activities }} times on {{ data.post_title }}"
+)";
+
+
+testing::HarnessOptions Workflows() {
+  testing::HarnessOptions options;
+  options.workflow_files["digest.yaml"] = absl::StrCat(R"(
+key: digest
+steps:
+  - ref: batch
+    type: batch
+    window: 10s
+    batch_key: "{{ data.post_id }}"
+    render_limit: 3
+)", kChannel);
+  options.workflow_files["digest2.yaml"] = absl::StrCat(R"(
+key: digest2
+steps:
+  - {ref: batch, type: batch, window: 10s, batch_key: "{{ data.post_id }}"}
+)", kChannel);
+  options.workflow_files["capped.yaml"] = absl::StrCat(R"(
+key: capped
+steps:
+  - {ref: batch, type: batch, window: 1h, max_activities: 3}
+)", kChannel);
+  options.workflow_files["sliding.yaml"] = absl::StrCat(R"(
+key: sliding
+steps:
+  - {ref: batch, type: batch, window: 10s, window_mode: sliding, max_window: 25s}
+)", kChannel);
+  options.workflow_files["leading.yaml"] = absl::StrCat(R"(
+key: leading
+steps:
+  - {ref: batch, type: batch, window: 10s, flush_leading_item: true}
+)", kChannel);
+  options.workflow_files["delayed.yaml"] = R"(
+key: delayed
+steps:
+  - {ref: wait, type: delay, duration: 5s}
+  - ref: feed
+    type: channel
+    channel_type: in_app_feed
+    template: {markdown: "reminder for {{ recipient.name }}"}
+)";
+  options.workflow_files["direct.yaml"] = R"(
+key: direct
+steps:
+  - ref: urgent
+    type: channel
+    channel_type: in_app_feed
+    conditions: [{variable: data.priority, operator: equal_to, argument: high}]
+    template: {markdown: "urgent: {{ data.text }}"}
+  - ref: always
+    type: channel
+    channel: secondary
+    channel_type: in_app_feed
+    template: {markdown: "{{ data.text }} for {{ recipient.name }} in {{ tenant.id }}"}
+)";
+  return options;
+}
+
+class PipelineTest : public testing::RedisTest {
+ protected:
+  void SetUp() override {
+    RedisTest::SetUp();
+    harness_ = std::make_unique<testing::HeraldHarness>(endpoint(), Workflows());
+    ASSERT_TRUE(harness_->ok());
+    for (const char* name : {"ana", "bo", "cy", "di", "ed", "fay", "rita"}) {
+      std::string display = name;
+      display[0] = static_cast<char>(std::toupper(display[0]));
+      ASSERT_TRUE(harness_->Identify(name, display).ok());
+    }
+  }
+  void TearDown() override { harness_.reset(); }
+
+  v1::TriggerResponse Trigger(const std::string& workflow, const std::string& recipient, const std::string& actor,
+                              const std::string& data, const std::string& tenant = "",
+                              const std::string& cancellation_key = "") {
+    v1::TriggerRequest request;
+    request.set_workflow(workflow);
+    request.add_recipients()->set_id(recipient);
+    request.set_actor(actor);
+    request.set_data_json(data);
+    request.set_tenant(tenant);
+    request.set_cancellation_key(cancellation_key);
+    v1::TriggerResponse response;
+    grpc::Status status = harness_->stub().Trigger(testing::HeraldHarness::Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // Processes everything pending, moves the simulated clock, processes again.
+  void AdvanceAndDrain(absl::Duration by) {
+    ASSERT_TRUE(harness_->WaitForIdle());
+    harness_->clock().AdvanceMicros(absl::ToInt64Microseconds(by));
+    ASSERT_TRUE(harness_->WaitForIdle());
+  }
+
+  std::unique_ptr<testing::HeraldHarness> harness_;
+};
+
+TEST_F(PipelineTest, FiveTriggersInOneWindowMakeOneItemAndASixthOpensANewBatch) {
+  const std::string post = R"({"post_id": "p1", "post_title": "Launch plan"})";
+  for (const char* actor : {"ana", "bo", "cy", "di", "ed"}) Trigger("digest", "rita", actor, post);
+  AdvanceAndDrain(absl::Seconds(5));
+  EXPECT_TRUE(harness_->AllFeedItems("rita").empty()) << "flushed before the window closed";
+  AdvanceAndDrain(absl::Seconds(6));
+  auto items = harness_->AllFeedItems("rita");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].total_activities(), 5);
+  EXPECT_EQ(items[0].total_actors(), 5);
+  EXPECT_EQ(std::vector<std::string>(items[0].actors().begin(), items[0].actors().end()),
+            (std::vector<std::string>{"ana", "bo", "cy", "di", "ed"}));
+  ASSERT_GE(items[0].blocks_size(), 1);
+  EXPECT_EQ(items[0].blocks(0).rendered(), "Ana, Bo and 5 people commented 5 times on Launch plan");
+
+  Trigger("digest", "rita", "fay", post);
+  AdvanceAndDrain(absl::Seconds(11));
+  items = harness_->AllFeedItems("rita");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].total_activities(), 1);  // newest first
+  EXPECT_EQ(items[0].actors(0), "fay");
+  EXPECT_EQ(items[1].total_activities(), 5);
+  // Nothing of either batch is left behind in Redis.
+  for (const std::string& key : AllKeys()) {
+    EXPECT_EQ(key.find(":wa:"), std::string::npos) << key;
+    EXPECT_EQ(key.find(":wh:"), std::string::npos) << key;
+  }
+}
+
+TEST_F(PipelineTest, BatchKeysTenantsAndWorkflowsNeverShareABatch) {
+  Trigger("digest", "rita", "ana", R"({"post_id": "p1"})");
+  Trigger("digest", "rita", "bo", R"({"post_id": "p2"})");
+  Trigger("digest", "rita", "cy", R"({"post_id": "p1"})", "tenant-a");
+  Trigger("digest2", "rita", "di", R"({"post_id": "p1"})");
+  Trigger("digest", "rita", "ed", R"({"post_id": "p1"})");
+  AdvanceAndDrain(absl::Seconds(11));
+  auto items = harness_->AllFeedItems("rita");
+  ASSERT_EQ(items.size(), 4u);
+  std::multiset<std::string> shapes;
+  for (const auto& item : items) {
+    shapes.insert(absl::StrCat(item.workflow(), "/", item.tenant(), "/", item.total_activities()));
+  }
+  EXPECT_EQ(shapes, (std::multiset<std::string>{"digest//2", "digest//1", "digest/tenant-a/1", "digest2//1"}));
+}
+
+TEST_F(PipelineTest, MaxActivitiesFlushesBeforeTheWindow) {
+  for (const char* actor : {"ana", "bo", "cy"}) Trigger("capped", "rita", actor, "{}");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  auto items = harness_->AllFeedItems("rita");
+  ASSERT_EQ(items.size(), 1u) << "an hour-long window with max 3 activities must flush at the third";
+  EXPECT_EQ(items[0].total_activities(), 3);
+  Trigger("capped", "rita", "di", "{}");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  EXPECT_EQ(harness_->AllFeedItems("rita").size(), 1u);
+}
+
+TEST_F(PipelineTest, CancelBeforeTheFlushLeavesNoItemAndRecordsIt) {
+  auto first = Trigger("digest", "rita", "ana", R"({"post_id": "p1"})", "", "order-7");
+  Trigger("digest", "rita", "bo", R"({"post_id": "p1"})", "", "order-7");
+  Trigger("digest", "cy", "bo", R"({"post_id": "p1"})", "", "order-7");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  v1::CancelRequest cancel;
+  cancel.set_workflow("digest");
+  cancel.set_cancellation_key("order-7");
+  cancel.add_recipients("rita");
+  v1::CancelResponse cancelled;
+  ASSERT_TRUE(harness_->stub().Cancel(testing::HeraldHarness::Context().get(), cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.cancelled_runs(), 2);
+  AdvanceAndDrain(absl::Seconds(11));
+  EXPECT_TRUE(harness_->AllFeedItems("rita").empty());
+  EXPECT_EQ(harness_->AllFeedItems("cy").size(), 1u) << "cancel named only rita";
+  auto client = Connect();
+  const std::string run_id = first.runs(0).workflow_run_id();
+  auto status = client->Execute({"HGET", Keys(PartitionOf("rita", 4)).Run(run_id), "status"});
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->str, "cancelled");
+  // A trigger accepted before the cancellation but processed after it is
+  // stopped too; one accepted after it runs normally.
+  Trigger("digest", "rita", "cy", R"({"post_id": "p1"})", "", "order-7");
+  AdvanceAndDrain(absl::Seconds(11));
+  EXPECT_EQ(harness_->AllFeedItems("rita").size(), 1u);
+}
+
+TEST_F(PipelineTest, CancelWithoutRecipientsStopsEveryRecipient) {
+  Trigger("delayed", "rita", "", "{}", "", "k");
+  Trigger("delayed", "ana", "", "{}", "", "k");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  v1::CancelRequest cancel;
+  cancel.set_workflow("delayed");
+  cancel.set_cancellation_key("k");
+  v1::CancelResponse cancelled;
+  ASSERT_TRUE(harness_->stub().Cancel(testing::HeraldHarness::Context().get(), cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.cancelled_runs(), 2);
+  AdvanceAndDrain(absl::Seconds(6));
+  EXPECT_TRUE(harness_->AllFeedItems("rita").empty());
+  EXPECT_TRUE(harness_->AllFeedItems("ana").empty());
+}
+
+TEST_F(PipelineTest, DelayWaitsForItsDuration) {
+  Trigger("delayed", "rita", "", "{}");
+  AdvanceAndDrain(absl::Seconds(4));
+  EXPECT_TRUE(harness_->AllFeedItems("rita").empty());
+  AdvanceAndDrain(absl::Seconds(2));
+  auto items = harness_->AllFeedItems("rita");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].blocks(0).rendered(), "reminder for Rita");
+}
+
+TEST_F(PipelineTest, SlidingWindowMovesOutButNeverPastItsCap) {
+  Trigger("sliding", "rita", "ana", "{}");
+  AdvanceAndDrain(absl::Seconds(8));
+  Trigger("sliding", "rita", "bo", "{}");  // close moves to 18s
+  AdvanceAndDrain(absl::Seconds(8));       // t=16
+  EXPECT_TRUE(harness_->AllFeedItems("rita").empty());
+  Trigger("sliding", "rita", "cy", "{}");  // would be 26s, capped at 25s
+  AdvanceAndDrain(absl::Seconds(8));       // t=24
+  EXPECT_TRUE(harness_->AllFeedItems("rita").empty());
+  AdvanceAndDrain(absl::Seconds(1) + absl::Milliseconds(1));  // t=25
+  auto items = harness_->AllFeedItems("rita");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].total_activities(), 3);
+}
+
+TEST_F(PipelineTest, FlushLeadingItemSendsTheFirstAtOnceAndBatchesTheRest) {
+  Trigger("leading", "rita", "ana", "{}");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  auto items = harness_->AllFeedItems("rita");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].total_activities(), 1);
+  Trigger("leading", "rita", "bo", "{}");
+  Trigger("leading", "rita", "cy", "{}");
+  AdvanceAndDrain(absl::Seconds(11));
+  items = harness_->AllFeedItems("rita");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].total_activities(), 2);
+  // A window with only the leading item flushes nothing more.
+  Trigger("leading", "ana", "bo", "{}");
+  AdvanceAndDrain(absl::Seconds(11));
+  EXPECT_EQ(harness_->AllFeedItems("ana").size(), 1u);
+}
+
+TEST_F(PipelineTest, ConditionsDecideEachChannelStep) {
+  Trigger("direct", "rita", "ana", R"({"priority": "high", "text": "db down"})", "acme");
+  Trigger("direct", "rita", "ana", R"({"priority": "low", "text": "disk 80%"})", "acme");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  auto items = harness_->AllFeedItems("rita");
+  std::multiset<std::string> texts;
+  for (const auto& item : items) texts.insert(item.blocks(0).rendered());
+  EXPECT_EQ(texts, (std::multiset<std::string>{"urgent: db down", "db down for Rita in acme",
+                                                "disk 80% for Rita in acme"}));
+}
+
+TEST_F(PipelineTest, UnknownRecipientIsRecordedNotSentNeverDropped) {
+  auto response = Trigger("direct", "nobody", "ana", R"({"text": "x"})");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  EXPECT_TRUE(harness_->AllFeedItems("nobody").empty());
+  auto client = Connect();
+  int not_sent = 0;
+  for (const std::string& key : AllKeys()) {
+    if (key.find(":msg:") == std::string::npos) continue;
+    auto fields = client->Execute({"HMGET", key, "recipient", "status", "reason"});
+    ASSERT_TRUE(fields.ok());
+    if (fields->elements[0].str != "nobody") continue;
+    EXPECT_EQ(fields->elements[1].str, "not_sent");
+    EXPECT_EQ(fields->elements[2].str, "unknown_recipient");
+    ++not_sent;
+  }
+  EXPECT_EQ(not_sent, 1);  // the conditional step did not pass; the other step is recorded
+}
+
+TEST_F(PipelineTest, InlineRecipientsAreIdentifiedWithTheTrigger) {
+  v1::TriggerRequest request;
+  request.set_workflow("direct");
+  auto* user = request.add_recipients()->mutable_user();
+  user->set_id("new-user");
+  user->set_name("Nia");
+  user->set_properties_json(R"({"plan": "pro"})");
+  request.set_data_json(R"({"text": "hi"})");
+  v1::TriggerResponse response;
+  ASSERT_TRUE(harness_->stub().Trigger(testing::HeraldHarness::Context().get(), request, &response).ok());
+  ASSERT_TRUE(harness_->WaitForIdle());
+  auto items = harness_->AllFeedItems("new-user");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].blocks(0).rendered(), "hi for Nia in ");
+}
+
+}  // namespace
+}  // namespace herald

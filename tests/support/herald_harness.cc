@@ -1,0 +1,109 @@
+#include "tests/support/herald_harness.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "core/keys.h"
+#include "gtest/gtest.h"
+#include "services/api/grpc_status.h"
+#include "tests/support/redis_fixture.h"
+
+namespace herald::testing {
+
+HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions options)
+    : endpoint_(endpoint), options_(std::move(options)), clock_(SystemClock::Get().NowMicros()) {
+  workflows_dir_ = MakeTempDir("herald-workflows-");
+  for (const auto& [name, text] : options_.workflow_files) {
+    std::ofstream(workflows_dir_ + "/" + name) << text;
+  }
+  RuntimeOptions runtime_options;
+  runtime_options.roles = options_.roles;
+  runtime_options.redis_address = endpoint.ToString();
+  runtime_options.workflows_dir = workflows_dir_;
+  runtime_options.grpc_address = "127.0.0.1:0";
+  runtime_options.metrics_address = "";
+  runtime_options.partitions = options_.partitions;
+  runtime_options.fanout_threads = options_.fanout_threads;
+  runtime_options.batcher_threads = options_.batcher_threads;
+  runtime_options.reclaim_idle_ms = options_.reclaim_idle_ms;
+  runtime_options.clock = &clock_;
+  runtime_options.flush_tick_ms = 2;
+  auto runtime = Runtime::Start(runtime_options);
+  EXPECT_TRUE(runtime.ok()) << runtime.status();
+  if (!runtime.ok()) return;
+  runtime_ = std::move(*runtime);
+  if (runtime_->grpc_port() != 0) {
+    stub_ = v1::Herald::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(runtime_->grpc_port()),
+                                                    grpc::InsecureChannelCredentials()));
+  }
+}
+
+HeraldHarness::~HeraldHarness() {
+  if (runtime_) runtime_->Shutdown();
+  std::error_code ignored;
+  std::filesystem::remove_all(workflows_dir_, ignored);
+}
+
+std::unique_ptr<grpc::ClientContext> HeraldHarness::Context() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  return context;
+}
+
+bool HeraldHarness::WaitForIdle(absl::Duration timeout) {
+  auto client = redis::ConnectRedis(endpoint_);
+  if (!client.ok()) return false;
+  absl::Time give_up = absl::Now() + timeout;
+  int quiet_rounds = 0;
+  while (absl::Now() < give_up) {
+    std::vector<redis::Command> commands;
+    for (int p = 0; p < options_.partitions; ++p) {
+      Keys keys(p);
+      commands.push_back({"XLEN", keys.Events()});
+      commands.push_back({"XLEN", keys.Segments()});
+      commands.push_back({"ZCOUNT", keys.Due(), "-inf", std::to_string(clock_.NowMillis())});
+    }
+    bool idle = true;
+    for (auto& reply : (*client)->Pipeline(commands)) {
+      if (!reply.ok() || reply->integer != 0) idle = false;
+    }
+    // Two quiet looks in a row: a worker may hold entries it read but has
+    // not yet written (they are deleted only after their effects land).
+    quiet_rounds = idle ? quiet_rounds + 1 : 0;
+    if (quiet_rounds >= 2) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+std::vector<v1::FeedItem> HeraldHarness::AllFeedItems(const std::string& user) {
+  std::vector<v1::FeedItem> items;
+  std::string cursor;
+  do {
+    v1::ListFeedRequest request;
+    request.set_user_id(user);
+    request.set_page_size(100);
+    request.set_after(cursor);
+    v1::ListFeedResponse response;
+    grpc::Status status = stub_->ListFeed(Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    if (!status.ok()) break;
+    for (const auto& item : response.items()) items.push_back(item);
+    cursor = response.next_cursor();
+  } while (!cursor.empty());
+  return items;
+}
+
+absl::Status HeraldHarness::Identify(const std::string& id, const std::string& name) {
+  v1::IdentifyUserRequest request;
+  request.mutable_user()->set_id(id);
+  request.mutable_user()->set_name(name);
+  v1::User response;
+  return api::FromGrpcStatus(stub_->IdentifyUser(Context().get(), request, &response));
+}
+
+}  // namespace herald::testing

@@ -1,0 +1,60 @@
+// Runs a whole Herald (every role, in process) against the test Redis, with
+// workflows written from strings and a simulated clock, plus a gRPC stub
+// and helpers that wait for the pipeline to drain.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "herald/v1/herald.grpc.pb.h"
+#include "redis/client.h"
+#include "services/herald/runtime.h"
+
+namespace herald::testing {
+
+struct HarnessOptions {
+  std::map<std::string, std::string> workflow_files;  // file name -> YAML
+  std::string roles = "all";
+  int partitions = 4;
+  int fanout_threads = 2;
+  int batcher_threads = 1;
+  int64_t reclaim_idle_ms = 15000;
+};
+
+class HeraldHarness {
+ public:
+  // Starts Herald against `endpoint`; failures are reported via gtest.
+  HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions options);
+  ~HeraldHarness();
+
+  bool ok() const { return runtime_ != nullptr; }
+  v1::Herald::Stub& stub() { return *stub_; }
+  SimulatedClock& clock() { return clock_; }
+  const std::string& workflows_dir() const { return workflows_dir_; }
+  int grpc_port() const { return runtime_ ? runtime_->grpc_port() : 0; }
+
+  // A deadline-bound client context.
+  static std::unique_ptr<grpc::ClientContext> Context();
+
+  // Waits until every event and segment stream is empty and no wait is due
+  // at the simulated now (or `timeout` passes). Returns true when drained.
+  bool WaitForIdle(absl::Duration timeout = absl::Seconds(30));
+
+  // Every feed item of `user` (all pages, non-archived), newest first.
+  std::vector<v1::FeedItem> AllFeedItems(const std::string& user);
+
+  absl::Status Identify(const std::string& id, const std::string& name);
+
+ private:
+  redis::Endpoint endpoint_;
+  HarnessOptions options_;
+  SimulatedClock clock_;
+  std::string workflows_dir_;
+  std::unique_ptr<Runtime> runtime_;
+  std::unique_ptr<v1::Herald::Stub> stub_;
+};
+
+}  // namespace herald::testing
