@@ -1,0 +1,135 @@
+// Google Benchmark kernels for the hot path: the batch append and claim
+// scripts against a real redis-server, template rendering, trigger
+// planning and the protobuf encoding of events.
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "batcher/wait_store.h"
+#include "core/keys.h"
+#include "herald/v1/pipeline.pb.h"
+#include "redis/embedded_server.h"
+#include "services/api/trigger_planner.h"
+#include "templates/template.h"
+#include "workflow/parser.h"
+#include "workflow/registry.h"
+
+namespace herald {
+namespace {
+
+redis::RedisClient& BenchRedis() {
+  static std::unique_ptr<redis::EmbeddedServer> server;
+  static std::unique_ptr<redis::RedisClient> client;
+  if (!client) {
+    char pattern[] = "/tmp/herald-kernels-XXXXXX";
+    redis::EmbeddedServerOptions options;
+    options.data_dir = mkdtemp(pattern);
+    options.append_only = false;
+    server = std::move(*redis::EmbeddedServer::Start(options));
+    client = std::move(*redis::ConnectRedis(server->endpoint()));
+  }
+  return *client;
+}
+
+batcher::WaitAppend Append(int64_t i, const std::string& activity_blob) {
+  batcher::WaitAppend append;
+  append.wait_key = absl::StrCat("wk", i % 100);
+  append.header_blob = "header";
+  append.run_id = absl::StrCat("run-", i);
+  append.activity_blob = activity_blob;
+  append.now_ms = 1000 + i;
+  append.accepted_at_ms = append.now_ms;
+  append.window_ms = 1;
+  append.max_window_ms = 1;
+  return append;
+}
+
+// Appends then claims in pipelines of 64, as the batcher and flusher do.
+void BM_BatchAppendAndClaimScripts(benchmark::State& state) {
+  redis::RedisClient& client = BenchRedis();
+  (void)client.Execute({"FLUSHALL"});
+  Keys keys(0);
+  v1::internal::Activity activity;
+  activity.set_actor("actor-1");
+  activity.set_data_json(R"({"post_id": "p1", "post_title": "Launch plan"})");
+  std::string blob = activity.SerializeAsString();
+  int64_t i = 0;
+  for (auto _ : state) {
+    std::vector<redis::Command> commands;
+    for (int n = 0; n < 64; ++n, ++i) commands.push_back(batcher::AppendCommand(keys, Append(i, blob)));
+    commands.push_back(batcher::ClaimCommand(keys, 1000 + i, 256));
+    auto replies = client.Pipeline(commands);
+    benchmark::DoNotOptimize(replies);
+  }
+  state.SetItemsProcessed(i);
+}
+BENCHMARK(BM_BatchAppendAndClaimScripts)->Unit(benchmark::kMicrosecond);
+
+void BM_TemplateRender(benchmark::State& state) {
+  auto compiled = templates::Template::Compile(
+      "{{ actor.name }} and {{ total_actors }} others commented on **{{ data.post_title }}** for {{ recipient.name }}");
+  nlohmann::json actor = {{"id", "ana"}, {"name", "Ana"}};
+  nlohmann::json data = {{"post_title", "Launch plan"}, {"post_id", "p1"}};
+  nlohmann::json recipient = {{"id", "rita"}, {"name", "Rita"}};
+  nlohmann::json total_actors = 4;
+  templates::Context context;
+  context.Set("actor", &actor);
+  context.Set("data", &data);
+  context.Set("recipient", &recipient);
+  context.Set("total_actors", &total_actors);
+  for (auto _ : state) {
+    std::string out;
+    (void)compiled->RenderTo(context, &out);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_TemplateRender);
+
+void BM_EventEncode(benchmark::State& state) {
+  v1::internal::EventEnvelope event;
+  event.set_workflow("new-comment");
+  event.set_actor("actor-1");
+  event.set_data_json(R"({"post_id": "p1", "post_title": "Launch plan", "comment": "Looks good to me"})");
+  event.set_accepted_at_us(1700000000000000);
+  for (int i = 0; i < state.range(0); ++i) {
+    auto* target = event.add_targets();
+    target->set_recipient(absl::StrCat("user-", i));
+    target->set_run_id("0123456789abcdef0123456789abcdef");
+  }
+  for (auto _ : state) {
+    std::string blob = event.SerializeAsString();
+    v1::internal::EventEnvelope decoded;
+    benchmark::DoNotOptimize(decoded.ParseFromString(blob));
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_EventEncode)->Arg(1)->Arg(100);
+
+void BM_PlanTrigger(benchmark::State& state) {
+  std::vector<workflow::Workflow> workflows;
+  workflows.push_back(*workflow::ParseWorkflow(R"(
+key: bench
+steps:
+  - {type: channel, channel_type: in_app_feed, template: {markdown: "x"}}
+)",
+                                               "bench.yaml"));
+  auto registry = workflow::Registry::FromWorkflows(std::move(workflows));
+  v1::TriggerRequest request;
+  request.set_workflow("bench");
+  request.set_actor("actor-1");
+  request.set_data_json(R"({"post_id": "p1", "post_title": "Launch plan"})");
+  for (int i = 0; i < state.range(0); ++i) request.add_recipients()->set_id(absl::StrCat("user-", i));
+  api::TriggerLimits limits;
+  for (auto _ : state) {
+    auto planned = api::PlanTrigger(request, **registry, limits, 4, 1700000000000000);
+    benchmark::DoNotOptimize(planned);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_PlanTrigger)->Arg(1)->Arg(100);
+
+}  // namespace
+}  // namespace herald
+
+BENCHMARK_MAIN();

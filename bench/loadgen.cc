@@ -1,0 +1,323 @@
+// End-to-end load generator: by default starts its own redis-server and a
+// Herald (all roles) on free loopback ports, identifies the recipients,
+// drives Trigger over gRPC at a rate, waits until every feed item is in
+// Redis, and prints one JSON line measured from Redis (not the client):
+// triggers_per_s, notifications_per_s, p50_ms/p99_ms trigger -> feed item,
+// lost, doubled, and the run's parameters. --addr/--redis target a running
+// Herald instead.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/ids.h"
+#include "core/keys.h"
+#include "herald/v1/herald.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "redis/client.h"
+#include "redis/embedded_server.h"
+
+ABSL_FLAG(int, recipients_per_trigger, 1, "Recipients in each Trigger call");
+ABSL_FLAG(int, triggers, 20000, "Trigger calls to send");
+ABSL_FLAG(double, rate, 0, "Trigger calls per second; 0 = as fast as the window allows");
+ABSL_FLAG(int, concurrency, 256, "Calls in flight at most");
+ABSL_FLAG(std::string, addr, "", "Target a running Herald at HOST:PORT instead of starting one");
+ABSL_FLAG(std::string, redis, "", "With --addr: that Herald's Redis (to count feed items)");
+ABSL_FLAG(int, partitions, 4, "Partitions (must match the target Herald)");
+ABSL_FLAG(std::string, herald_binary, "", "Path of the herald binary (default: next to this one)");
+ABSL_FLAG(int, fanout_threads, 2, "Herald fan-out threads (own Herald only)");
+ABSL_FLAG(int, timeout_s, 300, "Give up waiting for feed items after this long");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct OwnHerald {
+  std::unique_ptr<herald::redis::EmbeddedServer> redis;
+  pid_t pid = -1;
+  std::string dir;
+  ~OwnHerald() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      int status;
+      waitpid(pid, &status, 0);
+    }
+    redis.reset();
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+};
+
+// Starts Herald on port 0 and reads the bound port from its first line.
+bool StartHerald(OwnHerald& own, const std::string& binary, int partitions, int fanout_threads, std::string* addr) {
+  char pattern[] = "/tmp/herald-bench-XXXXXX";
+  own.dir = mkdtemp(pattern);
+  herald::redis::EmbeddedServerOptions options;
+  options.data_dir = own.dir + "/redis";
+  options.append_only = true;  // as deployed: AOF everysec
+  auto redis = herald::redis::EmbeddedServer::Start(options);
+  if (!redis.ok()) {
+    std::cerr << "loadgen: " << redis.status() << std::endl;
+    return false;
+  }
+  own.redis = std::move(*redis);
+  std::filesystem::create_directories(own.dir + "/workflows");
+  std::ofstream(own.dir + "/workflows/bench.yaml") << R"(
+key: bench
+steps:
+  - ref: feed
+    type: channel
+    channel_type: in_app_feed
+    template:
+      markdown: "{{ actor.name }} updated **{{ data.title }}** (#{{ data.n }}) for {{ recipient.name }}"
+      action_url: "/items/{{ data.n }}"
+)";
+  int out[2];
+  if (pipe(out) != 0) return false;
+  own.pid = fork();
+  if (own.pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    std::vector<std::string> args = {binary,
+                                     "all",
+                                     "--redis=" + own.redis->endpoint().ToString(),
+                                     "--workflows=" + own.dir + "/workflows",
+                                     "--grpc_address=127.0.0.1:0",
+                                     "--metrics_address=",
+                                     absl::StrCat("--partitions=", partitions),
+                                     absl::StrCat("--fanout_threads=", fanout_threads)};
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  FILE* stream = fdopen(out[0], "r");
+  char line[1024];
+  if (fgets(line, sizeof(line), stream) == nullptr) {
+    std::cerr << "loadgen: herald did not start" << std::endl;
+    return false;
+  }
+  std::string text = line;
+  size_t at = text.find("gRPC on port ");
+  if (at == std::string::npos) return false;
+  *addr = absl::StrCat("127.0.0.1:", std::atoi(text.c_str() + at + 13));
+  return true;
+}
+
+std::string UserId(int index) { return absl::StrCat("bench-user-", index); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const int per_trigger = absl::GetFlag(FLAGS_recipients_per_trigger);
+  const int triggers = absl::GetFlag(FLAGS_triggers);
+  const double rate = absl::GetFlag(FLAGS_rate);
+  const int partitions = absl::GetFlag(FLAGS_partitions);
+  if (per_trigger < 1 || per_trigger > 1000 || triggers < 1) {
+    std::cerr << "loadgen: --recipients_per_trigger must be 1..1000 and --triggers >= 1" << std::endl;
+    return 2;
+  }
+  OwnHerald own;
+  std::string addr = absl::GetFlag(FLAGS_addr);
+  std::string redis_address = absl::GetFlag(FLAGS_redis);
+  if (addr.empty()) {
+    std::string binary = absl::GetFlag(FLAGS_herald_binary);
+    if (binary.empty()) {
+      binary = (std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "services/herald/herald")
+                   .string();
+    }
+    if (!StartHerald(own, binary, partitions, absl::GetFlag(FLAGS_fanout_threads), &addr)) return 1;
+    redis_address = own.redis->endpoint().ToString();
+  } else if (redis_address.empty()) {
+    std::cerr << "loadgen: --addr needs --redis to count feed items" << std::endl;
+    return 2;
+  }
+  auto endpoint = herald::redis::ParseEndpoint(redis_address);
+  if (!endpoint.ok()) return 2;
+  auto redis = herald::redis::ConnectRedis(*endpoint);
+  if (!redis.ok()) {
+    std::cerr << "loadgen: " << redis.status() << std::endl;
+    return 1;
+  }
+
+  // Recipients: a pool large enough that feeds stay realistic in size.
+  const int pool = std::max(per_trigger * 10, 1000);
+  auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  auto stub = herald::v1::Herald::NewStub(channel);
+  {
+    std::vector<herald::redis::Command> identify;
+    for (int i = 0; i < pool; ++i) {
+      std::string id = UserId(i);
+      identify.push_back({"HSET", herald::Keys(herald::PartitionOf(id, partitions)).User(id), "name",
+                          absl::StrCat("User ", i), "created_at", "0", "updated_at", "0"});
+    }
+    identify.push_back({"HSET", herald::Keys(herald::PartitionOf("bench-actor", partitions)).User("bench-actor"),
+                        "name", "Ana"});
+    for (auto& reply : (*redis)->Pipeline(identify)) {
+      if (!reply.ok()) return 1;
+    }
+  }
+  std::vector<int64_t> before(pool, 0);
+  {
+    std::vector<herald::redis::Command> counts;
+    for (int i = 0; i < pool; ++i) {
+      std::string id = UserId(i);
+      counts.push_back({"ZCARD", herald::Keys(herald::PartitionOf(id, partitions)).FeedPrefix(id) + "active"});
+    }
+    auto replies = (*redis)->Pipeline(counts);
+    for (int i = 0; i < pool; ++i) before[i] = replies[i].ok() ? replies[i]->integer : 0;
+  }
+
+  std::vector<int64_t> expected(pool, 0);
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  std::atomic<int> failed{0};
+  const int window = absl::GetFlag(FLAGS_concurrency);
+  const int64_t run_start_us = NowMicros();
+  auto start = Clock::now();
+  for (int t = 0; t < triggers; ++t) {
+    if (rate > 0) {
+      auto due = start + std::chrono::microseconds(static_cast<int64_t>(t * 1e6 / rate));
+      std::this_thread::sleep_until(due);
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return in_flight < window; });
+      ++in_flight;
+    }
+    struct CallState {
+      grpc::ClientContext context;
+      herald::v1::TriggerRequest request;
+      herald::v1::TriggerResponse response;
+    };
+    auto* call = new CallState();
+    call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    call->request.set_workflow("bench");
+    call->request.set_actor("bench-actor");
+    call->request.set_data_json(absl::StrCat(R"({"title": "Quarterly plan", "n": )", t, "}"));
+    int first = static_cast<int>((static_cast<int64_t>(t) * per_trigger) % pool);
+    for (int r = 0; r < per_trigger; ++r) {
+      int index = (first + r) % pool;
+      call->request.add_recipients()->set_id(UserId(index));
+      ++expected[index];
+    }
+    stub->async()->Trigger(&call->context, &call->request, &call->response, [&, call](grpc::Status status) {
+      if (!status.ok()) {
+        if (failed.fetch_add(1) < 3) std::cerr << "loadgen: trigger failed: " << status.error_message() << std::endl;
+      }
+      delete call;
+      std::lock_guard<std::mutex> lock(mu);
+      --in_flight;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return in_flight == 0; });
+  }
+  double send_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  // Wait until the feeds hold every expected item (or stop changing).
+  const int64_t total_expected = static_cast<int64_t>(triggers - failed.load()) * per_trigger;
+  std::vector<int64_t> found(pool, 0);
+  auto give_up = Clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
+  int64_t last_total = -1;
+  auto last_change = Clock::now();
+  while (true) {
+    std::vector<herald::redis::Command> counts;
+    for (int i = 0; i < pool; ++i) {
+      std::string id = UserId(i);
+      counts.push_back({"ZCARD", herald::Keys(herald::PartitionOf(id, partitions)).FeedPrefix(id) + "active"});
+    }
+    auto replies = (*redis)->Pipeline(counts);
+    int64_t total = 0;
+    for (int i = 0; i < pool; ++i) {
+      found[i] = (replies[i].ok() ? replies[i]->integer : 0) - before[i];
+      total += found[i];
+    }
+    if (total != last_total) {
+      last_total = total;
+      last_change = Clock::now();
+    }
+    if (total >= total_expected && Clock::now() - last_change > std::chrono::milliseconds(300)) break;
+    if (Clock::now() > give_up || Clock::now() - last_change > std::chrono::seconds(20)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  // Latency and end time from the message records themselves.
+  std::vector<double> latencies_ms;
+  int64_t last_insert_us = run_start_us;
+  for (int i = 0; i < pool; ++i) {
+    if (found[i] <= 0) continue;
+    std::string id = UserId(i);
+    herald::Keys keys(herald::PartitionOf(id, partitions));
+    auto ids = (*redis)->Execute({"ZREVRANGE", keys.FeedPrefix(id) + "active", "0", std::to_string(found[i] - 1)});
+    if (!ids.ok()) continue;
+    std::vector<herald::redis::Command> reads;
+    for (const auto& message : ids->elements) {
+      reads.push_back({"HMGET", keys.Message(message.str), "accepted_at_us", "inserted_at_us"});
+    }
+    for (auto& reply : (*redis)->Pipeline(reads)) {
+      if (!reply.ok() || reply->elements.size() != 2) continue;
+      int64_t accepted = std::atoll(reply->elements[0].str.c_str());
+      int64_t inserted = std::atoll(reply->elements[1].str.c_str());
+      if (accepted < run_start_us) continue;
+      latencies_ms.push_back((inserted - accepted) / 1000.0);
+      last_insert_us = std::max(last_insert_us, inserted);
+    }
+  }
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  auto percentile = [&](double p) {
+    if (latencies_ms.empty()) return 0.0;
+    return latencies_ms[std::min(latencies_ms.size() - 1, static_cast<size_t>(p * latencies_ms.size()))];
+  };
+  int64_t lost = 0, doubled = 0, delivered = 0;
+  for (int i = 0; i < pool; ++i) {
+    delivered += found[i];
+    if (found[i] < expected[i]) lost += expected[i] - found[i];
+    if (found[i] > expected[i]) doubled += found[i] - expected[i];
+  }
+  double end_to_end_seconds = std::max(1e-6, (last_insert_us - run_start_us) / 1e6);
+  nlohmann::json result = {
+      {"triggers_per_s", std::round(triggers / send_seconds)},
+      {"notifications_per_s", std::round(delivered / end_to_end_seconds)},
+      {"p50_ms", std::round(percentile(0.50) * 100) / 100},
+      {"p99_ms", std::round(percentile(0.99) * 100) / 100},
+      {"lost", lost + static_cast<int64_t>(failed.load()) * per_trigger},
+      {"doubled", doubled},
+      {"failed_calls", failed.load()},
+      {"notifications", delivered},
+      {"seconds", std::round(end_to_end_seconds * 100) / 100},
+      {"triggers", triggers},
+      {"recipients_per_trigger", per_trigger},
+      {"rate", rate},
+      {"concurrency", window},
+      {"target", absl::GetFlag(FLAGS_addr).empty() ? "own" : addr},
+  };
+  std::cout << result.dump() << std::endl;
+  return lost == 0 && doubled == 0 ? 0 : 3;
+}
