@@ -183,6 +183,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
   std::vector<int64_t> accepted_at;
   std::vector<std::pair<size_t, size_t>> ranges(entries.size());
   std::vector<const redis::StreamEntry*> done;
+  std::vector<feed::NewItem> items;  // this segment's feed items, one insert
   int64_t now_us = clock_.NowMicros();
   auto add = [&](redis::Command command, CommandKind kind, int64_t accepted) {
     commands.push_back(std::move(command));
@@ -216,7 +217,6 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
     SegmentValues values = BuildSegmentValues(*workflow, segment, users_);
     templates::Context shared = SharedContext(values);
     int64_t accepted = values.newest != nullptr ? values.newest->accepted_at_us() : 0;
-    std::string actors_json = json(values.actor_ids).dump();
     std::string data_json = values.newest != nullptr ? values.newest->data_json() : "{}";
 
     for (const auto& target : segment.targets()) {
@@ -257,16 +257,19 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
           metrics_.not_sent_unknown_recipient.Increment();
           continue;
         }
-        json blocks = json::array();
+        feed::NewItem& pending = items.emplace_back();
+        v1::FeedItem& item = pending.item;
         absl::Status rendered;
         for (const workflow::BlockTemplate& block : channel.blocks) {
-          std::string text;
-          rendered = block.content.RenderTo(context, &text);
+          v1::FeedBlock* out = item.add_blocks();
+          rendered = block.content.RenderTo(context, out->mutable_rendered());
           if (!rendered.ok()) break;
-          blocks.push_back(
-              json{{"name", block.name}, {"type", block.type}, {"content", block.content.source()}, {"rendered", text}});
+          out->set_name(block.name);
+          out->set_type(block.type);
+          out->set_content(block.content.source());
         }
         if (!rendered.ok()) {
+          items.pop_back();
           add(feed::RecordNotDeliveredCommand(
                   keys, feed::NotDelivered{message_id, target.recipient(), workflow->key, segment.tenant(),
                                            channel.channel, "undelivered",
@@ -275,21 +278,23 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
           metrics_.undelivered_template_error.Increment();
           continue;
         }
-        feed::NewItem item;
-        item.message_id = message_id;
-        item.recipient = target.recipient();
-        item.workflow = workflow->key;
-        item.tenant = segment.tenant();
-        item.channel = channel.channel;
-        item.blocks_json = blocks.dump(-1, ' ', false, json::error_handler_t::replace);
-        item.actors_json = actors_json;
-        item.total_activities = segment.activities_size();
-        item.total_actors = static_cast<int64_t>(values.actor_ids.size());
-        item.data_json = data_json;
-        item.accepted_at_us = accepted;
-        item.inserted_at_us = now_us;
-        add(feed::InsertCommand(keys, item), CommandKind::kInsert, accepted);
+        item.set_id(message_id);
+        item.set_workflow(workflow->key);
+        item.set_tenant(segment.tenant());
+        for (const std::string& actor : values.actor_ids) item.add_actors(actor);
+        item.set_total_activities(segment.activities_size());
+        item.set_total_actors(static_cast<int64_t>(values.actor_ids.size()));
+        item.set_data_json(data_json);
+        item.set_inserted_at_ms(now_us / 1000);
+        pending.recipient = target.recipient();
+        pending.channel = channel.channel;
+        pending.accepted_at_us = accepted;
+        pending.inserted_at_us = now_us;
       }
+    }
+    if (!items.empty()) {
+      add(feed::InsertManyCommand(keys, items), CommandKind::kInsert, accepted);
+      items.clear();
     }
     ranges[i].second = commands.size();
   }
@@ -307,11 +312,13 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         continue;
       }
       if (kinds[c] == CommandKind::kInsert) {
-        if (results[c]->integer > 0) {
-          metrics_.delivered.Increment();
-          if (accepted_at[c] > 0) metrics_.trigger_to_feed_seconds.Observe((now_us - accepted_at[c]) / 1e6);
-        } else {
-          metrics_.duplicate.Increment();
+        for (const redis::Reply& inserted : results[c]->elements) {
+          if (inserted.integer > 0) {
+            metrics_.delivered.Increment();
+            if (accepted_at[c] > 0) metrics_.trigger_to_feed_seconds.Observe((now_us - accepted_at[c]) / 1e6);
+          } else {
+            metrics_.duplicate.Increment();
+          }
         }
       }
     }

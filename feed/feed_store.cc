@@ -10,15 +10,29 @@
 namespace herald::feed {
 namespace {
 
-// KEYS: msg, active, unseen, unread, meta. ARGV: id, then field/value pairs.
-const redis::Script kInsert(R"LUA(
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local seq = redis.call('HINCRBY', KEYS[5], 'seq', 1)
-redis.call('HSET', KEYS[1], 'seq', seq, unpack(ARGV, 2))
-redis.call('ZADD', KEYS[2], seq, ARGV[1])
-redis.call('ZADD', KEYS[3], seq, ARGV[1])
-redis.call('ZADD', KEYS[4], seq, ARGV[1])
-return seq
+// ARGV: partition prefix, then per item: user, id, body (serialized
+// FeedItem), channel, accepted_at_us, inserted_at_us. Keys are built from
+// the prefix; all share the partition's hash tag.
+const redis::Script kInsertMany(R"LUA(
+local prefix = ARGV[1]
+local out = {}
+for i = 2, #ARGV, 6 do
+  local user, id = ARGV[i], ARGV[i + 1]
+  local key = prefix .. 'msg:' .. id
+  if redis.call('EXISTS', key) == 1 then
+    out[#out + 1] = 0
+  else
+    local feed = prefix .. 'feed:' .. user .. ':'
+    local seq = redis.call('HINCRBY', feed .. 'meta', 'seq', 1)
+    redis.call('HSET', key, 'recipient', user, 'item', ARGV[i + 2], 'channel', ARGV[i + 3], 'status', 'delivered',
+               'seq', seq, 'accepted_at_us', ARGV[i + 4], 'inserted_at_us', ARGV[i + 5])
+    redis.call('ZADD', feed .. 'active', seq, id)
+    redis.call('ZADD', feed .. 'unseen', seq, id)
+    redis.call('ZADD', feed .. 'unread', seq, id)
+    out[#out + 1] = seq
+  end
+end
+return out
 )LUA");
 
 // KEYS: msg. ARGV: field/value pairs.
@@ -147,23 +161,19 @@ int64_t ToInt(const std::string& text) {
 
 }  // namespace
 
-redis::Command InsertCommand(const Keys& keys, const NewItem& item) {
-  FeedKeys feed = KeysFor(keys, item.recipient);
-  return kInsert.Call({keys.Message(item.message_id), feed.active, feed.unseen, feed.unread, feed.meta},
-                      {item.message_id,
-                       "id", item.message_id,
-                       "recipient", item.recipient,
-                       "workflow", item.workflow,
-                       "tenant", item.tenant,
-                       "channel", item.channel,
-                       "status", "delivered",
-                       "blocks", item.blocks_json,
-                       "actors", item.actors_json,
-                       "total_activities", std::to_string(item.total_activities),
-                       "total_actors", std::to_string(item.total_actors),
-                       "data", item.data_json,
-                       "accepted_at_us", std::to_string(item.accepted_at_us),
-                       "inserted_at_us", std::to_string(item.inserted_at_us)});
+redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items) {
+  std::vector<std::string> args;
+  args.reserve(1 + 6 * items.size());
+  args.push_back(keys.Prefix());
+  for (const NewItem& item : items) {
+    args.push_back(item.recipient);
+    args.push_back(item.item.id());
+    args.push_back(item.item.SerializeAsString());
+    args.push_back(item.channel);
+    args.push_back(std::to_string(item.accepted_at_us));
+    args.push_back(std::to_string(item.inserted_at_us));
+  }
+  return kInsertMany.Call({}, args);
 }
 
 redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record) {
@@ -209,36 +219,19 @@ v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields) {
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     const std::string& name = fields[i].str;
     const std::string& value = fields[i + 1].str;
-    if (name == "id") item.set_id(value);
-    else if (name == "workflow") item.set_workflow(value);
-    else if (name == "tenant") item.set_tenant(value);
-    else if (name == "data") item.set_data_json(value);
-    else if (name == "total_activities") item.set_total_activities(ToInt(value));
-    else if (name == "total_actors") item.set_total_actors(ToInt(value));
-    else if (name == "inserted_at_us") item.set_inserted_at_ms(ToInt(value) / 1000);
-    else if (name == "seen_at") item.set_seen_at_ms(ToInt(value));
-    else if (name == "read_at") item.set_read_at_ms(ToInt(value));
-    else if (name == "interacted_at") item.set_interacted_at_ms(ToInt(value));
-    else if (name == "archived_at") item.set_archived_at_ms(ToInt(value));
-    else if (name == "actors") {
-      nlohmann::json actors = nlohmann::json::parse(value, nullptr, false);
-      if (actors.is_array()) {
-        for (const auto& actor : actors) {
-          if (actor.is_string()) item.add_actors(actor.get<std::string>());
-        }
-      }
-    } else if (name == "blocks") {
-      nlohmann::json blocks = nlohmann::json::parse(value, nullptr, false);
-      if (blocks.is_array()) {
-        for (const auto& block : blocks) {
-          if (!block.is_object()) continue;
-          v1::FeedBlock* out = item.add_blocks();
-          out->set_name(block.value("name", ""));
-          out->set_type(block.value("type", ""));
-          out->set_content(block.value("content", ""));
-          out->set_rendered(block.value("rendered", ""));
-        }
-      }
+    if (name == "item") {
+      // Immutable content, written once by the fan-out; the timestamps of
+      // the user's actions below are separate fields.
+      v1::FeedItem body;
+      if (body.ParseFromString(value)) item.MergeFrom(body);
+    } else if (name == "seen_at") {
+      item.set_seen_at_ms(ToInt(value));
+    } else if (name == "read_at") {
+      item.set_read_at_ms(ToInt(value));
+    } else if (name == "interacted_at") {
+      item.set_interacted_at_ms(ToInt(value));
+    } else if (name == "archived_at") {
+      item.set_archived_at_ms(ToInt(value));
     }
   }
   return item;

@@ -17,23 +17,20 @@ namespace herald::feed {
 
 // What the fan-out writes for one in-app message.
 struct NewItem {
-  std::string message_id;  // deterministic: a replay finds it and writes nothing
+  // id (deterministic: a replay finds it and writes nothing), workflow,
+  // tenant, blocks, actors, totals, data_json, inserted_at_ms.
+  v1::FeedItem item;
   std::string recipient;
-  std::string workflow;
-  std::string tenant;
   std::string channel;
-  std::string blocks_json;  // [{name,type,content,rendered}]
-  std::string actors_json;  // ["id", ...]
-  int64_t total_activities = 0;
-  int64_t total_actors = 0;
-  std::string data_json;
   int64_t accepted_at_us = 0;  // when the (newest) trigger was accepted
   int64_t inserted_at_us = 0;
 };
 
-// EVALSHA that inserts `item` unless its message id exists. Reply: the new
-// item's sequence number, or 0 when it was already there.
-redis::Command InsertCommand(const Keys& keys, const NewItem& item);
+// One EVALSHA that inserts every item (all of partition `keys`) unless its
+// message id exists: one script call per segment, not per recipient. Reply:
+// an array with each item's new sequence number, or 0 when it was already
+// there.
+redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items);
 
 // A message that was not delivered to the feed (status not_sent or
 // undelivered, with a reason). Idempotent like InsertCommand; reply 1/0.

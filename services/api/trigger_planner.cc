@@ -15,6 +15,7 @@
 namespace herald::api {
 namespace {
 
+// Used when the trigger has an idempotency key or inline users.
 // KEYS: events, [idempotency], inline user keys...
 // ARGV: now_ms, event blob, has_idempotency, fingerprint, ttl, user blocks...
 const redis::Script& TriggerScript() {
@@ -134,6 +135,11 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
     plan.event.set_tenant(request.tenant());
     plan.event.set_cancellation_key(request.cancellation_key());
     plan.event.set_accepted_at_us(now_us);
+    if (!idempotent && plan.user_keys.empty()) {
+      // Nothing to check or identify: a plain XADD is the whole write.
+      planned.commands.push_back({"XADD", keys.Events(), "*", "e", plan.event.SerializeAsString()});
+      continue;
+    }
     std::vector<std::string> script_keys = {keys.Events()};
     if (idempotent) script_keys.push_back(keys.Idempotency(request.workflow(), request.idempotency_key()));
     script_keys.insert(script_keys.end(), plan.user_keys.begin(), plan.user_keys.end());
@@ -151,7 +157,9 @@ absl::Status ApplyTriggerReplies(const std::vector<absl::StatusOr<redis::Reply>>
   bool all_duplicate = count > 0;
   for (size_t i = first; i < first + count; ++i) {
     if (!replies[i].ok()) return replies[i].status();
-    if (replies[i]->integer != 0) all_duplicate = false;
+    // The script answers 0 for an idempotency key already seen; a plain
+    // XADD answers the entry id.
+    if (replies[i]->type != redis::Reply::Type::kInteger || replies[i]->integer != 0) all_duplicate = false;
   }
   response->set_duplicate(all_duplicate);
   return absl::OkStatus();
