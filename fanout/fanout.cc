@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -180,15 +181,15 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
 
   std::vector<redis::Command> commands;
   std::vector<CommandKind> kinds;
-  std::vector<int64_t> accepted_at;
   std::vector<std::pair<size_t, size_t>> ranges(entries.size());
   std::vector<const redis::StreamEntry*> done;
-  std::vector<feed::NewItem> items;  // this segment's feed items, one insert
+  // Feed items of the whole read, per partition: one insert script call per
+  // partition, however many segments and recipients the read held.
+  std::map<int, std::vector<feed::NewItem>> items_by_partition;
   int64_t now_us = clock_.NowMicros();
-  auto add = [&](redis::Command command, CommandKind kind, int64_t accepted) {
+  auto add = [&](redis::Command command, CommandKind kind) {
     commands.push_back(std::move(command));
     kinds.push_back(kind);
-    accepted_at.push_back(accepted);
   };
 
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -208,8 +209,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         add(feed::RecordNotDeliveredCommand(
                 keys, feed::NotDelivered{DeterministicId({target.segment_id(), "workflow"}), target.recipient(),
                                          segment.workflow(), segment.tenant(), "", "not_sent", "unknown_workflow",
-                                         now_us}),
-            CommandKind::kRecord, 0);
+                                         now_us}), CommandKind::kRecord);
       }
       ranges[i].second = commands.size();
       continue;
@@ -236,8 +236,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
             activity.set_run_id(target.segment_id());
             batcher::RunRef run{target.recipient(), segment.tenant(), segment.cancellation_key(), target.segment_id()};
             add(batcher::AppendCommand(keys, batcher::BuildWaitAppend(*workflow, step_index, run, activity, context,
-                                                                      now_us / 1000, options_.run_ttl_seconds)),
-                CommandKind::kWait, 0);
+                                                                      now_us / 1000, options_.run_ttl_seconds)), CommandKind::kWait);
             metrics_.waits.Increment();
             break;
           }
@@ -252,11 +251,11 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         if (profile == nullptr) {
           add(feed::RecordNotDeliveredCommand(
                   keys, feed::NotDelivered{message_id, target.recipient(), workflow->key, segment.tenant(),
-                                           channel.channel, "not_sent", "unknown_recipient", now_us}),
-              CommandKind::kRecord, 0);
+                                           channel.channel, "not_sent", "unknown_recipient", now_us}), CommandKind::kRecord);
           metrics_.not_sent_unknown_recipient.Increment();
           continue;
         }
+        std::vector<feed::NewItem>& items = items_by_partition[keys.partition()];
         feed::NewItem& pending = items.emplace_back();
         v1::FeedItem& item = pending.item;
         absl::Status rendered;
@@ -273,8 +272,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
           add(feed::RecordNotDeliveredCommand(
                   keys, feed::NotDelivered{message_id, target.recipient(), workflow->key, segment.tenant(),
                                            channel.channel, "undelivered",
-                                           absl::StrCat("template_error: ", rendered.message()), now_us}),
-              CommandKind::kRecord, 0);
+                                           absl::StrCat("template_error: ", rendered.message()), now_us}), CommandKind::kRecord);
           metrics_.undelivered_template_error.Increment();
           continue;
         }
@@ -292,16 +290,31 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         pending.inserted_at_us = now_us;
       }
     }
-    if (!items.empty()) {
-      add(feed::InsertManyCommand(keys, items), CommandKind::kInsert, accepted);
-      items.clear();
-    }
     ranges[i].second = commands.size();
   }
 
+  std::map<int, size_t> insert_command;  // partition -> its insert command
+  for (const auto& [partition, items] : items_by_partition) {
+    insert_command[partition] = commands.size();
+    add(feed::InsertManyCommand(Keys(partition), items), CommandKind::kInsert);
+  }
   std::vector<absl::StatusOr<redis::Reply>> results;
   if (!commands.empty()) results = client.Pipeline(commands);
   absl::Status first_error;
+  for (const auto& [partition, c] : insert_command) {
+    if (!results[c].ok()) continue;
+    const std::vector<feed::NewItem>& items = items_by_partition[partition];
+    for (size_t n = 0; n < results[c]->elements.size() && n < items.size(); ++n) {
+      if (results[c]->elements[n].integer > 0) {
+        metrics_.delivered.Increment();
+        if (items[n].accepted_at_us > 0) {
+          metrics_.trigger_to_feed_seconds.Observe((now_us - items[n].accepted_at_us) / 1e6);
+        }
+      } else {
+        metrics_.duplicate.Increment();
+      }
+    }
+  }
   for (size_t i = 0; i < entries.size(); ++i) {
     if (!decoded[i]) continue;
     bool ok = true;
@@ -311,16 +324,12 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         if (first_error.ok()) first_error = results[c].status();
         continue;
       }
-      if (kinds[c] == CommandKind::kInsert) {
-        for (const redis::Reply& inserted : results[c]->elements) {
-          if (inserted.integer > 0) {
-            metrics_.delivered.Increment();
-            if (accepted_at[c] > 0) metrics_.trigger_to_feed_seconds.Observe((now_us - accepted_at[c]) / 1e6);
-          } else {
-            metrics_.duplicate.Increment();
-          }
-        }
-      }
+    }
+    // The entry's feed items went out in its partition's insert.
+    auto insert = insert_command.find(static_cast<int>(entries[i].stream_index));
+    if (insert != insert_command.end() && !results[insert->second].ok()) {
+      ok = false;
+      if (first_error.ok()) first_error = results[insert->second].status();
     }
     if (ok) done.push_back(&entries[i]);
   }
