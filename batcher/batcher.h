@@ -16,6 +16,7 @@
 #include "prometheus/registry.h"
 #include "redis/client.h"
 #include "redis/stream_consumer.h"
+#include "redis/stream_worker.h"
 #include "users/user_store.h"
 #include "workflow/registry.h"
 
@@ -76,19 +77,12 @@ class BatcherWorker {
  public:
   BatcherWorker(const redis::Endpoint& endpoint, const workflow::Registry& workflows, const Clock& clock,
                 BatcherOptions options, BatcherMetrics& metrics);
-  ~BatcherWorker();
-  void Start();
-  void Stop();
+  void Start() { worker_.Start(); }
+  void Stop() { worker_.Stop(); }
 
  private:
-  void Run();
-  const redis::Endpoint endpoint_;
-  const workflow::Registry& workflows_;
-  const Clock& clock_;
-  const BatcherOptions options_;
-  BatcherMetrics& metrics_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  EventProcessor processor_;  // used only by worker_'s thread
+  redis::StreamWorker worker_;
 };
 
 // Claims due waits on every partition until none is due, then waits a tick.

@@ -342,63 +342,17 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
 
 FanoutWorker::FanoutWorker(const redis::Endpoint& endpoint, const workflow::Registry& workflows, const Clock& clock,
                            FanoutOptions options, FanoutMetrics& metrics)
-    : endpoint_(endpoint), workflows_(workflows), clock_(clock), options_(std::move(options)), metrics_(metrics) {}
-
-FanoutWorker::~FanoutWorker() { Stop(); }
-
-void FanoutWorker::Start() { thread_ = std::thread([this] { Run(); }); }
-
-void FanoutWorker::Stop() {
-  stopping_ = true;
-  if (thread_.joinable()) thread_.join();
-}
-
-void FanoutWorker::Run() {
-  std::unique_ptr<redis::RedisClient> client;
-  std::unique_ptr<redis::StreamConsumer> consumer;
-  SegmentProcessor processor(workflows_, clock_, options_, metrics_);
-  int64_t last_reclaim = 0;
-  while (!stopping_) {
-    if (!client) {
-      auto connected = redis::ConnectRedis(endpoint_);
-      if (!connected.ok()) {
-        LogError(connected.status(), "connect");
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
-      }
-      client = std::move(*connected);
-      consumer = std::make_unique<redis::StreamConsumer>(*client, SegmentStreams(options_.partitions),
-                                                         std::string(kFanoutGroup), options_.consumer_name, "s");
-      absl::Status groups = consumer->EnsureGroups();
-      if (!groups.ok()) {
-        LogError(groups, "create consumer groups");
-        client.reset();
-        continue;
-      }
-    }
-    int64_t now = clock_.NowMillis();
-    absl::StatusOr<std::vector<redis::StreamEntry>> entries;
-    if (now - last_reclaim >= options_.reclaim_every_ms) {
-      last_reclaim = now;
-      entries = consumer->Reclaim(options_.reclaim_idle_ms, options_.read_count);
-      if (entries.ok() && !entries->empty()) metrics_.reclaimed.Increment(static_cast<double>(entries->size()));
-    } else {
-      entries = consumer->ReadNew(options_.read_count, options_.block_ms);
-    }
-    if (!entries.ok()) {
-      metrics_.errors.Increment();
-      LogError(entries.status(), "read segments");
-      client.reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      continue;
-    }
-    if (entries->empty()) continue;
-    absl::Status processed = processor.Process(*client, *consumer, *entries);
-    if (!processed.ok()) {
-      metrics_.errors.Increment();
-      LogError(processed, "process segments");
-    }
-  }
-}
+    : processor_(workflows, clock, options, metrics),
+      worker_(endpoint,
+              redis::StreamWorkerOptions{SegmentStreams(options.partitions), std::string(kFanoutGroup),
+                                         options.consumer_name, "s", options.read_count, options.block_ms,
+                                         options.reclaim_idle_ms, options.reclaim_every_ms, "herald fanout"},
+              clock,
+              [this](redis::RedisClient& client, redis::StreamConsumer& consumer,
+                     const std::vector<redis::StreamEntry>& entries) {
+                return processor_.Process(client, consumer, entries);
+              },
+              redis::StreamWorker::Hooks{[&metrics] { metrics.errors.Increment(); },
+                                         [&metrics](size_t n) { metrics.reclaimed.Increment(static_cast<double>(n)); }}) {}
 
 }  // namespace herald::fanout

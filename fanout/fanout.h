@@ -19,6 +19,7 @@
 #include "prometheus/registry.h"
 #include "redis/client.h"
 #include "redis/stream_consumer.h"
+#include "redis/stream_worker.h"
 #include "users/user_store.h"
 #include "workflow/registry.h"
 
@@ -67,23 +68,17 @@ class SegmentProcessor {
   users::UserCache users_;
 };
 
+// A worker thread running SegmentProcessor over its own connection.
 class FanoutWorker {
  public:
   FanoutWorker(const redis::Endpoint& endpoint, const workflow::Registry& workflows, const Clock& clock,
                FanoutOptions options, FanoutMetrics& metrics);
-  ~FanoutWorker();
-  void Start();
-  void Stop();
+  void Start() { worker_.Start(); }
+  void Stop() { worker_.Stop(); }
 
  private:
-  void Run();
-  const redis::Endpoint endpoint_;
-  const workflow::Registry& workflows_;
-  const Clock& clock_;
-  const FanoutOptions options_;
-  FanoutMetrics& metrics_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  SegmentProcessor processor_;  // used only by worker_'s thread
+  redis::StreamWorker worker_;
 };
 
 std::vector<std::string> SegmentStreams(int partitions);

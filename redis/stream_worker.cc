@@ -1,0 +1,74 @@
+#include "redis/stream_worker.h"
+
+#include <chrono>
+#include <iostream>
+
+namespace herald::redis {
+
+StreamWorker::StreamWorker(const Endpoint& endpoint, StreamWorkerOptions options, const Clock& clock,
+                           Process process, Hooks hooks)
+    : endpoint_(endpoint),
+      options_(std::move(options)),
+      clock_(clock),
+      process_(std::move(process)),
+      hooks_(std::move(hooks)) {}
+
+StreamWorker::~StreamWorker() { Stop(); }
+
+void StreamWorker::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void StreamWorker::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void StreamWorker::Fail(const absl::Status& status, const char* what) {
+  hooks_.on_error();
+  std::cerr << options_.log_name << ": " << what << ": " << status << std::endl;
+}
+
+void StreamWorker::Run() {
+  std::unique_ptr<RedisClient> client;
+  std::unique_ptr<StreamConsumer> consumer;
+  int64_t last_reclaim = 0;
+  while (!stopping_) {
+    if (!client) {
+      auto connected = ConnectRedis(endpoint_);
+      if (!connected.ok()) {
+        Fail(connected.status(), "connect");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      client = std::move(*connected);
+      consumer = std::make_unique<StreamConsumer>(*client, options_.streams, options_.group, options_.consumer,
+                                                  options_.payload_field);
+      absl::Status groups = consumer->EnsureGroups();
+      if (!groups.ok()) {
+        Fail(groups, "create consumer groups");
+        client.reset();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+    }
+    int64_t now = clock_.NowMillis();
+    absl::StatusOr<std::vector<StreamEntry>> entries;
+    if (now - last_reclaim >= options_.reclaim_every_ms || now < last_reclaim) {
+      last_reclaim = now;
+      entries = consumer->Reclaim(options_.reclaim_idle_ms, options_.read_count);
+      if (entries.ok() && !entries->empty()) hooks_.on_reclaimed(entries->size());
+    } else {
+      entries = consumer->ReadNew(options_.read_count, options_.block_ms);
+    }
+    if (!entries.ok()) {
+      Fail(entries.status(), "read");
+      client.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (entries->empty()) continue;
+    absl::Status processed = process_(*client, *consumer, *entries);
+    if (!processed.ok()) Fail(processed, "process");
+  }
+}
+
+}  // namespace herald::redis
