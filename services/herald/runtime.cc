@@ -20,6 +20,8 @@
 #include "prometheus/registry.h"
 #include "redis/async_pipeline.h"
 #include "redis/embedded_server.h"
+#include "redis/stream_consumer.h"
+#include "core/keys.h"
 #include "services/api/herald_service.h"
 #include "workflow/registry.h"
 
@@ -86,6 +88,21 @@ class RuntimeImpl final : public Runtime {
       endpoint_ = *endpoint;
       absl::Status ready = redis::WaitForRedis(endpoint_, absl::Seconds(10));
       if (!ready.ok()) return absl::FailedPreconditionError(absl::StrCat("--redis: ", ready.message()));
+    }
+
+    // Create the consumer groups (and their streams) before any worker or
+    // request runs, so a Redis that refuses them stops the start here.
+    if (batcher || fanout) {
+      auto client = redis::ConnectRedis(endpoint_);
+      if (!client.ok()) return client.status();
+      std::vector<std::pair<std::vector<std::string>, std::string>> groups;
+      if (batcher) groups.emplace_back(batcher::EventStreams(options.partitions), std::string(kBatcherGroup));
+      if (fanout) groups.emplace_back(fanout::SegmentStreams(options.partitions), std::string(kFanoutGroup));
+      for (auto& [streams, group] : groups) {
+        redis::StreamConsumer consumer(**client, streams, group, "setup", "");
+        absl::Status created = consumer.EnsureGroups();
+        if (!created.ok()) return absl::FailedPreconditionError(absl::StrCat("--redis: ", created.message()));
+      }
     }
 
     registry_ = std::make_shared<prometheus::Registry>();
