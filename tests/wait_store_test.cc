@@ -165,7 +165,9 @@ TEST_F(WaitStoreRaceTest, CancelRacingClaimNeverBothNeverNeither) {
     bool is_cancelled = status->str == "cancelled";
     recorded_cancelled += is_cancelled;
     EXPECT_NE(is_cancelled, delivered.count(run) == 1) << run << (is_cancelled ? " both" : " neither");
-    if (i % 10 != 3 && i % 10 != 7) EXPECT_FALSE(is_cancelled) << run;
+    if (i % 10 != 3 && i % 10 != 7) {
+      EXPECT_FALSE(is_cancelled) << run;
+    }
   }
   EXPECT_GT(recorded_cancelled, 0);
   // Runs cancelled on arrival (after a recorded cancellation) are not in
