@@ -232,13 +232,7 @@ BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Re
               redis::StreamWorkerOptions{EventStreams(options.partitions), std::string(kBatcherGroup),
                                          options.consumer_name, "e", options.read_count, options.block_ms,
                                          options.reclaim_idle_ms, options.reclaim_every_ms, "herald batcher"},
-              clock,
-              [this](redis::RedisClient& client, redis::StreamConsumer& consumer,
-                     const std::vector<redis::StreamEntry>& entries) {
-                return processor_.Process(client, consumer, entries);
-              },
-              redis::StreamWorker::Hooks{[&metrics] { metrics.errors.Increment(); },
-                                         [&metrics](size_t n) { metrics.reclaimed.Increment(static_cast<double>(n)); }}) {}
+              clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics)
     : endpoint_(endpoint), clock_(clock), options_(std::move(options)), metrics_(metrics) {}

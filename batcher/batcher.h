@@ -55,14 +55,14 @@ struct BatcherMetrics {
 
 // Turns a batch of event entries into Redis work and acks what succeeded.
 // Not thread-safe: one per worker thread.
-class EventProcessor {
+class EventProcessor final : public redis::StreamProcessor {
  public:
   EventProcessor(const workflow::Registry& workflows, const Clock& clock, const BatcherOptions& options,
                  BatcherMetrics& metrics);
   // Processes `entries` read from `consumer`'s streams (stream i =
   // partition i) and acks every entry whose effects all landed.
   absl::Status Process(redis::RedisClient& client, redis::StreamConsumer& consumer,
-                       const std::vector<redis::StreamEntry>& entries);
+                       const std::vector<redis::StreamEntry>& entries) override;
 
  private:
   const workflow::Registry& workflows_;

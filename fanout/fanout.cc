@@ -347,12 +347,6 @@ FanoutWorker::FanoutWorker(const redis::Endpoint& endpoint, const workflow::Regi
               redis::StreamWorkerOptions{SegmentStreams(options.partitions), std::string(kFanoutGroup),
                                          options.consumer_name, "s", options.read_count, options.block_ms,
                                          options.reclaim_idle_ms, options.reclaim_every_ms, "herald fanout"},
-              clock,
-              [this](redis::RedisClient& client, redis::StreamConsumer& consumer,
-                     const std::vector<redis::StreamEntry>& entries) {
-                return processor_.Process(client, consumer, entries);
-              },
-              redis::StreamWorker::Hooks{[&metrics] { metrics.errors.Increment(); },
-                                         [&metrics](size_t n) { metrics.reclaimed.Increment(static_cast<double>(n)); }}) {}
+              clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 }  // namespace herald::fanout

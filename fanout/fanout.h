@@ -53,12 +53,12 @@ struct FanoutMetrics {
 
 // One segment's rendering for one recipient: the commands it needs.
 // Not thread-safe: one per worker thread.
-class SegmentProcessor {
+class SegmentProcessor final : public redis::StreamProcessor {
  public:
   SegmentProcessor(const workflow::Registry& workflows, const Clock& clock, const FanoutOptions& options,
                    FanoutMetrics& metrics);
   absl::Status Process(redis::RedisClient& client, redis::StreamConsumer& consumer,
-                       const std::vector<redis::StreamEntry>& entries);
+                       const std::vector<redis::StreamEntry>& entries) override;
 
  private:
   const workflow::Registry& workflows_;

@@ -6,11 +6,11 @@
 namespace herald::redis {
 
 StreamWorker::StreamWorker(const Endpoint& endpoint, StreamWorkerOptions options, const Clock& clock,
-                           Process process, Hooks hooks)
+                           StreamProcessor& processor, Hooks hooks)
     : endpoint_(endpoint),
       options_(std::move(options)),
       clock_(clock),
-      process_(std::move(process)),
+      processor_(processor),
       hooks_(std::move(hooks)) {}
 
 StreamWorker::~StreamWorker() { Stop(); }
@@ -66,7 +66,7 @@ void StreamWorker::Run() {
       continue;
     }
     if (entries->empty()) continue;
-    absl::Status processed = process_(*client, *consumer, *entries);
+    absl::Status processed = processor_.Process(*client, *consumer, *entries);
     if (!processed.ok()) Fail(processed, "process");
   }
 }

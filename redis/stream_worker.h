@@ -29,17 +29,32 @@ struct StreamWorkerOptions {
   std::string log_name;  // prefix of error lines on stderr
 };
 
+// What a worker does with each read; the batcher and the fan-out implement it.
+class StreamProcessor {
+ public:
+  virtual ~StreamProcessor() = default;
+  // Processes one read and acks what it finished (see StreamConsumer::Ack).
+  virtual absl::Status Process(RedisClient& client, StreamConsumer& consumer,
+                               const std::vector<StreamEntry>& entries) = 0;
+};
+
 class StreamWorker {
  public:
-  // Processes one read; acks what it finished (see StreamConsumer::Ack).
-  using Process = std::function<absl::Status(RedisClient&, StreamConsumer&, const std::vector<StreamEntry>&)>;
   struct Hooks {
     std::function<void()> on_error = [] {};
     std::function<void(size_t)> on_reclaimed = [](size_t) {};
   };
 
-  StreamWorker(const Endpoint& endpoint, StreamWorkerOptions options, const Clock& clock, Process process,
-               Hooks hooks);
+  // Hooks that count into two counters (anything with Increment(double)).
+  template <typename Counter>
+  static Hooks Counting(Counter& errors, Counter& reclaimed) {
+    return Hooks{[&errors] { errors.Increment(1); },
+                 [&reclaimed](size_t n) { reclaimed.Increment(static_cast<double>(n)); }};
+  }
+
+  // `processor` must outlive the worker and is used only by its thread.
+  StreamWorker(const Endpoint& endpoint, StreamWorkerOptions options, const Clock& clock,
+               StreamProcessor& processor, Hooks hooks);
   ~StreamWorker();
   StreamWorker(const StreamWorker&) = delete;
   StreamWorker& operator=(const StreamWorker&) = delete;
@@ -55,7 +70,7 @@ class StreamWorker {
   const Endpoint endpoint_;
   const StreamWorkerOptions options_;
   const Clock& clock_;
-  const Process process_;
+  StreamProcessor& processor_;
   const Hooks hooks_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
