@@ -126,15 +126,8 @@ class RuntimeImpl final : public Runtime {
     const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Get();
     if (batcher) {
       batcher_metrics_ = std::make_unique<batcher::BatcherMetrics>(*registry_);
-      for (int i = 0; i < options.batcher_threads; ++i) {
-        batcher::BatcherOptions worker_options;
-        worker_options.partitions = options.partitions;
-        worker_options.consumer_name = absl::StrCat(consumer_prefix, "-batcher-", i);
-        worker_options.reclaim_idle_ms = options.reclaim_idle_ms;
-        batchers_.push_back(std::make_unique<batcher::BatcherWorker>(endpoint_, *workflows_, clock, worker_options,
-                                                                     *batcher_metrics_));
-        batchers_.back()->Start();
-      }
+      StartWorkers(options, consumer_prefix, "batcher", options.batcher_threads, batcher::BatcherOptions(), clock,
+                   *batcher_metrics_, &batchers_);
       batcher::BatcherOptions flusher_options;
       flusher_options.partitions = options.partitions;
       flusher_options.flush_tick_ms = options.flush_tick_ms;
@@ -143,15 +136,8 @@ class RuntimeImpl final : public Runtime {
     }
     if (fanout) {
       fanout_metrics_ = std::make_unique<fanout::FanoutMetrics>(*registry_);
-      for (int i = 0; i < options.fanout_threads; ++i) {
-        fanout::FanoutOptions worker_options;
-        worker_options.partitions = options.partitions;
-        worker_options.consumer_name = absl::StrCat(consumer_prefix, "-fanout-", i);
-        worker_options.reclaim_idle_ms = options.reclaim_idle_ms;
-        fanouts_.push_back(std::make_unique<fanout::FanoutWorker>(endpoint_, *workflows_, clock, worker_options,
-                                                                  *fanout_metrics_));
-        fanouts_.back()->Start();
-      }
+      StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout::FanoutOptions(), clock,
+                   *fanout_metrics_, &fanouts_);
     }
     if (api) {
       auto pipeline = redis::AsyncPipeline::Create(endpoint_, options.api_redis_connections);
@@ -176,6 +162,21 @@ class RuntimeImpl final : public Runtime {
   }
 
  private:
+  // Starts `count` consumer threads of one role, each with its own consumer
+  // name; the role's options type carries partitions, name and reclaim.
+  template <typename Worker, typename WorkerOptions, typename Metrics>
+  void StartWorkers(const RuntimeOptions& options, const std::string& consumer_prefix, const char* role, int count,
+                    WorkerOptions worker_options, const Clock& clock, Metrics& metrics,
+                    std::vector<std::unique_ptr<Worker>>* workers) {
+    worker_options.partitions = options.partitions;
+    worker_options.reclaim_idle_ms = options.reclaim_idle_ms;
+    for (int i = 0; i < count; ++i) {
+      worker_options.consumer_name = absl::StrCat(consumer_prefix, "-", role, "-", i);
+      workers->push_back(std::make_unique<Worker>(endpoint_, *workflows_, clock, worker_options, metrics));
+      workers->back()->Start();
+    }
+  }
+
   std::unique_ptr<workflow::Registry> workflows_;
   std::unique_ptr<redis::EmbeddedServer> embedded_;
   redis::Endpoint endpoint_;
