@@ -25,20 +25,6 @@ prometheus::Counter& Simple(prometheus::Registry& registry, const std::string& n
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
 }
 
-bool TemplateReadsProfiles(const templates::Template& tmpl) {
-  return tmpl.source().find("recipient.") != std::string::npos || tmpl.source().find("actor.") != std::string::npos;
-}
-
-// Whether deciding this workflow's waits needs recipient/actor profiles.
-bool WaitsNeedProfiles(const workflow::Workflow& workflow) {
-  for (const workflow::Step& step : workflow.steps) {
-    if (!step.is_wait()) continue;
-    if (step.conditions.Reads("recipient") || step.conditions.Reads("actor")) return true;
-    if (step.type == workflow::StepType::kBatch && TemplateReadsProfiles(step.batch.key)) return true;
-  }
-  return false;
-}
-
 void LogError(const absl::Status& status, absl::string_view what) {
   std::cerr << "herald batcher: " << what << ": " << status << std::endl;
 }
@@ -92,7 +78,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
     decoded[i] = events[i].ParseFromString(entries[i].payload);
     if (!decoded[i]) continue;
     const workflow::Workflow* workflow = workflows_.Find(events[i].workflow());
-    if (workflow != nullptr && WaitsNeedProfiles(*workflow)) {
+    if (workflow != nullptr && workflow->waits_read_profiles) {
       for (const auto& target : events[i].targets()) profile_ids.push_back(target.recipient());
       if (!events[i].actor().empty()) profile_ids.push_back(events[i].actor());
     }

@@ -273,6 +273,15 @@ absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& so
     workflow.steps.push_back(std::move(step));
   }
   if (!has_channel) return at.Error("steps", "needs at least one channel step");
+  for (const Step& step : workflow.steps) {
+    if (!step.is_wait()) continue;
+    const std::string& key = step.batch.key.source();
+    if (step.conditions.Reads("recipient") || step.conditions.Reads("actor") ||
+        (step.type == StepType::kBatch &&
+         (key.find("recipient.") != std::string::npos || key.find("actor.") != std::string::npos))) {
+      workflow.waits_read_profiles = true;
+    }
+  }
   return workflow;
 }
 

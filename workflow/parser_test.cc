@@ -51,6 +51,7 @@ TEST(ParserTest, ParsesEveryStepField) {
   EXPECT_EQ(feed.conditions.conditions.size(), 2u);
   ASSERT_EQ(feed.channel.blocks.size(), 2u);
   EXPECT_EQ(feed.channel.blocks[1].name, "action_url");
+  EXPECT_FALSE(workflow->waits_read_profiles);  // batch key reads data only
 }
 
 struct BadCase {
@@ -107,6 +108,33 @@ TEST(RegistryTest, DuplicateKeysAreRejected) {
   auto registry = Registry::FromWorkflows(std::move(both));
   ASSERT_FALSE(registry.ok());
   EXPECT_NE(registry.status().message().find("b.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald::workflow
+
+namespace herald::workflow {
+namespace {
+
+TEST(ParserTest, KnowsWhenWaitStepsReadProfiles) {
+  auto by_key = ParseWorkflow(R"(
+key: k
+steps:
+  - {type: batch, window: 5s, batch_key: "{{ recipient.team }}"}
+  - {type: channel, channel_type: in_app_feed, template: {markdown: x}}
+)",
+                              "k.yaml");
+  ASSERT_TRUE(by_key.ok()) << by_key.status();
+  EXPECT_TRUE(by_key->waits_read_profiles);
+  auto by_condition = ParseWorkflow(R"(
+key: c
+steps:
+  - {type: delay, duration: 5s, conditions: [{variable: actor.role, operator: equal_to, argument: admin}]}
+  - {type: channel, channel_type: in_app_feed, template: {markdown: x}, conditions: [{variable: recipient.x, operator: exists}]}
+)",
+                                    "c.yaml");
+  ASSERT_TRUE(by_condition.ok()) << by_condition.status();
+  EXPECT_TRUE(by_condition->waits_read_profiles);
 }
 
 }  // namespace

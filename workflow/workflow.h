@@ -68,6 +68,10 @@ struct Workflow {
   std::string source_file;
   std::vector<std::string> categories;
   std::vector<Step> steps;
+  // Whether deciding a wait step (its conditions or batch key) reads the
+  // recipient's or actor's profile; the batcher fetches profiles only then.
+  // Computed once when the workflow is parsed.
+  bool waits_read_profiles = false;
 };
 
 const char* StepTypeName(StepType type);
