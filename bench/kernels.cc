@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "batcher/wait_store.h"
 #include "core/keys.h"
+#include "feed/feed_store.h"
 #include "herald/v1/pipeline.pb.h"
 #include "redis/embedded_server.h"
 #include "services/api/trigger_planner.h"
@@ -65,6 +66,39 @@ void BM_BatchAppendAndClaimScripts(benchmark::State& state) {
   state.SetItemsProcessed(i);
 }
 BENCHMARK(BM_BatchAppendAndClaimScripts)->Unit(benchmark::kMicrosecond);
+
+// Inserts feed items for 100 recipients per script call, as the fan-out does
+// for one segment: the Redis cost of one notification, growing the dataset.
+void BM_FeedInsertMany(benchmark::State& state) {
+  redis::RedisClient& client = BenchRedis();
+  (void)client.Execute({"FLUSHALL"});
+  Keys keys(0);
+  int64_t i = 0;
+  for (auto _ : state) {
+    std::vector<feed::NewItem> items(100);
+    for (feed::NewItem& item : items) {
+      item.recipient = absl::StrCat("user-", i % 1000);
+      item.channel = "in_app_feed";
+      item.accepted_at_us = 1700000000000000 + i;
+      item.inserted_at_us = item.accepted_at_us + 1000;
+      item.item.set_id(absl::StrCat("0123456789abcdef", i++));
+      item.item.set_workflow("new-comment");
+      auto* block = item.item.add_blocks();
+      block->set_name("body");
+      block->set_type("markdown");
+      block->set_content("{{ actor.name }} commented on **{{ data.post_title }}**");
+      block->set_rendered("Ana commented on **Launch plan**");
+      item.item.add_actors("actor-1");
+      item.item.set_total_activities(1);
+      item.item.set_total_actors(1);
+      item.item.set_data_json(R"({"post_id": "p1", "post_title": "Launch plan", "comment": "Looks good to me"})");
+    }
+    auto reply = client.Pipeline({feed::InsertManyCommand(keys, items)});
+    benchmark::DoNotOptimize(reply);
+  }
+  state.SetItemsProcessed(i);
+}
+BENCHMARK(BM_FeedInsertMany)->Unit(benchmark::kMicrosecond);
 
 void BM_TemplateRender(benchmark::State& state) {
   auto compiled = templates::Template::Compile(

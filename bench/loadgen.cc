@@ -4,9 +4,15 @@
 // Redis, and prints one JSON line measured from Redis (not the client):
 // triggers_per_s, notifications_per_s, p50_ms/p99_ms trigger -> feed item,
 // lost, doubled, and the run's parameters. --addr/--redis target a running
-// Herald instead.
+// Herald instead. Before the triggers it drives the same number of bare
+// unary calls (grpc.health.v1.Health/Check on the same server, same
+// window) so the trigger rate is reported as a ratio measured in the same
+// run, and while it runs a sleeping thread records how late the scheduler
+// wakes it: on a shared machine those stalls set the latency tail.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +23,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -42,6 +49,7 @@ ABSL_FLAG(int, partitions, 4, "Partitions (must match the target Herald)");
 ABSL_FLAG(std::string, herald_binary, "", "Path of the herald binary (default: next to this one)");
 ABSL_FLAG(int, fanout_threads, 2, "Herald fan-out threads (own Herald only)");
 ABSL_FLAG(int, timeout_s, 300, "Give up waiting for feed items after this long");
+ABSL_FLAG(int, baseline_calls, 20000, "Bare unary calls (health check) to measure first; 0 = skip");
 
 namespace {
 
@@ -96,6 +104,7 @@ steps:
   if (pipe(out) != 0) return false;
   own.pid = fork();
   if (own.pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive a crashed load generator
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     std::vector<std::string> args = {binary,
@@ -127,6 +136,74 @@ steps:
 }
 
 std::string UserId(int index) { return absl::StrCat("bench-user-", index); }
+
+// Issues `count` calls with at most `window` in flight, paced at `rate` per
+// second when > 0. `issue(t, done)` starts call t and must run `done(ok)`
+// once it finishes. Returns the seconds from the first call to the last
+// answer.
+double DriveCalls(int count, double rate, int window,
+                  const std::function<void(int, std::function<void(bool)>)>& issue) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  auto start = Clock::now();
+  auto done = [&](bool) {
+    std::lock_guard<std::mutex> lock(mu);
+    --in_flight;
+    cv.notify_all();
+  };
+  for (int t = 0; t < count; ++t) {
+    if (rate > 0) std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(t * 1e6 / rate)));
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return in_flight < window; });
+      ++in_flight;
+    }
+    issue(t, done);
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return in_flight == 0; });
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A thread that sleeps 1 ms at a time and records how much later than asked
+// it wakes: what any request waiting on this machine's scheduler suffers.
+class StallMonitor {
+ public:
+  StallMonitor()
+      : start_(Clock::now()), thread_([this] {
+          while (!stop_) {
+            auto before = Clock::now();
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            double late_ms = std::chrono::duration<double, std::milli>(Clock::now() - before).count() - 1;
+            if (late_ms > 20) ++over_20ms_;
+            if (late_ms > 100) ++over_100ms_;
+            if (late_ms > 5) stalled_ms_ += late_ms;
+            max_ms_ = std::max(max_ms_.load(), late_ms);
+          }
+        }) {}
+  ~StallMonitor() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    seconds_ = std::chrono::duration<double>(Clock::now() - start_).count();
+  }
+  // Call after Stop(). late_share: the part of the run spent waking late.
+  nlohmann::json Report() const {
+    return {{"wakeups_late_over_20ms", over_20ms_.load()},
+            {"wakeups_late_over_100ms", over_100ms_.load()},
+            {"max_late_ms", std::round(max_ms_.load())},
+            {"late_share", std::round(stalled_ms_.load() / (seconds_ * 10)) / 100}};
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> over_20ms_{0}, over_100ms_{0};
+  std::atomic<double> max_ms_{0}, stalled_ms_{0};
+  Clock::time_point start_;
+  double seconds_ = 1;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -191,24 +268,36 @@ int main(int argc, char** argv) {
     for (int i = 0; i < pool; ++i) before[i] = replies[i].ok() ? replies[i]->integer : 0;
   }
 
-  std::vector<int64_t> expected(pool, 0);
-  std::mutex mu;
-  std::condition_variable cv;
-  int in_flight = 0;
-  std::atomic<int> failed{0};
   const int window = absl::GetFlag(FLAGS_concurrency);
+  // Bare unary calls first: the same server, client and window, no work.
+  double baseline_per_s = 0;
+  const int baseline_calls = absl::GetFlag(FLAGS_baseline_calls);
+  if (baseline_calls > 0) {
+    grpc::GenericStub generic(channel);
+    std::atomic<int> baseline_failed{0};
+    double seconds = DriveCalls(baseline_calls, 0, window, [&](int, std::function<void(bool)> done) {
+      struct Call {
+        grpc::ClientContext context;
+        grpc::ByteBuffer request, response;
+      };
+      auto* call = new Call();
+      grpc::Slice empty("");  // a zero-length message is an empty HealthCheckRequest
+      call->request = grpc::ByteBuffer(&empty, 1);
+      generic.UnaryCall(&call->context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &call->request,
+                        &call->response, [call, done, &baseline_failed](grpc::Status status) {
+                          if (!status.ok()) ++baseline_failed;
+                          delete call;
+                          done(status.ok());
+                        });
+    });
+    if (baseline_failed.load() == 0) baseline_per_s = baseline_calls / seconds;
+  }
+
+  std::vector<int64_t> expected(pool, 0);
+  std::atomic<int> failed{0};
+  StallMonitor stalls;
   const int64_t run_start_us = NowMicros();
-  auto start = Clock::now();
-  for (int t = 0; t < triggers; ++t) {
-    if (rate > 0) {
-      auto due = start + std::chrono::microseconds(static_cast<int64_t>(t * 1e6 / rate));
-      std::this_thread::sleep_until(due);
-    }
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return in_flight < window; });
-      ++in_flight;
-    }
+  double send_seconds = DriveCalls(triggers, rate, window, [&](int t, std::function<void(bool)> done) {
     struct CallState {
       grpc::ClientContext context;
       herald::v1::TriggerRequest request;
@@ -225,21 +314,14 @@ int main(int argc, char** argv) {
       call->request.add_recipients()->set_id(UserId(index));
       ++expected[index];
     }
-    stub->async()->Trigger(&call->context, &call->request, &call->response, [&, call](grpc::Status status) {
+    stub->async()->Trigger(&call->context, &call->request, &call->response, [&failed, call, done](grpc::Status status) {
       if (!status.ok()) {
         if (failed.fetch_add(1) < 3) std::cerr << "loadgen: trigger failed: " << status.error_message() << std::endl;
       }
       delete call;
-      std::lock_guard<std::mutex> lock(mu);
-      --in_flight;
-      cv.notify_all();
+      done(status.ok());
     });
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return in_flight == 0; });
-  }
-  double send_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  });
 
   // Wait until the feeds hold every expected item (or stop changing).
   const int64_t total_expected = static_cast<int64_t>(triggers - failed.load()) * per_trigger;
@@ -300,6 +382,7 @@ int main(int argc, char** argv) {
       last_insert_us = std::max(last_insert_us, inserted);
     }
   }
+  stalls.Stop();
   std::sort(latencies_ms.begin(), latencies_ms.end());
   auto percentile = [&](double p) {
     if (latencies_ms.empty()) return 0.0;
@@ -327,6 +410,9 @@ int main(int argc, char** argv) {
       {"rate", rate},
       {"concurrency", window},
       {"target", absl::GetFlag(FLAGS_addr).empty() ? "own" : addr},
+      {"bare_calls_per_s", std::round(baseline_per_s)},
+      {"triggers_vs_bare_calls", baseline_per_s > 0 ? std::round(triggers / send_seconds / baseline_per_s * 100) / 100 : 0},
+      {"scheduler", stalls.Report()},
   };
   std::cout << result.dump() << std::endl;
   return lost == 0 && doubled == 0 ? 0 : 3;
