@@ -217,7 +217,11 @@ int Feed(Cli& cli, const std::vector<std::string>& args, bool json) {
       std::string flags = item.archived_at_ms() ? "archived" : (item.read_at_ms() ? "read" : (item.seen_at_ms() ? "seen" : "new"));
       std::cout << "  " << item.id() << "  " << FormatTime(item.inserted_at_ms()) << "  [" << flags << "]  "
                 << item.workflow() << "\n";
-      for (const auto& block : item.blocks()) std::cout << "      " << block.name() << ": " << block.rendered() << "\n";
+      for (const auto& block : item.blocks()) {
+        std::cout << "      " << block.name() << ": " << (block.markdown().empty() ? block.rendered() : block.markdown());
+        for (const auto& button : block.buttons()) std::cout << " [" << button.label() << " -> " << button.action() << "]";
+        std::cout << "\n";
+      }
     }
     if (!response.next_cursor().empty()) std::cout << "more: --after " << response.next_cursor() << "\n";
     return 0;

@@ -37,3 +37,25 @@ function(herald_cc_bench)
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} benchmark::benchmark)
 endfunction()
+
+# herald_cc_fuzzer(NAME name SRCS ... DEPS ... CORPUS dir [DICT file])
+# A libFuzzer target (LLVMFuzzerTestOneInput). With HERALD_FUZZ (clang,
+# scripts/fuzz) it links libFuzzer; otherwise it links the replay driver and
+# runs as a bounded test over the corpus and its mutations.
+function(herald_cc_fuzzer)
+  cmake_parse_arguments(ARG "" "NAME;CORPUS;DICT" "SRCS;DEPS" ${ARGN})
+  if(HERALD_FUZZ)
+    add_executable(${ARG_NAME} ${ARG_SRCS})
+    target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+    target_link_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer,address,undefined)
+    return()
+  endif()
+  if(NOT HERALD_BUILD_TESTS)
+    return()
+  endif()
+  add_executable(${ARG_NAME} ${ARG_SRCS} ${PROJECT_SOURCE_DIR}/tests/support/fuzz_replay_main.cc)
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME} ${ARG_CORPUS} ${ARG_DICT} --runs=200000
+    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT 300)
+endfunction()

@@ -10,7 +10,9 @@
 #include "batcher/wait_store.h"
 #include "core/ids.h"
 #include "core/keys.h"
+#include "core/status_macros.h"
 #include "feed/feed_store.h"
+#include "templates/markdown.h"
 
 namespace herald::fanout {
 namespace {
@@ -102,6 +104,42 @@ SegmentValues BuildSegmentValues(const workflow::Workflow& workflow, v1::interna
   values.tenant = segment.tenant().empty() ? json(nullptr) : json{{"id", segment.tenant()}};
   values.workflow = json{{"key", workflow.key}, {"name", workflow.name}};
   return values;
+}
+
+// Per recipient: their timezone for `date`, the workflow's strictness.
+templates::RenderOptions RenderOptionsFor(const workflow::Workflow& workflow, const json& recipient) {
+  templates::RenderOptions options;
+  options.strict = workflow.strict_templates;
+  auto timezone = recipient.find("timezone");
+  if (timezone != recipient.end() && timezone->is_string()) options.timezone = timezone->get<std::string>();
+  return options;
+}
+
+// Renders every block of an in-app message into `item`: markdown blocks to
+// HTML (keeping the rendered markdown), text blocks as they are, button
+// sets label by label. The first template error stops and is returned.
+absl::Status RenderBlocks(const workflow::ChannelStep& channel, const templates::Context& context,
+                          const templates::RenderOptions& options, v1::FeedItem* item) {
+  for (const workflow::BlockTemplate& block : channel.blocks) {
+    v1::FeedBlock* out = item->add_blocks();
+    out->set_name(block.name);
+    out->set_type(block.type);
+    out->set_content(block.content.source());
+    if (block.type == "button_set") {
+      for (const workflow::ButtonTemplate& button : block.buttons) {
+        v1::FeedButton* rendered = out->add_buttons();
+        rendered->set_name(button.name);
+        HERALD_RETURN_IF_ERROR(button.label.RenderTo(context, rendered->mutable_label(), options));
+        HERALD_RETURN_IF_ERROR(button.action.RenderTo(context, rendered->mutable_action(), options));
+      }
+    } else if (block.type == "markdown") {
+      HERALD_RETURN_IF_ERROR(block.content.RenderTo(context, out->mutable_markdown(), options));
+      out->set_rendered(templates::MarkdownToHtml(out->markdown()));
+    } else {
+      HERALD_RETURN_IF_ERROR(block.content.RenderTo(context, out->mutable_rendered(), options));
+    }
+  }
+  return absl::OkStatus();
 }
 
 templates::Context SharedContext(const SegmentValues& values) {
@@ -258,15 +296,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         std::vector<feed::NewItem>& items = items_by_partition[keys.partition()];
         feed::NewItem& pending = items.emplace_back();
         v1::FeedItem& item = pending.item;
-        absl::Status rendered;
-        for (const workflow::BlockTemplate& block : channel.blocks) {
-          v1::FeedBlock* out = item.add_blocks();
-          rendered = block.content.RenderTo(context, out->mutable_rendered());
-          if (!rendered.ok()) break;
-          out->set_name(block.name);
-          out->set_type(block.type);
-          out->set_content(block.content.source());
-        }
+        absl::Status rendered = RenderBlocks(channel, context, RenderOptionsFor(*workflow, *profile), &item);
         if (!rendered.ok()) {
           items.pop_back();
           add(feed::RecordNotDeliveredCommand(

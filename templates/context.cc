@@ -38,15 +38,16 @@ Path ParsePath(absl::string_view text) {
   return path;
 }
 
+const nlohmann::json* Context::Root(absl::string_view name) const {
+  for (auto it = roots_.rbegin(); it != roots_.rend(); ++it) {
+    if (it->first == name) return it->second;
+  }
+  return nullptr;
+}
+
 const nlohmann::json* Context::Lookup(const Path& path) const {
   if (path.empty()) return nullptr;
-  const nlohmann::json* value = nullptr;
-  for (auto it = roots_.rbegin(); it != roots_.rend(); ++it) {
-    if (it->first == path[0]) {
-      value = it->second;
-      break;
-    }
-  }
+  const nlohmann::json* value = Root(path[0]);
   for (size_t i = 1; value != nullptr && i < path.size(); ++i) {
     const std::string& part = path[i];
     if (value->is_object()) {

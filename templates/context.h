@@ -27,6 +27,9 @@ class Context {
   // calls of the same root name win.
   const nlohmann::json* Lookup(const Path& path) const;
 
+  // The root called `name`, or nullptr.
+  const nlohmann::json* Root(absl::string_view name) const;
+
  private:
   std::vector<std::pair<std::string, const nlohmann::json*>> roots_;
 };

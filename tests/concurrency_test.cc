@@ -74,7 +74,7 @@ steps:
       if (item.workflow() == "direct") {
         int i = data["i"].get<int>();
         EXPECT_EQ(i % kRecipients, r);
-        EXPECT_EQ(item.blocks(0).rendered(), absl::StrCat(client, "/", i));
+        EXPECT_EQ(item.blocks(0).markdown(), absl::StrCat(client, "/", i));
         direct_seen.insert({client, i});
       } else {
         EXPECT_EQ(digest_by_client.count(client), 0u) << "two digests for u" << r << " client " << client;

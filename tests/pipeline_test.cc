@@ -20,7 +20,14 @@ constexpr char kChannel[] = R"(
     type: channel
     channel_type: in_app_feed
     template:
-      markdown: "{{ actors[0].name }}, {{ actors[1].name }} and {{ total_actors }} people commented {{ total_activities }} times on {{ data.post_title }}"
+      markdown: >-
+        {% if total_actors > 2 %}{{ actors[0].name }}, {{ actors[1].name }} and {{ total_actors | minus: 2 }}
+        {{ total_actors | minus: 2 | pluralize: 'other' }}{% elsif total_actors == 2 %}{{ actors[0].name }} and
+        {{ actors[1].name }}{% else %}{{ actor.name }}{% endif %} commented on **{{ data.post_title | escape }}**
+        ({{ total_activities }} {{ total_activities | pluralize: 'comment' }})
+      action_url: "/posts/{{ data.post_id | url_encode }}"
+      buttons:
+        - {name: open, label: "Open {{ data.post_title | truncate: 8 }}", action: "/posts/{{ data.post_id }}"}
 )";
 
 
@@ -78,6 +85,15 @@ steps:
     channel_type: in_app_feed
     template: {markdown: "{{ data.text }} for {{ recipient.name }} in {{ tenant.id }}"}
 )";
+  options.workflow_files["strict.yaml"] = R"(
+key: strict
+strict_templates: true
+steps:
+  - ref: feed
+    type: channel
+    channel_type: in_app_feed
+    template: {markdown: "due {{ data.due | date: '%a %H:%M' }} for {{ recipient.name }}{{ data.missing }}"}
+)";
   return options;
 }
 
@@ -134,7 +150,16 @@ TEST_F(PipelineTest, FiveTriggersInOneWindowMakeOneItemAndASixthOpensANewBatch) 
   EXPECT_EQ(std::vector<std::string>(items[0].actors().begin(), items[0].actors().end()),
             (std::vector<std::string>{"ana", "bo", "cy", "di", "ed"}));
   ASSERT_GE(items[0].blocks_size(), 1);
-  EXPECT_EQ(items[0].blocks(0).rendered(), "Ana, Bo and 5 people commented 5 times on Launch plan");
+  // The example of issue 3, through the whole pipeline: the newest actor,
+  // unique actors in order and the totals, rendered and turned into HTML.
+  ASSERT_EQ(items[0].blocks_size(), 3);
+  EXPECT_EQ(items[0].blocks(0).markdown(), "Ana, Bo and 3 others commented on **Launch plan** (5 comments)");
+  EXPECT_EQ(items[0].blocks(0).rendered(), "<p>Ana, Bo and 3 others commented on <strong>Launch plan</strong> (5 comments)</p>\n");
+  EXPECT_EQ(items[0].blocks(1).name(), "action_url");
+  EXPECT_EQ(items[0].blocks(1).rendered(), "/posts/p1");
+  ASSERT_EQ(items[0].blocks(2).buttons_size(), 1);
+  EXPECT_EQ(items[0].blocks(2).buttons(0).label(), "Open Launc...");
+  EXPECT_EQ(items[0].blocks(2).buttons(0).action(), "/posts/p1");
 
   Trigger("digest", "rita", "fay", post);
   AdvanceAndDrain(absl::Seconds(11));
@@ -226,7 +251,7 @@ TEST_F(PipelineTest, DelayWaitsForItsDuration) {
   AdvanceAndDrain(absl::Seconds(2));
   auto items = harness_->AllFeedItems("rita");
   ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(items[0].blocks(0).rendered(), "reminder for Rita");
+  EXPECT_EQ(items[0].blocks(0).markdown(), "reminder for Rita");
 }
 
 TEST_F(PipelineTest, SlidingWindowMovesOutButNeverPastItsCap) {
@@ -268,7 +293,7 @@ TEST_F(PipelineTest, ConditionsDecideEachChannelStep) {
   ASSERT_TRUE(harness_->WaitForIdle());
   auto items = harness_->AllFeedItems("rita");
   std::multiset<std::string> texts;
-  for (const auto& item : items) texts.insert(item.blocks(0).rendered());
+  for (const auto& item : items) texts.insert(item.blocks(0).markdown());
   EXPECT_EQ(texts, (std::multiset<std::string>{"urgent: db down", "db down for Rita in acme",
                                                 "disk 80% for Rita in acme"}));
 }
@@ -291,6 +316,29 @@ TEST_F(PipelineTest, UnknownRecipientIsRecordedNotSentNeverDropped) {
   EXPECT_EQ(not_sent, 1);  // the conditional step did not pass; the other step is recorded
 }
 
+TEST_F(PipelineTest, StrictTemplatesFailTheMessageNamingTheVariableAndDatesUseTheRecipientsZone) {
+  ASSERT_TRUE(harness_->Identify("kenji", "Kenji", "Asia/Tokyo").ok());
+  Trigger("strict", "kenji", "ana", R"({"due": 1764151200, "missing": "!"})");
+  Trigger("strict", "rita", "ana", R"({"due": 1764151200})");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  auto kenji = harness_->AllFeedItems("kenji");
+  ASSERT_EQ(kenji.size(), 1u);
+  EXPECT_EQ(kenji[0].blocks(0).markdown(), "due Wed 19:00 for Kenji!");  // 10:00 UTC in Tokyo
+  EXPECT_TRUE(harness_->AllFeedItems("rita").empty());
+  auto client = Connect();
+  int undelivered = 0;
+  for (const std::string& key : AllKeys()) {
+    if (key.find(":msg:") == std::string::npos) continue;
+    auto fields = client->Execute({"HMGET", key, "recipient", "status", "reason"});
+    ASSERT_TRUE(fields.ok());
+    if (fields->elements[0].str != "rita") continue;
+    EXPECT_EQ(fields->elements[1].str, "undelivered");
+    EXPECT_EQ(fields->elements[2].str, "template_error: unknown variable 'data.missing' at 1:66");
+    ++undelivered;
+  }
+  EXPECT_EQ(undelivered, 1);
+}
+
 TEST_F(PipelineTest, InlineRecipientsAreIdentifiedWithTheTrigger) {
   v1::TriggerRequest request;
   request.set_workflow("direct");
@@ -304,7 +352,7 @@ TEST_F(PipelineTest, InlineRecipientsAreIdentifiedWithTheTrigger) {
   ASSERT_TRUE(harness_->WaitForIdle());
   auto items = harness_->AllFeedItems("new-user");
   ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(items[0].blocks(0).rendered(), "hi for Nia in ");
+  EXPECT_EQ(items[0].blocks(0).markdown(), "hi for Nia in ");
 }
 
 }  // namespace

@@ -202,7 +202,7 @@ absl::Status ParseChannel(const YAML::Node& node, const Location& at, ChannelSte
   HERALD_ASSIGN_OR_RETURN(channel->channel, OptionalString(node, "channel", at, channel->channel_type));
   YAML::Node tmpl = node["template"];
   if (!tmpl || !tmpl.IsMap()) return at.Error("template", "is required: a map with 'markdown' (and optional 'action_url')");
-  static const std::set<std::string> kKnown = {"markdown", "action_url"};
+  static const std::set<std::string> kKnown = {"markdown", "action_url", "buttons"};
   for (const auto& entry : tmpl) {
     if (!kKnown.count(entry.first.Scalar())) {
       return at.Error(absl::StrCat("template.", entry.first.Scalar()), "unknown field for in_app_feed");
@@ -213,12 +213,38 @@ absl::Status ParseChannel(const YAML::Node& node, const Location& at, ChannelSte
   }
   const std::string& markdown = tmpl["markdown"].Scalar();
   HERALD_ASSIGN_OR_RETURN(auto body, CompileField(markdown, "template.markdown", at));
-  channel->blocks.push_back(BlockTemplate{"body", "markdown", std::move(body)});
+  channel->blocks.push_back(BlockTemplate{"body", "markdown", std::move(body), {}});
   if (tmpl["action_url"] && !tmpl["action_url"].IsScalar()) return at.Error("template.action_url", "must be a string");
   std::string action_url = tmpl["action_url"] ? tmpl["action_url"].Scalar() : "";
   if (!action_url.empty()) {
     HERALD_ASSIGN_OR_RETURN(auto url, CompileField(action_url, "template.action_url", at));
-    channel->blocks.push_back(BlockTemplate{"action_url", "text", std::move(url)});
+    channel->blocks.push_back(BlockTemplate{"action_url", "text", std::move(url), {}});
+  }
+  if (YAML::Node buttons = tmpl["buttons"]) {
+    if (!buttons.IsSequence() || buttons.size() == 0 || buttons.size() > 5) {
+      return at.Error("template.buttons", "must be a list of 1 to 5 buttons with 'label' and 'action'");
+    }
+    BlockTemplate set{"actions", "button_set", {}, {}};
+    for (size_t i = 0; i < buttons.size(); ++i) {
+      const YAML::Node& button = buttons[i];
+      std::string field = absl::StrCat("template.buttons[", i, "]");
+      if (!button.IsMap()) return at.Error(field, "must be a map with 'label' and 'action'");
+      for (const auto& entry : button) {
+        std::string key = entry.first.Scalar();
+        if (key != "name" && key != "label" && key != "action") return at.Error(absl::StrCat(field, ".", key), "unknown field");
+      }
+      for (const char* required : {"label", "action"}) {
+        if (!button[required] || !button[required].IsScalar() || button[required].Scalar().empty()) {
+          return at.Error(absl::StrCat(field, ".", required), "is required");
+        }
+      }
+      ButtonTemplate out;
+      out.name = button["name"] && button["name"].IsScalar() ? button["name"].Scalar() : absl::StrCat("button_", i);
+      HERALD_ASSIGN_OR_RETURN(out.label, CompileField(button["label"].Scalar(), absl::StrCat(field, ".label"), at));
+      HERALD_ASSIGN_OR_RETURN(out.action, CompileField(button["action"].Scalar(), absl::StrCat(field, ".action"), at));
+      set.buttons.push_back(std::move(out));
+    }
+    channel->blocks.push_back(std::move(set));
   }
   return absl::OkStatus();
 }
@@ -226,7 +252,8 @@ absl::Status ParseChannel(const YAML::Node& node, const Location& at, ChannelSte
 absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& source) {
   Location at(source);
   if (!root.IsMap()) return at.Error("", "a workflow file must be a map with 'key' and 'steps'");
-  static const std::set<std::string> kTopLevel = {"key", "name", "categories", "steps", "description"};
+  static const std::set<std::string> kTopLevel = {"key", "name", "categories", "steps", "description",
+                                                    "strict_templates"};
   for (const auto& entry : root) {
     if (!kTopLevel.count(entry.first.Scalar())) return at.Error(entry.first.Scalar(), "unknown field");
   }
@@ -243,6 +270,7 @@ absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& so
     if (!categories.IsSequence()) return at.Error("categories", "must be a list of strings");
     for (const auto& category : categories) workflow.categories.push_back(category.Scalar());
   }
+  HERALD_ASSIGN_OR_RETURN(workflow.strict_templates, OptionalBool(root, "strict_templates", at, false));
   YAML::Node steps = root["steps"];
   if (!steps || !steps.IsSequence() || steps.size() == 0) return at.Error("steps", "must be a non-empty list");
   std::set<std::string> refs;

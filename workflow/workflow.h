@@ -37,11 +37,19 @@ struct DelayStep {
   absl::Duration duration;
 };
 
-// One rendered block of a channel message (in-app: body markdown, action url).
+struct ButtonTemplate {
+  std::string name;
+  templates::Template label;
+  templates::Template action;
+};
+
+// One rendered block of a channel message (in-app: body markdown, action
+// url, buttons).
 struct BlockTemplate {
   std::string name;
-  std::string type;  // "markdown" or "text"
+  std::string type;  // "markdown", "text" or "button_set"
   templates::Template content;
+  std::vector<ButtonTemplate> buttons;  // button_set only
 };
 
 struct ChannelStep {
@@ -68,6 +76,9 @@ struct Workflow {
   std::string source_file;
   std::vector<std::string> categories;
   std::vector<Step> steps;
+  // Unknown template variables fail the message (undelivered, naming the
+  // variable) instead of rendering empty.
+  bool strict_templates = false;
   // Whether deciding a wait step (its conditions or batch key) reads the
   // recipient's or actor's profile; the batcher fetches profiles only then.
   // Computed once when the workflow is parsed.

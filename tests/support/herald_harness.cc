@@ -98,10 +98,11 @@ std::vector<v1::FeedItem> HeraldHarness::AllFeedItems(const std::string& user) {
   return items;
 }
 
-absl::Status HeraldHarness::Identify(const std::string& id, const std::string& name) {
+absl::Status HeraldHarness::Identify(const std::string& id, const std::string& name, const std::string& timezone) {
   v1::IdentifyUserRequest request;
   request.mutable_user()->set_id(id);
   request.mutable_user()->set_name(name);
+  request.mutable_user()->set_timezone(timezone);
   v1::User response;
   return api::FromGrpcStatus(stub_->IdentifyUser(Context().get(), request, &response));
 }

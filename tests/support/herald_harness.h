@@ -46,7 +46,7 @@ class HeraldHarness {
   // Every feed item of `user` (all pages, non-archived), newest first.
   std::vector<v1::FeedItem> AllFeedItems(const std::string& user);
 
-  absl::Status Identify(const std::string& id, const std::string& name);
+  absl::Status Identify(const std::string& id, const std::string& name, const std::string& timezone = "");
 
  private:
   redis::Endpoint endpoint_;
