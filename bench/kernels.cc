@@ -10,8 +10,10 @@
 #include "core/keys.h"
 #include "feed/feed_store.h"
 #include "herald/v1/pipeline.pb.h"
+#include "preferences/preferences.h"
 #include "redis/embedded_server.h"
 #include "services/api/trigger_planner.h"
+#include "templates/markdown.h"
 #include "templates/template.h"
 #include "workflow/parser.h"
 #include "workflow/registry.h"
@@ -119,6 +121,61 @@ void BM_TemplateRender(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_TemplateRender);
+
+// A typical batched notification: a branch on the totals, filters, a
+// loop-free sentence, as in examples/workflows/new-comment.yaml.
+void BM_TemplateRenderTypicalLiquid(benchmark::State& state) {
+  auto compiled = templates::Template::Compile(
+      "{% if total_actors > 2 %}{{ actors[0].name }}, {{ actors[1].name }} and {{ total_actors | minus: 2 }} "
+      "{{ total_actors | minus: 2 | pluralize: 'other' }}{% elsif total_actors == 2 %}{{ actors[0].name }} and "
+      "{{ actors[1].name }}{% else %}{{ actor.name }}{% endif %} commented on **{{ data.post_title | escape }}**");
+  nlohmann::json actor = {{"id", "ana"}, {"name", "Ana"}};
+  nlohmann::json actors = nlohmann::json::array({{{"id", "ana"}, {"name", "Ana"}}, {{"id", "bo"}, {"name", "Bo"}},
+                                                 {{"id", "cy"}, {"name", "Cy"}}, {{"id", "di"}, {"name", "Di"}},
+                                                 {{"id", "ed"}, {"name", "Ed"}}});
+  nlohmann::json data = {{"post_title", "Launch plan"}, {"post_id", "p1"}};
+  nlohmann::json total_actors = 5;
+  templates::Context context;
+  context.Set("actor", &actor);
+  context.Set("actors", &actors);
+  context.Set("data", &data);
+  context.Set("total_actors", &total_actors);
+  for (auto _ : state) {
+    std::string out;
+    (void)compiled->RenderTo(context, &out);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_TemplateRenderTypicalLiquid);
+
+// Preferences for one message: environment, tenant and user sets with a
+// channel-type, workflow and category setting each, one with conditions.
+void BM_PreferenceEvaluate(benchmark::State& state) {
+  auto parse = [](const char* text) {
+    return *preferences::ParsePreferenceSet(nlohmann::json::parse(text), "preferences");
+  };
+  preferences::PreferenceSet environment = parse(R"({"channel_types": {"sms": false}, "categories": {"marketing": false}})");
+  preferences::PreferenceSet tenant = parse(R"({"workflows": {"new-comment": {"channel_types": {"email": false}}}})");
+  preferences::PreferenceSet user = parse(R"({"channel_types": {"email": true},
+      "workflows": {"new-comment": {"conditions": [{"variable": "recipient.plan", "operator": "equal_to", "argument": "pro"}]}},
+      "categories": {"social": true}})");
+  nlohmann::json recipient = {{"id", "rita"}, {"plan", "pro"}};
+  templates::Context context;
+  context.Set("recipient", &recipient);
+  preferences::LevelSets sets{&environment, &tenant, &user, nullptr};
+  preferences::Question question{"new-comment", {"social"}, "in_app_feed", false};
+  for (auto _ : state) {
+    preferences::Decision decision = preferences::Evaluate(question, sets, context);
+    benchmark::DoNotOptimize(decision);
+  }
+}
+BENCHMARK(BM_PreferenceEvaluate);
+
+void BM_MarkdownToHtml(benchmark::State& state) {
+  const std::string markdown = "Ana, Bo and 3 others commented on **Launch plan**";
+  for (auto _ : state) benchmark::DoNotOptimize(templates::MarkdownToHtml(markdown));
+}
+BENCHMARK(BM_MarkdownToHtml);
 
 void BM_EventEncode(benchmark::State& state) {
   v1::internal::EventEnvelope event;
