@@ -107,7 +107,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
         commands.push_back(feed::RecordNotDeliveredCommand(
             keys, feed::NotDelivered{DeterministicId({target.run_id(), "workflow"}), target.recipient(),
                                      event.workflow(), event.tenant(), "", "not_sent", "unknown_workflow",
-                                     clock_.NowMicros()}));
+                                     clock_.NowMicros(), ""}));
         command_is_append.push_back(false);
       }
       planned[i].end_command = commands.size();

@@ -38,6 +38,8 @@ ABSL_FLAG(std::string, status, "", "feed list: unread, unseen, read or archived"
 ABSL_FLAG(int, page_size, 20, "feed list: items per page (1-100)");
 ABSL_FLAG(std::string, after, "", "feed list: cursor from the previous page");
 ABSL_FLAG(bool, all, false, "feed mark: every item of the user");
+ABSL_FLAG(std::string, user, "", "preferences/explain: user id");
+ABSL_FLAG(std::string, channel_type, "in_app_feed", "explain: channel type");
 
 namespace {
 
@@ -52,7 +54,10 @@ constexpr char kUsage[] = R"(heraldctl [--addr HOST:PORT] [--json] COMMAND ...
   feed mark USER seen|unseen|read|unread|interacted|uninteracted|archived|unarchived (ID... | --all)
   workflows list
   workflows get KEY
-  workflows lint FILE...)";
+  workflows lint FILE...
+  preferences get (--user U | --tenant T | both)
+  preferences set (--user U | --tenant T | both) '{"channel_types": {...}, "workflows": {...}, "categories": {...}}'
+  explain WORKFLOW --user U [--tenant T] [--channel_type in_app_feed] [--data '{...}'])";
 
 int Usage(const std::string& problem) {
   std::cerr << "heraldctl: " << problem << "\n\n" << kUsage << std::endl;
@@ -173,6 +178,65 @@ int Identify(Cli& cli, const std::vector<std::string>& args, bool json) {
   } else {
     PrintUser(response);
   }
+  return 0;
+}
+
+int Preferences(Cli& cli, const std::vector<std::string>& args, bool json) {
+  std::string user = absl::GetFlag(FLAGS_user), tenant = absl::GetFlag(FLAGS_tenant);
+  herald::v1::Preferences response;
+  if (args.size() == 1 && args[0] == "get") {
+    herald::v1::GetPreferencesRequest request;
+    request.set_user_id(user);
+    request.set_tenant(tenant);
+    if (!cli.Call(&herald::v1::Herald::Stub::GetPreferences, request, &response)) return 1;
+  } else if (args.size() == 2 && args[0] == "set") {
+    herald::v1::SetPreferencesRequest request;
+    request.set_user_id(user);
+    request.set_tenant(tenant);
+    request.set_preferences_json(args[1]);
+    if (!cli.Call(&herald::v1::Herald::Stub::SetPreferences, request, &response)) return 1;
+  } else {
+    return Usage("preferences needs get, or set JSON");
+  }
+  if (json) {
+    std::cout << Json(response) << std::endl;
+  } else {
+    std::string scope = user.empty() ? absl::StrCat("tenant ", tenant, " (default)")
+                                     : absl::StrCat("user ", user, tenant.empty() ? "" : absl::StrCat(" in tenant ", tenant));
+    std::cout << scope << ": " << response.preferences_json() << std::endl;
+  }
+  return 0;
+}
+
+int Explain(Cli& cli, const std::vector<std::string>& args, bool json) {
+  if (args.size() != 1) return Usage("explain needs exactly one WORKFLOW");
+  herald::v1::ExplainPreferencesRequest request;
+  request.set_workflow(args[0]);
+  request.set_user_id(absl::GetFlag(FLAGS_user));
+  request.set_tenant(absl::GetFlag(FLAGS_tenant));
+  request.set_channel_type(absl::GetFlag(FLAGS_channel_type));
+  request.set_data_json(absl::GetFlag(FLAGS_data));
+  herald::v1::ExplainPreferencesResponse response;
+  if (!cli.Call(&herald::v1::Herald::Stub::ExplainPreferences, request, &response)) return 1;
+  if (json) {
+    std::cout << Json(response) << std::endl;
+    return 0;
+  }
+  std::cout << (response.send() ? "SEND" : "SUPPRESS") << "  (" << response.reason() << ")";
+  if (!response.decided_by().empty()) std::cout << "  decided by " << response.decided_by();
+  if (!response.bypassed().empty()) std::cout << "  bypassing " << response.bypassed();
+  std::cout << "\n";
+  for (const auto& rule : response.chain()) {
+    std::cout << "  " << (rule.allows() ? "allows  " : "opts out") << "  " << rule.level() << ":" << rule.setting();
+    if (!rule.note().empty()) std::cout << "  (" << rule.note() << ")";
+    std::cout << "\n";
+  }
+  for (const auto& rule : response.overridden()) {
+    std::cout << "  overridden  " << rule.level() << ":" << rule.setting() << " = " << (rule.allows() ? "on" : "off")
+              << "\n";
+  }
+  if (response.chain_size() == 0) std::cout << "  no preference applies\n";
+  std::cout << std::flush;
   return 0;
 }
 
@@ -318,5 +382,7 @@ int main(int argc, char** argv) {
   if (command == "user") return GetUser(cli, args, json);
   if (command == "feed") return Feed(cli, args, json);
   if (command == "workflows") return Workflows(cli, args, json);
+  if (command == "preferences") return Preferences(cli, args, json);
+  if (command == "explain") return Explain(cli, args, json);
   return Usage(absl::StrCat("unknown command '", command, "'"));
 }

@@ -11,6 +11,12 @@ Keys::Keys(int partition)
       segments_(absl::StrCat(prefix_, "batches")),
       due_(absl::StrCat(prefix_, "due")) {}
 
+std::string Keys::Preferences(absl::string_view user_id) const { return absl::StrCat(prefix_, "prefs:", user_id); }
+
+std::string Keys::TenantPreferences(absl::string_view tenant) const {
+  return absl::StrCat(prefix_, "tenant_prefs:", tenant);
+}
+
 std::string Keys::User(absl::string_view user_id) const { return absl::StrCat(prefix_, "user:", user_id); }
 
 std::string Keys::Idempotency(absl::string_view workflow, absl::string_view key) const {

@@ -22,6 +22,10 @@ class Keys {
   const std::string& Prefix() const { return prefix_; }
 
   std::string User(absl::string_view user_id) const;
+  // HASH of a user's preference sets: "default", "tenant:<id>" -> JSON.
+  std::string Preferences(absl::string_view user_id) const;
+  // STRING: a tenant's default preference set (partition of the tenant id).
+  std::string TenantPreferences(absl::string_view tenant) const;
   std::string Idempotency(absl::string_view workflow, absl::string_view key) const;
   std::string Message(absl::string_view message_id) const;
   std::string FeedPrefix(absl::string_view user_id) const;

@@ -166,6 +166,10 @@ FanoutMetrics::FanoutMetrics(prometheus::Registry& registry)
                        "Messages already written (a replayed entry); nothing written again")),
       not_sent_unknown_recipient(MessagesFamily(registry).Add(
           {{"channel_type", "in_app_feed"}, {"status", "not_sent"}, {"reason", "unknown_recipient"}})),
+      not_sent_preference(MessagesFamily(registry).Add(
+          {{"channel_type", "in_app_feed"}, {"status", "not_sent"}, {"reason", "preference"}})),
+      critical_bypassed(Simple(registry, "herald_critical_preference_bypasses_total",
+                               "Messages of critical workflows sent although a preference opted out")),
       undelivered_template_error(MessagesFamily(registry).Add(
           {{"channel_type", "in_app_feed"}, {"status", "undelivered"}, {"reason", "template_error"}})),
       skipped_condition(Simple(registry, "herald_fanout_steps_skipped_total", "Channel steps skipped by a condition")),
@@ -199,23 +203,28 @@ SegmentProcessor::SegmentProcessor(const workflow::Registry& workflows, const Cl
       clock_(clock),
       options_(options),
       metrics_(metrics),
-      users_(clock, options.partitions, options.user_cache_ttl_ms * 1000) {}
+      users_(clock, options.partitions, options.user_cache_ttl_ms * 1000),
+      preferences_(clock, options.partitions, options.user_cache_ttl_ms * 1000) {}
 
 absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::StreamConsumer& consumer,
                                        const std::vector<redis::StreamEntry>& entries) {
   std::vector<v1::internal::SegmentEnvelope> segments(entries.size());
   std::vector<bool> decoded(entries.size(), false);
   std::vector<std::string> ids;
+  std::vector<std::pair<std::string, std::string>> preference_targets;  // (recipient, tenant)
   for (size_t i = 0; i < entries.size(); ++i) {
     decoded[i] = segments[i].ParseFromString(entries[i].payload);
     if (!decoded[i]) continue;
-    for (const auto& target : segments[i].targets()) ids.push_back(target.recipient());
+    for (const auto& target : segments[i].targets()) {
+      ids.push_back(target.recipient());
+      preference_targets.emplace_back(target.recipient(), segments[i].tenant());
+    }
     for (const auto& activity : segments[i].activities()) {
       if (!activity.actor().empty()) ids.push_back(activity.actor());
     }
   }
-  absl::Status fetched = users_.Prefetch(client, ids);
-  if (!fetched.ok()) return fetched;
+  HERALD_RETURN_IF_ERROR(users_.Prefetch(client, ids));
+  HERALD_RETURN_IF_ERROR(preferences_.Prefetch(client, preference_targets));
 
   std::vector<redis::Command> commands;
   std::vector<CommandKind> kinds;
@@ -247,7 +256,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         add(feed::RecordNotDeliveredCommand(
                 keys, feed::NotDelivered{DeterministicId({target.segment_id(), "workflow"}), target.recipient(),
                                          segment.workflow(), segment.tenant(), "", "not_sent", "unknown_workflow",
-                                         now_us}), CommandKind::kRecord);
+                                         now_us, ""}), CommandKind::kRecord);
       }
       ranges[i].second = commands.size();
       continue;
@@ -289,8 +298,18 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         if (profile == nullptr) {
           add(feed::RecordNotDeliveredCommand(
                   keys, feed::NotDelivered{message_id, target.recipient(), workflow->key, segment.tenant(),
-                                           channel.channel, "not_sent", "unknown_recipient", now_us}), CommandKind::kRecord);
+                                           channel.channel, "not_sent", "unknown_recipient", now_us, ""}), CommandKind::kRecord);
           metrics_.not_sent_unknown_recipient.Increment();
+          continue;
+        }
+        preferences::Decision decision = preferences::Evaluate(
+            preferences::Question{workflow->key, workflow->categories, channel.channel_type, workflow->critical},
+            preferences_.Find(target.recipient(), segment.tenant(), options_.default_preferences.get()), context);
+        if (!decision.send) {
+          feed::NotDelivered record{message_id, target.recipient(), workflow->key, segment.tenant(), channel.channel,
+                                    "not_sent", "preference", now_us, decision.decided_by};
+          add(feed::RecordNotDeliveredCommand(keys, record), CommandKind::kRecord);
+          metrics_.not_sent_preference.Increment();
           continue;
         }
         std::vector<feed::NewItem>& items = items_by_partition[keys.partition()];
@@ -302,7 +321,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
           add(feed::RecordNotDeliveredCommand(
                   keys, feed::NotDelivered{message_id, target.recipient(), workflow->key, segment.tenant(),
                                            channel.channel, "undelivered",
-                                           absl::StrCat("template_error: ", rendered.message()), now_us}), CommandKind::kRecord);
+                                           absl::StrCat("template_error: ", rendered.message()), now_us, ""}), CommandKind::kRecord);
           metrics_.undelivered_template_error.Increment();
           continue;
         }
@@ -318,6 +337,12 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         pending.channel = channel.channel;
         pending.accepted_at_us = accepted;
         pending.inserted_at_us = now_us;
+        if (workflow->critical) {
+          pending.preferences = decision.bypassed.empty()
+                                    ? "critical_workflow"
+                                    : absl::StrCat("critical_workflow: bypassed ", decision.bypassed);
+          if (!decision.bypassed.empty()) metrics_.critical_bypassed.Increment();
+        }
       }
     }
     ranges[i].second = commands.size();

@@ -20,6 +20,7 @@
 #include "redis/client.h"
 #include "redis/stream_consumer.h"
 #include "redis/stream_worker.h"
+#include "preferences/preference_store.h"
 #include "users/user_store.h"
 #include "workflow/registry.h"
 
@@ -34,6 +35,8 @@ struct FanoutOptions {
   int64_t reclaim_every_ms = 1000;
   int64_t run_ttl_seconds = 7 * 24 * 3600;
   int64_t user_cache_ttl_ms = 2000;
+  // The environment's default preference set (least specific level).
+  std::shared_ptr<const preferences::PreferenceSet> default_preferences;
 };
 
 struct FanoutMetrics {
@@ -42,6 +45,8 @@ struct FanoutMetrics {
   prometheus::Counter& delivered;
   prometheus::Counter& duplicate;
   prometheus::Counter& not_sent_unknown_recipient;
+  prometheus::Counter& not_sent_preference;
+  prometheus::Counter& critical_bypassed;
   prometheus::Counter& undelivered_template_error;
   prometheus::Counter& skipped_condition;
   prometheus::Counter& waits;
@@ -66,6 +71,7 @@ class SegmentProcessor final : public redis::StreamProcessor {
   const FanoutOptions options_;
   FanoutMetrics& metrics_;
   users::UserCache users_;
+  preferences::PreferenceCache preferences_;
 };
 
 // A worker thread running SegmentProcessor over its own connection.

@@ -11,12 +11,12 @@ namespace herald::feed {
 namespace {
 
 // ARGV: partition prefix, then per item: user, id, body (serialized
-// FeedItem), channel, accepted_at_us, inserted_at_us. Keys are built from
+// FeedItem), channel, accepted_at_us, inserted_at_us, preferences note. Keys are built from
 // the prefix; all share the partition's hash tag.
 const redis::Script kInsertMany(R"LUA(
 local prefix = ARGV[1]
 local out = {}
-for i = 2, #ARGV, 6 do
+for i = 2, #ARGV, 7 do
   local user, id = ARGV[i], ARGV[i + 1]
   local key = prefix .. 'msg:' .. id
   if redis.call('EXISTS', key) == 1 then
@@ -26,6 +26,7 @@ for i = 2, #ARGV, 6 do
     local seq = redis.call('HINCRBY', feed .. 'meta', 'seq', 1)
     redis.call('HSET', key, 'recipient', user, 'item', ARGV[i + 2], 'channel', ARGV[i + 3], 'status', 'delivered',
                'seq', seq, 'accepted_at_us', ARGV[i + 4], 'inserted_at_us', ARGV[i + 5])
+    if ARGV[i + 6] ~= '' then redis.call('HSET', key, 'preferences', ARGV[i + 6]) end
     redis.call('ZADD', feed .. 'active', seq, id)
     redis.call('ZADD', feed .. 'unseen', seq, id)
     redis.call('ZADD', feed .. 'unread', seq, id)
@@ -163,7 +164,7 @@ int64_t ToInt(const std::string& text) {
 
 redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items) {
   std::vector<std::string> args;
-  args.reserve(1 + 6 * items.size());
+  args.reserve(1 + 7 * items.size());
   args.push_back(keys.Prefix());
   for (const NewItem& item : items) {
     args.push_back(item.recipient);
@@ -172,6 +173,7 @@ redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& i
     args.push_back(item.channel);
     args.push_back(std::to_string(item.accepted_at_us));
     args.push_back(std::to_string(item.inserted_at_us));
+    args.push_back(item.preferences);
   }
   return kInsertMany.Call({}, args);
 }
@@ -180,7 +182,7 @@ redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& r
   return kRecord.Call({keys.Message(record.message_id)},
                       {"id", record.message_id, "recipient", record.recipient, "workflow", record.workflow, "tenant",
                        record.tenant, "channel", record.channel, "status", record.status, "reason", record.reason,
-                       "inserted_at_us", std::to_string(record.at_us)});
+                       "rule", record.rule, "inserted_at_us", std::to_string(record.at_us)});
 }
 
 absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedRequest& request) {

@@ -24,6 +24,9 @@ struct NewItem {
   std::string channel;
   int64_t accepted_at_us = 0;  // when the (newest) trigger was accepted
   int64_t inserted_at_us = 0;
+  // How preferences were applied when that needs saying (critical
+  // workflows: "critical_workflow: bypassed user:channel_types.in_app_feed").
+  std::string preferences;
 };
 
 // One EVALSHA that inserts every item (all of partition `keys`) unless its
@@ -41,8 +44,9 @@ struct NotDelivered {
   std::string tenant;
   std::string channel;
   std::string status;  // "not_sent" | "undelivered"
-  std::string reason;  // e.g. "unknown_recipient", "template_error: ..."
+  std::string reason;  // e.g. "unknown_recipient", "template_error: ...", "preference"
   int64_t at_us = 0;
+  std::string rule;    // the preference setting that decided, "<level>:<setting>"
 };
 redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record);
 

@@ -3,6 +3,7 @@
 // simulated clock driving windows and delays.
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -84,6 +85,13 @@ steps:
     channel: secondary
     channel_type: in_app_feed
     template: {markdown: "{{ data.text }} for {{ recipient.name }} in {{ tenant.id }}"}
+)";
+  options.workflow_files["reset.yaml"] = R"(
+key: reset
+critical: true
+categories: [security]
+steps:
+  - {ref: feed, type: channel, channel_type: in_app_feed, template: {markdown: "reset your password"}}
 )";
   options.workflow_files["strict.yaml"] = R"(
 key: strict
@@ -337,6 +345,83 @@ TEST_F(PipelineTest, StrictTemplatesFailTheMessageNamingTheVariableAndDatesUseTh
     ++undelivered;
   }
   EXPECT_EQ(undelivered, 1);
+}
+
+// Message records of `user`: reason -> (rule or preferences note).
+std::multimap<std::string, std::string> Records(redis::RedisClient& client, const std::vector<std::string>& keys,
+                                                const std::string& user) {
+  std::multimap<std::string, std::string> records;
+  for (const std::string& key : keys) {
+    if (key.find(":msg:") == std::string::npos) continue;
+    auto fields = client.Execute({"HMGET", key, "recipient", "status", "reason", "rule", "preferences"});
+    if (!fields.ok() || fields->elements[0].str != user) continue;
+    std::string status = fields->elements[1].str;
+    records.emplace(fields->elements[2].str.empty() ? status : absl::StrCat(status, "/", fields->elements[2].str),
+                    fields->elements[3].str + fields->elements[4].str);
+  }
+  return records;
+}
+
+TEST_F(PipelineTest, PreferencesDecideAtEveryLevelAndCriticalWorkflowsBypassThem) {
+  auto set = [&](const std::string& user, const std::string& tenant, const std::string& json) {
+    v1::SetPreferencesRequest request;
+    request.set_user_id(user);
+    request.set_tenant(tenant);
+    request.set_preferences_json(json);
+    v1::Preferences response;
+    return harness_->stub().SetPreferences(testing::HeraldHarness::Context().get(), request, &response);
+  };
+  // A bad set names the field and writes nothing.
+  size_t keys_before = AllKeys().size();
+  grpc::Status bad = set("rita", "", R"({"workflows": {"direct": {"channel_types": {"in_app_feed": "no"}}}})");
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(bad.error_message(), "preferences_json.workflows.direct.channel_types.in_app_feed: must be a boolean");
+  EXPECT_EQ(AllKeys().size(), keys_before);
+
+  ASSERT_TRUE(set("rita", "", R"({"workflows": {"direct": false}, "channel_types": {"in_app_feed": false}})").ok());
+  ASSERT_TRUE(set("", "acme", R"({"channel_types": {"in_app_feed": false}})").ok());            // tenant default
+  ASSERT_TRUE(set("bo", "acme", R"({"channel_types": {"in_app_feed": true}})").ok());          // bo, in acme
+  Trigger("direct", "rita", "ana", R"({"text": "x"})");         // user opts out of the workflow
+  Trigger("direct", "bo", "ana", R"({"text": "y"})", "acme");   // user-per-tenant beats the tenant default
+  Trigger("direct", "cy", "ana", R"({"text": "z"})", "acme");   // tenant default applies
+  Trigger("direct", "cy", "ana", R"({"text": "w"})");           // no tenant: nothing applies
+  Trigger("reset", "rita", "", "{}");                           // critical: bypasses rita's opt-out
+  ASSERT_TRUE(harness_->WaitForIdle());
+
+  auto client = Connect();
+  std::vector<std::string> keys = AllKeys();
+  EXPECT_EQ(Records(*client, keys, "rita"),
+            (std::multimap<std::string, std::string>{{"not_sent/preference", "user:workflows.direct"},
+                                                     {"delivered", "critical_workflow: bypassed user:channel_types.in_app_feed"}}));
+  auto rita = harness_->AllFeedItems("rita");
+  ASSERT_EQ(rita.size(), 1u);
+  EXPECT_EQ(rita[0].workflow(), "reset");
+  EXPECT_EQ(harness_->AllFeedItems("bo").size(), 1u);
+  EXPECT_EQ(Records(*client, keys, "cy"),
+            (std::multimap<std::string, std::string>{{"not_sent/preference", "tenant:channel_types.in_app_feed"},
+                                                     {"delivered", ""}}));
+
+  // Explain says the same, with the chain and what was overridden.
+  v1::ExplainPreferencesRequest explain;
+  explain.set_user_id("bo");
+  explain.set_workflow("direct");
+  explain.set_tenant("acme");
+  explain.set_channel_type("in_app_feed");
+  v1::ExplainPreferencesResponse why;
+  ASSERT_TRUE(harness_->stub().ExplainPreferences(testing::HeraldHarness::Context().get(), explain, &why).ok());
+  EXPECT_TRUE(why.send());
+  EXPECT_EQ(why.reason(), "allowed");
+  ASSERT_EQ(why.chain_size(), 1);
+  EXPECT_EQ(why.chain(0).level(), "user_tenant");
+  ASSERT_EQ(why.overridden_size(), 1);
+  EXPECT_EQ(why.overridden(0).level(), "tenant");
+  explain.set_user_id("cy");
+  ASSERT_TRUE(harness_->stub().ExplainPreferences(testing::HeraldHarness::Context().get(), explain, &why).ok());
+  EXPECT_FALSE(why.send());
+  EXPECT_EQ(why.decided_by(), "tenant:channel_types.in_app_feed");
+  explain.set_workflow("nope");
+  grpc::Status unknown = harness_->stub().ExplainPreferences(testing::HeraldHarness::Context().get(), explain, &why);
+  EXPECT_EQ(unknown.error_message(), "workflow: unknown workflow 'nope'");
 }
 
 TEST_F(PipelineTest, InlineRecipientsAreIdentifiedWithTheTrigger) {

@@ -253,7 +253,7 @@ absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& so
   Location at(source);
   if (!root.IsMap()) return at.Error("", "a workflow file must be a map with 'key' and 'steps'");
   static const std::set<std::string> kTopLevel = {"key", "name", "categories", "steps", "description",
-                                                    "strict_templates"};
+                                                    "strict_templates", "critical"};
   for (const auto& entry : root) {
     if (!kTopLevel.count(entry.first.Scalar())) return at.Error(entry.first.Scalar(), "unknown field");
   }
@@ -271,6 +271,7 @@ absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& so
     for (const auto& category : categories) workflow.categories.push_back(category.Scalar());
   }
   HERALD_ASSIGN_OR_RETURN(workflow.strict_templates, OptionalBool(root, "strict_templates", at, false));
+  HERALD_ASSIGN_OR_RETURN(workflow.critical, OptionalBool(root, "critical", at, false));
   YAML::Node steps = root["steps"];
   if (!steps || !steps.IsSequence() || steps.size() == 0) return at.Error("steps", "must be a non-empty list");
   std::set<std::string> refs;

@@ -79,6 +79,9 @@ struct Workflow {
   // Unknown template variables fail the message (undelivered, naming the
   // variable) instead of rendering empty.
   bool strict_templates = false;
+  // Critical workflows (password reset, security alerts) bypass
+  // preferences; their message records say so.
+  bool critical = false;
   // Whether deciding a wait step (its conditions or batch key) reads the
   // recipient's or actor's profile; the batcher fetches profiles only then.
   // Computed once when the workflow is parsed.

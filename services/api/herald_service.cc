@@ -7,13 +7,15 @@
 #include "core/keys.h"
 #include "feed/feed_store.h"
 #include "services/api/grpc_status.h"
+#include "preferences/preference_store.h"
 #include "users/user_store.h"
 
 namespace herald::api {
 namespace {
 
 constexpr const char* kMethodNames[] = {"Trigger",  "TriggerBatch", "Cancel",   "ListWorkflows", "GetWorkflow",
-                                        "IdentifyUser", "GetUser",  "ListFeed", "MarkFeedItems"};
+                                        "IdentifyUser", "GetUser",  "ListFeed", "MarkFeedItems", "SetPreferences",
+                                        "GetPreferences", "ExplainPreferences"};
 constexpr const char* kCodeNames[] = {"OK",
                                       "Canceled",
                                       "Unknown",
@@ -304,6 +306,138 @@ grpc::ServerUnaryReactor* HeraldService::MarkFeedItems(grpc::CallbackServerConte
     auto parsed = feed::ParseMarkReply(*results[0]);
     if (parsed.ok()) *response = std::move(*parsed);
     call->Finish(parsed.status());
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::SetPreferences(grpc::CallbackServerContext* context,
+                                                        const v1::SetPreferencesRequest* request,
+                                                        v1::Preferences* response) {
+  Call* call = Begin(context, GrpcMetrics::kSetPreferences);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  preferences::Scope scope{request->user_id(), request->tenant()};
+  auto command = preferences::SetCommand(scope, request->preferences_json(), options_.partitions);
+  if (!command.ok()) {
+    call->Finish(command.status());
+    return reactor;
+  }
+  // The stored (normalized) form is the command's last argument.
+  std::string stored = command->back();
+  redis_.Submit({std::move(*command)}, [call, request, response, stored](redis::AsyncPipeline::Results results) {
+    if (!results[0].ok()) return call->Finish(results[0].status());
+    response->set_user_id(request->user_id());
+    response->set_tenant(request->tenant());
+    response->set_preferences_json(stored);
+    call->Finish(absl::OkStatus());
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::GetPreferences(grpc::CallbackServerContext* context,
+                                                        const v1::GetPreferencesRequest* request,
+                                                        v1::Preferences* response) {
+  Call* call = Begin(context, GrpcMetrics::kGetPreferences);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  preferences::Scope scope{request->user_id(), request->tenant()};
+  absl::Status valid = preferences::ValidateScope(scope);
+  if (!valid.ok()) {
+    call->Finish(valid);
+    return reactor;
+  }
+  redis_.Submit({preferences::GetCommand(scope, options_.partitions)},
+                [call, request, response](redis::AsyncPipeline::Results results) {
+                  if (!results[0].ok()) return call->Finish(results[0].status());
+                  response->set_user_id(request->user_id());
+                  response->set_tenant(request->tenant());
+                  response->set_preferences_json(preferences::StoredJson(*results[0]));
+                  call->Finish(absl::OkStatus());
+                });
+  return reactor;
+}
+
+namespace {
+
+void CopyRules(const std::vector<preferences::Rule>& rules,
+               google::protobuf::RepeatedPtrField<v1::PreferenceRule>* out) {
+  for (const preferences::Rule& rule : rules) {
+    v1::PreferenceRule* added = out->Add();
+    added->set_level(preferences::LevelName(rule.level));
+    added->set_setting(rule.setting);
+    added->set_allows(rule.allows);
+    added->set_note(rule.note);
+  }
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* HeraldService::ExplainPreferences(grpc::CallbackServerContext* context,
+                                                            const v1::ExplainPreferencesRequest* request,
+                                                            v1::ExplainPreferencesResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kExplainPreferences);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  auto fail = [&](absl::Status status) {
+    call->Finish(status);
+    return reactor;
+  };
+  absl::Status valid = users::ValidateId(request->user_id(), "user_id");
+  if (!valid.ok()) return fail(valid);
+  if (!request->tenant().empty()) {
+    valid = users::ValidateId(request->tenant(), "tenant");
+    if (!valid.ok()) return fail(valid);
+  }
+  const workflow::Workflow* workflow = workflows_.Find(request->workflow());
+  if (workflow == nullptr) {
+    return fail(absl::InvalidArgumentError(absl::StrCat("workflow: unknown workflow '", request->workflow(), "'")));
+  }
+  if (request->channel_type().empty()) return fail(absl::InvalidArgumentError("channel_type: required"));
+  auto data = std::make_shared<nlohmann::json>(nlohmann::json::object());
+  if (!request->data_json().empty()) {
+    *data = nlohmann::json::parse(request->data_json(), nullptr, false);
+    if (!data->is_object()) return fail(absl::InvalidArgumentError("data_json: must be a JSON object"));
+  }
+  const std::string user_id = request->user_id();
+  const std::string tenant = request->tenant();
+  std::vector<redis::Command> commands = {
+      {"HGETALL", Keys(PartitionOf(user_id, options_.partitions)).User(user_id)},
+      {"HGETALL", Keys(PartitionOf(user_id, options_.partitions)).Preferences(user_id)}};
+  if (!tenant.empty()) {
+    commands.push_back({"GET", Keys(PartitionOf(tenant, options_.partitions)).TenantPreferences(tenant)});
+  }
+  preferences::Question question{workflow->key, workflow->categories, request->channel_type(), workflow->critical};
+  std::shared_ptr<const preferences::PreferenceSet> environment = options_.default_preferences;
+  redis_.Submit(std::move(commands), [call, response, user_id, tenant, question, data,
+                                      environment](redis::AsyncPipeline::Results results) {
+    for (const auto& result : results) {
+      if (!result.ok()) return call->Finish(result.status());
+    }
+    auto user = users::UserFromReply(user_id, *results[0]);
+    nlohmann::json recipient = user.ok() ? users::UserJson(*user) : nlohmann::json{{"id", user_id}};
+    nlohmann::json tenant_json = tenant.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"id", tenant}};
+    std::shared_ptr<const preferences::PreferenceSet> user_set;
+    absl::flat_hash_map<std::string, std::shared_ptr<const preferences::PreferenceSet>> by_tenant;
+    preferences::ParseUserSets(*results[1], &user_set, &by_tenant);
+    std::shared_ptr<const preferences::PreferenceSet> tenant_set;
+    if (results.size() > 2 && results[2]->type == redis::Reply::Type::kString) {
+      tenant_set = preferences::ParseStoredSet(results[2]->str);
+    }
+    preferences::LevelSets sets;
+    sets.environment = environment.get();
+    sets.tenant = tenant_set.get();
+    sets.user = user_set.get();
+    auto found = by_tenant.find(tenant);
+    if (!tenant.empty() && found != by_tenant.end()) sets.user_tenant = found->second.get();
+    templates::Context context;
+    context.Set("recipient", &recipient);
+    context.Set("data", data.get());
+    context.Set("tenant", &tenant_json);
+    preferences::Decision decision = preferences::Evaluate(question, sets, context);
+    response->set_send(decision.send);
+    response->set_reason(decision.reason);
+    response->set_decided_by(decision.decided_by);
+    response->set_bypassed(decision.bypassed);
+    CopyRules(decision.chain, response->mutable_chain());
+    CopyRules(decision.overridden, response->mutable_overridden());
+    call->Finish(absl::OkStatus());
   });
   return reactor;
 }

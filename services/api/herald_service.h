@@ -11,6 +11,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "preferences/preferences.h"
 #include "redis/async_pipeline.h"
 #include "services/api/trigger_planner.h"
 #include "workflow/registry.h"
@@ -30,6 +31,9 @@ class GrpcMetrics {
     kGetUser,
     kListFeed,
     kMarkFeedItems,
+    kSetPreferences,
+    kGetPreferences,
+    kExplainPreferences,
     kMethodCount
   };
   explicit GrpcMetrics(prometheus::Registry& registry);
@@ -44,6 +48,8 @@ class GrpcMetrics {
 struct ServiceOptions {
   int partitions = 4;
   TriggerLimits limits;
+  // The environment's default preference set, for explanations.
+  std::shared_ptr<const preferences::PreferenceSet> default_preferences;
 };
 
 // Thread-safe.
@@ -72,6 +78,15 @@ class HeraldService final : public v1::Herald::CallbackService {
   grpc::ServerUnaryReactor* MarkFeedItems(grpc::CallbackServerContext* context,
                                           const v1::MarkFeedItemsRequest* request,
                                           v1::MarkFeedItemsResponse* response) override;
+  grpc::ServerUnaryReactor* SetPreferences(grpc::CallbackServerContext* context,
+                                           const v1::SetPreferencesRequest* request,
+                                           v1::Preferences* response) override;
+  grpc::ServerUnaryReactor* GetPreferences(grpc::CallbackServerContext* context,
+                                           const v1::GetPreferencesRequest* request,
+                                           v1::Preferences* response) override;
+  grpc::ServerUnaryReactor* ExplainPreferences(grpc::CallbackServerContext* context,
+                                               const v1::ExplainPreferencesRequest* request,
+                                               v1::ExplainPreferencesResponse* response) override;
 
  private:
   class Call;

@@ -124,6 +124,14 @@ class RuntimeImpl final : public Runtime {
       consumer_prefix = absl::StrCat(host, "-", getpid());
     }
     const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Get();
+    std::shared_ptr<const preferences::PreferenceSet> default_preferences;
+    if (!options.default_preferences_file.empty()) {
+      auto loaded = preferences::LoadPreferenceFile(options.default_preferences_file);
+      if (!loaded.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("--default_preferences: ", loaded.status().message()));
+      }
+      default_preferences = std::make_shared<const preferences::PreferenceSet>(std::move(*loaded));
+    }
     if (batcher) {
       batcher_metrics_ = std::make_unique<batcher::BatcherMetrics>(*registry_);
       StartWorkers(options, consumer_prefix, "batcher", options.batcher_threads, batcher::BatcherOptions(), clock,
@@ -136,7 +144,9 @@ class RuntimeImpl final : public Runtime {
     }
     if (fanout) {
       fanout_metrics_ = std::make_unique<fanout::FanoutMetrics>(*registry_);
-      StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout::FanoutOptions(), clock,
+      fanout::FanoutOptions fanout_options;
+      fanout_options.default_preferences = default_preferences;
+      StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout_options, clock,
                    *fanout_metrics_, &fanouts_);
     }
     if (api) {
@@ -147,6 +157,7 @@ class RuntimeImpl final : public Runtime {
       service_options.partitions = options.partitions;
       service_options.limits.max_recipients = options.max_recipients;
       service_options.limits.max_data_bytes = options.max_data_bytes;
+      service_options.default_preferences = default_preferences;
       service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, clock, service_options, *registry_);
       grpc::EnableDefaultHealthCheckService(true);
       grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -33,6 +33,8 @@ struct RuntimeOptions {
   // SimulatedClock to drive batch windows and delays.
   const Clock* clock = nullptr;
   int flush_tick_ms = 5;
+  // JSON file with the environment's default preference set; empty = none.
+  std::string default_preferences_file;
 };
 
 class Runtime {

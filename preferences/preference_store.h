@@ -1,0 +1,80 @@
+// Where preference sets live in Redis and how workers read them:
+// a user's sets in one hash (`prefs:<user>`: "default" and "tenant:<id>"),
+// a tenant's default set in its own key; the environment default comes
+// from a file at start. PreferenceCache gives the fan-out every level of
+// a read's recipients in one pipelined round trip.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "core/clock.h"
+#include "preferences/preferences.h"
+#include "redis/client.h"
+
+namespace herald::preferences {
+
+// Whose set: a user's (tenant empty), a user's for one tenant, or a
+// tenant's default (user empty).
+struct Scope {
+  std::string user_id;
+  std::string tenant;
+};
+
+// INVALID_ARGUMENT naming user_id / tenant when the scope is empty or an id
+// is malformed.
+absl::Status ValidateScope(const Scope& scope);
+
+// Parses and validates `preferences_json` (INVALID_ARGUMENT naming
+// "preferences_json...") and returns the command that stores it.
+absl::StatusOr<redis::Command> SetCommand(const Scope& scope, const std::string& preferences_json, int partitions);
+redis::Command GetCommand(const Scope& scope, int partitions);
+// The stored JSON from a GetCommand reply; "{}" when nothing is stored.
+std::string StoredJson(const redis::Reply& reply);
+
+// Reads a JSON file with one preference set (the environment default).
+absl::StatusOr<PreferenceSet> LoadPreferenceFile(const std::string& path);
+
+// Per-worker cache of users' and tenants' sets (2 s by default, as users).
+// Not thread-safe: one per worker.
+class PreferenceCache {
+ public:
+  PreferenceCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 100'000)
+      : clock_(clock), partitions_(partitions), ttl_micros_(ttl_micros), capacity_(capacity) {}
+
+  // Loads what is missing or stale for these (user, tenant) pairs.
+  absl::Status Prefetch(redis::RedisClient& client, const std::vector<std::pair<std::string, std::string>>& targets);
+
+  // The user-level sets for (user, tenant) and the tenant's default, from
+  // the last Prefetch; `environment` is passed through.
+  LevelSets Find(const std::string& user, const std::string& tenant, const PreferenceSet* environment) const;
+
+ private:
+  struct UserSets {
+    std::shared_ptr<const PreferenceSet> user;
+    absl::flat_hash_map<std::string, std::shared_ptr<const PreferenceSet>> by_tenant;
+    int64_t loaded_at = 0;
+  };
+  struct TenantSet {
+    std::shared_ptr<const PreferenceSet> set;
+    int64_t loaded_at = 0;
+  };
+  const Clock& clock_;
+  const int partitions_;
+  const int64_t ttl_micros_;
+  const size_t capacity_;
+  absl::flat_hash_map<std::string, UserSets> users_;
+  absl::flat_hash_map<std::string, TenantSet> tenants_;
+};
+
+// HGETALL of a user's hash -> their sets (unparseable entries are skipped:
+// they were validated when written).
+void ParseUserSets(const redis::Reply& reply, std::shared_ptr<const PreferenceSet>* user,
+                   absl::flat_hash_map<std::string, std::shared_ptr<const PreferenceSet>>* by_tenant);
+std::shared_ptr<const PreferenceSet> ParseStoredSet(const std::string& json_text);
+
+}  // namespace herald::preferences
