@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
@@ -101,19 +102,19 @@ absl::Status PreferenceCache::Prefetch(redis::RedisClient& client,
                                        const std::vector<std::pair<std::string, std::string>>& targets) {
   int64_t now = clock_.NowMicros();
   std::vector<std::string> users, tenants;
+  absl::flat_hash_set<std::string> asked;  // "u:<user>" / "t:<tenant>" already in this pipeline
   std::vector<redis::Command> commands;
   auto stale = [&](int64_t loaded_at) { return now - loaded_at >= ttl_micros_; };
   for (const auto& [user, tenant] : targets) {
     auto found = users_.find(user);
-    if ((found == users_.end() || stale(found->second.loaded_at)) &&
-        std::find(users.begin(), users.end(), user) == users.end()) {
+    if ((found == users_.end() || stale(found->second.loaded_at)) && asked.insert(absl::StrCat("u:", user)).second) {
       users.push_back(user);
       commands.push_back({"HGETALL", Keys(PartitionOf(user, partitions_)).Preferences(user)});
     }
     if (tenant.empty()) continue;
     auto tenant_found = tenants_.find(tenant);
     if ((tenant_found == tenants_.end() || stale(tenant_found->second.loaded_at)) &&
-        std::find(tenants.begin(), tenants.end(), tenant) == tenants.end()) {
+        asked.insert(absl::StrCat("t:", tenant)).second) {
       tenants.push_back(tenant);
       commands.push_back({"GET", Keys(PartitionOf(tenant, partitions_)).TenantPreferences(tenant)});
     }

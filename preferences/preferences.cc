@@ -197,6 +197,10 @@ json PreferenceSetToJson(const PreferenceSet& set) {
 Decision Evaluate(const Question& question, const LevelSets& sets, const templates::Context& context) {
   Decision decision;
   std::vector<Layer> layers = MostSpecificFirst(sets);
+  if (layers.empty()) {  // the common case on the hot path: nothing set anywhere
+    decision.reason = question.critical ? "critical_workflow" : "no_preferences";
+    return decision;
+  }
   // Channel type setting.
   std::optional<Rule> channel;
   const std::string channel_setting = absl::StrCat("channel_types.", question.channel_type);
