@@ -1,12 +1,14 @@
 // heraldctl: the command line for Herald's gRPC API. Human output by
 // default, --json for scripts; exit code 0 on success, 1 on an RPC error,
 // 2 on a usage error.
+#include <optional>
 #include <grpcpp/grpcpp.h>
 
 #include <google/protobuf/util/json_util.h>
 
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,16 +42,29 @@ ABSL_FLAG(std::string, after, "", "feed list: cursor from the previous page");
 ABSL_FLAG(bool, all, false, "feed mark: every item of the user");
 ABSL_FLAG(std::string, user, "", "preferences/explain: user id");
 ABSL_FLAG(std::string, channel_type, "in_app_feed", "explain: channel type");
+ABSL_FLAG(std::string, objects, "", "trigger: object recipients, comma-separated collection/id");
+ABSL_FLAG(std::string, settings, "", "tenant identify: settings, a JSON object");
 
 namespace {
 
 constexpr char kUsage[] = R"(heraldctl [--addr HOST:PORT] [--json] COMMAND ...
 
-  trigger WORKFLOW --to u1,u2 [--actor A] [--data '{"k":"v"}'] [--tenant T]
+  trigger WORKFLOW (--to u1,u2 | --objects projects/p1) [--actor A] [--data '{"k":"v"}'] [--tenant T]
                    [--cancellation_key K] [--idempotency_key K]
   cancel WORKFLOW --cancellation_key K [--to u1,u2]
   identify USER [--name N] [--email E] [--phone P] [--properties '{...}']
   user USER
+  user delete USER
+  user merge USER FROM_USER          (fold FROM_USER into USER, then delete it)
+  channel-data set USER CHANNEL '{"tokens": [...]}' | get USER CHANNEL | unset USER CHANNEL
+  object identify COLLECTION/ID [--name N] [--properties '{...}']
+  object get|delete COLLECTION/ID
+  object subscribe|unsubscribe COLLECTION/ID --to u1,u2
+  object subscribers COLLECTION/ID [--page_size N] [--after CURSOR]
+  fanout FANOUT_ID                   (progress of an object fan-out)
+  tenant identify TENANT [--name N] [--settings '{"branding": {...}, "preference_set": {...}}']
+  tenant get|delete TENANT
+  message USER MESSAGE_ID
   feed list USER [--status unread|unseen|read|archived] [--page_size N] [--after CURSOR]
   feed mark USER seen|unseen|read|unread|interacted|uninteracted|archived|unarchived (ID... | --all)
   workflows list
@@ -111,6 +126,15 @@ std::vector<std::string> SplitList(const std::string& text) {
   return absl::StrSplit(text, ',', absl::SkipWhitespace());
 }
 
+std::optional<herald::v1::ObjectRef> ParseObjectRef(const std::string& text) {
+  size_t slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) return std::nullopt;
+  herald::v1::ObjectRef ref;
+  ref.set_collection(text.substr(0, slash));
+  ref.set_id(text.substr(slash + 1));
+  return ref;
+}
+
 std::string FormatTime(int64_t ms) {
   if (ms == 0) return "-";
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMillis(ms), absl::LocalTimeZone());
@@ -129,7 +153,12 @@ int Trigger(Cli& cli, const std::vector<std::string>& args, bool json) {
   herald::v1::TriggerRequest request;
   request.set_workflow(args[0]);
   for (const std::string& id : SplitList(absl::GetFlag(FLAGS_to))) request.add_recipients()->set_id(id);
-  if (request.recipients_size() == 0) return Usage("trigger needs --to");
+  for (const std::string& ref : SplitList(absl::GetFlag(FLAGS_objects))) {
+    auto object = ParseObjectRef(ref);
+    if (!object) return Usage(absl::StrCat("--objects: '", ref, "' is not collection/id"));
+    *request.add_recipients()->mutable_object() = *object;
+  }
+  if (request.recipients_size() == 0) return Usage("trigger needs --to or --objects");
   request.set_actor(absl::GetFlag(FLAGS_actor));
   request.set_data_json(absl::GetFlag(FLAGS_data));
   request.set_tenant(absl::GetFlag(FLAGS_tenant));
@@ -143,6 +172,10 @@ int Trigger(Cli& cli, const std::vector<std::string>& args, bool json) {
   }
   std::cout << (response.duplicate() ? "already triggered (idempotency key seen); runs:" : "triggered; runs:") << "\n";
   for (const auto& run : response.runs()) std::cout << "  " << run.recipient() << "  " << run.workflow_run_id() << "\n";
+  for (const auto& fanout : response.fanouts()) {
+    std::cout << "  fan-out to subscribers of " << fanout.object().collection() << "/" << fanout.object().id() << "  "
+              << fanout.fanout_id() << "  (heraldctl fanout " << fanout.fanout_id() << ")\n";
+  }
   return 0;
 }
 
@@ -240,8 +273,34 @@ int Explain(Cli& cli, const std::vector<std::string>& args, bool json) {
   return 0;
 }
 
+// Prints a response as JSON (these admin answers have no shorter form).
+int PrintJson(const google::protobuf::Message& response) {
+  std::cout << Json(response) << std::endl;
+  return 0;
+}
+
 int GetUser(Cli& cli, const std::vector<std::string>& args, bool json) {
-  if (args.size() != 1) return Usage("user needs exactly one USER");
+  if (args.size() == 2 && args[0] == "delete") {
+    herald::v1::DeleteUserRequest request;
+    request.set_id(args[1]);
+    herald::v1::DeleteUserResponse response;
+    if (!cli.Call(&herald::v1::Herald::Stub::DeleteUser, request, &response)) return 1;
+    if (json) return PrintJson(response);
+    std::cout << "deleted user " << args[1] << " (" << response.deleted_keys() << " keys)" << std::endl;
+    return 0;
+  }
+  if (args.size() == 3 && args[0] == "merge") {
+    herald::v1::MergeUsersRequest request;
+    request.set_user_id(args[1]);
+    request.set_from_user_id(args[2]);
+    herald::v1::User response;
+    if (!cli.Call(&herald::v1::Herald::Stub::MergeUsers, request, &response)) return 1;
+    if (json) return PrintJson(response);
+    std::cout << "merged " << args[2] << " into:\n";
+    PrintUser(response);
+    return 0;
+  }
+  if (args.size() != 1) return Usage("user needs USER, delete USER or merge USER FROM_USER");
   herald::v1::GetUserRequest request;
   request.set_id(args[0]);
   herald::v1::User response;
@@ -365,6 +424,139 @@ int Workflows(Cli& cli, const std::vector<std::string>& args, bool json) {
   return Usage(absl::StrCat("unknown workflows command '", args[0], "'"));
 }
 
+int ChannelData(Cli& cli, const std::vector<std::string>& args, bool json) {
+  if (args.size() == 4 && args[0] == "set") {
+    herald::v1::SetChannelDataRequest request;
+    request.set_user_id(args[1]);
+    request.set_channel(args[2]);
+    request.set_data_json(args[3]);
+    herald::v1::ChannelData response;
+    if (!cli.Call(&herald::v1::Herald::Stub::SetChannelData, request, &response)) return 1;
+    return PrintJson(response);
+  }
+  if (args.size() == 3 && (args[0] == "get" || args[0] == "unset")) {
+    herald::v1::ChannelDataRequest request;
+    request.set_user_id(args[1]);
+    request.set_channel(args[2]);
+    if (args[0] == "get") {
+      herald::v1::ChannelData response;
+      if (!cli.Call(&herald::v1::Herald::Stub::GetChannelData, request, &response)) return 1;
+      return PrintJson(response);
+    }
+    herald::v1::UnsetChannelDataResponse response;
+    if (!cli.Call(&herald::v1::Herald::Stub::UnsetChannelData, request, &response)) return 1;
+    if (json) return PrintJson(response);
+    std::cout << (response.existed() ? "removed" : "there was none") << std::endl;
+    return 0;
+  }
+  return Usage("channel-data needs set USER CHANNEL JSON, get USER CHANNEL or unset USER CHANNEL");
+}
+
+int Object(Cli& cli, const std::vector<std::string>& args, bool json) {
+  if (args.size() != 2) return Usage("object needs a command and COLLECTION/ID");
+  auto ref = ParseObjectRef(args[1]);
+  if (!ref) return Usage(absl::StrCat("'", args[1], "' is not collection/id"));
+  const std::string& verb = args[0];
+  if (verb == "identify") {
+    herald::v1::IdentifyObjectRequest request;
+    *request.mutable_object() = *ref;
+    request.set_name(absl::GetFlag(FLAGS_name));
+    request.set_properties_json(absl::GetFlag(FLAGS_properties));
+    herald::v1::Object response;
+    if (!cli.Call(&herald::v1::Herald::Stub::IdentifyObject, request, &response)) return 1;
+    return PrintJson(response);
+  }
+  herald::v1::ObjectRequest object;
+  *object.mutable_object() = *ref;
+  if (verb == "get") {
+    herald::v1::Object response;
+    if (!cli.Call(&herald::v1::Herald::Stub::GetObject, object, &response)) return 1;
+    return PrintJson(response);
+  }
+  if (verb == "delete") {
+    herald::v1::DeleteObjectResponse response;
+    if (!cli.Call(&herald::v1::Herald::Stub::DeleteObject, object, &response)) return 1;
+    return PrintJson(response);
+  }
+  if (verb == "subscribe" || verb == "unsubscribe") {
+    herald::v1::SubscriptionsRequest request;
+    *request.mutable_object() = *ref;
+    for (const std::string& id : SplitList(absl::GetFlag(FLAGS_to))) request.add_user_ids(id);
+    herald::v1::SubscriptionsResponse response;
+    auto method = verb == "subscribe" ? &herald::v1::Herald::Stub::Subscribe : &herald::v1::Herald::Stub::Unsubscribe;
+    if (!cli.Call(method, request, &response)) return 1;
+    if (json) return PrintJson(response);
+    std::cout << verb << "d " << response.changed() << "; " << response.subscriber_count() << " subscriber(s)"
+              << std::endl;
+    return 0;
+  }
+  if (verb == "subscribers") {
+    herald::v1::ListSubscribersRequest request;
+    *request.mutable_object() = *ref;
+    request.set_page_size(absl::GetFlag(FLAGS_page_size));
+    request.set_after(absl::GetFlag(FLAGS_after));
+    herald::v1::ListSubscribersResponse response;
+    if (!cli.Call(&herald::v1::Herald::Stub::ListSubscribers, request, &response)) return 1;
+    if (json) return PrintJson(response);
+    for (const std::string& id : response.user_ids()) std::cout << id << "\n";
+    std::cout << response.subscriber_count() << " subscriber(s)";
+    if (!response.next_cursor().empty()) std::cout << "; next page: --after " << response.next_cursor();
+    std::cout << std::endl;
+    return 0;
+  }
+  return Usage(absl::StrCat("unknown object command '", verb, "'"));
+}
+
+int Fanout(Cli& cli, const std::vector<std::string>& args, bool json) {
+  if (args.size() != 1) return Usage("fanout needs exactly one FANOUT_ID");
+  herald::v1::GetObjectFanoutRequest request;
+  request.set_fanout_id(args[0]);
+  herald::v1::ObjectFanout response;
+  if (!cli.Call(&herald::v1::Herald::Stub::GetObjectFanout, request, &response)) return 1;
+  if (json) return PrintJson(response);
+  std::cout << response.status() << ": " << response.recipients() << " subscriber(s) of " << response.object().collection()
+            << "/" << response.object().id() << " in " << response.pages() << " page(s), workflow "
+            << response.workflow() << ", started " << FormatTime(response.started_at_ms()) << ", finished "
+            << FormatTime(response.finished_at_ms()) << std::endl;
+  return 0;
+}
+
+int Tenant(Cli& cli, const std::vector<std::string>& args, bool json) {
+  if (args.size() != 2) return Usage("tenant needs identify|get|delete TENANT");
+  herald::v1::Tenant response;
+  if (args[0] == "identify") {
+    herald::v1::IdentifyTenantRequest request;
+    request.set_id(args[1]);
+    request.set_name(absl::GetFlag(FLAGS_name));
+    request.set_settings_json(absl::GetFlag(FLAGS_settings));
+    if (!cli.Call(&herald::v1::Herald::Stub::IdentifyTenant, request, &response)) return 1;
+    return PrintJson(response);
+  }
+  herald::v1::TenantRequest request;
+  request.set_id(args[1]);
+  if (args[0] == "get") {
+    if (!cli.Call(&herald::v1::Herald::Stub::GetTenant, request, &response)) return 1;
+    return PrintJson(response);
+  }
+  if (args[0] == "delete") {
+    herald::v1::DeleteTenantResponse deleted;
+    if (!cli.Call(&herald::v1::Herald::Stub::DeleteTenant, request, &deleted)) return 1;
+    std::cout << "deleted tenant " << args[1] << std::endl;
+    return 0;
+  }
+  return Usage(absl::StrCat("unknown tenant command '", args[0], "'"));
+}
+
+int Message(Cli& cli, const std::vector<std::string>& args, bool json) {
+  if (args.size() != 2) return Usage("message needs USER MESSAGE_ID");
+  herald::v1::GetMessageRequest request;
+  request.set_user_id(args[0]);
+  request.set_message_id(args[1]);
+  herald::v1::Message response;
+  if (!cli.Call(&herald::v1::Herald::Stub::GetMessage, request, &response)) return 1;
+  return PrintJson(response);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -384,5 +576,10 @@ int main(int argc, char** argv) {
   if (command == "workflows") return Workflows(cli, args, json);
   if (command == "preferences") return Preferences(cli, args, json);
   if (command == "explain") return Explain(cli, args, json);
+  if (command == "channel-data") return ChannelData(cli, args, json);
+  if (command == "object") return Object(cli, args, json);
+  if (command == "fanout") return Fanout(cli, args, json);
+  if (command == "tenant") return Tenant(cli, args, json);
+  if (command == "message") return Message(cli, args, json);
   return Usage(absl::StrCat("unknown command '", command, "'"));
 }

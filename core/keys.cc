@@ -9,7 +9,25 @@ Keys::Keys(int partition)
       prefix_(absl::StrCat("herald:{", partition, "}:")),
       events_(absl::StrCat(prefix_, "events")),
       segments_(absl::StrCat(prefix_, "batches")),
-      due_(absl::StrCat(prefix_, "due")) {}
+      due_(absl::StrCat(prefix_, "due")),
+      expansions_(absl::StrCat(prefix_, "expansions")),
+      deliveries_(absl::StrCat(prefix_, "deliveries")) {}
+
+std::string Keys::ChannelData(absl::string_view user_id) const { return absl::StrCat(prefix_, "chdata:", user_id); }
+
+std::string Keys::UserSubscriptions(absl::string_view user_id) const {
+  return absl::StrCat(prefix_, "usubs:", user_id);
+}
+
+std::string Keys::UserRecords(absl::string_view user_id) const { return absl::StrCat(prefix_, "urecs:", user_id); }
+
+std::string Keys::Object(absl::string_view ref) const { return absl::StrCat(prefix_, "obj:", ref); }
+
+std::string Keys::Subscribers(absl::string_view ref) const { return absl::StrCat(prefix_, "subs:", ref); }
+
+std::string Keys::Tenant(absl::string_view tenant) const { return absl::StrCat(prefix_, "tenant:", tenant); }
+
+std::string Keys::Fanout(absl::string_view fanout_id) const { return absl::StrCat(prefix_, "fanout:", fanout_id); }
 
 std::string Keys::Preferences(absl::string_view user_id) const { return absl::StrCat(prefix_, "prefs:", user_id); }
 

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "batcher/step_runner.h"
@@ -11,6 +12,7 @@
 #include "core/ids.h"
 #include "core/keys.h"
 #include "core/status_macros.h"
+#include "fanout/channel_content.h"
 #include "feed/feed_store.h"
 #include "templates/markdown.h"
 
@@ -155,23 +157,43 @@ templates::Context SharedContext(const SegmentValues& values) {
   return context;
 }
 
-enum class CommandKind { kInsert, kRecord, kWait, kOther };
+enum class CommandKind { kInsert, kRecord, kQueue, kWait, kOther };
 
 }  // namespace
 
+namespace {
+constexpr const char* kChannelTypes[] = {"in_app_feed", "email", "sms", "push", "chat"};
+}  // namespace
+
+MessageCounters::MessageCounters(prometheus::Registry& registry) {
+  auto& family = MessagesFamily(registry);
+  for (int t = 0; t < kTypeCount; ++t) {
+    std::string type = kChannelTypes[t];
+    std::string sent = type == "in_app_feed" ? "delivered" : "queued";
+    counters_[t][kSent] = &family.Add({{"channel_type", type}, {"status", sent}, {"reason", ""}});
+    counters_[t][kUnknownRecipient] =
+        &family.Add({{"channel_type", type}, {"status", "not_sent"}, {"reason", "unknown_recipient"}});
+    counters_[t][kPreference] = &family.Add({{"channel_type", type}, {"status", "not_sent"}, {"reason", "preference"}});
+    counters_[t][kMissingChannelData] =
+        &family.Add({{"channel_type", type}, {"status", "not_sent"}, {"reason", "missing_channel_data"}});
+    counters_[t][kTemplateError] =
+        &family.Add({{"channel_type", type}, {"status", "undelivered"}, {"reason", "template_error"}});
+  }
+}
+
+prometheus::Counter& MessageCounters::operator()(const std::string& channel_type, Outcome outcome) {
+  int t = 0;
+  while (t < kTypeCount - 1 && channel_type != kChannelTypes[t]) ++t;
+  return *counters_[t][outcome];
+}
+
 FanoutMetrics::FanoutMetrics(prometheus::Registry& registry)
     : segments(Simple(registry, "herald_fanout_segments_total", "Segments (flushed batches or direct runs) fanned out")),
-      delivered(MessagesFamily(registry).Add({{"channel_type", "in_app_feed"}, {"status", "delivered"}, {"reason", ""}})),
+      messages(registry),
       duplicate(Simple(registry, "herald_fanout_duplicate_messages_total",
                        "Messages already written (a replayed entry); nothing written again")),
-      not_sent_unknown_recipient(MessagesFamily(registry).Add(
-          {{"channel_type", "in_app_feed"}, {"status", "not_sent"}, {"reason", "unknown_recipient"}})),
-      not_sent_preference(MessagesFamily(registry).Add(
-          {{"channel_type", "in_app_feed"}, {"status", "not_sent"}, {"reason", "preference"}})),
       critical_bypassed(Simple(registry, "herald_critical_preference_bypasses_total",
                                "Messages of critical workflows sent although a preference opted out")),
-      undelivered_template_error(MessagesFamily(registry).Add(
-          {{"channel_type", "in_app_feed"}, {"status", "undelivered"}, {"reason", "template_error"}})),
       skipped_condition(Simple(registry, "herald_fanout_steps_skipped_total", "Channel steps skipped by a condition")),
       waits(Simple(registry, "herald_fanout_waits_total", "Runs handed back to a later batch/delay step")),
       poison_entries(Simple(registry, "herald_fanout_poison_entries_total",
@@ -204,7 +226,8 @@ SegmentProcessor::SegmentProcessor(const workflow::Registry& workflows, const Cl
       options_(options),
       metrics_(metrics),
       users_(clock, options.partitions, options.user_cache_ttl_ms * 1000),
-      preferences_(clock, options.partitions, options.user_cache_ttl_ms * 1000) {}
+      preferences_(clock, options.partitions, options.user_cache_ttl_ms * 1000),
+      tenants_(clock, options.partitions, options.user_cache_ttl_ms * 1000) {}
 
 absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::StreamConsumer& consumer,
                                        const std::vector<redis::StreamEntry>& entries) {
@@ -212,9 +235,11 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
   std::vector<bool> decoded(entries.size(), false);
   std::vector<std::string> ids;
   std::vector<std::pair<std::string, std::string>> preference_targets;  // (recipient, tenant)
+  std::vector<std::string> tenant_ids;
   for (size_t i = 0; i < entries.size(); ++i) {
     decoded[i] = segments[i].ParseFromString(entries[i].payload);
     if (!decoded[i]) continue;
+    tenant_ids.push_back(segments[i].tenant());
     for (const auto& target : segments[i].targets()) {
       ids.push_back(target.recipient());
       preference_targets.emplace_back(target.recipient(), segments[i].tenant());
@@ -225,6 +250,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
   }
   HERALD_RETURN_IF_ERROR(users_.Prefetch(client, ids));
   HERALD_RETURN_IF_ERROR(preferences_.Prefetch(client, preference_targets));
+  HERALD_RETURN_IF_ERROR(tenants_.Prefetch(client, tenant_ids));
 
   std::vector<redis::Command> commands;
   std::vector<CommandKind> kinds;
@@ -233,6 +259,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
   // Feed items of the whole read, per partition: one insert script call per
   // partition, however many segments and recipients the read held.
   std::map<int, std::vector<feed::NewItem>> items_by_partition;
+  absl::flat_hash_map<size_t, std::string> queued_types;  // queue command -> its channel type
   int64_t now_us = clock_.NowMicros();
   auto add = [&](redis::Command command, CommandKind kind) {
     commands.push_back(std::move(command));
@@ -262,6 +289,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
       continue;
     }
     SegmentValues values = BuildSegmentValues(*workflow, segment, users_);
+    if (const json* tenant = tenants_.Find(segment.tenant())) values.tenant = *tenant;
     templates::Context shared = SharedContext(values);
     int64_t accepted = values.newest != nullptr ? values.newest->accepted_at_us() : 0;
     std::string data_json = values.newest != nullptr ? values.newest->data_json() : "{}";
@@ -294,22 +322,50 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
           continue;
         }
         const workflow::ChannelStep& channel = channel_step.channel;
+        const std::string& type = channel.channel_type;
         std::string message_id = MessageId(target.segment_id(), step_index, channel.channel);
+        auto not_sent = [&](const char* status, std::string reason, std::string rule) {
+          feed::NotDelivered record{message_id, target.recipient(), workflow->key, segment.tenant(), channel.channel,
+                                    status, std::move(reason), now_us, std::move(rule), type};
+          add(feed::RecordNotDeliveredCommand(keys, record), CommandKind::kRecord);
+        };
         if (profile == nullptr) {
-          add(feed::RecordNotDeliveredCommand(
-                  keys, feed::NotDelivered{message_id, target.recipient(), workflow->key, segment.tenant(),
-                                           channel.channel, "not_sent", "unknown_recipient", now_us, ""}), CommandKind::kRecord);
-          metrics_.not_sent_unknown_recipient.Increment();
+          not_sent("not_sent", "unknown_recipient", "");
+          metrics_.messages(type, MessageCounters::kUnknownRecipient).Increment();
           continue;
         }
         preferences::Decision decision = preferences::Evaluate(
-            preferences::Question{workflow->key, workflow->categories, channel.channel_type, workflow->critical},
+            preferences::Question{workflow->key, workflow->categories, type, workflow->critical},
             preferences_.Find(target.recipient(), segment.tenant(), options_.default_preferences.get()), context);
         if (!decision.send) {
-          feed::NotDelivered record{message_id, target.recipient(), workflow->key, segment.tenant(), channel.channel,
-                                    "not_sent", "preference", now_us, decision.decided_by};
-          add(feed::RecordNotDeliveredCommand(keys, record), CommandKind::kRecord);
-          metrics_.not_sent_preference.Increment();
+          not_sent("not_sent", "preference", decision.decided_by);
+          metrics_.messages(type, MessageCounters::kPreference).Increment();
+          continue;
+        }
+        std::string preferences_note;
+        if (workflow->critical) {
+          preferences_note = decision.bypassed.empty() ? "critical_workflow"
+                                                       : absl::StrCat("critical_workflow: bypassed ", decision.bypassed);
+        }
+        if (type != "in_app_feed") {
+          const json* channel_data = users_.FindChannelData(target.recipient(), channel.channel);
+          std::string missing = MissingChannelData(channel, *profile, channel_data);
+          if (!missing.empty()) {
+            not_sent("not_sent", "missing_channel_data", missing);
+            metrics_.messages(type, MessageCounters::kMissingChannelData).Increment();
+            continue;
+          }
+          auto content = RenderContent(channel, context, RenderOptionsFor(*workflow, *profile), *profile, channel_data);
+          if (!content.ok()) {
+            not_sent("undelivered", absl::StrCat("template_error: ", content.status().message()), "");
+            metrics_.messages(type, MessageCounters::kTemplateError).Increment();
+            continue;
+          }
+          feed::QueuedMessage queued{message_id, target.recipient(), workflow->key, segment.tenant(), channel.channel,
+                                     type, std::move(*content), preferences_note, accepted, now_us};
+          queued_types[commands.size()] = type;
+          add(feed::QueueMessageCommand(keys, queued), CommandKind::kQueue);
+          if (workflow->critical && !decision.bypassed.empty()) metrics_.critical_bypassed.Increment();
           continue;
         }
         std::vector<feed::NewItem>& items = items_by_partition[keys.partition()];
@@ -318,11 +374,8 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         absl::Status rendered = RenderBlocks(channel, context, RenderOptionsFor(*workflow, *profile), &item);
         if (!rendered.ok()) {
           items.pop_back();
-          add(feed::RecordNotDeliveredCommand(
-                  keys, feed::NotDelivered{message_id, target.recipient(), workflow->key, segment.tenant(),
-                                           channel.channel, "undelivered",
-                                           absl::StrCat("template_error: ", rendered.message()), now_us, ""}), CommandKind::kRecord);
-          metrics_.undelivered_template_error.Increment();
+          not_sent("undelivered", absl::StrCat("template_error: ", rendered.message()), "");
+          metrics_.messages(type, MessageCounters::kTemplateError).Increment();
           continue;
         }
         item.set_id(message_id);
@@ -337,12 +390,8 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         pending.channel = channel.channel;
         pending.accepted_at_us = accepted;
         pending.inserted_at_us = now_us;
-        if (workflow->critical) {
-          pending.preferences = decision.bypassed.empty()
-                                    ? "critical_workflow"
-                                    : absl::StrCat("critical_workflow: bypassed ", decision.bypassed);
-          if (!decision.bypassed.empty()) metrics_.critical_bypassed.Increment();
-        }
+        pending.preferences = preferences_note;
+        if (workflow->critical && !decision.bypassed.empty()) metrics_.critical_bypassed.Increment();
       }
     }
     ranges[i].second = commands.size();
@@ -361,7 +410,7 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
     const std::vector<feed::NewItem>& items = items_by_partition[partition];
     for (size_t n = 0; n < results[c]->elements.size() && n < items.size(); ++n) {
       if (results[c]->elements[n].integer > 0) {
-        metrics_.delivered.Increment();
+        metrics_.messages("in_app_feed", MessageCounters::kSent).Increment();
         if (items[n].accepted_at_us > 0) {
           metrics_.trigger_to_feed_seconds.Observe((now_us - items[n].accepted_at_us) / 1e6);
         }
@@ -378,6 +427,13 @@ absl::Status SegmentProcessor::Process(redis::RedisClient& client, redis::Stream
         ok = false;
         if (first_error.ok()) first_error = results[c].status();
         continue;
+      }
+      if (kinds[c] == CommandKind::kQueue) {
+        if (results[c]->integer == 1) {
+          metrics_.messages(queued_types[c], MessageCounters::kSent).Increment();
+        } else {
+          metrics_.duplicate.Increment();
+        }
       }
     }
     // The entry's feed items went out in its partition's insert.

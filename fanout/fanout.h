@@ -1,10 +1,13 @@
 // The fan-out role: consumes herald:{p}:batches segments, builds each
 // recipient's template context (actor, recipient, data, activities,
-// totals, tenant), evaluates channel-step conditions, renders and writes
-// in-app feed items under deterministic message ids, records every message
-// that is not sent, and hands later wait steps back to the wait store.
+// totals, tenant), evaluates channel-step conditions and preferences,
+// renders and writes in-app feed items under deterministic message ids,
+// queues email/sms/push/chat messages (rendered for their channel) for the
+// delivery services, records every message that is not sent, and hands
+// later wait steps back to the wait store.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -21,6 +24,7 @@
 #include "redis/stream_consumer.h"
 #include "redis/stream_worker.h"
 #include "preferences/preference_store.h"
+#include "tenants/tenant_store.h"
 #include "users/user_store.h"
 #include "workflow/registry.h"
 
@@ -39,15 +43,32 @@ struct FanoutOptions {
   std::shared_ptr<const preferences::PreferenceSet> default_preferences;
 };
 
+// herald_messages_total{channel_type, status, reason}, every child built
+// once at start.
+class MessageCounters {
+ public:
+  enum Outcome {
+    kSent,  // in-app: delivered to the feed; other channels: queued for delivery
+    kUnknownRecipient,
+    kPreference,
+    kMissingChannelData,
+    kTemplateError,
+    kOutcomeCount
+  };
+  explicit MessageCounters(prometheus::Registry& registry);
+  prometheus::Counter& operator()(const std::string& channel_type, Outcome outcome);
+
+ private:
+  static constexpr int kTypeCount = 5;
+  std::array<std::array<prometheus::Counter*, kOutcomeCount>, kTypeCount> counters_{};
+};
+
 struct FanoutMetrics {
   explicit FanoutMetrics(prometheus::Registry& registry);
   prometheus::Counter& segments;
-  prometheus::Counter& delivered;
+  MessageCounters messages;
   prometheus::Counter& duplicate;
-  prometheus::Counter& not_sent_unknown_recipient;
-  prometheus::Counter& not_sent_preference;
   prometheus::Counter& critical_bypassed;
-  prometheus::Counter& undelivered_template_error;
   prometheus::Counter& skipped_condition;
   prometheus::Counter& waits;
   prometheus::Counter& poison_entries;
@@ -72,6 +93,7 @@ class SegmentProcessor final : public redis::StreamProcessor {
   FanoutMetrics& metrics_;
   users::UserCache users_;
   preferences::PreferenceCache preferences_;
+  tenants::TenantCache tenants_;
 };
 
 // A worker thread running SegmentProcessor over its own connection.

@@ -36,10 +36,22 @@ end
 return out
 )LUA");
 
-// KEYS: msg. ARGV: field/value pairs.
+// KEYS: msg, the user's records set. ARGV: field/value pairs, starting
+// with "id", <message id>.
 const redis::Script kRecord(R"LUA(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+)LUA");
+
+// Like kRecord, and hands the message to the delivery services.
+// KEYS: msg, records set, deliveries stream. ARGV: as kRecord.
+const redis::Script kQueue(R"LUA(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('XADD', KEYS[3], '*', 'm', ARGV[2])
 return 1
 )LUA");
 
@@ -179,10 +191,57 @@ redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& i
 }
 
 redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record) {
-  return kRecord.Call({keys.Message(record.message_id)},
+  return kRecord.Call({keys.Message(record.message_id), keys.UserRecords(record.recipient)},
                       {"id", record.message_id, "recipient", record.recipient, "workflow", record.workflow, "tenant",
-                       record.tenant, "channel", record.channel, "status", record.status, "reason", record.reason,
-                       "rule", record.rule, "inserted_at_us", std::to_string(record.at_us)});
+                       record.tenant, "channel", record.channel, "channel_type", record.channel_type, "status",
+                       record.status, "reason", record.reason, "rule", record.rule, "inserted_at_us",
+                       std::to_string(record.at_us)});
+}
+
+redis::Command QueueMessageCommand(const Keys& keys, const QueuedMessage& message) {
+  return kQueue.Call({keys.Message(message.message_id), keys.UserRecords(message.recipient), keys.Deliveries()},
+                     {"id", message.message_id, "recipient", message.recipient, "workflow", message.workflow,
+                      "tenant", message.tenant, "channel", message.channel, "channel_type", message.channel_type,
+                      "status", "queued", "content", message.content.SerializeAsString(), "preferences",
+                      message.preferences, "accepted_at_us", std::to_string(message.accepted_at_us),
+                      "inserted_at_us", std::to_string(message.at_us)});
+}
+
+redis::Command GetMessageCommand(const Keys& keys, const std::string& message_id) {
+  return {"HGETALL", keys.Message(message_id)};
+}
+
+absl::StatusOr<v1::Message> MessageFromReply(const std::string& user_id, const std::string& message_id,
+                                             const redis::Reply& reply) {
+  v1::Message message;
+  message.set_id(message_id);
+  std::string item;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    const std::string& field = reply.elements[i].str;
+    const std::string& value = reply.elements[i + 1].str;
+    if (field == "recipient") message.set_recipient(value);
+    else if (field == "workflow") message.set_workflow(value);
+    else if (field == "tenant") message.set_tenant(value);
+    else if (field == "channel") message.set_channel(value);
+    else if (field == "channel_type") message.set_channel_type(value);
+    else if (field == "status") message.set_status(value);
+    else if (field == "reason") message.set_reason(value);
+    else if (field == "rule") message.set_rule(value);
+    else if (field == "preferences") message.set_preferences(value);
+    else if (field == "inserted_at_us") message.set_at_us(ToInt(value));
+    else if (field == "content") message.mutable_content()->ParseFromString(value);
+    else if (field == "item") item = value;
+  }
+  // Another user's message is as absent as a missing one.
+  if (reply.elements.empty() || message.recipient() != user_id) {
+    return absl::NotFoundError(absl::StrCat("message_id: no message '", message_id, "' for user '", user_id, "'"));
+  }
+  if (!item.empty()) {
+    // Engagement lives in the hash, next to the stored item.
+    *message.mutable_content()->mutable_in_app() = ItemFromFields(reply.elements);
+    if (message.channel_type().empty()) message.set_channel_type("in_app_feed");
+  }
+  return message;
 }
 
 absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedRequest& request) {

@@ -47,8 +47,32 @@ struct NotDelivered {
   std::string reason;  // e.g. "unknown_recipient", "template_error: ...", "preference"
   int64_t at_us = 0;
   std::string rule;    // the preference setting that decided, "<level>:<setting>"
+  std::string channel_type;
 };
 redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record);
+
+// An email/sms/push/chat message rendered for its channel: recorded
+// `queued` and handed to the delivery services through
+// herald:{p}:deliveries. Idempotent by message id; reply 1/0.
+struct QueuedMessage {
+  std::string message_id;
+  std::string recipient;
+  std::string workflow;
+  std::string tenant;
+  std::string channel;
+  std::string channel_type;
+  v1::MessageContent content;
+  std::string preferences;  // as NewItem::preferences
+  int64_t accepted_at_us = 0;
+  int64_t at_us = 0;
+};
+redis::Command QueueMessageCommand(const Keys& keys, const QueuedMessage& message);
+
+// Any message of `user_id` (feed item or record); NOT_FOUND naming
+// message_id when it does not exist or belongs to someone else.
+redis::Command GetMessageCommand(const Keys& keys, const std::string& message_id);
+absl::StatusOr<v1::Message> MessageFromReply(const std::string& user_id, const std::string& message_id,
+                                             const redis::Reply& reply);
 
 inline constexpr int kDefaultPageSize = 20;
 inline constexpr int kMaxPageSize = 100;

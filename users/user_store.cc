@@ -133,17 +133,30 @@ absl::Status UserCache::Prefetch(redis::RedisClient& client, const std::vector<s
     auto it = entries_.find(id);
     if (it != entries_.end() && now - it->second.loaded_at < ttl_micros_) continue;
     missing.push_back(id);
-    commands.push_back({"HGETALL", Keys(PartitionOf(id, partitions_)).User(id)});
+    Keys keys(PartitionOf(id, partitions_));
+    commands.push_back({"HGETALL", keys.User(id)});
+    commands.push_back({"HGETALL", keys.ChannelData(id)});
   }
   if (commands.empty()) return absl::OkStatus();
   if (entries_.size() + missing.size() > capacity_) entries_.clear();
   auto replies = client.Pipeline(commands);
   for (size_t i = 0; i < missing.size(); ++i) {
-    if (!replies[i].ok()) return replies[i].status();
+    const auto& profile = replies[2 * i];
+    const auto& channels = replies[2 * i + 1];
+    if (!profile.ok()) return profile.status();
+    if (!channels.ok()) return channels.status();
     Entry entry;
     entry.loaded_at = now;
-    auto user = UserFromReply(missing[i], *replies[i]);
+    auto user = UserFromReply(missing[i], *profile);
     if (user.ok()) entry.user = std::make_shared<const nlohmann::json>(UserJson(*user));
+    if (!channels->elements.empty()) {
+      auto data = std::make_shared<nlohmann::json>(nlohmann::json::object());
+      for (size_t f = 0; f + 1 < channels->elements.size(); f += 2) {
+        nlohmann::json parsed = nlohmann::json::parse(channels->elements[f + 1].str, nullptr, false);
+        if (!parsed.is_discarded()) (*data)[channels->elements[f].str] = std::move(parsed);
+      }
+      entry.channel_data = std::move(data);
+    }
     entries_[missing[i]] = std::move(entry);
   }
   return absl::OkStatus();
@@ -153,6 +166,13 @@ const nlohmann::json* UserCache::Find(const std::string& id) const {
   auto it = entries_.find(id);
   if (it == entries_.end() || !it->second.user) return nullptr;
   return it->second.user.get();
+}
+
+const nlohmann::json* UserCache::FindChannelData(const std::string& id, const std::string& channel) const {
+  auto it = entries_.find(id);
+  if (it == entries_.end() || !it->second.channel_data) return nullptr;
+  auto found = it->second.channel_data->find(channel);
+  return found == it->second.channel_data->end() ? nullptr : &*found;
 }
 
 }  // namespace herald::users

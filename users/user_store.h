@@ -59,9 +59,14 @@ class UserCache {
   // prefetched).
   const nlohmann::json* Find(const std::string& id) const;
 
+  // The user's channel data for `channel` (see channel_data.h), or nullptr.
+  const nlohmann::json* FindChannelData(const std::string& id, const std::string& channel) const;
+
  private:
   struct Entry {
     std::shared_ptr<const nlohmann::json> user;  // null = unknown user
+    // channel -> data; null when the user has none.
+    std::shared_ptr<const nlohmann::json> channel_data;
     int64_t loaded_at = 0;
   };
   const Clock& clock_;

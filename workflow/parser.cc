@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -193,14 +195,75 @@ absl::Status ParseBatch(const YAML::Node& node, const Location& at, BatchStep* b
   return absl::OkStatus();
 }
 
+// One template field of an email/sms/push/chat step.
+struct ContentField {
+  const char* name;
+  const char* block_type;  // how the fan-out renders it (see BlockTemplate)
+  bool required;
+};
+
+// Email, SMS, push and chat templates: each field compiles into a block
+// named after it. Email takes `html` or `markdown` (rendered to HTML) for
+// the body; push `data` is a map of string templates ("data.<key>" blocks).
+absl::Status ParseContentTemplate(const YAML::Node& tmpl, const Location& at, ChannelStep* channel) {
+  static const std::map<std::string, std::vector<ContentField>> kFields = {
+      {"email", {{"subject", "text", true}, {"html", "html", false}, {"markdown", "markdown", false},
+                 {"text", "text", false}}},
+      {"sms", {{"text", "text", true}}},
+      {"push", {{"title", "text", true}, {"body", "text", true}}},
+      {"chat", {{"text", "text", true}, {"blocks", "json", false}}},
+  };
+  const std::vector<ContentField>& fields = kFields.at(channel->channel_type);
+  for (const auto& entry : tmpl) {
+    const std::string key = entry.first.Scalar();
+    bool known = (channel->channel_type == "push" && key == "data") ||
+                 std::any_of(fields.begin(), fields.end(), [&](const ContentField& f) { return key == f.name; });
+    if (!known) return at.Error(absl::StrCat("template.", key), absl::StrCat("unknown field for ", channel->channel_type));
+  }
+  for (const ContentField& field : fields) {
+    std::string path = absl::StrCat("template.", field.name);
+    YAML::Node value = tmpl[field.name];
+    if (!value) {
+      if (field.required) return at.Error(path, "is required");
+      continue;
+    }
+    if (!value.IsScalar() || value.Scalar().empty()) return at.Error(path, "must be a non-empty string");
+    HERALD_ASSIGN_OR_RETURN(auto compiled, CompileField(value.Scalar(), path, at));
+    // The email body is one block named "html" whether written as HTML or
+    // as markdown.
+    std::string name = std::string(field.name) == "markdown" ? "html" : field.name;
+    channel->blocks.push_back(BlockTemplate{name, field.block_type, std::move(compiled), {}});
+  }
+  if (channel->channel_type == "email") {
+    if (tmpl["html"] && tmpl["markdown"]) return at.Error("template.html", "give 'html' or 'markdown', not both");
+    if (!tmpl["html"] && !tmpl["markdown"]) return at.Error("template.html", "is required (or 'markdown')");
+  }
+  if (YAML::Node data = tmpl["data"]) {
+    if (!data.IsMap()) return at.Error("template.data", "must be a map of string templates");
+    for (const auto& entry : data) {
+      std::string path = absl::StrCat("template.data.", entry.first.Scalar());
+      if (!entry.second.IsScalar()) return at.Error(path, "must be a string");
+      HERALD_ASSIGN_OR_RETURN(auto compiled, CompileField(entry.second.Scalar(), path, at));
+      channel->blocks.push_back(
+          BlockTemplate{absl::StrCat("data.", entry.first.Scalar()), "text", std::move(compiled), {}});
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseChannel(const YAML::Node& node, const Location& at, ChannelStep* channel) {
   HERALD_ASSIGN_OR_RETURN(channel->channel_type, RequiredString(node, "channel_type", at));
-  if (channel->channel_type != "in_app_feed") {
-    return at.Error("channel_type",
-                    absl::StrCat("'", channel->channel_type, "' is not supported yet (supported: in_app_feed)"));
+  static const std::set<std::string> kTypes = {"in_app_feed", "email", "sms", "push", "chat"};
+  if (!kTypes.count(channel->channel_type)) {
+    return at.Error("channel_type", absl::StrCat("unknown channel type '", channel->channel_type,
+                                                 "' (in_app_feed, email, sms, push, chat)"));
   }
   HERALD_ASSIGN_OR_RETURN(channel->channel, OptionalString(node, "channel", at, channel->channel_type));
   YAML::Node tmpl = node["template"];
+  if (channel->channel_type != "in_app_feed") {
+    if (!tmpl || !tmpl.IsMap()) return at.Error("template", "is required: a map of the channel's fields");
+    return ParseContentTemplate(tmpl, at, channel);
+  }
   if (!tmpl || !tmpl.IsMap()) return at.Error("template", "is required: a map with 'markdown' (and optional 'action_url')");
   static const std::set<std::string> kKnown = {"markdown", "action_url", "buttons"};
   for (const auto& entry : tmpl) {

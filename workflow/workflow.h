@@ -44,16 +44,19 @@ struct ButtonTemplate {
 };
 
 // One rendered block of a channel message (in-app: body markdown, action
-// url, buttons).
+// url, buttons; email: subject, html, text; sms: text; push: title, body,
+// data.<key>; chat: text, blocks).
 struct BlockTemplate {
   std::string name;
-  std::string type;  // "markdown", "text" or "button_set"
+  // "markdown" (also rendered to HTML), "text", "html", "json" (must render
+  // to a JSON array) or "button_set"
+  std::string type;
   templates::Template content;
   std::vector<ButtonTemplate> buttons;  // button_set only
 };
 
 struct ChannelStep {
-  std::string channel_type;  // only "in_app_feed" in this version
+  std::string channel_type;  // in_app_feed | email | sms | push | chat
   std::string channel;       // configured channel name (defaults to the type)
   std::vector<BlockTemplate> blocks;
 };

@@ -8,14 +8,24 @@
 #include "feed/feed_store.h"
 #include "services/api/grpc_status.h"
 #include "preferences/preference_store.h"
+#include "objects/fanout_job.h"
+#include "objects/object_store.h"
+#include "services/api/user_admin.h"
+#include "tenants/tenant_store.h"
+#include "users/channel_data.h"
 #include "users/user_store.h"
 
 namespace herald::api {
 namespace {
 
-constexpr const char* kMethodNames[] = {"Trigger",  "TriggerBatch", "Cancel",   "ListWorkflows", "GetWorkflow",
-                                        "IdentifyUser", "GetUser",  "ListFeed", "MarkFeedItems", "SetPreferences",
-                                        "GetPreferences", "ExplainPreferences"};
+constexpr const char* kMethodNames[] = {
+    "Trigger",          "TriggerBatch",   "Cancel",           "ListWorkflows",   "GetWorkflow",
+    "IdentifyUser",     "GetUser",        "ListFeed",         "MarkFeedItems",   "SetPreferences",
+    "GetPreferences",   "ExplainPreferences", "BulkIdentifyUsers", "DeleteUser",  "MergeUsers",
+    "SetChannelData",   "GetChannelData", "UnsetChannelData", "IdentifyObject",  "GetObject",
+    "DeleteObject",     "Subscribe",      "Unsubscribe",      "ListSubscribers", "GetObjectFanout",
+    "IdentifyTenant",   "GetTenant",      "DeleteTenant",     "GetMessage"};
+static_assert(sizeof(kMethodNames) / sizeof(kMethodNames[0]) == GrpcMetrics::kMethodCount);
 constexpr const char* kCodeNames[] = {"OK",
                                       "Canceled",
                                       "Unknown",
@@ -92,9 +102,38 @@ class HeraldService::Call {
   std::chrono::steady_clock::time_point start_;
 };
 
-HeraldService::HeraldService(const workflow::Registry& workflows, redis::AsyncPipeline& redis, const Clock& clock,
-                             ServiceOptions options, prometheus::Registry& metrics)
-    : workflows_(workflows), redis_(redis), clock_(clock), options_(options), metrics_(metrics) {}
+HeraldService::HeraldService(const workflow::Registry& workflows, redis::AsyncPipeline& redis, AdminExecutor& admin,
+                             const Clock& clock, ServiceOptions options, prometheus::Registry& metrics)
+    : workflows_(workflows), redis_(redis), admin_(admin), clock_(clock), options_(options), metrics_(metrics) {}
+
+grpc::ServerUnaryReactor* HeraldService::Reject(Call* call, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  call->Finish(status);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::SubmitAndFinish(
+    Call* call, std::vector<redis::Command> commands,
+    absl::AnyInvocable<absl::Status(const redis::AsyncPipeline::Results&) &&> apply) {
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  redis_.Submit(std::move(commands), [call, apply = std::move(apply)](redis::AsyncPipeline::Results results) mutable {
+    for (const auto& result : results) {
+      if (!result.ok()) return call->Finish(result.status());
+    }
+    call->Finish(std::move(apply)(results));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::RunAdmin(Call* call,
+                                                  absl::AnyInvocable<absl::Status(redis::RedisClient&) &&> operation) {
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  admin_.Run([call, operation = std::move(operation)](redis::RedisClient* client) mutable {
+    if (client == nullptr) return call->Finish(absl::UnavailableError("redis: cannot connect"));
+    call->Finish(std::move(operation)(*client));
+  });
+  return reactor;
+}
 
 HeraldService::Call* HeraldService::Begin(grpc::CallbackServerContext* context, GrpcMetrics::Method method) {
   return new Call(context, metrics_, method);
@@ -440,6 +479,266 @@ grpc::ServerUnaryReactor* HeraldService::ExplainPreferences(grpc::CallbackServer
     call->Finish(absl::OkStatus());
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* HeraldService::BulkIdentifyUsers(grpc::CallbackServerContext* context,
+                                                           const v1::BulkIdentifyUsersRequest* request,
+                                                           v1::BulkIdentifyUsersResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kBulkIdentifyUsers);
+  constexpr int kMaxUsers = 1000;
+  if (request->users_size() == 0) return Reject(call, absl::InvalidArgumentError("users: at least one is required"));
+  if (request->users_size() > kMaxUsers) {
+    return Reject(call, absl::InvalidArgumentError(
+                            absl::StrCat("users: at most ", kMaxUsers, " per call (got ", request->users_size(), ")")));
+  }
+  // Every user is checked before anything is written.
+  for (int i = 0; i < request->users_size(); ++i) {
+    absl::Status valid = users::ValidateInlineUser(request->users(i), absl::StrCat("users[", i, "]"));
+    if (!valid.ok()) return Reject(call, valid);
+  }
+  std::vector<redis::Command> commands;
+  int64_t now_ms = clock_.NowMillis();
+  for (const v1::InlineUser& user : request->users()) {
+    commands.push_back(users::IdentifyCommand(Keys(PartitionOf(user.id(), options_.partitions)).User(user.id()), user,
+                                              now_ms));
+  }
+  return SubmitAndFinish(call, std::move(commands), [request, response](const redis::AsyncPipeline::Results& results) {
+    for (int i = 0; i < request->users_size(); ++i) {
+      auto user = users::UserFromReply(request->users(i).id(), *results[i]);
+      if (!user.ok()) return user.status();
+      *response->add_users() = std::move(*user);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* HeraldService::DeleteUser(grpc::CallbackServerContext* context,
+                                                    const v1::DeleteUserRequest* request,
+                                                    v1::DeleteUserResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kDeleteUser);
+  absl::Status valid = users::ValidateId(request->id(), "id");
+  if (!valid.ok()) return Reject(call, valid);
+  int partitions = options_.partitions;
+  return RunAdmin(call, [request, response, partitions](redis::RedisClient& client) {
+    auto deleted = api::DeleteUser(client, request->id(), partitions);
+    if (deleted.ok()) response->set_deleted_keys(*deleted);
+    return deleted.status();
+  });
+}
+
+grpc::ServerUnaryReactor* HeraldService::MergeUsers(grpc::CallbackServerContext* context,
+                                                    const v1::MergeUsersRequest* request, v1::User* response) {
+  Call* call = Begin(context, GrpcMetrics::kMergeUsers);
+  int partitions = options_.partitions;
+  int64_t now_ms = clock_.NowMillis();
+  return RunAdmin(call, [request, response, partitions, now_ms](redis::RedisClient& client) {
+    auto merged = api::MergeUsers(client, request->user_id(), request->from_user_id(), partitions, now_ms);
+    if (merged.ok()) *response = std::move(*merged);
+    return merged.status();
+  });
+}
+
+grpc::ServerUnaryReactor* HeraldService::SetChannelData(grpc::CallbackServerContext* context,
+                                                        const v1::SetChannelDataRequest* request,
+                                                        v1::ChannelData* response) {
+  Call* call = Begin(context, GrpcMetrics::kSetChannelData);
+  absl::Status valid = users::ValidateChannelKey(request->user_id(), request->channel());
+  if (!valid.ok()) return Reject(call, valid);
+  auto data = users::ValidateChannelData(request->data_json());
+  if (!data.ok()) return Reject(call, data.status());
+  std::string stored = data->dump();
+  response->set_user_id(request->user_id());
+  response->set_channel(request->channel());
+  response->set_data_json(stored);
+  return SubmitAndFinish(
+      call, {users::SetChannelDataCommand(request->user_id(), request->channel(), stored, options_.partitions)},
+      [](const redis::AsyncPipeline::Results&) { return absl::OkStatus(); });
+}
+
+grpc::ServerUnaryReactor* HeraldService::GetChannelData(grpc::CallbackServerContext* context,
+                                                        const v1::ChannelDataRequest* request,
+                                                        v1::ChannelData* response) {
+  Call* call = Begin(context, GrpcMetrics::kGetChannelData);
+  absl::Status valid = users::ValidateChannelKey(request->user_id(), request->channel());
+  if (!valid.ok()) return Reject(call, valid);
+  return SubmitAndFinish(
+      call, {users::GetChannelDataCommand(request->user_id(), request->channel(), options_.partitions)},
+      [request, response](const redis::AsyncPipeline::Results& results) {
+        if (results[0]->type != redis::Reply::Type::kString) {
+          return absl::NotFoundError(absl::StrCat("channel: user '", request->user_id(), "' has no data for channel '",
+                                                  request->channel(), "'"));
+        }
+        response->set_user_id(request->user_id());
+        response->set_channel(request->channel());
+        response->set_data_json(results[0]->str);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* HeraldService::UnsetChannelData(grpc::CallbackServerContext* context,
+                                                          const v1::ChannelDataRequest* request,
+                                                          v1::UnsetChannelDataResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kUnsetChannelData);
+  absl::Status valid = users::ValidateChannelKey(request->user_id(), request->channel());
+  if (!valid.ok()) return Reject(call, valid);
+  return SubmitAndFinish(
+      call, {users::UnsetChannelDataCommand(request->user_id(), request->channel(), options_.partitions)},
+      [response](const redis::AsyncPipeline::Results& results) {
+        response->set_existed(results[0]->integer > 0);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* HeraldService::IdentifyObject(grpc::CallbackServerContext* context,
+                                                        const v1::IdentifyObjectRequest* request,
+                                                        v1::Object* response) {
+  Call* call = Begin(context, GrpcMetrics::kIdentifyObject);
+  auto command = objects::IdentifyCommand(*request, options_.partitions, clock_.NowMillis());
+  if (!command.ok()) return Reject(call, command.status());
+  std::string ref = absl::StrCat(request->object().collection(), "/", request->object().id());
+  return SubmitAndFinish(call, {std::move(*command)}, [ref, response](const redis::AsyncPipeline::Results& results) {
+    auto object = objects::ObjectFromReply(ref, *results[0]);
+    if (object.ok()) *response = std::move(*object);
+    return object.status();
+  });
+}
+
+grpc::ServerUnaryReactor* HeraldService::GetObject(grpc::CallbackServerContext* context,
+                                                   const v1::ObjectRequest* request, v1::Object* response) {
+  Call* call = Begin(context, GrpcMetrics::kGetObject);
+  auto ref = objects::ValidateRef(request->object(), "object");
+  if (!ref.ok()) return Reject(call, ref.status());
+  return SubmitAndFinish(call, {objects::GetCommand(*ref, options_.partitions)},
+                         [ref = *ref, response](const redis::AsyncPipeline::Results& results) {
+                           auto object = objects::ObjectFromReply(ref, *results[0]);
+                           if (object.ok()) *response = std::move(*object);
+                           return object.status();
+                         });
+}
+
+grpc::ServerUnaryReactor* HeraldService::DeleteObject(grpc::CallbackServerContext* context,
+                                                      const v1::ObjectRequest* request,
+                                                      v1::DeleteObjectResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kDeleteObject);
+  auto ref = objects::ValidateRef(request->object(), "object");
+  if (!ref.ok()) return Reject(call, ref.status());
+  int partitions = options_.partitions;
+  return RunAdmin(call, [ref = *ref, response, partitions](redis::RedisClient& client) {
+    auto unsubscribed = objects::DeleteObject(client, ref, partitions);
+    if (unsubscribed.ok()) response->set_unsubscribed(*unsubscribed);
+    return unsubscribed.status();
+  });
+}
+
+grpc::ServerUnaryReactor* HeraldService::Subscribe(grpc::CallbackServerContext* context,
+                                                   const v1::SubscriptionsRequest* request,
+                                                   v1::SubscriptionsResponse* response) {
+  return ChangeSubscriptions(Begin(context, GrpcMetrics::kSubscribe), *request, /*subscribe=*/true, response);
+}
+
+grpc::ServerUnaryReactor* HeraldService::Unsubscribe(grpc::CallbackServerContext* context,
+                                                     const v1::SubscriptionsRequest* request,
+                                                     v1::SubscriptionsResponse* response) {
+  return ChangeSubscriptions(Begin(context, GrpcMetrics::kUnsubscribe), *request, /*subscribe=*/false, response);
+}
+
+grpc::ServerUnaryReactor* HeraldService::ChangeSubscriptions(Call* call, const v1::SubscriptionsRequest& request,
+                                                             bool subscribe, v1::SubscriptionsResponse* response) {
+  auto ref = objects::ValidateRef(request.object(), "object");
+  if (!ref.ok()) return Reject(call, ref.status());
+  absl::Status valid = objects::ValidateUserIds(request.user_ids());
+  if (!valid.ok()) return Reject(call, valid);
+  return SubmitAndFinish(call, objects::SubscriptionCommands(*ref, request.user_ids(), subscribe, options_.partitions),
+                         [response](const redis::AsyncPipeline::Results& results) {
+                           auto parsed = objects::ParseSubscriptionsReply(*results[0]);
+                           if (parsed.ok()) *response = std::move(*parsed);
+                           return parsed.status();
+                         });
+}
+
+grpc::ServerUnaryReactor* HeraldService::ListSubscribers(grpc::CallbackServerContext* context,
+                                                         const v1::ListSubscribersRequest* request,
+                                                         v1::ListSubscribersResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kListSubscribers);
+  auto ref = objects::ValidateRef(request->object(), "object");
+  if (!ref.ok()) return Reject(call, ref.status());
+  auto command = objects::ListCommand(*ref, *request, options_.partitions);
+  if (!command.ok()) return Reject(call, command.status());
+  return SubmitAndFinish(call, {std::move(*command)},
+                         [request, response](const redis::AsyncPipeline::Results& results) {
+                           *response = objects::ParseListReply(*request, *results[0]);
+                           return absl::OkStatus();
+                         });
+}
+
+grpc::ServerUnaryReactor* HeraldService::GetObjectFanout(grpc::CallbackServerContext* context,
+                                                         const v1::GetObjectFanoutRequest* request,
+                                                         v1::ObjectFanout* response) {
+  Call* call = Begin(context, GrpcMetrics::kGetObjectFanout);
+  auto partition = objects::PartitionOfFanout(request->fanout_id(), options_.partitions);
+  if (!partition.ok()) return Reject(call, partition.status());
+  return SubmitAndFinish(call, {{"HGETALL", Keys(*partition).Fanout(request->fanout_id())}},
+                         [request, response](const redis::AsyncPipeline::Results& results) {
+                           auto fanout = objects::FanoutFromReply(request->fanout_id(), *results[0]);
+                           if (fanout.ok()) *response = std::move(*fanout);
+                           return fanout.status();
+                         });
+}
+
+grpc::ServerUnaryReactor* HeraldService::IdentifyTenant(grpc::CallbackServerContext* context,
+                                                        const v1::IdentifyTenantRequest* request,
+                                                        v1::Tenant* response) {
+  Call* call = Begin(context, GrpcMetrics::kIdentifyTenant);
+  auto command = tenants::IdentifyCommand(*request, options_.partitions, clock_.NowMillis());
+  if (!command.ok()) return Reject(call, command.status());
+  return SubmitAndFinish(call, {std::move(*command)}, [request, response](const redis::AsyncPipeline::Results& results) {
+    auto tenant = tenants::TenantFromReply(request->id(), *results[0]);
+    if (tenant.ok()) *response = std::move(*tenant);
+    return tenant.status();
+  });
+}
+
+grpc::ServerUnaryReactor* HeraldService::GetTenant(grpc::CallbackServerContext* context,
+                                                   const v1::TenantRequest* request, v1::Tenant* response) {
+  Call* call = Begin(context, GrpcMetrics::kGetTenant);
+  absl::Status valid = users::ValidateId(request->id(), "id");
+  if (!valid.ok()) return Reject(call, valid);
+  return SubmitAndFinish(call, {tenants::GetCommand(request->id(), options_.partitions)},
+                         [request, response](const redis::AsyncPipeline::Results& results) {
+                           auto tenant = tenants::TenantFromReply(request->id(), *results[0]);
+                           if (tenant.ok()) *response = std::move(*tenant);
+                           return tenant.status();
+                         });
+}
+
+grpc::ServerUnaryReactor* HeraldService::DeleteTenant(grpc::CallbackServerContext* context,
+                                                      const v1::TenantRequest* request,
+                                                      v1::DeleteTenantResponse* response) {
+  Call* call = Begin(context, GrpcMetrics::kDeleteTenant);
+  absl::Status valid = users::ValidateId(request->id(), "id");
+  if (!valid.ok()) return Reject(call, valid);
+  return SubmitAndFinish(call, {tenants::DeleteCommand(request->id(), options_.partitions)},
+                         [request](const redis::AsyncPipeline::Results& results) {
+                           if (results[0]->integer == 0) {
+                             return absl::NotFoundError(absl::StrCat("id: tenant '", request->id(), "' not found"));
+                           }
+                           return absl::OkStatus();
+                         });
+}
+
+grpc::ServerUnaryReactor* HeraldService::GetMessage(grpc::CallbackServerContext* context,
+                                                    const v1::GetMessageRequest* request, v1::Message* response) {
+  Call* call = Begin(context, GrpcMetrics::kGetMessage);
+  absl::Status valid = users::ValidateId(request->user_id(), "user_id");
+  if (valid.ok()) valid = users::ValidateId(request->message_id(), "message_id");
+  if (!valid.ok()) return Reject(call, valid);
+  Keys keys(PartitionOf(request->user_id(), options_.partitions));
+  return SubmitAndFinish(call, {feed::GetMessageCommand(keys, request->message_id())},
+                         [request, response](const redis::AsyncPipeline::Results& results) {
+                           auto message = feed::MessageFromReply(request->user_id(), request->message_id(), *results[0]);
+                           if (message.ok()) *response = std::move(*message);
+                           return message.status();
+                         });
 }
 
 }  // namespace herald::api

@@ -13,6 +13,7 @@
 #include "prometheus/registry.h"
 #include "preferences/preferences.h"
 #include "redis/async_pipeline.h"
+#include "services/api/admin_executor.h"
 #include "services/api/trigger_planner.h"
 #include "workflow/registry.h"
 
@@ -34,6 +35,23 @@ class GrpcMetrics {
     kSetPreferences,
     kGetPreferences,
     kExplainPreferences,
+    kBulkIdentifyUsers,
+    kDeleteUser,
+    kMergeUsers,
+    kSetChannelData,
+    kGetChannelData,
+    kUnsetChannelData,
+    kIdentifyObject,
+    kGetObject,
+    kDeleteObject,
+    kSubscribe,
+    kUnsubscribe,
+    kListSubscribers,
+    kGetObjectFanout,
+    kIdentifyTenant,
+    kGetTenant,
+    kDeleteTenant,
+    kGetMessage,
     kMethodCount
   };
   explicit GrpcMetrics(prometheus::Registry& registry);
@@ -55,8 +73,10 @@ struct ServiceOptions {
 // Thread-safe.
 class HeraldService final : public v1::Herald::CallbackService {
  public:
-  HeraldService(const workflow::Registry& workflows, redis::AsyncPipeline& redis, const Clock& clock,
-                ServiceOptions options, prometheus::Registry& metrics);
+  // `admin` runs the multi-step operations (delete/merge users, delete
+  // objects).
+  HeraldService(const workflow::Registry& workflows, redis::AsyncPipeline& redis, AdminExecutor& admin,
+                const Clock& clock, ServiceOptions options, prometheus::Registry& metrics);
 
   grpc::ServerUnaryReactor* Trigger(grpc::CallbackServerContext* context, const v1::TriggerRequest* request,
                                     v1::TriggerResponse* response) override;
@@ -88,12 +108,47 @@ class HeraldService final : public v1::Herald::CallbackService {
                                                const v1::ExplainPreferencesRequest* request,
                                                v1::ExplainPreferencesResponse* response) override;
 
+#define HERALD_UNARY(Method, Request, Response)                                                   \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context, const v1::Request* request, \
+                                   v1::Response* response) override;
+  HERALD_UNARY(BulkIdentifyUsers, BulkIdentifyUsersRequest, BulkIdentifyUsersResponse)
+  HERALD_UNARY(DeleteUser, DeleteUserRequest, DeleteUserResponse)
+  HERALD_UNARY(MergeUsers, MergeUsersRequest, User)
+  HERALD_UNARY(SetChannelData, SetChannelDataRequest, ChannelData)
+  HERALD_UNARY(GetChannelData, ChannelDataRequest, ChannelData)
+  HERALD_UNARY(UnsetChannelData, ChannelDataRequest, UnsetChannelDataResponse)
+  HERALD_UNARY(IdentifyObject, IdentifyObjectRequest, Object)
+  HERALD_UNARY(GetObject, ObjectRequest, Object)
+  HERALD_UNARY(DeleteObject, ObjectRequest, DeleteObjectResponse)
+  HERALD_UNARY(Subscribe, SubscriptionsRequest, SubscriptionsResponse)
+  HERALD_UNARY(Unsubscribe, SubscriptionsRequest, SubscriptionsResponse)
+  HERALD_UNARY(ListSubscribers, ListSubscribersRequest, ListSubscribersResponse)
+  HERALD_UNARY(GetObjectFanout, GetObjectFanoutRequest, ObjectFanout)
+  HERALD_UNARY(IdentifyTenant, IdentifyTenantRequest, Tenant)
+  HERALD_UNARY(GetTenant, TenantRequest, Tenant)
+  HERALD_UNARY(DeleteTenant, TenantRequest, DeleteTenantResponse)
+  HERALD_UNARY(GetMessage, GetMessageRequest, Message)
+#undef HERALD_UNARY
+
  private:
   class Call;
   Call* Begin(grpc::CallbackServerContext* context, GrpcMetrics::Method method);
+  // Finishes `call` with `status` and returns its reactor (for rejections
+  // before any Redis work).
+  static grpc::ServerUnaryReactor* Reject(Call* call, const absl::Status& status);
+  // Runs `commands`; the first failed result finishes the call, otherwise
+  // `apply(results)` gives the status to finish with.
+  grpc::ServerUnaryReactor* SubmitAndFinish(
+      Call* call, std::vector<redis::Command> commands,
+      absl::AnyInvocable<absl::Status(const redis::AsyncPipeline::Results&) &&> apply);
+  grpc::ServerUnaryReactor* ChangeSubscriptions(Call* call, const v1::SubscriptionsRequest& request, bool subscribe,
+                                                v1::SubscriptionsResponse* response);
+  // Runs `operation` on the admin thread and finishes with its status.
+  grpc::ServerUnaryReactor* RunAdmin(Call* call, absl::AnyInvocable<absl::Status(redis::RedisClient&) &&> operation);
 
   const workflow::Registry& workflows_;
   redis::AsyncPipeline& redis_;
+  AdminExecutor& admin_;
   const Clock& clock_;
   const ServiceOptions options_;
   GrpcMetrics metrics_;

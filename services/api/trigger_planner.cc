@@ -9,34 +9,46 @@
 #include "core/keys.h"
 #include "herald/v1/pipeline.pb.h"
 #include "nlohmann/json.hpp"
+#include "objects/fanout_job.h"
+#include "objects/object_store.h"
 #include "redis/script.h"
 #include "users/user_store.h"
 
 namespace herald::api {
 namespace {
 
-// Used when the trigger has an idempotency key or inline users.
-// KEYS: events, [idempotency], inline user keys...
-// ARGV: now_ms, event blob, has_idempotency, fingerprint, ttl, user blocks...
+// Used when the trigger has an idempotency key, inline users or object
+// recipients.
+// KEYS: events, expansions, [idempotency], inline user keys..., fan-out
+// progress keys...
+// ARGV: now_ms, event blob ('' = no user recipient here), has_idempotency,
+// fingerprint, ttl, user count, user blocks..., per fan-out: job blob,
+// object ref, workflow.
 const redis::Script& TriggerScript() {
-  static const redis::Script* script = new redis::Script(absl::StrCat("local now = ARGV[1]\n", users::kUpsertUserLua, R"LUA(
-local first_user = 2
+  static const redis::Script* script = new redis::Script(
+      absl::StrCat("local now = ARGV[1]\n", users::kUpsertUserLua, objects::kStartFanoutLua, R"LUA(
+local first_user = 3
 if ARGV[3] == '1' then
-  first_user = 3
-  local previous = redis.call('GET', KEYS[2])
+  first_user = 4
+  local previous = redis.call('GET', KEYS[3])
   if previous then
     if previous ~= ARGV[4] then
       return redis.error_reply('HERALD FAILED_PRECONDITION idempotency_key: already used with a different request')
     end
     return 0
   end
-  redis.call('SET', KEYS[2], ARGV[4], 'EX', tonumber(ARGV[5]))
+  redis.call('SET', KEYS[3], ARGV[4], 'EX', tonumber(ARGV[5]))
 end
-local base = 6
-for k = first_user, #KEYS do
+local users = tonumber(ARGV[6])
+local base = 7
+for k = first_user, first_user + users - 1 do
   base = upsert_user(KEYS[k], base)
 end
-redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+for k = first_user + users, #KEYS do
+  start_fanout(KEYS[k], KEYS[2], ARGV[base], ARGV[base + 1], ARGV[base + 2], now)
+  base = base + 3
+end
+if ARGV[2] ~= '' then redis.call('XADD', KEYS[1], '*', 'e', ARGV[2]) end
 return 1
 )LUA"));
   return *script;
@@ -51,6 +63,8 @@ struct PartitionPlan {
   v1::internal::EventEnvelope event;
   std::vector<std::string> user_keys;
   std::vector<std::string> user_args;
+  std::vector<std::string> fanout_keys;
+  std::vector<std::string> fanout_args;
 };
 
 }  // namespace
@@ -98,11 +112,28 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
 
   PlannedTrigger planned;
   std::map<int, PartitionPlan> by_partition;
+  std::vector<std::pair<int, v1::internal::ObjectFanoutJob>> object_jobs;
   absl::flat_hash_set<std::string> seen;
   for (int i = 0; i < request.recipients_size(); ++i) {
     const v1::Recipient& recipient = request.recipients(i);
     std::string where = field(absl::StrCat("recipients[", i, "]"));
     std::string id;
+    if (recipient.has_object()) {
+      auto ref = objects::ValidateRef(recipient.object(), absl::StrCat(where, ".object"));
+      if (!ref.ok()) return ref.status();
+      if (!seen.insert(absl::StrCat("\x01object:", *ref)).second) continue;
+      int partition = objects::PartitionOfRef(*ref, partitions);
+      std::string fanout_id = objects::FanoutId(partition, nonce, *ref);
+      v1::internal::ObjectFanoutJob job;
+      job.set_fanout_id(fanout_id);
+      job.set_object(*ref);
+      job.set_nonce(nonce);
+      object_jobs.emplace_back(partition, std::move(job));
+      auto* started = planned.response.add_fanouts();
+      *started->mutable_object() = recipient.object();
+      started->set_fanout_id(fanout_id);
+      continue;
+    }
     if (recipient.has_user()) {
       status = users::ValidateInlineUser(recipient.user(), absl::StrCat(where, ".user"));
       id = recipient.user().id();
@@ -127,26 +158,44 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
     run->set_workflow_run_id(run_id);
   }
 
+  v1::internal::EventEnvelope shared_event;
+  shared_event.set_workflow(request.workflow());
+  shared_event.set_actor(request.actor());
+  shared_event.set_data_json(request.data_json());
+  shared_event.set_tenant(request.tenant());
+  shared_event.set_cancellation_key(request.cancellation_key());
+  shared_event.set_accepted_at_us(now_us);
+  for (auto& [partition, job] : object_jobs) {
+    *job.mutable_event() = shared_event;
+    PartitionPlan& plan = by_partition[partition];
+    plan.fanout_keys.push_back(Keys(partition).Fanout(job.fanout_id()));
+    plan.fanout_args.push_back(job.SerializeAsString());
+    plan.fanout_args.push_back(job.object());
+    plan.fanout_args.push_back(request.workflow());
+  }
   for (auto& [partition, plan] : by_partition) {
     Keys keys(partition);
-    plan.event.set_workflow(request.workflow());
-    plan.event.set_actor(request.actor());
-    plan.event.set_data_json(request.data_json());
-    plan.event.set_tenant(request.tenant());
-    plan.event.set_cancellation_key(request.cancellation_key());
-    plan.event.set_accepted_at_us(now_us);
-    if (!idempotent && plan.user_keys.empty()) {
+    const bool has_targets = plan.event.targets_size() > 0;
+    auto targets = std::move(*plan.event.mutable_targets());
+    plan.event = shared_event;
+    *plan.event.mutable_targets() = std::move(targets);
+    if (!idempotent && plan.user_keys.empty() && plan.fanout_keys.empty()) {
       // Nothing to check or identify: a plain XADD is the whole write.
       planned.commands.push_back({"XADD", keys.Events(), "*", "e", plan.event.SerializeAsString()});
       continue;
     }
-    std::vector<std::string> script_keys = {keys.Events()};
+    std::vector<std::string> script_keys = {keys.Events(), keys.Expansions()};
     if (idempotent) script_keys.push_back(keys.Idempotency(request.workflow(), request.idempotency_key()));
     script_keys.insert(script_keys.end(), plan.user_keys.begin(), plan.user_keys.end());
-    std::vector<std::string> args = {std::to_string(now_us / 1000), plan.event.SerializeAsString(),
-                                     idempotent ? "1" : "0", fingerprint,
-                                     std::to_string(limits.idempotency_ttl_seconds)};
+    script_keys.insert(script_keys.end(), plan.fanout_keys.begin(), plan.fanout_keys.end());
+    std::vector<std::string> args = {std::to_string(now_us / 1000),
+                                     has_targets ? plan.event.SerializeAsString() : "",
+                                     idempotent ? "1" : "0",
+                                     fingerprint,
+                                     std::to_string(limits.idempotency_ttl_seconds),
+                                     std::to_string(plan.user_keys.size())};
     args.insert(args.end(), plan.user_args.begin(), plan.user_args.end());
+    args.insert(args.end(), plan.fanout_args.begin(), plan.fanout_args.end());
     planned.commands.push_back(TriggerScript().Call(script_keys, args));
   }
   return planned;

@@ -16,6 +16,7 @@
 #include "batcher/batcher.h"
 #include "core/clock.h"
 #include "fanout/fanout.h"
+#include "objects/expander.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "redis/async_pipeline.h"
@@ -41,7 +42,9 @@ class RuntimeImpl final : public Runtime {
     if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server_.reset();
     service_.reset();
+    admin_.reset();
     pipeline_.reset();
+    for (auto& worker : expanders_) worker->Stop();
     for (auto& worker : batchers_) worker->Stop();
     if (flusher_) flusher_->Stop();
     for (auto& worker : fanouts_) worker->Stop();
@@ -96,7 +99,10 @@ class RuntimeImpl final : public Runtime {
       auto client = redis::ConnectRedis(endpoint_);
       if (!client.ok()) return client.status();
       std::vector<std::pair<std::vector<std::string>, std::string>> groups;
-      if (batcher) groups.emplace_back(batcher::EventStreams(options.partitions), std::string(kBatcherGroup));
+      if (batcher) {
+        groups.emplace_back(batcher::EventStreams(options.partitions), std::string(kBatcherGroup));
+        groups.emplace_back(objects::ExpansionStreams(options.partitions), std::string(kExpanderGroup));
+      }
       if (fanout) groups.emplace_back(fanout::SegmentStreams(options.partitions), std::string(kFanoutGroup));
       for (auto& [streams, group] : groups) {
         redis::StreamConsumer consumer(**client, streams, group, "setup", "");
@@ -141,6 +147,15 @@ class RuntimeImpl final : public Runtime {
       flusher_options.flush_tick_ms = options.flush_tick_ms;
       flusher_ = std::make_unique<batcher::Flusher>(endpoint_, clock, flusher_options, *batcher_metrics_);
       flusher_->Start();
+      expander_metrics_ = std::make_unique<objects::ExpanderMetrics>(*registry_);
+      objects::ExpanderOptions expander_options;
+      expander_options.partitions = options.partitions;
+      expander_options.reclaim_idle_ms = options.reclaim_idle_ms;
+      expander_options.page_size = options.object_page_size;
+      expander_options.consumer_name = absl::StrCat(consumer_prefix, "-expander-0");
+      expanders_.push_back(
+          std::make_unique<objects::ExpanderWorker>(endpoint_, clock, expander_options, *expander_metrics_));
+      expanders_.back()->Start();
     }
     if (fanout) {
       fanout_metrics_ = std::make_unique<fanout::FanoutMetrics>(*registry_);
@@ -158,7 +173,9 @@ class RuntimeImpl final : public Runtime {
       service_options.limits.max_recipients = options.max_recipients;
       service_options.limits.max_data_bytes = options.max_data_bytes;
       service_options.default_preferences = default_preferences;
-      service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, clock, service_options, *registry_);
+      admin_ = std::make_unique<api::AdminExecutor>(endpoint_);
+      service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, *admin_, clock, service_options,
+                                                      *registry_);
       grpc::EnableDefaultHealthCheckService(true);
       grpc::reflection::InitProtoReflectionServerBuilderPlugin();
       grpc::ServerBuilder builder;
@@ -198,7 +215,10 @@ class RuntimeImpl final : public Runtime {
   std::vector<std::unique_ptr<batcher::BatcherWorker>> batchers_;
   std::unique_ptr<batcher::Flusher> flusher_;
   std::vector<std::unique_ptr<fanout::FanoutWorker>> fanouts_;
+  std::unique_ptr<objects::ExpanderMetrics> expander_metrics_;
+  std::vector<std::unique_ptr<objects::ExpanderWorker>> expanders_;
   std::unique_ptr<redis::AsyncPipeline> pipeline_;
+  std::unique_ptr<api::AdminExecutor> admin_;
   std::unique_ptr<api::HeraldService> service_;
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;

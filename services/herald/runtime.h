@@ -33,6 +33,8 @@ struct RuntimeOptions {
   // SimulatedClock to drive batch windows and delays.
   const Clock* clock = nullptr;
   int flush_tick_ms = 5;
+  // Subscribers per page of an object fan-out.
+  int object_page_size = 500;
   // JSON file with the environment's default preference set; empty = none.
   std::string default_preferences_file;
 };

@@ -32,6 +32,7 @@ HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions opt
   runtime_options.reclaim_idle_ms = options_.reclaim_idle_ms;
   runtime_options.clock = &clock_;
   runtime_options.flush_tick_ms = 2;
+  runtime_options.object_page_size = options_.object_page_size;
   auto runtime = Runtime::Start(runtime_options);
   EXPECT_TRUE(runtime.ok()) << runtime.status();
   if (!runtime.ok()) return;
@@ -65,6 +66,7 @@ bool HeraldHarness::WaitForIdle(absl::Duration timeout) {
       Keys keys(p);
       commands.push_back({"XLEN", keys.Events()});
       commands.push_back({"XLEN", keys.Segments()});
+      commands.push_back({"XLEN", keys.Expansions()});
       commands.push_back({"ZCOUNT", keys.Due(), "-inf", std::to_string(clock_.NowMillis())});
     }
     bool idle = true;

@@ -22,6 +22,7 @@ struct HarnessOptions {
   int fanout_threads = 2;
   int batcher_threads = 1;
   int64_t reclaim_idle_ms = 15000;
+  int object_page_size = 500;
 };
 
 class HeraldHarness {

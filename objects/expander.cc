@@ -1,0 +1,149 @@
+#include "objects/expander.h"
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "core/ids.h"
+#include "core/keys.h"
+#include "herald/v1/pipeline.pb.h"
+#include "objects/object_store.h"
+#include "redis/script.h"
+
+namespace herald::objects {
+namespace {
+
+prometheus::Counter& Simple(prometheus::Registry& registry, const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+// After a page's events are written: count it, enqueue the next page or
+// mark the fan-out done, and ack+delete this entry, atomically.
+// KEYS: progress, expansions. ARGV: group, entry id, next job ('' = done),
+// recipients in this page, now_ms.
+const redis::Script kFinishPage(R"LUA(
+redis.call('HINCRBY', KEYS[1], 'recipients', tonumber(ARGV[4]))
+redis.call('HINCRBY', KEYS[1], 'pages', 1)
+if ARGV[3] ~= '' then
+  redis.call('XADD', KEYS[2], '*', 'j', ARGV[3])
+else
+  redis.call('HSET', KEYS[1], 'status', 'done', 'finished_at', ARGV[5])
+end
+redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[2], ARGV[2])
+return ARGV[3] == '' and 1 or 0
+)LUA");
+
+}  // namespace
+
+ExpanderMetrics::ExpanderMetrics(prometheus::Registry& registry)
+    : pages(Simple(registry, "herald_object_fanout_pages_total", "Pages of object subscribers expanded")),
+      recipients(Simple(registry, "herald_object_fanout_recipients_total",
+                        "Subscribers handed to the pipeline by object fan-outs")),
+      completed(Simple(registry, "herald_object_fanouts_completed_total", "Object fan-outs that reached the end")),
+      throttled_seconds(Simple(registry, "herald_object_fanout_throttled_seconds_total",
+                               "Time fan-out pages waited for the pipeline's backlog to drain")),
+      poison_entries(Simple(registry, "herald_object_fanout_poison_entries_total",
+                            "Fan-out entries that could not be decoded (acked and dropped)")),
+      reclaimed(Simple(registry, "herald_object_fanout_reclaimed_entries_total",
+                       "Fan-out entries taken over from a stalled consumer")),
+      errors(Simple(registry, "herald_object_fanout_errors_total", "Redis errors in the expander (pages retried)")) {}
+
+std::vector<std::string> ExpansionStreams(int partitions) {
+  std::vector<std::string> streams;
+  for (int p = 0; p < partitions; ++p) streams.push_back(Keys(p).Expansions());
+  return streams;
+}
+
+void ExpansionProcessor::WaitForBacklog(redis::RedisClient& client) {
+  std::vector<redis::Command> lengths;
+  for (int p = 0; p < options_.partitions; ++p) {
+    lengths.push_back({"XLEN", Keys(p).Events()});
+    lengths.push_back({"XLEN", Keys(p).Segments()});
+  }
+  // Real time, not the injected clock: this bounds a wait of this thread.
+  auto started = std::chrono::steady_clock::now();
+  while (true) {
+    int64_t backlog = 0;
+    for (auto& reply : client.Pipeline(lengths)) {
+      if (reply.ok()) backlog += reply->integer;
+    }
+    auto waited = std::chrono::steady_clock::now() - started;
+    if (backlog <= options_.max_backlog_entries ||
+        waited >= std::chrono::milliseconds(options_.max_backlog_wait_ms)) {
+      metrics_.throttled_seconds.Increment(std::chrono::duration<double>(waited).count());
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+absl::Status ExpansionProcessor::Process(redis::RedisClient& client, redis::StreamConsumer& consumer,
+                                         const std::vector<redis::StreamEntry>& entries) {
+  for (const redis::StreamEntry& entry : entries) {
+    v1::internal::ObjectFanoutJob job;
+    if (!job.ParseFromString(entry.payload) || job.object().empty()) {
+      metrics_.poison_entries.Increment();
+      absl::Status acked = consumer.Ack({&entry});
+      if (!acked.ok()) return acked;
+      continue;
+    }
+    WaitForBacklog(client);
+    const int page_size = options_.page_size;
+    auto page = client.Execute(SubscriberPageCommand(job.object(), job.cursor(), page_size, options_.partitions));
+    if (!page.ok()) return page.status();
+    if (page->elements.size() != 2) return absl::InternalError("subscriber page: unexpected reply");
+    const std::vector<redis::Reply>& ids = page->elements[0].elements;
+    peak_page_ = std::max(peak_page_, ids.size());
+
+    // The page as events, one per subscriber partition; run ids derive
+    // from the trigger's nonce, so a redone page (a crash before the
+    // finish script) writes the same runs and no message twice.
+    std::map<int, v1::internal::EventEnvelope> events;
+    for (const redis::Reply& id : ids) {
+      int partition = PartitionOf(id.str, options_.partitions);
+      auto [it, inserted] = events.try_emplace(partition);
+      if (inserted) it->second = job.event();
+      auto* target = it->second.add_targets();
+      target->set_recipient(id.str);
+      target->set_run_id(DeterministicId({job.nonce(), id.str}));
+    }
+    std::vector<redis::Command> writes;
+    for (auto& [partition, event] : events) {
+      writes.push_back({"XADD", Keys(partition).Events(), "*", "e", event.SerializeAsString()});
+    }
+    for (auto& result : client.Pipeline(writes)) {
+      if (!result.ok()) return result.status();
+    }
+    std::string next;
+    if (static_cast<int>(ids.size()) == page_size) {
+      v1::internal::ObjectFanoutJob following = job;
+      following.set_cursor(ids.back().str);
+      next = following.SerializeAsString();
+    }
+    Keys keys(static_cast<int>(entry.stream_index));
+    auto finished = client.Execute(kFinishPage.Call(
+        {keys.Fanout(job.fanout_id()), keys.Expansions()},
+        {std::string(kExpanderGroup), entry.id, next, std::to_string(ids.size()), std::to_string(clock_.NowMillis())}));
+    if (!finished.ok()) return finished.status();
+    metrics_.pages.Increment();
+    metrics_.recipients.Increment(static_cast<double>(ids.size()));
+    if (finished->integer == 1) metrics_.completed.Increment();
+  }
+  return absl::OkStatus();
+}
+
+ExpanderWorker::ExpanderWorker(const redis::Endpoint& endpoint, const Clock& clock, ExpanderOptions options,
+                               ExpanderMetrics& metrics)
+    : processor_(clock, options, metrics),
+      // One entry (one page) per read: memory holds one page and the
+      // backlog check runs before each.
+      worker_(endpoint,
+              redis::StreamWorkerOptions{ExpansionStreams(options.partitions), std::string(kExpanderGroup),
+                                         options.consumer_name, "j", 1, options.block_ms, options.reclaim_idle_ms,
+                                         options.reclaim_every_ms, "herald expander"},
+              clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
+
+}  // namespace herald::objects

@@ -1,0 +1,59 @@
+// Tenants (workspaces): name and settings (branding, and a default
+// preference set that is the tenant level of preferences). The record and
+// the tenant's default set live in the tenant's partition; templates see
+// the tenant as `tenant.id`, `tenant.name`, `tenant.settings.branding.*`.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "core/clock.h"
+#include "herald/v1/herald.pb.h"
+#include "nlohmann/json.hpp"
+#include "redis/client.h"
+
+namespace herald::tenants {
+
+// Validates (INVALID_ARGUMENT naming the field, e.g.
+// `settings_json.branding.primary_color`) and returns the upsert: name and
+// settings replace the stored ones; a `preference_set` in the settings
+// replaces the tenant's default set (absent: the set is left as it is).
+// Reply shape as GetCommand.
+absl::StatusOr<redis::Command> IdentifyCommand(const v1::IdentifyTenantRequest& request, int partitions,
+                                               int64_t now_ms);
+redis::Command GetCommand(const std::string& id, int partitions);
+// NOT_FOUND naming the tenant when neither record nor default set exists.
+absl::StatusOr<v1::Tenant> TenantFromReply(const std::string& id, const redis::Reply& reply);
+// Deletes the record and the tenant's default set; reply: keys removed.
+redis::Command DeleteCommand(const std::string& id, int partitions);
+
+// The template view: {"id", "name", "settings": {...without preference_set}}.
+nlohmann::json TenantJson(const v1::Tenant& tenant);
+
+// Per-worker cache, like users::UserCache. Unknown tenants read as
+// {"id": id}. Not thread-safe.
+class TenantCache {
+ public:
+  TenantCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 10'000)
+      : clock_(clock), partitions_(partitions), ttl_micros_(ttl_micros), capacity_(capacity) {}
+  absl::Status Prefetch(redis::RedisClient& client, const std::vector<std::string>& ids);
+  // JSON null for "" (no tenant); nullptr when not prefetched.
+  const nlohmann::json* Find(const std::string& id) const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<const nlohmann::json> tenant;
+    int64_t loaded_at = 0;
+  };
+  const Clock& clock_;
+  const int partitions_;
+  const int64_t ttl_micros_;
+  const size_t capacity_;
+  absl::flat_hash_map<std::string, Entry> entries_;
+  const nlohmann::json none_ = nullptr;
+};
+
+}  // namespace herald::tenants
