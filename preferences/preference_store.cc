@@ -103,7 +103,8 @@ absl::Status PreferenceCache::Prefetch(redis::RedisClient& client,
   int64_t now = clock_.NowMicros();
   std::vector<std::string> users, tenants;
   absl::flat_hash_set<std::string> asked;  // "u:<user>" / "t:<tenant>" already in this pipeline
-  std::vector<redis::Command> commands;
+  // Users' reads first, then tenants': the replies are parsed in that order.
+  std::vector<redis::Command> commands, tenant_commands;
   auto stale = [&](int64_t loaded_at) { return now - loaded_at >= ttl_micros_; };
   for (const auto& [user, tenant] : targets) {
     auto found = users_.find(user);
@@ -116,9 +117,10 @@ absl::Status PreferenceCache::Prefetch(redis::RedisClient& client,
     if ((tenant_found == tenants_.end() || stale(tenant_found->second.loaded_at)) &&
         asked.insert(absl::StrCat("t:", tenant)).second) {
       tenants.push_back(tenant);
-      commands.push_back({"GET", Keys(PartitionOf(tenant, partitions_)).TenantPreferences(tenant)});
+      tenant_commands.push_back({"GET", Keys(PartitionOf(tenant, partitions_)).TenantPreferences(tenant)});
     }
   }
+  for (auto& command : tenant_commands) commands.push_back(std::move(command));
   if (commands.empty()) return absl::OkStatus();
   if (users_.size() + users.size() > capacity_) users_.clear();
   if (tenants_.size() + tenants.size() > capacity_) tenants_.clear();

@@ -475,6 +475,7 @@ TEST_F(RecipientsTest, DeleteAndMergeLeaveNoKeyOfTheRemovedUser) {
   ASSERT_TRUE(harness_->WaitForIdle());
   for (const std::string& id : ids) {
     auto items = harness_->AllFeedItems(id);
+    if (items.size() != 3u) for (auto& [m, f] : MessagesOf(id)) ADD_FAILURE() << m << " " << f[0] << "/" << f[1] << "/" << f[2];
     ASSERT_EQ(items.size(), 3u) << id;
     v1::MarkFeedItemsRequest mark;
     mark.set_user_id(id);
