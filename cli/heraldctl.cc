@@ -65,8 +65,8 @@ constexpr char kUsage[] = R"(heraldctl [--addr HOST:PORT] [--json] COMMAND ...
   tenant identify TENANT [--name N] [--settings '{"branding": {...}, "preference_set": {...}}']
   tenant get|delete TENANT
   message USER MESSAGE_ID
-  feed list USER [--status unread|unseen|read|archived] [--page_size N] [--after CURSOR]
-  feed mark USER seen|unseen|read|unread|interacted|uninteracted|archived|unarchived (ID... | --all)
+  feed list USER [--status unread|unseen|read|archived] [--page_size N] [--after CURSOR] [--tenant T]
+  feed mark USER seen|unseen|read|unread|interacted|uninteracted|archived|unarchived (ID... | --all) [--tenant T]
   workflows list
   workflows get KEY
   workflows lint FILE...
@@ -322,6 +322,7 @@ int Feed(Cli& cli, const std::vector<std::string>& args, bool json) {
     request.set_page_size(absl::GetFlag(FLAGS_page_size));
     request.set_after(absl::GetFlag(FLAGS_after));
     std::string status = absl::GetFlag(FLAGS_status);
+    request.set_tenant(absl::GetFlag(FLAGS_tenant));
     if (status == "unread") request.set_status(herald::v1::FEED_STATUS_FILTER_UNREAD);
     else if (status == "unseen") request.set_status(herald::v1::FEED_STATUS_FILTER_UNSEEN);
     else if (status == "read") request.set_status(herald::v1::FEED_STATUS_FILTER_READ);
@@ -352,6 +353,7 @@ int Feed(Cli& cli, const std::vector<std::string>& args, bool json) {
   if (args[0] == "mark") {
     if (args.size() < 3) return Usage("feed mark needs USER ACTION and ids or --all");
     herald::v1::MarkFeedItemsRequest request;
+    request.set_tenant(absl::GetFlag(FLAGS_tenant));
     request.set_user_id(args[1]);
     herald::v1::FeedAction action;
     if (!herald::v1::FeedAction_Parse(absl::StrCat("FEED_ACTION_", absl::AsciiStrToUpper(args[2])), &action) ||

@@ -45,6 +45,10 @@ std::string Keys::Message(absl::string_view message_id) const { return absl::Str
 
 std::string Keys::FeedPrefix(absl::string_view user_id) const { return absl::StrCat(prefix_, "feed:", user_id, ":"); }
 
+std::string Keys::TenantFeedPrefix(absl::string_view tenant, absl::string_view user_id) const {
+  return absl::StrCat(prefix_, "tfeed:", tenant.size(), ":", tenant, ":", user_id, ":");
+}
+
 std::string Keys::Run(absl::string_view run_id) const { return absl::StrCat(prefix_, "run:", run_id); }
 
 std::string Keys::CancelIndex(absl::string_view workflow, absl::string_view cancellation_key,

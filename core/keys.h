@@ -48,6 +48,8 @@ class Keys {
   std::string Idempotency(absl::string_view workflow, absl::string_view key) const;
   std::string Message(absl::string_view message_id) const;
   std::string FeedPrefix(absl::string_view user_id) const;
+  // The same sets for the user's items of one tenant.
+  std::string TenantFeedPrefix(absl::string_view tenant, absl::string_view user_id) const;
   std::string Run(absl::string_view run_id) const;
   std::string CancelIndex(absl::string_view workflow, absl::string_view cancellation_key,
                           absl::string_view recipient) const;

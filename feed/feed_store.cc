@@ -10,14 +10,32 @@
 namespace herald::feed {
 namespace {
 
+}  // namespace
+
+const char kFeedScopesLua[] = R"LUA(
+local function feed_scopes(prefix, user, tenant)
+  local out = {prefix .. 'feed:' .. user .. ':'}
+  if tenant and tenant ~= '' then out[2] = prefix .. 'tfeed:' .. #tenant .. ':' .. tenant .. ':' .. user .. ':' end
+  return out
+end
+local function scoped_zadd(scopes, name, seq, id)
+  for _, scope in ipairs(scopes) do redis.call('ZADD', scope .. name, seq, id) end
+end
+local function scoped_zrem(scopes, name, id)
+  for _, scope in ipairs(scopes) do redis.call('ZREM', scope .. name, id) end
+end
+)LUA";
+
+namespace {
+
 // ARGV: partition prefix, then per item: user, id, body (serialized
-// FeedItem), channel, accepted_at_us, inserted_at_us, preferences note. Keys are built from
-// the prefix; all share the partition's hash tag.
-const redis::Script kInsertMany(R"LUA(
+// FeedItem), channel, accepted_at_us, inserted_at_us, preferences note,
+// tenant. Keys are built from the prefix; all share the partition's hash tag.
+const redis::Script kInsertMany(absl::StrCat(kFeedScopesLua, R"LUA(
 local prefix = ARGV[1]
 local out = {}
-for i = 2, #ARGV, 7 do
-  local user, id = ARGV[i], ARGV[i + 1]
+for i = 2, #ARGV, 8 do
+  local user, id, tenant = ARGV[i], ARGV[i + 1], ARGV[i + 7]
   local key = prefix .. 'msg:' .. id
   if redis.call('EXISTS', key) == 1 then
     out[#out + 1] = 0
@@ -27,14 +45,16 @@ for i = 2, #ARGV, 7 do
     redis.call('HSET', key, 'recipient', user, 'item', ARGV[i + 2], 'channel', ARGV[i + 3], 'status', 'delivered',
                'seq', seq, 'accepted_at_us', ARGV[i + 4], 'inserted_at_us', ARGV[i + 5])
     if ARGV[i + 6] ~= '' then redis.call('HSET', key, 'preferences', ARGV[i + 6]) end
-    redis.call('ZADD', feed .. 'active', seq, id)
-    redis.call('ZADD', feed .. 'unseen', seq, id)
-    redis.call('ZADD', feed .. 'unread', seq, id)
+    if tenant ~= '' then redis.call('HSET', key, 'tenant', tenant) end
+    local scopes = feed_scopes(prefix, user, tenant)
+    scoped_zadd(scopes, 'active', seq, id)
+    scoped_zadd(scopes, 'unseen', seq, id)
+    scoped_zadd(scopes, 'unread', seq, id)
     out[#out + 1] = seq
   end
 end
 return out
-)LUA");
+)LUA"));
 
 // KEYS: msg, the user's records set. ARGV: field/value pairs, starting
 // with "id", <message id>.
@@ -70,11 +90,12 @@ return {redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4]), redis.call('
 
 // KEYS: active, unseen, unread, read, archived. ARGV: action, now_ms,
 // message key prefix, user id, then ids, or '*' for all of the user's items.
-const redis::Script kMark(R"LUA(
+const redis::Script kMark(absl::StrCat(kFeedScopesLua, R"LUA(
 local active, unseen, unread, read, archived = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local action, now, prefix, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local action, now, prefix, user, scope_tenant = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local partition_prefix = string.sub(prefix, 1, #prefix - 4)  -- without 'msg:'
 local ids = {}
-if ARGV[5] == '*' then
+if ARGV[6] == '*' then
   local source = active
   if action == 'seen' then source = unseen
   elseif action == 'read' then source = unread
@@ -82,10 +103,11 @@ if ARGV[5] == '*' then
   elseif action == 'unarchived' then source = archived end
   ids = redis.call('ZRANGE', source, 0, -1)
 else
-  for i = 5, #ARGV do
+  for i = 6, #ARGV do
     local owner = redis.call('HGET', prefix .. ARGV[i], 'recipient')
-    if owner ~= user or redis.call('HEXISTS', prefix .. ARGV[i], 'seq') == 0 then
-      return redis.error_reply('HERALD NOT_FOUND ids[' .. (i - 5) .. ']: item ' .. ARGV[i] .. ' is not in the feed of user ' .. user)
+    local in_scope = scope_tenant == '' or redis.call('HGET', prefix .. ARGV[i], 'tenant') == scope_tenant
+    if owner ~= user or not in_scope or redis.call('HEXISTS', prefix .. ARGV[i], 'seq') == 0 then
+      return redis.error_reply('HERALD NOT_FOUND ids[' .. (i - 6) .. ']: item ' .. ARGV[i] .. ' is not in the feed of user ' .. user)
     end
     ids[#ids + 1] = ARGV[i]
   end
@@ -93,17 +115,18 @@ end
 local changed = 0
 for _, id in ipairs(ids) do
   local key = prefix .. id
-  local m = redis.call('HMGET', key, 'seq', 'seen_at', 'read_at', 'interacted_at', 'archived_at')
+  local m = redis.call('HMGET', key, 'seq', 'seen_at', 'read_at', 'interacted_at', 'archived_at', 'tenant')
   local seq, seen, rd, inter, arch = m[1], m[2], m[3], m[4], m[5]
+  local scopes = feed_scopes(partition_prefix, user, m[6])
   local live = not arch
   local did = false
   if action == 'seen' or action == 'read' or action == 'interacted' then
-    if not seen then redis.call('HSET', key, 'seen_at', now); redis.call('ZREM', unseen, id); did = true end
+    if not seen then redis.call('HSET', key, 'seen_at', now); scoped_zrem(scopes, 'unseen', id); did = true end
   end
   if action == 'read' or action == 'interacted' then
     if not rd then
-      redis.call('HSET', key, 'read_at', now); redis.call('ZREM', unread, id)
-      if live then redis.call('ZADD', read, seq, id) end
+      redis.call('HSET', key, 'read_at', now); scoped_zrem(scopes, 'unread', id)
+      if live then scoped_zadd(scopes, 'read', seq, id) end
       did = true
     end
   end
@@ -111,40 +134,41 @@ for _, id in ipairs(ids) do
   if action == 'uninteracted' and inter then redis.call('HDEL', key, 'interacted_at'); did = true end
   if action == 'unseen' and seen then
     redis.call('HDEL', key, 'seen_at')
-    if live then redis.call('ZADD', unseen, seq, id) end
+    if live then scoped_zadd(scopes, 'unseen', seq, id) end
     did = true
   end
   if action == 'unread' and rd then
     redis.call('HDEL', key, 'read_at')
-    redis.call('ZREM', read, id)
-    if live then redis.call('ZADD', unread, seq, id) end
+    scoped_zrem(scopes, 'read', id)
+    if live then scoped_zadd(scopes, 'unread', seq, id) end
     did = true
   end
   if action == 'archived' and live then
     redis.call('HSET', key, 'archived_at', now)
-    redis.call('ZREM', active, id); redis.call('ZREM', unseen, id); redis.call('ZREM', unread, id); redis.call('ZREM', read, id)
-    redis.call('ZADD', archived, seq, id)
+    scoped_zrem(scopes, 'active', id); scoped_zrem(scopes, 'unseen', id); scoped_zrem(scopes, 'unread', id); scoped_zrem(scopes, 'read', id)
+    scoped_zadd(scopes, 'archived', seq, id)
     did = true
   end
   if action == 'unarchived' and arch then
     redis.call('HDEL', key, 'archived_at')
-    redis.call('ZREM', archived, id)
-    redis.call('ZADD', active, seq, id)
-    if not seen then redis.call('ZADD', unseen, seq, id) end
-    if rd then redis.call('ZADD', read, seq, id) else redis.call('ZADD', unread, seq, id) end
+    scoped_zrem(scopes, 'archived', id)
+    scoped_zadd(scopes, 'active', seq, id)
+    if not seen then scoped_zadd(scopes, 'unseen', seq, id) end
+    if rd then scoped_zadd(scopes, 'read', seq, id) else scoped_zadd(scopes, 'unread', seq, id) end
     did = true
   end
   if did then changed = changed + 1 end
 end
 return {changed, redis.call('ZCARD', unseen), redis.call('ZCARD', unread), redis.call('ZCARD', active)}
-)LUA");
+)LUA"));
 
 struct FeedKeys {
   std::string active, unseen, unread, read, archived, meta;
 };
 
-FeedKeys KeysFor(const Keys& keys, const std::string& user) {
-  std::string prefix = keys.FeedPrefix(user);
+// The user's whole feed, or their feed within `tenant`.
+FeedKeys KeysFor(const Keys& keys, const std::string& user, const std::string& tenant = "") {
+  std::string prefix = tenant.empty() ? keys.FeedPrefix(user) : keys.TenantFeedPrefix(tenant, user);
   return FeedKeys{prefix + "active", prefix + "unseen", prefix + "unread",
                   prefix + "read",   prefix + "archived", prefix + "meta"};
 }
@@ -176,7 +200,7 @@ int64_t ToInt(const std::string& text) {
 
 redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items) {
   std::vector<std::string> args;
-  args.reserve(1 + 7 * items.size());
+  args.reserve(1 + 8 * items.size());
   args.push_back(keys.Prefix());
   for (const NewItem& item : items) {
     args.push_back(item.recipient);
@@ -186,6 +210,7 @@ redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& i
     args.push_back(std::to_string(item.accepted_at_us));
     args.push_back(std::to_string(item.inserted_at_us));
     args.push_back(item.preferences);
+    args.push_back(item.item.tenant());
   }
   return kInsertMany.Call({}, args);
 }
@@ -260,7 +285,11 @@ absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedR
     }
     after = std::to_string(seq);
   }
-  FeedKeys feed = KeysFor(keys, request.user_id());
+  if (!request.tenant().empty()) {
+    absl::Status tenant = users::ValidateId(request.tenant(), "tenant");
+    if (!tenant.ok()) return tenant;
+  }
+  FeedKeys feed = KeysFor(keys, request.user_id(), request.tenant());
   const std::string* source = &feed.active;
   switch (request.status()) {
     case v1::FEED_STATUS_FILTER_UNSPECIFIED: break;
@@ -325,8 +354,13 @@ absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedI
   if (request.all() && request.ids_size() > 0) return absl::InvalidArgumentError("ids: must be empty when all is set");
   if (!request.all() && request.ids_size() == 0) return absl::InvalidArgumentError("ids: give at least one id, or set all");
   if (request.ids_size() > 1000) return absl::InvalidArgumentError("ids: at most 1000 per call");
-  FeedKeys feed = KeysFor(keys, request.user_id());
-  std::vector<std::string> args = {action, std::to_string(now_ms), MessagePrefix(keys), request.user_id()};
+  if (!request.tenant().empty()) {
+    absl::Status tenant = users::ValidateId(request.tenant(), "tenant");
+    if (!tenant.ok()) return tenant;
+  }
+  FeedKeys feed = KeysFor(keys, request.user_id(), request.tenant());
+  std::vector<std::string> args = {action, std::to_string(now_ms), MessagePrefix(keys), request.user_id(),
+                                   request.tenant()};
   if (request.all()) {
     args.push_back("*");
   } else {

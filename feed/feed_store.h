@@ -15,6 +15,13 @@
 
 namespace herald::feed {
 
+// Lua shared by the feed scripts: feed_scopes(prefix, user, tenant) gives
+// the set prefixes an item lives under — the user's whole feed and, for an
+// item of a tenant, the user's feed in that tenant (the same five sets, so
+// a tenant-scoped feed has O(1) counts too) — and scoped_zadd/zrem apply a
+// set change to every scope.
+extern const char kFeedScopesLua[];
+
 // What the fan-out writes for one in-app message.
 struct NewItem {
   // id (deterministic: a replay finds it and writes nothing), workflow,

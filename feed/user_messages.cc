@@ -1,6 +1,7 @@
 #include "feed/user_messages.h"
 
 #include "absl/strings/str_cat.h"
+#include "feed/feed_store.h"
 #include "redis/script.h"
 
 namespace herald::feed {
@@ -20,14 +21,22 @@ end
 )LUA";
 
 // ARGV: prefix, user, limit.
-const redis::Script kDeleteChunk(absl::StrCat(kUserSetsLua, R"LUA(
+const redis::Script kDeleteChunk(absl::StrCat(kUserSetsLua, kFeedScopesLua, R"LUA(
 local prefix, user, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local deleted = 0
 for _, set in ipairs(message_sets(prefix, user)) do
   local ids = members(set, limit)
   for _, id in ipairs(ids) do
     local key = prefix .. 'msg:' .. id
-    if redis.call('HGET', key, 'recipient') == user then deleted = deleted + redis.call('DEL', key) end
+    local m = redis.call('HMGET', key, 'recipient', 'tenant')
+    if set[2] == 'z' and m[2] then
+      -- The tenant-scoped sets empty out item by item (Redis drops empty sets).
+      local scopes = feed_scopes(prefix, user, m[2])
+      for _, name in ipairs({'active', 'unseen', 'unread', 'read', 'archived'}) do
+        redis.call('ZREM', scopes[2] .. name, id)
+      end
+    end
+    if m[1] == user then deleted = deleted + redis.call('DEL', key) end
     if set[2] == 'z' then redis.call('ZREM', set[1], id) else redis.call('SREM', set[1], id) end
   end
   limit = limit - #ids
@@ -58,7 +67,7 @@ return out
 )LUA"));
 
 // ARGV: prefix, user, then per message: kind, id, field count, fields...
-const redis::Script kAdopt(R"LUA(
+const redis::Script kAdopt(absl::StrCat(kFeedScopesLua, R"LUA(
 local prefix, user = ARGV[1], ARGV[2]
 local feed = prefix .. 'feed:' .. user .. ':'
 local adopted = 0
@@ -72,13 +81,14 @@ while i <= #ARGV do
     if kind == '1' then
       local seq = redis.call('HINCRBY', feed .. 'meta', 'seq', 1)
       redis.call('HSET', key, 'seq', seq)
-      local m = redis.call('HMGET', key, 'seen_at', 'read_at', 'archived_at')
+      local m = redis.call('HMGET', key, 'seen_at', 'read_at', 'archived_at', 'tenant')
+      local scopes = feed_scopes(prefix, user, m[4])
       if m[3] then
-        redis.call('ZADD', feed .. 'archived', seq, id)
+        scoped_zadd(scopes, 'archived', seq, id)
       else
-        redis.call('ZADD', feed .. 'active', seq, id)
-        if not m[1] then redis.call('ZADD', feed .. 'unseen', seq, id) end
-        if m[2] then redis.call('ZADD', feed .. 'read', seq, id) else redis.call('ZADD', feed .. 'unread', seq, id) end
+        scoped_zadd(scopes, 'active', seq, id)
+        if not m[1] then scoped_zadd(scopes, 'unseen', seq, id) end
+        if m[2] then scoped_zadd(scopes, 'read', seq, id) else scoped_zadd(scopes, 'unread', seq, id) end
       end
     else
       redis.call('SADD', prefix .. 'urecs:' .. user, id)
@@ -88,21 +98,22 @@ while i <= #ARGV do
   i = i + 3 + n
 end
 return adopted
-)LUA");
+)LUA"));
 
 // ARGV: prefix, user, ids...
-const redis::Script kRelease(R"LUA(
+// ARGV: prefix, user, then per message: id, its tenant.
+const redis::Script kRelease(absl::StrCat(kFeedScopesLua, R"LUA(
 local prefix, user = ARGV[1], ARGV[2]
-local feed = prefix .. 'feed:' .. user .. ':'
-for i = 3, #ARGV do
+for i = 3, #ARGV, 2 do
   local id = ARGV[i]
-  for _, name in ipairs({'active', 'unseen', 'unread', 'read', 'archived'}) do redis.call('ZREM', feed .. name, id) end
+  local scopes = feed_scopes(prefix, user, ARGV[i + 1])
+  for _, name in ipairs({'active', 'unseen', 'unread', 'read', 'archived'}) do scoped_zrem(scopes, name, id) end
   redis.call('SREM', prefix .. 'urecs:' .. user, id)
   local key = prefix .. 'msg:' .. id
   if redis.call('HGET', key, 'recipient') == user then redis.call('DEL', key) end
 end
-return #ARGV - 2
-)LUA");
+return (#ARGV - 2) / 2
+)LUA"));
 
 }  // namespace
 
@@ -145,7 +156,16 @@ redis::Command AdoptCommand(const Keys& keys, const std::string& user, const std
 
 redis::Command ReleaseCommand(const Keys& keys, const std::string& user, const std::vector<MovedMessage>& messages) {
   std::vector<std::string> args = {keys.Prefix(), user};
-  for (const MovedMessage& message : messages) args.push_back(message.id);
+  for (const MovedMessage& message : messages) {
+    args.push_back(message.id);
+    // The tenant travels in the fields (the adopted copy may already say
+    // the new owner's partition, so it is read from what was taken).
+    std::string tenant;
+    for (size_t f = 0; f + 1 < message.fields.size(); f += 2) {
+      if (message.fields[f] == "tenant") tenant = message.fields[f + 1];
+    }
+    args.push_back(tenant);
+  }
   return kRelease.Call({}, args);
 }
 

@@ -43,7 +43,7 @@ absl::StatusOr<PreferenceSet> LoadPreferenceFile(const std::string& path);
 // Not thread-safe: one per worker.
 class PreferenceCache {
  public:
-  PreferenceCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 100'000)
+  PreferenceCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 20'000)
       : clock_(clock), partitions_(partitions), ttl_micros_(ttl_micros), capacity_(capacity) {}
 
   // Loads what is missing or stale for these (user, tenant) pairs.

@@ -347,13 +347,41 @@ TEST_F(RecipientsTest, TenantsBrandTemplatesAndTheirDefaultPreferencesDecide) {
   BulkIdentify({"ana"});
   Trigger("update", {"ana"}, {}, R"({"title": "Report"})", "acme");
   Trigger("update", {"ana"}, {}, R"({"title": "Muted"})", "quiet");
+  Trigger("update", {"ana"}, {}, R"({"title": "Personal"})");
   ASSERT_TRUE(harness_->WaitForIdle());
   auto items = harness_->AllFeedItems("ana");
-  ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(items[0].blocks(0).markdown(), "Report for User ana at Acme (#FF5500)");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[1].blocks(0).markdown(), "Report for User ana at Acme (#FF5500)");
+
+  // The tenant scopes the feed: its items, its counts, its bulk actions.
+  v1::ListFeedRequest list;
+  list.set_user_id("ana");
+  list.set_tenant("acme");
+  v1::ListFeedResponse page;
+  ASSERT_TRUE(stub().ListFeed(Context::Context().get(), list, &page).ok());
+  ASSERT_EQ(page.items_size(), 1);
+  EXPECT_EQ(page.items(0).tenant(), "acme");
+  EXPECT_EQ(page.metadata().unread_count(), 1);
+  v1::MarkFeedItemsRequest mark;
+  mark.set_user_id("ana");
+  mark.set_tenant("acme");
+  mark.set_action(v1::FEED_ACTION_READ);
+  mark.add_ids(items[0].id());  // the personal item is not in acme's feed
+  v1::MarkFeedItemsResponse marked;
+  EXPECT_EQ(stub().MarkFeedItems(Context::Context().get(), mark, &marked).error_code(), grpc::StatusCode::NOT_FOUND);
+  mark.clear_ids();
+  mark.set_all(true);
+  ASSERT_TRUE(stub().MarkFeedItems(Context::Context().get(), mark, &marked).ok());
+  EXPECT_EQ(marked.changed(), 1);
+  EXPECT_EQ(marked.metadata().unread_count(), 0);
+  list.clear_tenant();
+  ASSERT_TRUE(stub().ListFeed(Context::Context().get(), list, &page).ok());
+  EXPECT_EQ(page.metadata().unread_count(), 1);  // the personal one
+  EXPECT_EQ(page.metadata().total_count(), 2);
   std::vector<std::string> reasons;
   for (const auto& [id, fields] : MessagesOf("ana")) reasons.push_back(absl::StrCat(fields[0], "/", fields[1], "/", fields[2]));
-  EXPECT_THAT(reasons, UnorderedElementsAre("delivered//", "not_sent/preference/tenant:categories.projects"));
+  EXPECT_THAT(reasons,
+              UnorderedElementsAre("delivered//", "delivered//", "not_sent/preference/tenant:categories.projects"));
 }
 
 TEST_F(RecipientsTest, EmailSmsPushAndChatAreRenderedForTheirChannelAndQueued) {
@@ -470,7 +498,10 @@ TEST_F(RecipientsTest, DeleteAndMergeLeaveNoKeyOfTheRemovedUser) {
     SetChannelData(id, "apns", absl::StrCat(R"({"tokens": ["token-)", id, R"("]})"));
   }
   Subscribe("projects", "p2", ids);
-  for (int n = 0; n < 3; ++n) Trigger("update", {}, {{"projects", "p2"}}, absl::StrCat(R"({"title": "T)", n, R"("})"));
+  // One of them in a tenant: its tenant-scoped feed sets must move and go too.
+  for (int n = 0; n < 3; ++n) {
+    Trigger("update", {}, {{"projects", "p2"}}, absl::StrCat(R"({"title": "T)", n, R"("})"), n == 2 ? "acme" : "");
+  }
   Trigger("update", ids, {}, R"({"title": "muted"})", "muted");  // not_sent records
   ASSERT_TRUE(harness_->WaitForIdle());
   for (const std::string& id : ids) {
@@ -527,6 +558,13 @@ TEST_F(RecipientsTest, DeleteAndMergeLeaveNoKeyOfTheRemovedUser) {
   EXPECT_EQ(page.items_size(), 3);
   EXPECT_EQ(page.metadata().unread_count(), 3);
   EXPECT_EQ(MessagesOf(survivor).size(), 12u);
+  archived.set_tenant("acme");
+  archived.clear_status();
+  ASSERT_TRUE(stub().ListFeed(Context::Context().get(), archived, &page).ok());
+  EXPECT_EQ(page.metadata().total_count() + 0, page.items_size());
+  int in_acme = 0;
+  for (const auto& item : items) in_acme += item.tenant() == "acme";
+  EXPECT_EQ(page.items_size(), in_acme);
   v1::ChannelDataRequest channel;
   channel.set_user_id(survivor);
   channel.set_channel("apns");

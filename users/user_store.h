@@ -48,7 +48,7 @@ nlohmann::json UserJson(const v1::User& user);
 // thread-safe: one per worker.
 class UserCache {
  public:
-  UserCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 100'000)
+  UserCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 20'000)
       : clock_(clock), partitions_(partitions), ttl_micros_(ttl_micros), capacity_(capacity) {}
 
   // Loads every id not cached (or stale). Unknown users are cached as

@@ -40,6 +40,7 @@ ABSL_FLAG(int, max_data_bytes, 32768, "Maximum size of a trigger's data JSON");
 ABSL_FLAG(std::string, consumer, "", "Consumer name prefix (default hostname-pid)");
 ABSL_FLAG(std::string, default_preferences, EnvOr("HERALD_DEFAULT_PREFERENCES", ""),
           "JSON file with the environment's default preference set (least specific level)");
+ABSL_FLAG(int, object_page_size, 500, "Subscribers per page of an object fan-out (1-10000)");
 ABSL_FLAG(int, flush_tick_ms, 5, "How often the flusher looks for due batches and delays when none was due");
 
 int main(int argc, char** argv) {
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   options.max_data_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_data_bytes));
   options.consumer_prefix = absl::GetFlag(FLAGS_consumer);
   options.flush_tick_ms = absl::GetFlag(FLAGS_flush_tick_ms);
+  options.object_page_size = absl::GetFlag(FLAGS_object_page_size);
   options.default_preferences_file = absl::GetFlag(FLAGS_default_preferences);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.

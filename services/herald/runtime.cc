@@ -71,6 +71,9 @@ class RuntimeImpl final : public Runtime {
       }
     }
     if (!api && !batcher && !fanout) return absl::InvalidArgumentError("--role: no role given");
+    if (options.object_page_size < 1 || options.object_page_size > 10000) {
+      return absl::InvalidArgumentError("--object_page_size: must be between 1 and 10000");
+    }
     if (options.partitions < 1 || options.partitions > 1024) {
       return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
     }
