@@ -1,5 +1,6 @@
 #include "workflow/parser.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "workflow/registry.h"
 
@@ -80,6 +81,19 @@ TEST(ParserTest, ErrorsNameFileStepAndField) {
       {"key: a\nsteps:\n  - {type: delay, duration: 1s}", "needs at least one channel step"},
       {"key: a\nsteps: [\n", "f.yaml: line"},
       {"key: a\nbogus: 1\nsteps: []", "field 'bogus': unknown field"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: email, template: {html: x}}",
+       "field 'template.subject': is required"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: email, template: {subject: s}}",
+       "field 'template.html': is required (or 'markdown')"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: email, template: {subject: s, html: h, markdown: m}}",
+       "field 'template.html': give 'html' or 'markdown', not both"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: sms, template: {text: t, title: x}}",
+       "field 'template.title': unknown field for sms"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: push, template: {title: t, body: b, data: [1]}}",
+       "field 'template.data': must be a map"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: push, template: {title: t, body: '{% if %}'}}",
+       "field 'template.body'"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: chat}", "field 'template': is required"},
   };
   for (const BadCase& bad : cases) {
     auto workflow = ParseWorkflow(bad.yaml, "f.yaml");
@@ -88,6 +102,26 @@ TEST(ParserTest, ErrorsNameFileStepAndField) {
     EXPECT_NE(workflow.status().message().find(bad.expected), std::string::npos)
         << "got: " << workflow.status().message() << "\nwanted: " << bad.expected;
   }
+}
+
+TEST(ParserTest, ChannelTypesCompileTheirOwnFields) {
+  auto workflow = ParseWorkflow(R"(
+key: all
+steps:
+  - {type: channel, channel_type: email, template: {subject: "s {{ x }}", markdown: "**m**", text: t}}
+  - {type: channel, channel_type: push, channel: apns, template: {title: t, body: b, data: {id: "{{ data.id }}"}}}
+  - {type: channel, channel_type: chat, channel: slack, template: {text: t, blocks: "[]"}}
+)", "all.yaml");
+  ASSERT_TRUE(workflow.ok()) << workflow.status();
+  std::vector<std::string> blocks;
+  for (const Step& step : workflow->steps) {
+    for (const BlockTemplate& block : step.channel.blocks) {
+      blocks.push_back(absl::StrCat(step.channel.channel, ":", block.name, ":", block.type));
+    }
+  }
+  EXPECT_EQ(blocks, (std::vector<std::string>{"email:subject:text", "email:html:markdown", "email:text:text",
+                                              "apns:title:text", "apns:body:text", "apns:data.id:text",
+                                              "slack:text:text", "slack:blocks:json"}));
 }
 
 TEST(ParserTest, JsonIsAccepted) {
