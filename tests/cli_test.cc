@@ -80,5 +80,52 @@ steps:
   EXPECT_NE(down.output.find("is Herald running at 127.0.0.1:1?"), std::string::npos) << down.output;
 }
 
+TEST_F(CliTest, ObjectsFanOutsTenantsAndUserLifecycle) {
+  testing::HarnessOptions options;
+  options.workflow_files["news.yaml"] = R"yaml(
+key: news
+steps:
+  - {ref: feed, type: channel, channel_type: in_app_feed, template: {markdown: "{{ data.text }} ({{ tenant.name }})"}}
+)yaml";
+  testing::HeraldHarness harness(endpoint(), options);
+  ASSERT_TRUE(harness.ok());
+  const std::string addr = absl::StrCat("--addr=127.0.0.1:", harness.grpc_port());
+  for (const char* user : {"rita", "ana", "old"}) ASSERT_EQ(RunCli(addr + " identify " + user).exit_code, 0);
+
+  Result object = RunCli(addr + " object identify projects/p1 --name=Launch");
+  ASSERT_EQ(object.exit_code, 0) << object.output;
+  Result subscribe = RunCli(addr + " object subscribe projects/p1 --to=rita,ana,old");
+  EXPECT_NE(subscribe.output.find("subscribed 3; 3 subscriber(s)"), std::string::npos) << subscribe.output;
+  Result tenant = RunCli(addr + " tenant identify acme --name=Acme --settings='{\"branding\": {\"primary_color\": \"#FF5500\"}}'");
+  ASSERT_EQ(tenant.exit_code, 0) << tenant.output;
+  Result bad_tenant = RunCli(addr + " tenant identify acme --settings='{\"branding\": {\"logo_url\": \"x\"}}'");
+  EXPECT_EQ(bad_tenant.exit_code, 1);
+  EXPECT_NE(bad_tenant.output.find("settings_json.branding.logo_url"), std::string::npos) << bad_tenant.output;
+
+  Result trigger = RunCli(addr + " --json trigger news --objects=projects/p1 --tenant=acme --data='{\"text\": \"Shipped\"}'");
+  ASSERT_EQ(trigger.exit_code, 0) << trigger.output;
+  auto started = nlohmann::json::parse(trigger.output, nullptr, false);
+  ASSERT_FALSE(started.is_discarded()) << trigger.output;
+  std::string fanout_id = started["fanouts"][0]["fanout_id"];
+  ASSERT_TRUE(harness.WaitForIdle());
+  Result progress = RunCli(addr + " fanout " + fanout_id);
+  EXPECT_NE(progress.output.find("done: 3 subscriber(s) of projects/p1 in 1 page(s), workflow news"),
+            std::string::npos)
+      << progress.output;
+  Result feed = RunCli(addr + " feed list ana --tenant=acme");
+  EXPECT_NE(feed.output.find("body: Shipped (Acme)"), std::string::npos) << feed.output;
+
+  Result merge = RunCli(addr + " user merge rita old");
+  EXPECT_EQ(merge.exit_code, 0) << merge.output;
+  EXPECT_NE(RunCli(addr + " feed list rita").output.find("2 items"), std::string::npos);
+  Result remove = RunCli(addr + " user delete ana");
+  EXPECT_EQ(remove.exit_code, 0) << remove.output;
+  Result subscribers = RunCli(addr + " object subscribers projects/p1");
+  EXPECT_EQ(subscribers.output, "rita\n1 subscriber(s)\n") << subscribers.output;
+  Result ghost = RunCli(addr + " user merge rita ghost");
+  EXPECT_EQ(ghost.exit_code, 1);
+  EXPECT_NE(ghost.output.find("not found: from_user_id"), std::string::npos) << ghost.output;
+}
+
 }  // namespace
 }  // namespace herald
