@@ -225,7 +225,7 @@ SegmentProcessor::SegmentProcessor(const workflow::Registry& workflows, const Cl
       clock_(clock),
       options_(options),
       metrics_(metrics),
-      users_(clock, options.partitions, options.user_cache_ttl_ms * 1000),
+      users_(clock, options.partitions, users::UserCache::ChannelData::kLoad, options.user_cache_ttl_ms * 1000),
       preferences_(clock, options.partitions, options.user_cache_ttl_ms * 1000),
       tenants_(clock, options.partitions, options.user_cache_ttl_ms * 1000) {}
 

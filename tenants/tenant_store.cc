@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "absl/container/flat_hash_set.h"
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
@@ -156,12 +158,13 @@ json TenantJson(const v1::Tenant& tenant) {
 absl::Status TenantCache::Prefetch(redis::RedisClient& client, const std::vector<std::string>& ids) {
   int64_t now = clock_.NowMicros();
   std::vector<std::string> missing;
+  absl::flat_hash_set<absl::string_view> asked;
   std::vector<redis::Command> commands;
   for (const std::string& id : ids) {
     if (id.empty()) continue;
     auto it = entries_.find(id);
     if (it != entries_.end() && now - it->second.loaded_at < ttl_micros_) continue;
-    if (std::find(missing.begin(), missing.end(), id) != missing.end()) continue;
+    if (!asked.insert(id).second) continue;
     missing.push_back(id);
     commands.push_back(GetCommand(id, partitions_));
   }

@@ -1,5 +1,6 @@
 #include "users/user_store.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
@@ -128,34 +129,39 @@ nlohmann::json UserJson(const v1::User& user) {
 absl::Status UserCache::Prefetch(redis::RedisClient& client, const std::vector<std::string>& ids) {
   int64_t now = clock_.NowMicros();
   std::vector<std::string> missing;
+  absl::flat_hash_set<absl::string_view> asked;  // an actor of many segments is read once
   std::vector<redis::Command> commands;
   for (const std::string& id : ids) {
     auto it = entries_.find(id);
     if (it != entries_.end() && now - it->second.loaded_at < ttl_micros_) continue;
+    if (!asked.insert(id).second) continue;
     missing.push_back(id);
     Keys keys(PartitionOf(id, partitions_));
     commands.push_back({"HGETALL", keys.User(id)});
-    commands.push_back({"HGETALL", keys.ChannelData(id)});
+    if (load_channel_data_) commands.push_back({"HGETALL", keys.ChannelData(id)});
   }
   if (commands.empty()) return absl::OkStatus();
   if (entries_.size() + missing.size() > capacity_) entries_.clear();
   auto replies = client.Pipeline(commands);
+  const size_t per_user = load_channel_data_ ? 2 : 1;
   for (size_t i = 0; i < missing.size(); ++i) {
-    const auto& profile = replies[2 * i];
-    const auto& channels = replies[2 * i + 1];
+    const auto& profile = replies[per_user * i];
     if (!profile.ok()) return profile.status();
-    if (!channels.ok()) return channels.status();
     Entry entry;
     entry.loaded_at = now;
     auto user = UserFromReply(missing[i], *profile);
     if (user.ok()) entry.user = std::make_shared<const nlohmann::json>(UserJson(*user));
-    if (!channels->elements.empty()) {
-      auto data = std::make_shared<nlohmann::json>(nlohmann::json::object());
-      for (size_t f = 0; f + 1 < channels->elements.size(); f += 2) {
-        nlohmann::json parsed = nlohmann::json::parse(channels->elements[f + 1].str, nullptr, false);
-        if (!parsed.is_discarded()) (*data)[channels->elements[f].str] = std::move(parsed);
+    if (load_channel_data_) {
+      const auto& channels = replies[per_user * i + 1];
+      if (!channels.ok()) return channels.status();
+      if (!channels->elements.empty()) {
+        auto data = std::make_shared<nlohmann::json>(nlohmann::json::object());
+        for (size_t f = 0; f + 1 < channels->elements.size(); f += 2) {
+          nlohmann::json parsed = nlohmann::json::parse(channels->elements[f + 1].str, nullptr, false);
+          if (!parsed.is_discarded()) (*data)[channels->elements[f].str] = std::move(parsed);
+        }
+        entry.channel_data = std::move(data);
       }
-      entry.channel_data = std::move(data);
     }
     entries_[missing[i]] = std::move(entry);
   }

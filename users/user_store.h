@@ -48,8 +48,17 @@ nlohmann::json UserJson(const v1::User& user);
 // thread-safe: one per worker.
 class UserCache {
  public:
-  UserCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 20'000)
-      : clock_(clock), partitions_(partitions), ttl_micros_(ttl_micros), capacity_(capacity) {}
+  // Whether Prefetch also reads channel data (one more HGETALL per miss):
+  // the fan-out needs it for push/chat, the batcher never does.
+  enum class ChannelData { kSkip, kLoad };
+
+  UserCache(const Clock& clock, int partitions, ChannelData channel_data = ChannelData::kSkip,
+            int64_t ttl_micros = 2'000'000, size_t capacity = 20'000)
+      : clock_(clock),
+        partitions_(partitions),
+        load_channel_data_(channel_data == ChannelData::kLoad),
+        ttl_micros_(ttl_micros),
+        capacity_(capacity) {}
 
   // Loads every id not cached (or stale). Unknown users are cached as
   // absent. UNAVAILABLE etc. when Redis fails.
@@ -59,7 +68,8 @@ class UserCache {
   // prefetched).
   const nlohmann::json* Find(const std::string& id) const;
 
-  // The user's channel data for `channel` (see channel_data.h), or nullptr.
+  // The user's channel data for `channel` (see channel_data.h), or nullptr
+  // (always nullptr for a cache built with ChannelData::kSkip).
   const nlohmann::json* FindChannelData(const std::string& id, const std::string& channel) const;
 
  private:
@@ -71,6 +81,7 @@ class UserCache {
   };
   const Clock& clock_;
   const int partitions_;
+  const bool load_channel_data_;
   const int64_t ttl_micros_;
   const size_t capacity_;
   absl::flat_hash_map<std::string, Entry> entries_;
