@@ -4,11 +4,12 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "batcher/step_runner.h"
-#include "batcher/wait_store.h"
+#include "runs/step_runner.h"
+#include "runs/wait_store.h"
 #include "core/ids.h"
 #include "core/keys.h"
-#include "feed/feed_store.h"
+#include "core/metrics.h"
+#include "messages/message_store.h"
 #include "herald/v1/pipeline.pb.h"
 
 namespace herald::batcher {
@@ -21,10 +22,6 @@ prometheus::Family<prometheus::Counter>& RunsFamily(prometheus::Registry& regist
       .Register(registry);
 }
 
-prometheus::Counter& Simple(prometheus::Registry& registry, const std::string& name, const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
-}
-
 void LogError(const absl::Status& status, absl::string_view what) {
   std::cerr << "herald batcher: " << what << ": " << status << std::endl;
 }
@@ -32,20 +29,20 @@ void LogError(const absl::Status& status, absl::string_view what) {
 }  // namespace
 
 BatcherMetrics::BatcherMetrics(prometheus::Registry& registry)
-    : events(Simple(registry, "herald_batcher_events_total", "Trigger events consumed")),
+    : events(SimpleCounter(registry, "herald_batcher_events_total", "Trigger events consumed")),
       runs_direct(RunsFamily(registry).Add({{"outcome", "direct"}})),
       runs_waiting(RunsFamily(registry).Add({{"outcome", "waiting"}})),
       runs_duplicate(RunsFamily(registry).Add({{"outcome", "duplicate"}})),
       runs_cancelled(RunsFamily(registry).Add({{"outcome", "cancelled"}})),
       leading_sent(RunsFamily(registry).Add({{"outcome", "leading_sent"}})),
       unknown_workflow(RunsFamily(registry).Add({{"outcome", "unknown_workflow"}})),
-      poison_entries(Simple(registry, "herald_batcher_poison_entries_total",
+      poison_entries(SimpleCounter(registry, "herald_batcher_poison_entries_total",
                             "Event entries that could not be decoded (acked and dropped)")),
-      reclaimed(Simple(registry, "herald_batcher_reclaimed_entries_total",
+      reclaimed(SimpleCounter(registry, "herald_batcher_reclaimed_entries_total",
                        "Event entries taken over from a stalled consumer")),
-      errors(Simple(registry, "herald_batcher_errors_total", "Redis errors in the batcher (entries retried)")),
-      waits_claimed(Simple(registry, "herald_waits_claimed_total", "Batches and delays taken off the timer")),
-      segments_flushed(Simple(registry, "herald_batches_flushed_total", "Non-empty batches and delays flushed")) {}
+      errors(SimpleCounter(registry, "herald_batcher_errors_total", "Redis errors in the batcher (entries retried)")),
+      waits_claimed(SimpleCounter(registry, "herald_waits_claimed_total", "Batches and delays taken off the timer")),
+      batches_flushed(SimpleCounter(registry, "herald_batches_flushed_total", "Non-empty batches and delays flushed")) {}
 
 std::vector<std::string> EventStreams(int partitions) {
   std::vector<std::string> streams;
@@ -104,8 +101,8 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
       // The workflow was removed after the trigger was accepted: record it.
       for (const auto& target : event.targets()) {
         metrics_.unknown_workflow.Increment();
-        commands.push_back(feed::RecordNotDeliveredCommand(
-            keys, feed::NotDelivered{DeterministicId({target.run_id(), "workflow"}), target.recipient(),
+        commands.push_back(messages::RecordNotDeliveredCommand(
+            keys, messages::NotDelivered{DeterministicId({target.run_id(), "workflow"}), target.recipient(),
                                      event.workflow(), event.tenant(), "", "not_sent", "unknown_workflow",
                                      clock_.NowMicros(), ""}));
         command_is_append.push_back(false);
@@ -125,7 +122,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
     shared.Set("tenant", &tenant);
     shared.Set("actor", &actor);
 
-    std::map<int, v1::internal::SegmentEnvelope> direct;  // by first channel step
+    std::map<int, v1::internal::BatchEnvelope> direct;  // by first channel step
     v1::internal::Activity activity;
     activity.set_actor(event.actor());
     activity.set_data_json(event.data_json());
@@ -135,33 +132,33 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
       nlohmann::json recipient_id = {{"id", target.recipient()}};
       templates::Context context = shared;
       context.Set("recipient", profile != nullptr ? profile : &recipient_id);
-      int step = NextActionableStep(*workflow, 0, context);
+      int step = runs::NextActionableStep(*workflow, 0, context);
       if (step >= static_cast<int>(workflow->steps.size())) continue;
       activity.set_run_id(target.run_id());
       if (!workflow->steps[step].is_wait()) {
         auto [it, inserted] = direct.try_emplace(step);
-        v1::internal::SegmentEnvelope& segment = it->second;
+        v1::internal::BatchEnvelope& envelope = it->second;
         if (inserted) {
-          segment.set_workflow(workflow->key);
-          segment.set_tenant(event.tenant());
-          segment.set_resume_step(step);
-          segment.set_cancellation_key(event.cancellation_key());
-          *segment.add_activities() = activity;
-          segment.mutable_activities(0)->clear_run_id();
+          envelope.set_workflow(workflow->key);
+          envelope.set_tenant(event.tenant());
+          envelope.set_resume_step(step);
+          envelope.set_cancellation_key(event.cancellation_key());
+          *envelope.add_activities() = activity;
+          envelope.mutable_activities(0)->clear_run_id();
         }
-        auto* out = segment.add_targets();
+        auto* out = envelope.add_targets();
         out->set_recipient(target.recipient());
-        out->set_segment_id(DirectSegmentId(target.run_id(), step));
+        out->set_batch_id(runs::DirectBatchId(target.run_id(), step));
         metrics_.runs_direct.Increment();
         continue;
       }
-      RunRef run{target.recipient(), event.tenant(), event.cancellation_key(), target.run_id()};
-      commands.push_back(AppendCommand(
-          keys, BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds)));
+      runs::RunRef run{target.recipient(), event.tenant(), event.cancellation_key(), target.run_id()};
+      commands.push_back(runs::AppendCommand(
+          keys, runs::BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds)));
       command_is_append.push_back(true);
     }
-    for (auto& [step, segment] : direct) {
-      commands.push_back({"XADD", keys.Segments(), "*", "s", segment.SerializeAsString()});
+    for (auto& [step, envelope] : direct) {
+      commands.push_back({"XADD", keys.Batches(), "*", "s", envelope.SerializeAsString()});
       command_is_append.push_back(false);
     }
     planned[i].end_command = commands.size();
@@ -181,23 +178,23 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
         continue;
       }
       if (!command_is_append[c]) continue;
-      auto outcome = ParseAppendReply(*results[c]);
+      auto outcome = runs::ParseAppendReply(*results[c]);
       if (!outcome.ok()) {
         ok = false;
         continue;
       }
       switch (*outcome) {
-        case AppendOutcome::kOpened:
-        case AppendOutcome::kJoined:
+        case runs::AppendOutcome::kOpened:
+        case runs::AppendOutcome::kJoined:
           metrics_.runs_waiting.Increment();
           break;
-        case AppendOutcome::kLeadingSent:
+        case runs::AppendOutcome::kLeadingSent:
           metrics_.leading_sent.Increment();
           break;
-        case AppendOutcome::kDuplicate:
+        case runs::AppendOutcome::kDuplicate:
           metrics_.runs_duplicate.Increment();
           break;
-        case AppendOutcome::kCancelled:
+        case runs::AppendOutcome::kCancelled:
           metrics_.runs_cancelled.Increment();
           break;
       }
@@ -235,16 +232,16 @@ void Flusher::Stop() {
 absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
                                           BatcherMetrics* metrics) {
   std::vector<redis::Command> commands;
-  for (int p = 0; p < partitions; ++p) commands.push_back(ClaimCommand(Keys(p), now_ms, limit));
+  for (int p = 0; p < partitions; ++p) commands.push_back(runs::ClaimCommand(Keys(p), now_ms, limit));
   int64_t claimed = 0;
   for (auto& reply : client.Pipeline(commands)) {
     if (!reply.ok()) return reply.status();
-    auto result = ParseClaimReply(*reply);
+    auto result = runs::ParseClaimReply(*reply);
     if (!result.ok()) return result.status();
     claimed += result->claimed;
     if (metrics != nullptr) {
       metrics->waits_claimed.Increment(static_cast<double>(result->claimed));
-      metrics->segments_flushed.Increment(static_cast<double>(result->emitted));
+      metrics->batches_flushed.Increment(static_cast<double>(result->emitted));
     }
   }
   return claimed;

@@ -1,6 +1,6 @@
 // The batcher role: consumes herald:{p}:events, expands each event's
 // recipients, walks each run to its first wait (appending to a batch or
-// delay) or channel step (emitting a segment for the fan-out), and a flusher
+// delay) or channel step (emitting a batch entry for the fan-out), and a flusher
 // that claims due waits into herald:{p}:batches.
 #pragma once
 
@@ -18,6 +18,7 @@
 #include "redis/stream_consumer.h"
 #include "redis/stream_worker.h"
 #include "users/user_store.h"
+#include "runs/wait_store.h"
 #include "workflow/registry.h"
 
 namespace herald::batcher {
@@ -30,7 +31,7 @@ struct BatcherOptions {
   // Entries pending this long on another consumer are taken over.
   int64_t reclaim_idle_ms = 15000;
   int64_t reclaim_every_ms = 1000;
-  int64_t run_ttl_seconds = 7 * 24 * 3600;
+  int64_t run_ttl_seconds = runs::kDefaultRunTtlSeconds;
   // Flusher tick and how many waits one claim call takes per partition.
   int flush_tick_ms = 5;
   int claim_limit = 256;
@@ -50,7 +51,7 @@ struct BatcherMetrics {
   prometheus::Counter& reclaimed;
   prometheus::Counter& errors;
   prometheus::Counter& waits_claimed;
-  prometheus::Counter& segments_flushed;
+  prometheus::Counter& batches_flushed;
 };
 
 // Turns a batch of event entries into Redis work and acks what succeeded.

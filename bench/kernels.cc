@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "batcher/wait_store.h"
+#include "runs/wait_store.h"
 #include "core/keys.h"
 #include "feed/feed_store.h"
 #include "herald/v1/pipeline.pb.h"
@@ -35,8 +35,8 @@ redis::RedisClient& BenchRedis() {
   return *client;
 }
 
-batcher::WaitAppend Append(int64_t i, const std::string& activity_blob) {
-  batcher::WaitAppend append;
+runs::WaitAppend Append(int64_t i, const std::string& activity_blob) {
+  runs::WaitAppend append;
   append.wait_key = absl::StrCat("wk", i % 100);
   append.header_blob = "header";
   append.run_id = absl::StrCat("run-", i);
@@ -60,8 +60,8 @@ void BM_BatchAppendAndClaimScripts(benchmark::State& state) {
   int64_t i = 0;
   for (auto _ : state) {
     std::vector<redis::Command> commands;
-    for (int n = 0; n < 64; ++n, ++i) commands.push_back(batcher::AppendCommand(keys, Append(i, blob)));
-    commands.push_back(batcher::ClaimCommand(keys, 1000 + i, 256));
+    for (int n = 0; n < 64; ++n, ++i) commands.push_back(runs::AppendCommand(keys, Append(i, blob)));
+    commands.push_back(runs::ClaimCommand(keys, 1000 + i, 256));
     auto replies = client.Pipeline(commands);
     benchmark::DoNotOptimize(replies);
   }
@@ -70,7 +70,7 @@ void BM_BatchAppendAndClaimScripts(benchmark::State& state) {
 BENCHMARK(BM_BatchAppendAndClaimScripts)->Unit(benchmark::kMicrosecond);
 
 // Inserts feed items for 100 recipients per script call, as the fan-out does
-// for one segment: the Redis cost of one notification, growing the dataset.
+// for one batch: the Redis cost of one notification, growing the dataset.
 void BM_FeedInsertMany(benchmark::State& state) {
   redis::RedisClient& client = BenchRedis();
   (void)client.Execute({"FLUSHALL"});

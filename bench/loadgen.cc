@@ -262,7 +262,7 @@ int main(int argc, char** argv) {
     std::vector<herald::redis::Command> counts;
     for (int i = 0; i < pool; ++i) {
       std::string id = UserId(i);
-      counts.push_back({"ZCARD", herald::Keys(herald::PartitionOf(id, partitions)).FeedPrefix(id) + "active"});
+      counts.push_back({"ZCARD", herald::Keys(herald::PartitionOf(id, partitions)).FeedSet(id, "active")});
     }
     auto replies = (*redis)->Pipeline(counts);
     for (int i = 0; i < pool; ++i) before[i] = replies[i].ok() ? replies[i]->integer : 0;
@@ -335,7 +335,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> feed_keys;
   for (int i = 0; i < pool; ++i) {
     std::string id = UserId(i);
-    feed_keys.push_back(herald::Keys(herald::PartitionOf(id, partitions)).FeedPrefix(id) + "active");
+    feed_keys.push_back(herald::Keys(herald::PartitionOf(id, partitions)).FeedSet(id, "active"));
   }
   herald::redis::Command sum = {"EVAL", "local n = 0 for _, k in ipairs(KEYS) do n = n + redis.call('ZCARD', k) end return n",
                                 std::to_string(pool)};
@@ -367,7 +367,7 @@ int main(int argc, char** argv) {
     if (found[i] <= 0) continue;
     std::string id = UserId(i);
     herald::Keys keys(herald::PartitionOf(id, partitions));
-    auto ids = (*redis)->Execute({"ZREVRANGE", keys.FeedPrefix(id) + "active", "0", std::to_string(found[i] - 1)});
+    auto ids = (*redis)->Execute({"ZREVRANGE", keys.FeedSet(id, "active"), "0", std::to_string(found[i] - 1)});
     if (!ids.ok()) continue;
     std::vector<herald::redis::Command> reads;
     for (const auto& message : ids->elements) {

@@ -29,6 +29,14 @@ function(herald_cc_test)
   if(ARG_LABELS)
     set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}")
   endif()
+  # Integration tests run a second time against a one-node Redis Cluster
+  # (tests/support/redis_fixture.h), which refuses any command or script
+  # touching two slots: Herald's Cluster-readiness is checked, not hoped for.
+  if("integration" IN_LIST ARG_LABELS)
+    add_test(NAME ${ARG_NAME}_on_cluster COMMAND ${ARG_NAME})
+    set_tests_properties(${ARG_NAME}_on_cluster PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS};cluster"
+      ENVIRONMENT "HERALD_BINARY_DIR=${PROJECT_BINARY_DIR};HERALD_SOURCE_DIR=${PROJECT_SOURCE_DIR};HERALD_TEST_REDIS_CLUSTER=1")
+  endif()
 endfunction()
 
 # herald_cc_bench(NAME name SRCS ... DEPS ...)
@@ -58,4 +66,37 @@ function(herald_cc_fuzzer)
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME} ${ARG_CORPUS} ${ARG_DICT} --runs=200000
     WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT 300)
+endfunction()
+
+# herald_lua_scripts(TARGET target SCRIPTS name.lua ...)
+# Embeds each Lua script of this folder at build time as the header
+# "<folder>/<name>.lua.h" (see cmake/EmbedLua.cmake), defining
+# herald::lua::k<Folder><Name>. Each script is one file next to the module
+# that owns it, starts with `#!lua` and may `--!include` shared Lua.
+function(herald_lua_scripts)
+  cmake_parse_arguments(ARG "" "TARGET" "SCRIPTS" ${ARGN})
+  file(RELATIVE_PATH folder ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  set(headers)
+  foreach(script ${ARG_SCRIPTS})
+    get_filename_component(stem ${script} NAME_WE)
+    set(header ${PROJECT_BINARY_DIR}/lua/${folder}/${stem}.lua.h)
+    # Included files are dependencies too; editing an include line re-runs configure.
+    file(STRINGS ${CMAKE_CURRENT_SOURCE_DIR}/${script} include_lines REGEX "^--!include ")
+    set(included)
+    foreach(line ${include_lines})
+      string(REGEX REPLACE "^--!include " "" path "${line}")
+      string(STRIP "${path}" path)
+      list(APPEND included ${PROJECT_SOURCE_DIR}/${path})
+    endforeach()
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${script})
+    add_custom_command(
+      OUTPUT ${header}
+      COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DSCRIPT=${folder}/${script} -DOUTPUT=${header}
+              -P ${PROJECT_SOURCE_DIR}/cmake/EmbedLua.cmake
+      DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${script} ${included} ${PROJECT_SOURCE_DIR}/cmake/EmbedLua.cmake
+      COMMENT "lua ${folder}/${script}")
+    list(APPEND headers ${header})
+  endforeach()
+  target_sources(${ARG_TARGET} PRIVATE ${headers})
+  target_include_directories(${ARG_TARGET} PRIVATE ${PROJECT_BINARY_DIR}/lua)
 endfunction()

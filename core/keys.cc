@@ -3,12 +3,18 @@
 #include "absl/strings/str_cat.h"
 
 namespace herald {
+namespace {
+
+// See `sized` in core/keys.lua: joined strings carry their length.
+std::string Sized(absl::string_view text) { return absl::StrCat(text.size(), ":", text); }
+
+}  // namespace
 
 Keys::Keys(int partition)
     : partition_(partition),
       prefix_(absl::StrCat("herald:{", partition, "}:")),
       events_(absl::StrCat(prefix_, "events")),
-      segments_(absl::StrCat(prefix_, "batches")),
+      batches_(absl::StrCat(prefix_, "batches")),
       due_(absl::StrCat(prefix_, "due")),
       expansions_(absl::StrCat(prefix_, "expansions")),
       deliveries_(absl::StrCat(prefix_, "deliveries")) {}
@@ -38,23 +44,49 @@ std::string Keys::TenantPreferences(absl::string_view tenant) const {
 std::string Keys::User(absl::string_view user_id) const { return absl::StrCat(prefix_, "user:", user_id); }
 
 std::string Keys::Idempotency(absl::string_view workflow, absl::string_view key) const {
-  return absl::StrCat(prefix_, "idem:", workflow.size(), ":", workflow, ":", key);
+  return absl::StrCat(prefix_, "idem:", Sized(workflow), ":", key);
+}
+
+std::string Keys::IdempotencyWritten(absl::string_view workflow, absl::string_view key) const {
+  return absl::StrCat(prefix_, "idemw:", Sized(workflow), ":", key);
 }
 
 std::string Keys::Message(absl::string_view message_id) const { return absl::StrCat(prefix_, "msg:", message_id); }
 
-std::string Keys::FeedPrefix(absl::string_view user_id) const { return absl::StrCat(prefix_, "feed:", user_id, ":"); }
+std::string Keys::FeedSet(absl::string_view user_id, absl::string_view set_name) const {
+  return absl::StrCat(prefix_, "feed:", user_id, ":", set_name);
+}
 
-std::string Keys::TenantFeedPrefix(absl::string_view tenant, absl::string_view user_id) const {
-  return absl::StrCat(prefix_, "tfeed:", tenant.size(), ":", tenant, ":", user_id, ":");
+std::string Keys::TenantFeedSet(absl::string_view tenant, absl::string_view user_id,
+                                absl::string_view set_name) const {
+  return absl::StrCat(prefix_, "tfeed:", Sized(tenant), ":", user_id, ":", set_name);
 }
 
 std::string Keys::Run(absl::string_view run_id) const { return absl::StrCat(prefix_, "run:", run_id); }
 
+std::string Keys::WaitOpen(absl::string_view wait_key) const { return absl::StrCat(prefix_, "wo:", wait_key); }
+
+std::string Keys::WaitHeader(absl::string_view batch_id) const { return absl::StrCat(prefix_, "wh:", batch_id); }
+
+std::string Keys::WaitActivities(absl::string_view batch_id) const {
+  return absl::StrCat(prefix_, "wa:", batch_id);
+}
+
 std::string Keys::CancelIndex(absl::string_view workflow, absl::string_view cancellation_key,
                               absl::string_view recipient) const {
-  return absl::StrCat(prefix_, "cancel:", workflow.size(), ":", workflow, ":", cancellation_key.size(), ":",
-                      cancellation_key, ":", recipient);
+  return absl::StrCat(prefix_, "cancel:", Sized(workflow), ":", Sized(cancellation_key), ":", recipient);
+}
+
+std::string Keys::CancelRecipients(absl::string_view workflow, absl::string_view cancellation_key) const {
+  return absl::StrCat(prefix_, "cancelr:", Sized(workflow), ":", Sized(cancellation_key));
+}
+
+absl::string_view HashTagOf(absl::string_view key) {
+  size_t open = key.find('{');
+  if (open == absl::string_view::npos) return key;
+  size_t close = key.find('}', open + 1);
+  if (close == absl::string_view::npos || close == open + 1) return key;
+  return key.substr(open + 1, close - open - 1);
 }
 
 }  // namespace herald

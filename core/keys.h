@@ -1,5 +1,8 @@
-// Redis key layout. Every key of partition p carries the hash tag {p}, so any
-// Lua script that touches one partition stays in one Redis Cluster slot.
+// Redis key layout: the single owner of every key name. Every key of
+// partition p carries the hash tag {p}, so any Lua script that touches one
+// partition stays in one Redis Cluster slot. Keys a script derives from data
+// it reads are built by core/keys.lua, which mirrors the functions below
+// (core/keys_test checks they agree).
 #pragma once
 
 #include <string>
@@ -14,16 +17,17 @@ class Keys {
   int partition() const { return partition_; }
   // Stream of triggered events (consumer group "batcher").
   const std::string& Events() const { return events_; }
-  // Stream of segments ready to fan out (consumer group "fanout").
-  const std::string& Segments() const { return segments_; }
-  // ZSET: wait key -> due time in ms (batches and delays).
+  // Stream of batches ready to fan out (consumer group "fanout"): flushed
+  // batches and delays, and runs that reached a channel step directly.
+  const std::string& Batches() const { return batches_; }
+  // ZSET: batch id -> due time in ms (open batches and delays).
   const std::string& Due() const { return due_; }
   // Stream of object fan-out pages (consumer group "expander").
   const std::string& Expansions() const { return expansions_; }
   // Stream of rendered email/sms/push/chat messages for the delivery
   // services (status queued until they report).
   const std::string& Deliveries() const { return deliveries_; }
-  // Prefix under which scripts build per-item keys ("herald:{p}:").
+  // "herald:{p}:", the start of every key of the partition.
   const std::string& Prefix() const { return prefix_; }
 
   std::string User(absl::string_view user_id) const;
@@ -45,20 +49,38 @@ class Keys {
   std::string Tenant(absl::string_view tenant) const;
   // HASH: progress of one object fan-out (partition of the object).
   std::string Fanout(absl::string_view fanout_id) const;
+  // STRING: the fingerprint of the request that used an idempotency key
+  // (one record per key, in the partition the key hashes to).
   std::string Idempotency(absl::string_view workflow, absl::string_view key) const;
+  // STRING: set once the request of an idempotency key was written into
+  // this partition (a retried request writes each partition once).
+  std::string IdempotencyWritten(absl::string_view workflow, absl::string_view key) const;
   std::string Message(absl::string_view message_id) const;
-  std::string FeedPrefix(absl::string_view user_id) const;
+  // A user's feed: sets "active", "unseen", "unread", "read", "archived"
+  // and the hash "meta" (the insertion sequence).
+  std::string FeedSet(absl::string_view user_id, absl::string_view set_name) const;
   // The same sets for the user's items of one tenant.
-  std::string TenantFeedPrefix(absl::string_view tenant, absl::string_view user_id) const;
+  std::string TenantFeedSet(absl::string_view tenant, absl::string_view user_id, absl::string_view set_name) const;
   std::string Run(absl::string_view run_id) const;
+  // STRING: the id of the batch currently open for a wait key (absent when
+  // none is open: the next activity opens one).
+  std::string WaitOpen(absl::string_view wait_key) const;
+  // HASH: an open batch's header (envelope, open time, sequence, open key).
+  std::string WaitHeader(absl::string_view batch_id) const;
+  // HASH: run id -> activity, of one open batch.
+  std::string WaitActivities(absl::string_view batch_id) const;
+  // HASH: run id -> batch id of a cancellation key's pending runs for one
+  // recipient ("*": every recipient), plus "@cancelled_at".
   std::string CancelIndex(absl::string_view workflow, absl::string_view cancellation_key,
                           absl::string_view recipient) const;
+  // SET: the recipients with pending runs under a cancellation key.
+  std::string CancelRecipients(absl::string_view workflow, absl::string_view cancellation_key) const;
 
  private:
   int partition_;
   std::string prefix_;
   std::string events_;
-  std::string segments_;
+  std::string batches_;
   std::string due_;
   std::string expansions_;
   std::string deliveries_;
@@ -67,5 +89,9 @@ class Keys {
 inline constexpr absl::string_view kBatcherGroup = "batcher";
 inline constexpr absl::string_view kFanoutGroup = "fanout";
 inline constexpr absl::string_view kExpanderGroup = "expander";
+
+// The part of `key` Redis Cluster hashes to pick its slot: the first
+// non-empty {hash tag}, or the whole key.
+absl::string_view HashTagOf(absl::string_view key);
 
 }  // namespace herald

@@ -1,29 +1,29 @@
-// The fan-out role: consumes herald:{p}:batches segments, builds each
-// recipient's template context (actor, recipient, data, activities,
-// totals, tenant), evaluates channel-step conditions and preferences,
-// renders and writes in-app feed items under deterministic message ids,
-// queues email/sms/push/chat messages (rendered for their channel) for the
-// delivery services, records every message that is not sent, and hands
-// later wait steps back to the wait store.
+// The fan-out role: consumes herald:{p}:batches, loads the users,
+// preferences and tenants a read needs (one round trip, briefly cached),
+// lets PlanBatch (batch_plan.h) decide every recipient's messages, and
+// writes them: in-app feed items (one insert per partition per read),
+// email/sms/push/chat messages queued for the delivery services, records
+// of messages not sent, and runs handed on to later wait steps. An entry
+// is acknowledged only once all of its writes landed; message ids are
+// deterministic, so a replayed entry writes nothing twice.
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "core/clock.h"
-#include "herald/v1/pipeline.pb.h"
+#include "fanout/batch_plan.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "preferences/preference_store.h"
 #include "redis/client.h"
 #include "redis/stream_consumer.h"
 #include "redis/stream_worker.h"
-#include "preferences/preference_store.h"
+#include "runs/wait_store.h"
 #include "tenants/tenant_store.h"
 #include "users/user_store.h"
 #include "workflow/registry.h"
@@ -37,8 +37,10 @@ struct FanoutOptions {
   int block_ms = 50;
   int64_t reclaim_idle_ms = 15000;
   int64_t reclaim_every_ms = 1000;
-  int64_t run_ttl_seconds = 7 * 24 * 3600;
+  int64_t run_ttl_seconds = runs::kDefaultRunTtlSeconds;
   int64_t user_cache_ttl_ms = 2000;
+  // Entries each per-worker cache (users, preferences, tenants) keeps.
+  size_t cache_capacity = 20'000;
   // The environment's default preference set (least specific level).
   std::shared_ptr<const preferences::PreferenceSet> default_preferences;
 };
@@ -47,25 +49,23 @@ struct FanoutOptions {
 // once at start.
 class MessageCounters {
  public:
-  enum Outcome {
-    kSent,  // in-app: delivered to the feed; other channels: queued for delivery
-    kUnknownRecipient,
-    kPreference,
-    kMissingChannelData,
-    kTemplateError,
-    kOutcomeCount
-  };
   explicit MessageCounters(prometheus::Registry& registry);
-  prometheus::Counter& operator()(const std::string& channel_type, Outcome outcome);
+  // In-app: delivered to the feed; other channels: queued for delivery.
+  prometheus::Counter& Sent(const std::string& channel_type);
+  // REQUIRES: reason is not kUnknownWorkflow (such records have no channel).
+  prometheus::Counter& NotSent(const std::string& channel_type, NotSentReason reason);
 
  private:
-  static constexpr int kTypeCount = 5;
-  std::array<std::array<prometheus::Counter*, kOutcomeCount>, kTypeCount> counters_{};
+  static constexpr size_t kTypeCount = std::size(workflow::kChannelTypes);
+  static constexpr int kReasonCount = 4;
+  size_t TypeIndex(const std::string& channel_type) const;
+  std::array<prometheus::Counter*, kTypeCount> sent_{};
+  std::array<std::array<prometheus::Counter*, kReasonCount>, kTypeCount> not_sent_{};
 };
 
 struct FanoutMetrics {
   explicit FanoutMetrics(prometheus::Registry& registry);
-  prometheus::Counter& segments;
+  prometheus::Counter& batches;
   MessageCounters messages;
   prometheus::Counter& duplicate;
   prometheus::Counter& critical_bypassed;
@@ -77,12 +77,12 @@ struct FanoutMetrics {
   prometheus::Histogram& trigger_to_feed_seconds;
 };
 
-// One segment's rendering for one recipient: the commands it needs.
-// Not thread-safe: one per worker thread.
-class SegmentProcessor final : public redis::StreamProcessor {
+// Fans out the entries of herald:{p}:batches. Not thread-safe: one per
+// worker thread.
+class BatchProcessor final : public redis::StreamProcessor {
  public:
-  SegmentProcessor(const workflow::Registry& workflows, const Clock& clock, const FanoutOptions& options,
-                   FanoutMetrics& metrics);
+  BatchProcessor(const workflow::Registry& workflows, const Clock& clock, const FanoutOptions& options,
+                 FanoutMetrics& metrics);
   absl::Status Process(redis::RedisClient& client, redis::StreamConsumer& consumer,
                        const std::vector<redis::StreamEntry>& entries) override;
 
@@ -96,7 +96,7 @@ class SegmentProcessor final : public redis::StreamProcessor {
   tenants::TenantCache tenants_;
 };
 
-// A worker thread running SegmentProcessor over its own connection.
+// A worker thread running BatchProcessor over its own connection.
 class FanoutWorker {
  public:
   FanoutWorker(const redis::Endpoint& endpoint, const workflow::Registry& workflows, const Clock& clock,
@@ -105,13 +105,10 @@ class FanoutWorker {
   void Stop() { worker_.Stop(); }
 
  private:
-  SegmentProcessor processor_;  // used only by worker_'s thread
+  BatchProcessor processor_;  // used only by worker_'s thread
   redis::StreamWorker worker_;
 };
 
-std::vector<std::string> SegmentStreams(int partitions);
-
-// The message id of channel step `step` for a segment target.
-std::string MessageId(const std::string& segment_id, int step, const std::string& channel);
+std::vector<std::string> BatchStreams(int partitions);
 
 }  // namespace herald::fanout

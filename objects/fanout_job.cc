@@ -7,15 +7,6 @@
 
 namespace herald::objects {
 
-const char kStartFanoutLua[] = R"LUA(
-local function start_fanout(progress, expansions, job, object, workflow, now_ms)
-  redis.call('HSET', progress, 'object', object, 'workflow', workflow, 'status', 'running', 'recipients', 0,
-             'pages', 0, 'started_at', now_ms)
-  redis.call('EXPIRE', progress, 604800)
-  redis.call('XADD', expansions, '*', 'j', job)
-end
-)LUA";
-
 std::string FanoutId(int partition, const std::string& nonce, const std::string& ref) {
   return absl::StrCat(partition, ".", DeterministicId({nonce, "object", ref}));
 }

@@ -1,6 +1,7 @@
 // Object fan-out as a trigger starts it: the id, the progress record and
-// the first page job, written atomically with the trigger (see the trigger
-// planner), and the progress record as GetObjectFanout reads it.
+// the first page job, written atomically with the trigger (the trigger
+// script includes objects/start_fanout.lua), and the progress record as
+// GetObjectFanout reads it.
 #pragma once
 
 #include <string>
@@ -10,11 +11,6 @@
 #include "redis/client.h"
 
 namespace herald::objects {
-
-// Lua defining start_fanout(progress_key, expansions_key, job_blob, object,
-// workflow, now_ms): the progress hash (kept 7 days) and the first page
-// entry. Shared by the trigger script.
-extern const char kStartFanoutLua[];
 
 // "<partition>.<32 hex>": the partition makes the progress record
 // findable from the id alone.

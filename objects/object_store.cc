@@ -6,59 +6,22 @@
 #include "core/ids.h"
 #include "core/keys.h"
 #include "nlohmann/json.hpp"
+#include "objects/change_subscribers.lua.h"
+#include "objects/change_user_subscriptions.lua.h"
+#include "objects/get.lua.h"
+#include "objects/identify.lua.h"
+#include "objects/page.lua.h"
 #include "redis/script.h"
 #include "users/user_store.h"
 
 namespace herald::objects {
 namespace {
 
-// KEYS: object, subscribers. ARGV: now_ms, name ('' keeps), has_name,
-// properties ('' = none), has_properties.
-const redis::Script kIdentify(R"LUA(
-if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'name', ARGV[2]) end
-if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'properties', ARGV[4]) end
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
-redis.call('HSETNX', KEYS[1], 'created_at', ARGV[1])
-local out = redis.call('HGETALL', KEYS[1])
-out[#out + 1] = redis.call('ZCARD', KEYS[2])
-return out
-)LUA");
-
-// KEYS: object, subscribers.
-const redis::Script kGet(R"LUA(
-local out = redis.call('HGETALL', KEYS[1])
-out[#out + 1] = redis.call('ZCARD', KEYS[2])
-return out
-)LUA");
-
-// KEYS: subscribers. ARGV: 'add' | 'remove', user ids...
-const redis::Script kChangeSubscribers(R"LUA(
-local changed = 0
-for i = 2, #ARGV do
-  if ARGV[1] == 'add' then
-    changed = changed + redis.call('ZADD', KEYS[1], 0, ARGV[i])
-  else
-    changed = changed + redis.call('ZREM', KEYS[1], ARGV[i])
-  end
-end
-return {changed, redis.call('ZCARD', KEYS[1])}
-)LUA");
-
-// ARGV: prefix, 'add' | 'remove', ref, user ids... (one partition).
-const redis::Script kChangeUserSubscriptions(R"LUA(
-for i = 4, #ARGV do
-  local key = ARGV[1] .. 'usubs:' .. ARGV[i]
-  if ARGV[2] == 'add' then redis.call('SADD', key, ARGV[3]) else redis.call('SREM', key, ARGV[3]) end
-end
-return 1
-)LUA");
-
-// KEYS: subscribers. ARGV: after ('' = start), count.
-const redis::Script kPage(R"LUA(
-local min = '-'
-if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
-return {redis.call('ZRANGE', KEYS[1], min, '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2])), redis.call('ZCARD', KEYS[1])}
-)LUA");
+const redis::Script kIdentify(lua::kObjectsIdentify);
+const redis::Script kGet(lua::kObjectsGet);
+const redis::Script kChangeSubscribers(lua::kObjectsChangeSubscribers);
+const redis::Script kChangeUserSubscriptions(lua::kObjectsChangeUserSubscriptions);
+const redis::Script kPage(lua::kObjectsPage);
 
 Keys KeysOf(const std::string& ref, int partitions) { return Keys(PartitionOfRef(ref, partitions)); }
 
@@ -157,9 +120,9 @@ std::vector<redis::Command> SubscriptionCommands(const std::string& ref,
   std::vector<redis::Command> commands;
   commands.push_back(kChangeSubscribers.Call({KeysOf(ref, partitions).Subscribers(ref)}, args));
   for (auto& [partition, ids] : by_partition) {
-    std::vector<std::string> user_args = {Keys(partition).Prefix(), action, ref};
-    user_args.insert(user_args.end(), ids.begin(), ids.end());
-    commands.push_back(kChangeUserSubscriptions.Call({}, user_args));
+    std::vector<std::string> user_keys;
+    for (const std::string& id : ids) user_keys.push_back(Keys(partition).UserSubscriptions(id));
+    commands.push_back(kChangeUserSubscriptions.Call(user_keys, {action, ref}));
   }
   return commands;
 }

@@ -3,7 +3,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
@@ -100,44 +99,34 @@ void ParseUserSets(const redis::Reply& reply, std::shared_ptr<const PreferenceSe
 
 absl::Status PreferenceCache::Prefetch(redis::RedisClient& client,
                                        const std::vector<std::pair<std::string, std::string>>& targets) {
-  int64_t now = clock_.NowMicros();
-  std::vector<std::string> users, tenants;
-  absl::flat_hash_set<std::string> asked;  // "u:<user>" / "t:<tenant>" already in this pipeline
-  // Users' reads first, then tenants': the replies are parsed in that order.
-  std::vector<redis::Command> commands, tenant_commands;
-  auto stale = [&](int64_t loaded_at) { return now - loaded_at >= ttl_micros_; };
+  std::vector<std::string> user_ids, tenant_ids;
   for (const auto& [user, tenant] : targets) {
-    auto found = users_.find(user);
-    if ((found == users_.end() || stale(found->second.loaded_at)) && asked.insert(absl::StrCat("u:", user)).second) {
-      users.push_back(user);
-      commands.push_back({"HGETALL", Keys(PartitionOf(user, partitions_)).Preferences(user)});
-    }
-    if (tenant.empty()) continue;
-    auto tenant_found = tenants_.find(tenant);
-    if ((tenant_found == tenants_.end() || stale(tenant_found->second.loaded_at)) &&
-        asked.insert(absl::StrCat("t:", tenant)).second) {
-      tenants.push_back(tenant);
-      tenant_commands.push_back({"GET", Keys(PartitionOf(tenant, partitions_)).TenantPreferences(tenant)});
-    }
+    user_ids.push_back(user);
+    if (!tenant.empty()) tenant_ids.push_back(tenant);
   }
-  for (auto& command : tenant_commands) commands.push_back(std::move(command));
-  if (commands.empty()) return absl::OkStatus();
-  if (users_.size() + users.size() > capacity_) users_.clear();
-  if (tenants_.size() + tenants.size() > capacity_) tenants_.clear();
+  std::vector<std::string> users = users_.StartRead(user_ids);
+  std::vector<std::string> tenants = tenants_.StartRead(tenant_ids);
+  if (users.empty() && tenants.empty()) return absl::OkStatus();
+  // Users' reads first, then tenants': the replies are parsed in that order.
+  std::vector<redis::Command> commands;
+  for (const std::string& user : users) {
+    commands.push_back({"HGETALL", Keys(PartitionOf(user, partitions_)).Preferences(user)});
+  }
+  for (const std::string& tenant : tenants) {
+    commands.push_back({"GET", Keys(PartitionOf(tenant, partitions_)).TenantPreferences(tenant)});
+  }
   auto replies = client.Pipeline(commands);
   for (const auto& reply : replies) {
     if (!reply.ok()) return reply.status();
   }
   for (size_t i = 0; i < users.size(); ++i) {
     UserSets sets;
-    sets.loaded_at = now;
     ParseUserSets(*replies[i], &sets.user, &sets.by_tenant);
-    users_[users[i]] = std::move(sets);
+    users_.Put(users[i], std::move(sets));
   }
   for (size_t i = 0; i < tenants.size(); ++i) {
     const redis::Reply& reply = *replies[users.size() + i];
-    tenants_[tenants[i]] = TenantSet{reply.type == redis::Reply::Type::kString ? ParseStoredSet(reply.str) : nullptr,
-                                     now};
+    tenants_.Put(tenants[i], reply.type == redis::Reply::Type::kString ? ParseStoredSet(reply.str) : nullptr);
   }
   return absl::OkStatus();
 }
@@ -146,17 +135,15 @@ LevelSets PreferenceCache::Find(const std::string& user, const std::string& tena
                                 const PreferenceSet* environment) const {
   LevelSets sets;
   sets.environment = environment;
-  auto found = users_.find(user);
-  if (found != users_.end()) {
-    sets.user = found->second.user.get();
+  if (const UserSets* found = users_.Find(user)) {
+    sets.user = found->user.get();
     if (!tenant.empty()) {
-      auto by_tenant = found->second.by_tenant.find(tenant);
-      if (by_tenant != found->second.by_tenant.end()) sets.user_tenant = by_tenant->second.get();
+      auto by_tenant = found->by_tenant.find(tenant);
+      if (by_tenant != found->by_tenant.end()) sets.user_tenant = by_tenant->second.get();
     }
   }
   if (!tenant.empty()) {
-    auto tenant_found = tenants_.find(tenant);
-    if (tenant_found != tenants_.end()) sets.tenant = tenant_found->second.set.get();
+    if (const auto* tenant_set = tenants_.Find(tenant)) sets.tenant = tenant_set->get();
   }
   return sets;
 }

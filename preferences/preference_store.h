@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "core/ttl_cache.h"
 #include "preferences/preferences.h"
 #include "redis/client.h"
 
@@ -39,14 +40,17 @@ std::string StoredJson(const redis::Reply& reply);
 // Reads a JSON file with one preference set (the environment default).
 absl::StatusOr<PreferenceSet> LoadPreferenceFile(const std::string& path);
 
-// Per-worker cache of users' and tenants' sets (2 s by default, as users).
-// Not thread-safe: one per worker.
+// Per-worker cache of users' and tenants' sets (2 s by default, as users),
+// about `capacity` users and as many tenants: two TtlCaches, so every set a
+// read prefetched stays findable for that read. Not thread-safe: one per
+// worker.
 class PreferenceCache {
  public:
   PreferenceCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 20'000)
-      : clock_(clock), partitions_(partitions), ttl_micros_(ttl_micros), capacity_(capacity) {}
+      : partitions_(partitions), users_(clock, ttl_micros, capacity), tenants_(clock, ttl_micros, capacity) {}
 
-  // Loads what is missing or stale for these (user, tenant) pairs.
+  // Starts a read: loads what is missing or stale for these (user, tenant)
+  // pairs. UNAVAILABLE etc. when Redis fails.
   absl::Status Prefetch(redis::RedisClient& client, const std::vector<std::pair<std::string, std::string>>& targets);
 
   // The user-level sets for (user, tenant) and the tenant's default, from
@@ -57,18 +61,10 @@ class PreferenceCache {
   struct UserSets {
     std::shared_ptr<const PreferenceSet> user;
     absl::flat_hash_map<std::string, std::shared_ptr<const PreferenceSet>> by_tenant;
-    int64_t loaded_at = 0;
   };
-  struct TenantSet {
-    std::shared_ptr<const PreferenceSet> set;
-    int64_t loaded_at = 0;
-  };
-  const Clock& clock_;
   const int partitions_;
-  const int64_t ttl_micros_;
-  const size_t capacity_;
-  absl::flat_hash_map<std::string, UserSets> users_;
-  absl::flat_hash_map<std::string, TenantSet> tenants_;
+  TtlCache<UserSets> users_;
+  TtlCache<std::shared_ptr<const PreferenceSet>> tenants_;  // null: the tenant has no default set
 };
 
 // HGETALL of a user's hash -> their sets (unparseable entries are skipped:

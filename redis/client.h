@@ -39,7 +39,8 @@ class RedisClient {
   virtual ~RedisClient() = default;
 
   // Sends every command in one round trip and returns one result per
-  // command, in order. A transport failure fails every command still
+  // command, in order. A script call that CheckScriptKeys refuses is not
+  // sent and gets its error. A transport failure fails every command still
   // unanswered with UNAVAILABLE (or DEADLINE_EXCEEDED on timeout); Redis
   // error replies become per-command errors (see ErrorReplyToStatus). A
   // script unknown to the server (NOSCRIPT) is re-sent with its body.
@@ -50,6 +51,11 @@ class RedisClient {
     return std::move(Pipeline({command}).front());
   }
 };
+
+// OK unless `command` is a script call (EVAL/EVALSHA) that Redis Cluster
+// could not route to one slot: no key, or keys with different hash tags
+// (INTERNAL naming them: a mistake in Herald's code, never sent).
+absl::Status CheckScriptKeys(const Command& command);
 
 // Connects (lazily reconnecting after a failure). UNAVAILABLE when the
 // server cannot be reached.

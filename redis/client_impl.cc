@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "redis/client.h"
+#include "core/keys.h"
 #include "redis/script.h"
 
 namespace herald::redis {
@@ -74,35 +75,45 @@ class HiredisClient final : public RedisClient {
       return absl::UnavailableError("redis: cannot set the command timeout");
     }
     context_ = std::move(context);
-    return absl::OkStatus();
+    return LoadScripts();
   }
 
   std::vector<absl::StatusOr<Reply>> Pipeline(const std::vector<Command>& commands) override {
-    std::vector<absl::StatusOr<Reply>> results;
-    results.reserve(commands.size());
+    std::vector<absl::StatusOr<Reply>> results(commands.size(), absl::UnavailableError("redis: not sent"));
     if (!context_) {
       absl::Status status = Connect();
       if (!status.ok()) {
-        for (size_t i = 0; i < commands.size(); ++i) results.push_back(status);
+        for (auto& result : results) result = status;
         return results;
       }
     }
-    for (const Command& command : commands) Append(command);
-    std::vector<size_t> unknown_scripts;
+    std::vector<size_t> sent;
+    sent.reserve(commands.size());
     for (size_t i = 0; i < commands.size(); ++i) {
+      absl::Status routable = CheckScriptKeys(commands[i]);
+      if (!routable.ok()) {
+        results[i] = routable;
+        continue;
+      }
+      Append(commands[i]);
+      sent.push_back(i);
+    }
+    std::vector<size_t> unknown_scripts;
+    for (size_t n = 0; n < sent.size(); ++n) {
+      const size_t i = sent[n];
       absl::StatusOr<Reply> reply = ReadReply();
       if (!reply.ok()) {
         // The connection is unusable: fail what is left and reconnect later.
         context_.reset();
-        for (size_t j = i; j < commands.size(); ++j) results.push_back(reply.status());
+        for (size_t m = n; m < sent.size(); ++m) results[sent[m]] = reply.status();
         return results;
       }
       if (reply->is_error() && absl::StartsWith(reply->str, "NOSCRIPT") && commands[i].size() > 1 &&
           commands[i][0] == "EVALSHA" && Script::Find(commands[i][1]) != nullptr) {
         unknown_scripts.push_back(i);
       }
-      results.push_back(reply->is_error() ? absl::StatusOr<Reply>(ErrorReplyToStatus(reply->str))
-                                          : absl::StatusOr<Reply>(std::move(*reply)));
+      results[i] = reply->is_error() ? absl::StatusOr<Reply>(ErrorReplyToStatus(reply->str))
+                                     : absl::StatusOr<Reply>(std::move(*reply));
     }
     // A restarted or flushed Redis forgot our scripts: send those commands
     // again with their bodies (EVAL also caches the script for next time).
@@ -133,6 +144,24 @@ class HiredisClient final : public RedisClient {
   }
 
  private:
+  // Loads every registered script, so calls by SHA find them.
+  absl::Status LoadScripts() {
+    std::vector<const Script*> scripts = Script::All();
+    for (const Script* script : scripts) Append({"SCRIPT", "LOAD", script->body()});
+    for (const Script* script : scripts) {
+      absl::StatusOr<Reply> reply = ReadReply();
+      if (!reply.ok()) {
+        context_.reset();
+        return reply.status();
+      }
+      if (reply->is_error()) {
+        context_.reset();
+        return absl::InternalError(absl::StrCat("redis: script ", script->sha(), " does not load: ", reply->str));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   void Append(const Command& command) {
     std::vector<const char*> argv;
     std::vector<size_t> lengths;
@@ -164,6 +193,28 @@ class HiredisClient final : public RedisClient {
 };
 
 }  // namespace
+
+absl::Status CheckScriptKeys(const Command& command) {
+  if (command.empty() || (command[0] != "EVALSHA" && command[0] != "EVAL")) return absl::OkStatus();
+  int keys = 0;
+  if (command.size() < 3 || !absl::SimpleAtoi(command[2], &keys) || keys < 0 ||
+      command.size() < 3 + static_cast<size_t>(keys)) {
+    return absl::InternalError("redis: malformed script call");
+  }
+  const std::string name = command[1].substr(0, 12);
+  if (keys == 0) {
+    return absl::InternalError(
+        absl::StrCat("redis: script ", name, " refused: called with no key, so Redis Cluster cannot route it"));
+  }
+  const absl::string_view tag = HashTagOf(command[3]);
+  for (int k = 1; k < keys; ++k) {
+    if (HashTagOf(command[3 + k]) != tag) {
+      return absl::InternalError(absl::StrCat("redis: script ", name, " refused: keys '", command[3], "' and '",
+                                              command[3 + k], "' hash to different slots"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 std::string Endpoint::ToString() const {
   if (!unix_socket.empty()) return absl::StrCat("unix://", unix_socket);

@@ -4,6 +4,8 @@
 
 #include "absl/synchronization/notification.h"
 #include "redis/async_pipeline.h"
+#include "core/keys.h"
+#include "gmock/gmock.h"
 #include "redis/script.h"
 #include "tests/support/redis_fixture.h"
 
@@ -38,10 +40,32 @@ TEST_F(RedisClientTest, ScriptsSurviveScriptFlush) {
 TEST_F(RedisClientTest, ScriptUserErrorsMapToStatusCodes) {
   static const Script kScript("return redis.error_reply('HERALD INVALID_ARGUMENT field x is bad')");
   auto client = Connect();
-  auto reply = client->Execute(kScript.Call({}, {}));
+  auto reply = client->Execute(kScript.Call({"k"}, {}));
   ASSERT_FALSE(reply.ok());
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(reply.status().message(), "field x is bad");
+}
+
+// A script call Redis Cluster could not route to one slot is refused by the
+// client, not sent: the rest of the pipeline still runs.
+TEST_F(RedisClientTest, ScriptCallsWithoutKeysOrAcrossSlotsAreRefused) {
+  static const Script kScript("return redis.call('SET', KEYS[1], ARGV[1])");
+  auto client = Connect();
+  auto results = client->Pipeline({kScript.Call({}, {"x"}),
+                                   kScript.Call({"herald:{1}:a", "herald:{2}:b"}, {"x"}),
+                                   kScript.Call({"herald:{1}:a", "herald:{1}:b"}, {"same-slot"}),
+                                   {"GET", "herald:{1}:a"}});
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(results[0].status().message()), ::testing::HasSubstr("no key"));
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(results[1].status().message()), ::testing::HasSubstr("herald:{2}:b"));
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  ASSERT_TRUE(results[3].ok());
+  EXPECT_EQ(results[3]->str, "same-slot") << "only the routable call ran";
+  EXPECT_EQ(HashTagOf("herald:{12}:msg:x"), "12");
+  EXPECT_EQ(HashTagOf("plain"), "plain");
+  EXPECT_EQ(HashTagOf("a{}b{c}"), "a{}b{c}") << "an empty first tag means the whole key";
 }
 
 TEST_F(RedisClientTest, UnreachableServerIsUnavailable) {

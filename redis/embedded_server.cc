@@ -1,6 +1,9 @@
 #include "redis/embedded_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -10,8 +13,46 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace herald::redis {
+namespace {
+
+// A TCP port of 127.0.0.1 that nothing listens on right now.
+absl::StatusOr<int> PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::ResourceExhaustedError("cannot open a socket to pick a port");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  if (port <= 0) return absl::UnavailableError("no free port for redis-server");
+  return port;
+}
+
+// Assigns every hash slot to the (only) node and waits for cluster_state:ok.
+absl::Status TakeEverySlot(const Endpoint& endpoint) {
+  auto client = ConnectRedis(endpoint);
+  if (!client.ok()) return client.status();
+  auto added = (*client)->Execute({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"});
+  if (!added.ok()) return added.status();
+  absl::Time give_up = absl::Now() + absl::Seconds(15);
+  while (absl::Now() < give_up) {
+    auto info = (*client)->Execute({"CLUSTER", "INFO"});
+    if (info.ok() && info->str.find("cluster_state:ok") != std::string::npos) return absl::OkStatus();
+    usleep(10 * 1000);
+  }
+  return absl::DeadlineExceededError("redis cluster did not reach cluster_state:ok");
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<EmbeddedServer>> EmbeddedServer::Start(const EmbeddedServerOptions& options) {
   std::error_code error;
@@ -22,9 +63,15 @@ absl::StatusOr<std::unique_ptr<EmbeddedServer>> EmbeddedServer::Start(const Embe
   }
   std::string dir = std::filesystem::absolute(options.data_dir).string();
   std::string socket = absl::StrCat(dir, "/redis.sock");
+  int port = options.tcp_port;
+  if (options.single_node_cluster && port == 0) {
+    auto free_port = PickFreePort();
+    if (!free_port.ok()) return free_port.status();
+    port = *free_port;
+  }
   std::vector<std::string> args = {
       options.redis_server_binary,
-      "--port", std::to_string(options.tcp_port),
+      "--port", std::to_string(port),
       "--bind", "127.0.0.1",
       "--unixsocket", socket,
       "--unixsocketperm", "700",
@@ -36,6 +83,14 @@ absl::StatusOr<std::unique_ptr<EmbeddedServer>> EmbeddedServer::Start(const Embe
       "--logfile", absl::StrCat(dir, "/redis.log"),
       "--protected-mode", "yes",
   };
+  if (options.single_node_cluster) {
+    auto bus_port = PickFreePort();
+    if (!bus_port.ok()) return bus_port.status();
+    for (const char* arg : {"--cluster-enabled", "yes", "--cluster-config-file"}) args.push_back(arg);
+    args.push_back(absl::StrCat(dir, "/nodes.conf"));
+    args.push_back("--cluster-port");
+    args.push_back(std::to_string(*bus_port));
+  }
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return absl::ResourceExhaustedError("fork failed for redis-server");
@@ -71,6 +126,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedServer>> EmbeddedServer::Start(const Embe
           "redis-server exited at start (is it installed? see ", dir, "/redis.log): ", ready.message()));
     }
     return ready;
+  }
+  if (options.single_node_cluster) {
+    absl::Status cluster = TakeEverySlot(endpoint);
+    if (!cluster.ok()) return cluster;
   }
   return server;
 }

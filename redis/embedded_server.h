@@ -18,6 +18,11 @@ struct EmbeddedServerOptions {
   // 0 = unix socket only (<data_dir>/redis.sock); otherwise also this TCP port on 127.0.0.1.
   int tcp_port = 0;
   bool append_only = true;
+  // A one-node Redis Cluster (cluster-enabled, every slot on this node):
+  // Redis then refuses any command or script that touches keys of two
+  // slots, which is how tests prove Herald stays Cluster-ready. Needs a TCP
+  // port (tcp_port 0 picks a free one) and picks a free one for the bus.
+  bool single_node_cluster = false;
   std::string redis_server_binary = "redis-server";
 };
 

@@ -57,4 +57,11 @@ absl::StatusOr<std::string> AsString(const Reply& reply) {
   return absl::InternalError("redis: expected a string reply");
 }
 
+absl::Status FirstError(const std::vector<absl::StatusOr<Reply>>& results) {
+  for (const auto& result : results) {
+    if (!result.ok()) return result.status();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace herald::redis

@@ -29,6 +29,9 @@ absl::StatusOr<Reply> ReplyOrError(Reply reply);
 // FAILED_PRECONDITION, ALREADY_EXISTS) and anything else to INTERNAL.
 absl::Status ErrorReplyToStatus(const std::string& message);
 
+// The status of the first failed result of a pipeline, or OK.
+absl::Status FirstError(const std::vector<absl::StatusOr<Reply>>& results);
+
 // Typed accessors with INTERNAL on a surprising shape.
 absl::StatusOr<int64_t> AsInteger(const Reply& reply);
 absl::StatusOr<std::string> AsString(const Reply& reply);

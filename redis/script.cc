@@ -47,6 +47,14 @@ Command Script::Call(const std::vector<std::string>& keys, const std::vector<std
   return command;
 }
 
+std::vector<const Script*> Script::All() {
+  Registry& registry = GetRegistry();
+  absl::MutexLock lock(&registry.mu);
+  std::vector<const Script*> all;
+  for (const auto& [sha, script] : registry.by_sha) all.push_back(script);
+  return all;
+}
+
 const Script* Script::Find(absl::string_view sha) {
   Registry& registry = GetRegistry();
   absl::MutexLock lock(&registry.mu);

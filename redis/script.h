@@ -1,5 +1,9 @@
-// Lua scripts called by SHA. Each script registers its body so a client
-// that meets NOSCRIPT (a restarted Redis) can send it again transparently.
+// Lua scripts called by SHA. Each script registers its body: a new
+// connection loads every registered script once (SCRIPT LOAD), and a client
+// that meets NOSCRIPT (a restarted or flushed Redis) sends it again
+// transparently. Scripts receive every key they are given in KEYS; the
+// client refuses a call with no key or with keys of different hash tags
+// (Redis Cluster could not route it to one slot).
 #pragma once
 
 #include <string>
@@ -25,6 +29,8 @@ class Script {
 
   // The body registered under `sha`, or nullptr.
   static const Script* Find(absl::string_view sha);
+  // Every script constructed so far (for loading them on a new connection).
+  static std::vector<const Script*> All();
 
  private:
   std::string body_;

@@ -1,6 +1,7 @@
 #include "redis/stream_consumer.h"
 
-#include "absl/container/flat_hash_map.h"
+#include <algorithm>
+
 #include "absl/strings/match.h"
 
 namespace herald::redis {
@@ -19,10 +20,13 @@ absl::Status StreamConsumer::EnsureGroups() {
   for (const std::string& stream : streams_) {
     commands.push_back({"XGROUP", "CREATE", stream, group_, "0", "MKSTREAM"});
   }
+  commands.push_back({"INFO", "cluster"});
   auto results = client_.Pipeline(commands);
-  for (auto& result : results) {
-    if (!result.ok() && !absl::StrContains(result.status().message(), "BUSYGROUP")) return result.status();
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    if (!results[i].ok() && !absl::StrContains(results[i].status().message(), "BUSYGROUP")) return results[i].status();
   }
+  if (!results.back().ok()) return results.back().status();
+  read_one_stream_at_a_time_ = absl::StrContains(results.back()->str, "cluster_enabled:1") && streams_.size() > 1;
   return absl::OkStatus();
 }
 
@@ -40,23 +44,50 @@ void StreamConsumer::ParseEntries(size_t stream_index, const Reply& entries, std
   }
 }
 
-absl::StatusOr<std::vector<StreamEntry>> StreamConsumer::ReadNew(int count_per_stream, int block_ms) {
-  Command command = {"XREADGROUP", "GROUP", group_, consumer_, "COUNT", std::to_string(count_per_stream),
-                     "BLOCK", std::to_string(block_ms), "STREAMS"};
-  command.insert(command.end(), streams_.begin(), streams_.end());
-  for (size_t i = 0; i < streams_.size(); ++i) command.push_back(">");
-  auto reply = client_.Execute(command);
-  if (!reply.ok()) return reply.status();
-  std::vector<StreamEntry> entries;
-  if (reply->is_nil()) return entries;
-  absl::flat_hash_map<std::string, size_t> index;
-  for (size_t i = 0; i < streams_.size(); ++i) index[streams_[i]] = i;
-  for (const Reply& stream : reply->elements) {
+void StreamConsumer::ParseRead(const Reply& reply, std::vector<StreamEntry>* out) const {
+  for (const Reply& stream : reply.elements) {
     if (stream.elements.size() != 2) continue;
-    auto it = index.find(stream.elements[0].str);
-    if (it == index.end()) continue;
-    ParseEntries(it->second, stream.elements[1], &entries);
+    auto it = std::find(streams_.begin(), streams_.end(), stream.elements[0].str);
+    if (it == streams_.end()) continue;
+    ParseEntries(static_cast<size_t>(it - streams_.begin()), stream.elements[1], out);
   }
+}
+
+Command StreamConsumer::ReadCommand(const std::vector<std::string>& streams, int count_per_stream,
+                                    int block_ms) const {
+  Command command = {"XREADGROUP", "GROUP", group_, consumer_, "COUNT", std::to_string(count_per_stream)};
+  if (block_ms > 0) {
+    command.push_back("BLOCK");
+    command.push_back(std::to_string(block_ms));
+  }
+  command.push_back("STREAMS");
+  command.insert(command.end(), streams.begin(), streams.end());
+  for (size_t i = 0; i < streams.size(); ++i) command.push_back(">");
+  return command;
+}
+
+absl::StatusOr<std::vector<StreamEntry>> StreamConsumer::ReadNew(int count_per_stream, int block_ms) {
+  std::vector<StreamEntry> entries;
+  if (!read_one_stream_at_a_time_) {
+    auto reply = client_.Execute(ReadCommand(streams_, count_per_stream, block_ms));
+    if (!reply.ok()) return reply.status();
+    ParseRead(*reply, &entries);
+    return entries;
+  }
+  // Redis Cluster refuses one XREADGROUP over streams of several slots:
+  // every stream in one pipeline without blocking, and when all were
+  // empty, a short block on one stream after another.
+  std::vector<Command> reads;
+  for (const std::string& stream : streams_) reads.push_back(ReadCommand({stream}, count_per_stream, 0));
+  for (const auto& reply : client_.Pipeline(reads)) {
+    if (!reply.ok()) return reply.status();
+    ParseRead(*reply, &entries);
+  }
+  if (!entries.empty() || block_ms <= 0) return entries;
+  const std::string& next = streams_[next_blocking_stream_++ % streams_.size()];
+  auto reply = client_.Execute(ReadCommand({next}, count_per_stream, std::min(block_ms, kClusterBlockMs)));
+  if (!reply.ok()) return reply.status();
+  ParseRead(*reply, &entries);
   return entries;
 }
 

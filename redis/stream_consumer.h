@@ -23,10 +23,14 @@ class StreamConsumer {
   StreamConsumer(RedisClient& client, std::vector<std::string> streams, std::string group, std::string consumer,
                  std::string payload_field);
 
-  // XGROUP CREATE ... 0 MKSTREAM for every stream (existing groups are fine).
+  // XGROUP CREATE ... 0 MKSTREAM for every stream (existing groups are
+  // fine); also learns whether Redis is a Cluster (then each read touches
+  // one stream, see ReadNew).
   absl::Status EnsureGroups();
 
   // New entries across all streams, waiting up to `block_ms` when none.
+  // One XREADGROUP over every stream; against Redis Cluster (learned by
+  // EnsureGroups) one per stream, blocking at most kClusterBlockMs at once.
   absl::StatusOr<std::vector<StreamEntry>> ReadNew(int count_per_stream, int block_ms);
 
   // Takes over entries pending longer than `min_idle_ms` on any consumer.
@@ -39,7 +43,12 @@ class StreamConsumer {
   const std::vector<std::string>& streams() const { return streams_; }
 
  private:
+  static constexpr int kClusterBlockMs = 10;
+
   void ParseEntries(size_t stream_index, const Reply& entries, std::vector<StreamEntry>* out) const;
+  // An XREADGROUP reply's entries, by stream.
+  void ParseRead(const Reply& reply, std::vector<StreamEntry>* out) const;
+  Command ReadCommand(const std::vector<std::string>& streams, int count_per_stream, int block_ms) const;
 
   RedisClient& client_;
   const std::vector<std::string> streams_;
@@ -47,6 +56,8 @@ class StreamConsumer {
   const std::string consumer_;
   const std::string payload_field_;
   std::vector<std::string> reclaim_cursors_;
+  bool read_one_stream_at_a_time_ = false;
+  size_t next_blocking_stream_ = 0;
 };
 
 }  // namespace herald::redis

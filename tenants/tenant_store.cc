@@ -2,8 +2,6 @@
 
 #include <regex>
 
-#include "absl/container/flat_hash_set.h"
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
@@ -156,36 +154,26 @@ json TenantJson(const v1::Tenant& tenant) {
 }
 
 absl::Status TenantCache::Prefetch(redis::RedisClient& client, const std::vector<std::string>& ids) {
-  int64_t now = clock_.NowMicros();
-  std::vector<std::string> missing;
-  absl::flat_hash_set<absl::string_view> asked;
-  std::vector<redis::Command> commands;
+  std::vector<std::string> tenant_ids;
   for (const std::string& id : ids) {
-    if (id.empty()) continue;
-    auto it = entries_.find(id);
-    if (it != entries_.end() && now - it->second.loaded_at < ttl_micros_) continue;
-    if (!asked.insert(id).second) continue;
-    missing.push_back(id);
-    commands.push_back(GetCommand(id, partitions_));
+    if (!id.empty()) tenant_ids.push_back(id);
   }
-  if (commands.empty()) return absl::OkStatus();
-  if (entries_.size() + missing.size() > capacity_) entries_.clear();
+  std::vector<std::string> missing = entries_.StartRead(tenant_ids);
+  if (missing.empty()) return absl::OkStatus();
+  std::vector<redis::Command> commands;
+  for (const std::string& id : missing) commands.push_back(GetCommand(id, partitions_));
   auto replies = client.Pipeline(commands);
   for (size_t i = 0; i < missing.size(); ++i) {
     if (!replies[i].ok()) return replies[i].status();
     auto tenant = TenantFromReply(missing[i], *replies[i]);
-    Entry entry;
-    entry.loaded_at = now;
-    entry.tenant = std::make_shared<const json>(tenant.ok() ? TenantJson(*tenant) : json{{"id", missing[i]}});
-    entries_[missing[i]] = std::move(entry);
+    entries_.Put(missing[i], tenant.ok() ? TenantJson(*tenant) : json{{"id", missing[i]}});
   }
   return absl::OkStatus();
 }
 
 const json* TenantCache::Find(const std::string& id) const {
   if (id.empty()) return &none_;
-  auto it = entries_.find(id);
-  return it == entries_.end() ? nullptr : it->second.tenant.get();
+  return entries_.Find(id);
 }
 
 }  // namespace herald::tenants

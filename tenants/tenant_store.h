@@ -4,13 +4,12 @@
 // the tenant as `tenant.id`, `tenant.name`, `tenant.settings.branding.*`.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "core/ttl_cache.h"
 #include "herald/v1/herald.pb.h"
 #include "nlohmann/json.hpp"
 #include "redis/client.h"
@@ -33,26 +32,22 @@ redis::Command DeleteCommand(const std::string& id, int partitions);
 // The template view: {"id", "name", "settings": {...without preference_set}}.
 nlohmann::json TenantJson(const v1::Tenant& tenant);
 
-// Per-worker cache, like users::UserCache. Unknown tenants read as
-// {"id": id}. Not thread-safe.
+// Per-worker cache, like users::UserCache (a TtlCache: every tenant of a
+// read stays findable for that read). Unknown tenants read as {"id": id}.
+// Not thread-safe.
 class TenantCache {
  public:
   TenantCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 10'000)
-      : clock_(clock), partitions_(partitions), ttl_micros_(ttl_micros), capacity_(capacity) {}
+      : partitions_(partitions), entries_(clock, ttl_micros, capacity) {}
+  // Starts a read: loads the tenants of `ids` not cached (or stale); "" is
+  // no tenant. UNAVAILABLE etc. when Redis fails.
   absl::Status Prefetch(redis::RedisClient& client, const std::vector<std::string>& ids);
   // JSON null for "" (no tenant); nullptr when not prefetched.
   const nlohmann::json* Find(const std::string& id) const;
 
  private:
-  struct Entry {
-    std::shared_ptr<const nlohmann::json> tenant;
-    int64_t loaded_at = 0;
-  };
-  const Clock& clock_;
   const int partitions_;
-  const int64_t ttl_micros_;
-  const size_t capacity_;
-  absl::flat_hash_map<std::string, Entry> entries_;
+  TtlCache<nlohmann::json> entries_;  // the template view of each tenant
   const nlohmann::json none_ = nullptr;
 };
 

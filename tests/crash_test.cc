@@ -103,7 +103,7 @@ steps:
   int64_t pending = 0;
   for (int p = 0; p < 4; ++p) {
     for (const auto& [stream, group] : {std::pair<std::string, std::string>{Keys(p).Events(), "batcher"},
-                                        {Keys(p).Segments(), "fanout"}}) {
+                                        {Keys(p).Batches(), "fanout"}}) {
       auto reply = client->Execute({"XPENDING", stream, group});
       if (reply.ok() && !reply->elements.empty()) pending += reply->elements[0].integer;
     }

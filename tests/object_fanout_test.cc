@@ -142,7 +142,7 @@ steps:
     std::vector<redis::Command> counts;
     for (int i = first; i < first + 5000; ++i) {
       std::string id = absl::StrCat("member-", i);
-      counts.push_back({"ZCARD", Keys(PartitionOf(id, 4)).FeedPrefix(id) + "active"});
+      counts.push_back({"ZCARD", Keys(PartitionOf(id, 4)).FeedSet(id, "active")});
     }
     for (auto& count : client->Pipeline(counts)) {
       ASSERT_TRUE(count.ok());

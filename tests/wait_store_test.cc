@@ -8,30 +8,35 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "batcher/wait_store.h"
+#include "runs/wait_store.h"
+#include "core/clock.h"
 #include "core/keys.h"
 #include "gtest/gtest.h"
 #include "herald/v1/pipeline.pb.h"
 #include "tests/support/redis_fixture.h"
 
-namespace herald::batcher {
+namespace herald::runs {
 namespace {
 
 const Keys kKeys(0);
+// The scripts keep run and cancellation records until an absolute time of
+// Herald's clock, so the simulated time starts at the real one.
+const int64_t kStartMs = SystemClock::Get().NowMillis();
 
 WaitAppend MakeAppend(const std::string& wait_key, const std::string& run_id, int64_t now_ms, bool sliding,
                       const std::string& cancellation_key = "", const std::string& recipient = "r") {
-  v1::internal::SegmentEnvelope header;
+  v1::internal::BatchEnvelope header;
   header.set_workflow("w");
   header.set_resume_step(1);
   auto* target = header.add_targets();
   target->set_recipient(recipient);
-  target->set_segment_id(absl::StrCat("batch-of-", run_id));
+  target->set_batch_id(absl::StrCat("batch-of-", run_id));
   v1::internal::Activity activity;
   activity.set_run_id(run_id);
   activity.set_accepted_at_us(now_ms * 1000);
   WaitAppend append;
   append.wait_key = wait_key;
+  append.batch_id = target->batch_id();
   append.header_blob = header.SerializeAsString();
   append.run_id = run_id;
   append.activity_blob = activity.SerializeAsString();
@@ -46,22 +51,22 @@ WaitAppend MakeAppend(const std::string& wait_key, const std::string& run_id, in
   return append;
 }
 
-// Every flushed segment: run ids per segment id.
-std::map<std::string, std::vector<std::string>> ReadSegments(redis::RedisClient& client) {
-  std::map<std::string, std::vector<std::string>> segments;
-  auto reply = client.Execute({"XRANGE", kKeys.Segments(), "-", "+"});
+// Every flushed batch: run ids per batch id.
+std::map<std::string, std::vector<std::string>> ReadBatches(redis::RedisClient& client) {
+  std::map<std::string, std::vector<std::string>> envelopes;
+  auto reply = client.Execute({"XRANGE", kKeys.Batches(), "-", "+"});
   EXPECT_TRUE(reply.ok());
   for (const auto& entry : reply->elements) {
-    v1::internal::SegmentEnvelope segment;
-    EXPECT_TRUE(segment.ParseFromString(entry.elements[1].elements[1].str));
-    auto& runs = segments[segment.targets(0).segment_id()];
-    EXPECT_TRUE(runs.empty()) << "segment " << segment.targets(0).segment_id() << " flushed twice";
-    for (const auto& activity : segment.activities()) runs.push_back(activity.run_id());
+    v1::internal::BatchEnvelope envelope;
+    EXPECT_TRUE(envelope.ParseFromString(entry.elements[1].elements[1].str));
+    auto& runs = envelopes[envelope.targets(0).batch_id()];
+    EXPECT_TRUE(runs.empty()) << "batch " << envelope.targets(0).batch_id() << " flushed twice";
+    for (const auto& activity : envelope.activities()) runs.push_back(activity.run_id());
     // Arrival sequence numbers are unique within a batch.
     std::set<int64_t> sequences;
-    for (const auto& activity : segment.activities()) EXPECT_TRUE(sequences.insert(activity.sequence()).second);
+    for (const auto& activity : envelope.activities()) EXPECT_TRUE(sequences.insert(activity.sequence()).second);
   }
-  return segments;
+  return envelopes;
 }
 
 class WaitStoreTest : public testing::RedisTest, public ::testing::WithParamInterface<bool> {};
@@ -71,7 +76,7 @@ TEST_P(WaitStoreTest, AppendsRacingTwoClaimersLoseAndDoubleNothing) {
   constexpr int kAppenders = 3;
   constexpr int kPerAppender = 1500;
   std::atomic<int> appenders_done{0};
-  std::atomic<int64_t> clock_ms{1000};
+  std::atomic<int64_t> clock_ms{kStartMs};
   std::vector<std::thread> threads;
   for (int a = 0; a < kAppenders; ++a) {
     threads.emplace_back([&, a] {
@@ -105,11 +110,11 @@ TEST_P(WaitStoreTest, AppendsRacingTwoClaimersLoseAndDoubleNothing) {
   ASSERT_TRUE(client->Execute(ClaimCommand(kKeys, INT64_MAX / 2, 1000)).ok());
 
   std::multiset<std::string> delivered;
-  auto segments = ReadSegments(*client);
-  for (const auto& [segment, runs] : segments) delivered.insert(runs.begin(), runs.end());
+  auto envelopes = ReadBatches(*client);
+  for (const auto& [envelope, runs] : envelopes) delivered.insert(runs.begin(), runs.end());
   EXPECT_EQ(delivered.size(), static_cast<size_t>(kAppenders * kPerAppender));
   EXPECT_EQ(std::set<std::string>(delivered.begin(), delivered.end()).size(), delivered.size()) << "doubled";
-  EXPECT_GT(segments.size(), 4u) << "claims never interleaved with appends";
+  EXPECT_GT(envelopes.size(), 4u) << "claims never interleaved with appends";
   for (const std::string& key : AllKeys()) {
     EXPECT_EQ(key.find(":wa:"), std::string::npos) << "left behind: " << key;
     EXPECT_EQ(key.find(":wh:"), std::string::npos) << "left behind: " << key;
@@ -123,7 +128,7 @@ class WaitStoreRaceTest : public testing::RedisTest {};
 TEST_F(WaitStoreRaceTest, CancelRacingClaimNeverBothNeverNeither) {
   constexpr int kRuns = 3000;
   std::atomic<bool> appending{true};
-  std::atomic<int64_t> clock_ms{1000};
+  std::atomic<int64_t> clock_ms{kStartMs};
   std::thread appender([&] {
     auto client = Connect();
     for (int i = 0; i < kRuns; ++i) {
@@ -154,7 +159,7 @@ TEST_F(WaitStoreRaceTest, CancelRacingClaimNeverBothNeverNeither) {
   auto client = Connect();
   ASSERT_TRUE(client->Execute(ClaimCommand(kKeys, INT64_MAX / 2, 1000)).ok());
   std::set<std::string> delivered;
-  for (const auto& [segment, runs] : ReadSegments(*client)) {
+  for (const auto& [envelope, runs] : ReadBatches(*client)) {
     for (const auto& run : runs) EXPECT_TRUE(delivered.insert(run).second) << run << " delivered twice";
   }
   int64_t recorded_cancelled = 0;
@@ -177,13 +182,13 @@ TEST_F(WaitStoreRaceTest, CancelRacingClaimNeverBothNeverNeither) {
 
 TEST_F(WaitStoreRaceTest, ReplayedAppendIsADuplicate) {
   auto client = Connect();
-  auto append = AppendCommand(kKeys, MakeAppend("wk", "run-1", 1000, false));
+  auto append = AppendCommand(kKeys, MakeAppend("wk", "run-1", kStartMs, false));
   EXPECT_EQ(client->Execute(append)->str, "opened");
   EXPECT_EQ(client->Execute(append)->str, "duplicate");
-  ASSERT_TRUE(client->Execute(ClaimCommand(kKeys, 5000, 10)).ok());
+  ASSERT_TRUE(client->Execute(ClaimCommand(kKeys, kStartMs + 4000, 10)).ok());
   EXPECT_EQ(client->Execute(append)->str, "duplicate") << "a replay after the flush must not open a new batch";
-  EXPECT_EQ(ReadSegments(*client).size(), 1u);
+  EXPECT_EQ(ReadBatches(*client).size(), 1u);
 }
 
 }  // namespace
-}  // namespace herald::batcher
+}  // namespace herald::runs

@@ -90,6 +90,14 @@ absl::Status ValidateChannelKey(const std::string& user_id, const std::string& c
   return valid;
 }
 
+absl::Status CheckChannelDataFits(const json& data, const std::string& channel, const std::string& channel_type) {
+  const char* needed = channel_type == "push" ? "tokens" : channel_type == "chat" ? "connections" : nullptr;
+  if (needed != nullptr && !data.contains(needed)) {
+    return Invalid(absl::StrCat(".", needed), absl::StrCat("is required for ", channel_type, " channel '", channel, "'"));
+  }
+  return absl::OkStatus();
+}
+
 redis::Command SetChannelDataCommand(const std::string& user_id, const std::string& channel,
                                      const std::string& data_json, int partitions) {
   return {"HSET", Keys(PartitionOf(user_id, partitions)).ChannelData(user_id), channel, data_json};

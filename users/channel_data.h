@@ -25,6 +25,12 @@ absl::StatusOr<nlohmann::json> ValidateChannelData(const std::string& data_json)
 // INVALID_ARGUMENT naming user_id / channel.
 absl::Status ValidateChannelKey(const std::string& user_id, const std::string& channel);
 
+// Whether validated `data` is what a channel of `channel_type` reads:
+// push channels need `tokens`, chat channels `connections`.
+// INVALID_ARGUMENT naming the missing field.
+absl::Status CheckChannelDataFits(const nlohmann::json& data, const std::string& channel,
+                                  const std::string& channel_type);
+
 redis::Command SetChannelDataCommand(const std::string& user_id, const std::string& channel,
                                      const std::string& data_json, int partitions);
 redis::Command GetChannelDataCommand(const std::string& user_id, const std::string& channel, int partitions);

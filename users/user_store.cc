@@ -1,6 +1,5 @@
 #include "users/user_store.h"
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
@@ -127,58 +126,50 @@ nlohmann::json UserJson(const v1::User& user) {
 }
 
 absl::Status UserCache::Prefetch(redis::RedisClient& client, const std::vector<std::string>& ids) {
-  int64_t now = clock_.NowMicros();
-  std::vector<std::string> missing;
-  absl::flat_hash_set<absl::string_view> asked;  // an actor of many segments is read once
+  std::vector<std::string> missing = entries_.StartRead(ids);
+  if (missing.empty()) return absl::OkStatus();
   std::vector<redis::Command> commands;
-  for (const std::string& id : ids) {
-    auto it = entries_.find(id);
-    if (it != entries_.end() && now - it->second.loaded_at < ttl_micros_) continue;
-    if (!asked.insert(id).second) continue;
-    missing.push_back(id);
+  for (const std::string& id : missing) {
     Keys keys(PartitionOf(id, partitions_));
     commands.push_back({"HGETALL", keys.User(id)});
     if (load_channel_data_) commands.push_back({"HGETALL", keys.ChannelData(id)});
   }
-  if (commands.empty()) return absl::OkStatus();
-  if (entries_.size() + missing.size() > capacity_) entries_.clear();
   auto replies = client.Pipeline(commands);
   const size_t per_user = load_channel_data_ ? 2 : 1;
   for (size_t i = 0; i < missing.size(); ++i) {
     const auto& profile = replies[per_user * i];
     if (!profile.ok()) return profile.status();
     Entry entry;
-    entry.loaded_at = now;
     auto user = UserFromReply(missing[i], *profile);
-    if (user.ok()) entry.user = std::make_shared<const nlohmann::json>(UserJson(*user));
+    if (user.ok()) entry.user = UserJson(*user);
     if (load_channel_data_) {
       const auto& channels = replies[per_user * i + 1];
       if (!channels.ok()) return channels.status();
       if (!channels->elements.empty()) {
-        auto data = std::make_shared<nlohmann::json>(nlohmann::json::object());
+        nlohmann::json data = nlohmann::json::object();
         for (size_t f = 0; f + 1 < channels->elements.size(); f += 2) {
           nlohmann::json parsed = nlohmann::json::parse(channels->elements[f + 1].str, nullptr, false);
-          if (!parsed.is_discarded()) (*data)[channels->elements[f].str] = std::move(parsed);
+          if (!parsed.is_discarded()) data[channels->elements[f].str] = std::move(parsed);
         }
         entry.channel_data = std::move(data);
       }
     }
-    entries_[missing[i]] = std::move(entry);
+    entries_.Put(missing[i], std::move(entry));
   }
   return absl::OkStatus();
 }
 
 const nlohmann::json* UserCache::Find(const std::string& id) const {
-  auto it = entries_.find(id);
-  if (it == entries_.end() || !it->second.user) return nullptr;
-  return it->second.user.get();
+  const Entry* entry = entries_.Find(id);
+  if (entry == nullptr || !entry->user) return nullptr;
+  return &*entry->user;
 }
 
 const nlohmann::json* UserCache::FindChannelData(const std::string& id, const std::string& channel) const {
-  auto it = entries_.find(id);
-  if (it == entries_.end() || !it->second.channel_data) return nullptr;
-  auto found = it->second.channel_data->find(channel);
-  return found == it->second.channel_data->end() ? nullptr : &*found;
+  const Entry* entry = entries_.Find(id);
+  if (entry == nullptr || !entry->channel_data) return nullptr;
+  auto found = entry->channel_data->find(channel);
+  return found == entry->channel_data->end() ? nullptr : &*found;
 }
 
 }  // namespace herald::users

@@ -2,13 +2,13 @@
 // read a user, and a short-lived per-worker cache for the hot path.
 #pragma once
 
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "core/ttl_cache.h"
 #include "herald/v1/herald.pb.h"
 #include "nlohmann/json.hpp"
 #include "redis/client.h"
@@ -44,8 +44,9 @@ absl::StatusOr<v1::User> UserFromReply(const std::string& id, const redis::Reply
 nlohmann::json UserJson(const v1::User& user);
 
 // Fetches users for a worker with one pipelined round trip per call and
-// keeps them for `ttl` (identify changes show up within it). Not
-// thread-safe: one per worker.
+// keeps about `capacity` of them for `ttl` (identify changes show up within
+// it); a TtlCache, so every user of a read stays findable. Not thread-safe:
+// one per worker.
 class UserCache {
  public:
   // Whether Prefetch also reads channel data (one more HGETALL per miss):
@@ -54,14 +55,13 @@ class UserCache {
 
   UserCache(const Clock& clock, int partitions, ChannelData channel_data = ChannelData::kSkip,
             int64_t ttl_micros = 2'000'000, size_t capacity = 20'000)
-      : clock_(clock),
-        partitions_(partitions),
+      : partitions_(partitions),
         load_channel_data_(channel_data == ChannelData::kLoad),
-        ttl_micros_(ttl_micros),
-        capacity_(capacity) {}
+        entries_(clock, ttl_micros, capacity) {}
 
-  // Loads every id not cached (or stale). Unknown users are cached as
-  // absent. UNAVAILABLE etc. when Redis fails.
+  // Starts a read of `ids`: loads every id not cached (or stale), and keeps
+  // every id of the read findable until the next Prefetch (see TtlCache).
+  // Unknown users are cached as absent. UNAVAILABLE etc. when Redis fails.
   absl::Status Prefetch(redis::RedisClient& client, const std::vector<std::string>& ids);
 
   // The user's JSON, or nullptr when the user does not exist (or was not
@@ -74,17 +74,13 @@ class UserCache {
 
  private:
   struct Entry {
-    std::shared_ptr<const nlohmann::json> user;  // null = unknown user
-    // channel -> data; null when the user has none.
-    std::shared_ptr<const nlohmann::json> channel_data;
-    int64_t loaded_at = 0;
+    std::optional<nlohmann::json> user;  // nullopt = unknown user
+    // channel -> data; nullopt when the user has none.
+    std::optional<nlohmann::json> channel_data;
   };
-  const Clock& clock_;
   const int partitions_;
   const bool load_channel_data_;
-  const int64_t ttl_micros_;
-  const size_t capacity_;
-  absl::flat_hash_map<std::string, Entry> entries_;
+  TtlCache<Entry> entries_;
 };
 
 }  // namespace herald::users

@@ -253,10 +253,9 @@ absl::Status ParseContentTemplate(const YAML::Node& tmpl, const Location& at, Ch
 
 absl::Status ParseChannel(const YAML::Node& node, const Location& at, ChannelStep* channel) {
   HERALD_ASSIGN_OR_RETURN(channel->channel_type, RequiredString(node, "channel_type", at));
-  static const std::set<std::string> kTypes = {"in_app_feed", "email", "sms", "push", "chat"};
-  if (!kTypes.count(channel->channel_type)) {
-    return at.Error("channel_type", absl::StrCat("unknown channel type '", channel->channel_type,
-                                                 "' (in_app_feed, email, sms, push, chat)"));
+  if (!IsChannelType(channel->channel_type)) {
+    return at.Error("channel_type",
+                    absl::StrCat("unknown channel type '", channel->channel_type, "' (", ChannelTypeList(), ")"));
   }
   HERALD_ASSIGN_OR_RETURN(channel->channel, OptionalString(node, "channel", at, channel->channel_type));
   YAML::Node tmpl = node["template"];

@@ -37,6 +37,15 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::FromWorkflows(std::vector<Wo
       return absl::InvalidArgumentError(absl::StrCat(workflow.source_file, ": field 'key': workflow '", workflow.key,
                                                      "' is already defined in ", existing->second.source_file));
     }
+    for (const Step& step : workflow.steps) {
+      if (step.type != StepType::kChannel || step.channel.channel_type == "in_app_feed") continue;
+      auto [channel, inserted] = registry->channels_.emplace(step.channel.channel, step.channel.channel_type);
+      if (!inserted && channel->second != step.channel.channel_type) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            workflow.source_file, ": step '", step.ref, "': field 'channel': channel '", step.channel.channel,
+            "' is a ", channel->second, " channel elsewhere, not ", step.channel.channel_type));
+      }
+    }
     std::string key = workflow.key;
     registry->by_key_.emplace(std::move(key), std::move(workflow));
   }

@@ -24,8 +24,14 @@ class Registry {
   const Workflow* Find(const std::string& key) const;
   const std::map<std::string, Workflow>& all() const { return by_key_; }
 
+  // The channels the workflows deliver through, other than the in-app feed
+  // (channel name -> its channel type, e.g. "apns" -> "push"): the channels
+  // a user can have channel data for.
+  const std::map<std::string, std::string>& channels() const { return channels_; }
+
  private:
   std::map<std::string, Workflow> by_key_;
+  std::map<std::string, std::string> channels_;
 };
 
 }  // namespace herald::workflow

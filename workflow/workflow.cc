@@ -1,8 +1,18 @@
 #include "workflow/workflow.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace herald::workflow {
+
+bool IsChannelType(absl::string_view type) {
+  for (absl::string_view known : kChannelTypes) {
+    if (type == known) return true;
+  }
+  return false;
+}
+
+std::string ChannelTypeList() { return absl::StrJoin(kChannelTypes, ", "); }
 
 const char* StepTypeName(StepType type) {
   switch (type) {

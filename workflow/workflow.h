@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "templates/template.h"
 #include "workflow/condition.h"
@@ -14,6 +15,12 @@
 namespace herald::workflow {
 
 enum class StepType { kBatch, kDelay, kChannel };
+
+// Every channel type a channel step (and a preference setting) may name.
+inline constexpr absl::string_view kChannelTypes[] = {"in_app_feed", "email", "sms", "push", "chat"};
+bool IsChannelType(absl::string_view type);
+// "in_app_feed, email, sms, push, chat", for error messages.
+std::string ChannelTypeList();
 
 enum class WindowMode { kFixed, kSliding };
 

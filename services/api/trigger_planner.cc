@@ -4,7 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "batcher/wait_store.h"
+#include "runs/wait_store.h"
 #include "core/ids.h"
 #include "core/keys.h"
 #include "herald/v1/pipeline.pb.h"
@@ -12,47 +12,15 @@
 #include "objects/fanout_job.h"
 #include "objects/object_store.h"
 #include "redis/script.h"
+#include "services/api/claim_idempotency.lua.h"
+#include "services/api/trigger.lua.h"
 #include "users/user_store.h"
 
 namespace herald::api {
 namespace {
 
-// Used when the trigger has an idempotency key, inline users or object
-// recipients.
-// KEYS: events, expansions, [idempotency], inline user keys..., fan-out
-// progress keys...
-// ARGV: now_ms, event blob ('' = no user recipient here), has_idempotency,
-// fingerprint, ttl, user count, user blocks..., per fan-out: job blob,
-// object ref, workflow.
-const redis::Script& TriggerScript() {
-  static const redis::Script* script = new redis::Script(
-      absl::StrCat("local now = ARGV[1]\n", users::kUpsertUserLua, objects::kStartFanoutLua, R"LUA(
-local first_user = 3
-if ARGV[3] == '1' then
-  first_user = 4
-  local previous = redis.call('GET', KEYS[3])
-  if previous then
-    if previous ~= ARGV[4] then
-      return redis.error_reply('HERALD FAILED_PRECONDITION idempotency_key: already used with a different request')
-    end
-    return 0
-  end
-  redis.call('SET', KEYS[3], ARGV[4], 'EX', tonumber(ARGV[5]))
-end
-local users = tonumber(ARGV[6])
-local base = 7
-for k = first_user, first_user + users - 1 do
-  base = upsert_user(KEYS[k], base)
-end
-for k = first_user + users, #KEYS do
-  start_fanout(KEYS[k], KEYS[2], ARGV[base], ARGV[base + 1], ARGV[base + 2], now)
-  base = base + 3
-end
-if ARGV[2] ~= '' then redis.call('XADD', KEYS[1], '*', 'e', ARGV[2]) end
-return 1
-)LUA"));
-  return *script;
-}
+const redis::Script kTrigger(lua::kServicesApiTrigger);
+const redis::Script kClaimIdempotency(lua::kServicesApiClaimIdempotency);
 
 absl::Status CheckLength(const std::string& value, size_t max, const std::string& field) {
   if (value.size() > max) return absl::InvalidArgumentError(absl::StrCat(field, ": longer than ", max, " bytes"));
@@ -108,7 +76,6 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
   const bool idempotent = !request.idempotency_key().empty();
   const std::string nonce =
       idempotent ? DeterministicId({"idempotency", request.workflow(), request.idempotency_key()}) : RandomId();
-  const std::string fingerprint = idempotent ? DeterministicId({request.SerializeAsString()}) : "";
 
   PlannedTrigger planned;
   std::map<int, PartitionPlan> by_partition;
@@ -173,6 +140,12 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
     plan.fanout_args.push_back(job.object());
     plan.fanout_args.push_back(request.workflow());
   }
+  if (idempotent) {
+    Keys record(PartitionOf(nonce, partitions));
+    planned.idempotency_claim = kClaimIdempotency.Call(
+        {record.Idempotency(request.workflow(), request.idempotency_key())},
+        {DeterministicId({request.SerializeAsString()}), std::to_string(limits.idempotency_ttl_seconds)});
+  }
   for (auto& [partition, plan] : by_partition) {
     Keys keys(partition);
     const bool has_targets = plan.event.targets_size() > 0;
@@ -184,19 +157,17 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
       planned.commands.push_back({"XADD", keys.Events(), "*", "e", plan.event.SerializeAsString()});
       continue;
     }
-    std::vector<std::string> script_keys = {keys.Events(), keys.Expansions()};
-    if (idempotent) script_keys.push_back(keys.Idempotency(request.workflow(), request.idempotency_key()));
+    std::vector<std::string> script_keys = {
+        keys.Events(), keys.Expansions(),
+        idempotent ? keys.IdempotencyWritten(request.workflow(), request.idempotency_key()) : keys.Events()};
     script_keys.insert(script_keys.end(), plan.user_keys.begin(), plan.user_keys.end());
     script_keys.insert(script_keys.end(), plan.fanout_keys.begin(), plan.fanout_keys.end());
-    std::vector<std::string> args = {std::to_string(now_us / 1000),
-                                     has_targets ? plan.event.SerializeAsString() : "",
-                                     idempotent ? "1" : "0",
-                                     fingerprint,
-                                     std::to_string(limits.idempotency_ttl_seconds),
+    std::vector<std::string> args = {std::to_string(now_us / 1000), has_targets ? plan.event.SerializeAsString() : "",
+                                     idempotent ? "1" : "0", std::to_string(limits.idempotency_ttl_seconds),
                                      std::to_string(plan.user_keys.size())};
     args.insert(args.end(), plan.user_args.begin(), plan.user_args.end());
     args.insert(args.end(), plan.fanout_args.begin(), plan.fanout_args.end());
-    planned.commands.push_back(TriggerScript().Call(script_keys, args));
+    planned.commands.push_back(kTrigger.Call(script_keys, args));
   }
   return planned;
 }
@@ -234,12 +205,12 @@ absl::StatusOr<std::vector<redis::Command>> PlanCancel(const v1::CancelRequest& 
   std::vector<redis::Command> commands;
   if (request.recipients_size() == 0) {
     for (int p = 0; p < partitions; ++p) {
-      commands.push_back(batcher::CancelCommand(Keys(p), request.workflow(), request.cancellation_key(), {}, now_ms));
+      commands.push_back(runs::CancelCommand(Keys(p), request.workflow(), request.cancellation_key(), {}, now_ms));
     }
   } else {
     for (auto& [partition, recipients] : by_partition) {
       commands.push_back(
-          batcher::CancelCommand(Keys(partition), request.workflow(), request.cancellation_key(), recipients, now_ms));
+          runs::CancelCommand(Keys(partition), request.workflow(), request.cancellation_key(), recipients, now_ms));
     }
   }
   return commands;

@@ -1,9 +1,12 @@
 // Trigger validation and planning: turns a TriggerRequest into the Redis
-// writes that make it durable (one script per partition touched: apply the
-// idempotency key, identify inline users, XADD the event) and the run ids
-// to answer with. Pure logic, no I/O.
+// writes that make it durable and the run ids to answer with. Pure logic,
+// no I/O. With an idempotency key the write is two steps: first the key's
+// one record (in the partition of the key) accepts the request or refuses a
+// different one, then each partition touched gets its write once (identify
+// inline users, start object fan-outs, XADD the event).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,10 @@ struct TriggerLimits {
 };
 
 struct PlannedTrigger {
+  // With an idempotency key: run first, alone; only when it succeeds are
+  // `commands` run (reply 1 first use, 0 the same request again;
+  // FAILED_PRECONDITION for a different request).
+  std::optional<redis::Command> idempotency_claim;
   // One command per partition touched; reply 1 = written, 0 = duplicate.
   std::vector<redis::Command> commands;
   v1::TriggerResponse response;

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
 #include "core/keys.h"
-#include "feed/user_messages.h"
+#include "messages/user_messages.h"
 #include "nlohmann/json.hpp"
 #include "objects/object_store.h"
 #include "users/channel_data.h"
@@ -15,13 +15,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int kChunk = 200;
-
-absl::Status FirstError(const std::vector<absl::StatusOr<redis::Reply>>& results) {
-  for (const auto& result : results) {
-    if (!result.ok()) return result.status();
-  }
-  return absl::OkStatus();
-}
 
 // Flat HGETALL reply -> map.
 std::map<std::string, std::string> Fields(const redis::Reply& reply) {
@@ -92,12 +85,12 @@ absl::StatusOr<int64_t> DeleteUser(redis::RedisClient& client, const std::string
   if (!refs.ok()) return refs.status();
   std::vector<redis::Command> unsubscribe = SubscriptionChanges(*refs, user_id, /*subscribe=*/false, partitions);
   if (!unsubscribe.empty()) {
-    absl::Status status = FirstError(client.Pipeline(unsubscribe));
+    absl::Status status = redis::FirstError(client.Pipeline(unsubscribe));
     if (!status.ok()) return status;
   }
   int64_t deleted = 0;
   while (true) {
-    auto chunk = client.Execute(feed::DeleteUserChunkCommand(keys, user_id, kChunk));
+    auto chunk = client.Execute(messages::DeleteUserChunkCommand(keys, user_id, kChunk));
     if (!chunk.ok()) return chunk.status();
     if (chunk->elements.size() != 2) return absl::InternalError("delete user: unexpected reply");
     deleted += chunk->elements[0].integer;
@@ -119,10 +112,10 @@ absl::StatusOr<v1::User> MergeUsers(redis::RedisClient& client, const std::strin
                                {"HGETALL", from.Preferences(from_user_id)},
                                {"HGETALL", from.ChannelData(from_user_id)},
                                {"SMEMBERS", from.UserSubscriptions(from_user_id)},
-                               feed::TakeChunkCommand(from, from_user_id, 1),
+                               messages::TakeChunkCommand(from, from_user_id, 1),
                                {"HGETALL", into.User(user_id)},
                                {"HGETALL", into.ChannelData(user_id)}});
-  absl::Status status = FirstError(read);
+  absl::Status status = redis::FirstError(read);
   if (!status.ok()) return status;
   const redis::Reply& from_profile = *read[0];
   const redis::Reply& from_preferences = *read[1];
@@ -148,20 +141,20 @@ absl::StatusOr<v1::User> MergeUsers(redis::RedisClient& client, const std::strin
   for (auto& command : SubscriptionChanges(from_subscriptions, user_id, /*subscribe=*/true, partitions)) {
     writes.push_back(std::move(command));
   }
-  status = FirstError(client.Pipeline(writes));
+  status = redis::FirstError(client.Pipeline(writes));
   if (!status.ok()) return status;
 
   // Messages move in chunks: adopt into the target, then release from the
   // source; a repeat after a failure skips what was already adopted.
   while (true) {
-    auto taken = client.Execute(feed::TakeChunkCommand(from, from_user_id, kChunk));
+    auto taken = client.Execute(messages::TakeChunkCommand(from, from_user_id, kChunk));
     if (!taken.ok()) return taken.status();
-    auto messages = feed::ParseTakeChunkReply(*taken);
+    auto messages = messages::ParseTakeChunkReply(*taken);
     if (!messages.ok()) return messages.status();
     if (messages->empty()) break;
-    auto adopted = client.Execute(feed::AdoptCommand(into, user_id, *messages));
+    auto adopted = client.Execute(messages::AdoptCommand(into, user_id, *messages));
     if (!adopted.ok()) return adopted.status();
-    auto released = client.Execute(feed::ReleaseCommand(from, from_user_id, *messages));
+    auto released = client.Execute(messages::ReleaseCommand(from, from_user_id, *messages));
     if (!released.ok()) return released.status();
   }
   auto deleted = DeleteUser(client, from_user_id, partitions);

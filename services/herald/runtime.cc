@@ -16,7 +16,7 @@
 #include "batcher/batcher.h"
 #include "core/clock.h"
 #include "fanout/fanout.h"
-#include "objects/expander.h"
+#include "expander/expander.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "redis/async_pipeline.h"
@@ -104,9 +104,9 @@ class RuntimeImpl final : public Runtime {
       std::vector<std::pair<std::vector<std::string>, std::string>> groups;
       if (batcher) {
         groups.emplace_back(batcher::EventStreams(options.partitions), std::string(kBatcherGroup));
-        groups.emplace_back(objects::ExpansionStreams(options.partitions), std::string(kExpanderGroup));
+        groups.emplace_back(expander::ExpansionStreams(options.partitions), std::string(kExpanderGroup));
       }
-      if (fanout) groups.emplace_back(fanout::SegmentStreams(options.partitions), std::string(kFanoutGroup));
+      if (fanout) groups.emplace_back(fanout::BatchStreams(options.partitions), std::string(kFanoutGroup));
       for (auto& [streams, group] : groups) {
         redis::StreamConsumer consumer(**client, streams, group, "setup", "");
         absl::Status created = consumer.EnsureGroups();
@@ -150,14 +150,14 @@ class RuntimeImpl final : public Runtime {
       flusher_options.flush_tick_ms = options.flush_tick_ms;
       flusher_ = std::make_unique<batcher::Flusher>(endpoint_, clock, flusher_options, *batcher_metrics_);
       flusher_->Start();
-      expander_metrics_ = std::make_unique<objects::ExpanderMetrics>(*registry_);
-      objects::ExpanderOptions expander_options;
+      expander_metrics_ = std::make_unique<expander::ExpanderMetrics>(*registry_);
+      expander::ExpanderOptions expander_options;
       expander_options.partitions = options.partitions;
       expander_options.reclaim_idle_ms = options.reclaim_idle_ms;
       expander_options.page_size = options.object_page_size;
       expander_options.consumer_name = absl::StrCat(consumer_prefix, "-expander-0");
       expanders_.push_back(
-          std::make_unique<objects::ExpanderWorker>(endpoint_, clock, expander_options, *expander_metrics_));
+          std::make_unique<expander::ExpanderWorker>(endpoint_, clock, expander_options, *expander_metrics_));
       expanders_.back()->Start();
     }
     if (fanout) {
@@ -218,8 +218,8 @@ class RuntimeImpl final : public Runtime {
   std::vector<std::unique_ptr<batcher::BatcherWorker>> batchers_;
   std::unique_ptr<batcher::Flusher> flusher_;
   std::vector<std::unique_ptr<fanout::FanoutWorker>> fanouts_;
-  std::unique_ptr<objects::ExpanderMetrics> expander_metrics_;
-  std::vector<std::unique_ptr<objects::ExpanderWorker>> expanders_;
+  std::unique_ptr<expander::ExpanderMetrics> expander_metrics_;
+  std::vector<std::unique_ptr<expander::ExpanderWorker>> expanders_;
   std::unique_ptr<redis::AsyncPipeline> pipeline_;
   std::unique_ptr<api::AdminExecutor> admin_;
   std::unique_ptr<api::HeraldService> service_;

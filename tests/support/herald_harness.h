@@ -40,7 +40,7 @@ class HeraldHarness {
   // A deadline-bound client context.
   static std::unique_ptr<grpc::ClientContext> Context();
 
-  // Waits until every event and segment stream is empty and no wait is due
+  // Waits until every event and batch stream is empty and no wait is due
   // at the simulated now (or `timeout` passes). Returns true when drained.
   bool WaitForIdle(absl::Duration timeout = absl::Seconds(30));
 

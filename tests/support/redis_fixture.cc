@@ -16,6 +16,11 @@ std::string MakeTempDir(const std::string& prefix) {
   return made;
 }
 
+bool RedisTest::InClusterMode() {
+  const char* cluster = std::getenv("HERALD_TEST_REDIS_CLUSTER");
+  return cluster != nullptr && std::string(cluster) == "1";
+}
+
 std::unique_ptr<redis::EmbeddedServer>& RedisTest::server() {
   static std::unique_ptr<redis::EmbeddedServer> instance;
   return instance;
@@ -32,6 +37,7 @@ void RedisTest::SetUpTestSuite() {
   redis::EmbeddedServerOptions options;
   options.data_dir = data_dir();
   options.append_only = false;
+  options.single_node_cluster = InClusterMode();
   auto started = redis::EmbeddedServer::Start(options);
   ASSERT_TRUE(started.ok()) << started.status();
   server() = std::move(*started);

@@ -1,5 +1,8 @@
 // A real redis-server on a unix socket in a temp dir, for tests: started
-// once per test suite, FLUSHALL before each test, stopped at the end.
+// once per test suite, FLUSHALL before each test, stopped at the end. With
+// HERALD_TEST_REDIS_CLUSTER=1 it is a one-node Redis Cluster (every slot on
+// it), which refuses anything that touches two slots at once: ctest runs
+// every integration test a second time so (see herald_cc_test).
 #pragma once
 
 #include <memory>
@@ -18,6 +21,8 @@ class RedisTest : public ::testing::Test {
   void SetUp() override;
 
   static const redis::Endpoint& endpoint();
+  // Whether this run's Redis is a one-node Redis Cluster.
+  static bool InClusterMode();
   // A fresh connection owned by the caller.
   static std::unique_ptr<redis::RedisClient> Connect();
   // Every key currently in Redis (SCAN), sorted.

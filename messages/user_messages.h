@@ -13,7 +13,7 @@
 #include "core/keys.h"
 #include "redis/client.h"
 
-namespace herald::feed {
+namespace herald::messages {
 
 // Deletes up to `limit` of the user's messages; once none remain, deletes
 // every other key of the user (feed sets, profile, preferences, channel
@@ -39,4 +39,4 @@ redis::Command AdoptCommand(const Keys& keys, const std::string& user, const std
 // place, i.e. adopted into another partition).
 redis::Command ReleaseCommand(const Keys& keys, const std::string& user, const std::vector<MovedMessage>& messages);
 
-}  // namespace herald::feed
+}  // namespace herald::messages

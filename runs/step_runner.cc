@@ -1,9 +1,9 @@
-#include "batcher/step_runner.h"
+#include "runs/step_runner.h"
 
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
 
-namespace herald::batcher {
+namespace herald::runs {
 
 int NextActionableStep(const workflow::Workflow& workflow, int from, const templates::Context& context) {
   int count = static_cast<int>(workflow.steps.size());
@@ -15,7 +15,7 @@ int NextActionableStep(const workflow::Workflow& workflow, int from, const templ
   return count;
 }
 
-std::string DirectSegmentId(const std::string& run_id, int step_index) {
+std::string DirectBatchId(const std::string& run_id, int step_index) {
   return DeterministicId({run_id, "direct", std::to_string(step_index)});
 }
 
@@ -35,7 +35,7 @@ WaitAppend BuildWaitAppend(const workflow::Workflow& workflow, int step_index, c
   append.recipient = run.recipient;
   append.run_ttl_seconds = run_ttl_seconds;
 
-  v1::internal::SegmentEnvelope header;
+  v1::internal::BatchEnvelope header;
   header.set_workflow(workflow.key);
   header.set_tenant(run.tenant);
   header.set_resume_step(step_index + 1);
@@ -56,21 +56,22 @@ WaitAppend BuildWaitAppend(const workflow::Workflow& workflow, int step_index, c
     append.max_activities = batch.max_activities;
     append.flush_leading = batch.flush_leading_item;
     // The batch is named after the run that opens it: unique, deterministic.
-    target->set_segment_id(DeterministicId({run.run_id, "batch", step_text}));
+    target->set_batch_id(DeterministicId({run.run_id, "batch", step_text}));
     if (append.flush_leading) {
-      v1::internal::SegmentEnvelope leading = header;
-      leading.mutable_targets(0)->set_segment_id(DeterministicId({run.run_id, "leading", step_text}));
+      v1::internal::BatchEnvelope leading = header;
+      leading.mutable_targets(0)->set_batch_id(DeterministicId({run.run_id, "leading", step_text}));
       *leading.add_activities() = activity;
-      append.leading_segment_blob = leading.SerializeAsString();
+      append.leading_batch_blob = leading.SerializeAsString();
     }
   } else {
     append.wait_key = DeterministicId({"delay", run.run_id, step_text});
     append.window_ms = absl::ToInt64Milliseconds(step.delay.duration);
     append.max_window_ms = append.window_ms;
-    target->set_segment_id(DeterministicId({run.run_id, "delay", step_text}));
+    target->set_batch_id(DeterministicId({run.run_id, "delay", step_text}));
   }
+  append.batch_id = target->batch_id();
   append.header_blob = header.SerializeAsString();
   return append;
 }
 
-}  // namespace herald::batcher
+}  // namespace herald::runs

@@ -1,13 +1,17 @@
 // Batches and delays in Redis. Every transition of a wait is one Lua script
-// on one partition (DESIGN.md "Batching protocol"):
+// on one partition (DESIGN.md "Batching protocol"; the scripts are
+// runs/append.lua, runs/claim.lua and runs/cancel.lua):
 //   append  - dedupe the run's step, honour a recorded cancellation, open or
 //             join the batch, move a sliding close time (never past the cap,
-//             never earlier), make it due at max activities, or send the
-//             leading item at once;
-//   claim   - take due waits off the timer, turn each into one segment entry
-//             of herald:{p}:batches and delete it;
+//             never earlier), close it at max activities so the next
+//             activity opens a new batch, or send the leading item at once;
+//   claim   - take due waits off the timer, turn each into one entry of
+//             herald:{p}:batches and delete it;
 //   cancel  - remove a cancellation key's pending runs and record the
 //             cancellation so runs still in flight are stopped on arrival.
+// A wait key names what activities may share a batch (workflow, recipient,
+// tenant, step, batch key); the batch open under it has its own id, so a
+// closed batch and the next one never mix.
 #pragma once
 
 #include <string>
@@ -17,16 +21,21 @@
 #include "core/keys.h"
 #include "redis/client.h"
 
-namespace herald::batcher {
+namespace herald::runs {
+
+inline constexpr int64_t kDefaultRunTtlSeconds = 7 * 24 * 3600;
 
 struct WaitAppend {
-  // Identity of the open wait (batch: workflow+recipient+tenant+step+key;
+  // What may share a batch (batch: workflow+recipient+tenant+step+key;
   // delay: the run and step).
   std::string wait_key;
-  // Serialized SegmentEnvelope without activities; stored when this append
+  // The id the batch gets if this append opens it (the batch id of the
+  // header below); ignored when the append joins an open batch.
+  std::string batch_id;
+  // Serialized BatchEnvelope without activities; stored when this append
   // opens the wait, ignored otherwise.
   std::string header_blob;
-  // Run (or upstream segment) id: one activity per run and step, ever.
+  // Run (or upstream batch) id: one activity per run and step, ever.
   std::string run_id;
   int step = 0;
   std::string activity_blob;
@@ -37,13 +46,15 @@ struct WaitAppend {
   bool sliding = false;
   int max_activities = 0;
   bool flush_leading = false;
-  // Serialized SegmentEnvelope for the leading item (flush_leading only).
-  std::string leading_segment_blob;
+  // Serialized BatchEnvelope for the leading item (flush_leading only).
+  std::string leading_batch_blob;
   // Cancellation support; empty when the trigger had no cancellation key.
   std::string workflow;
   std::string cancellation_key;
   std::string recipient;
-  int64_t run_ttl_seconds = 7 * 24 * 3600;
+  // How long the run's record and cancellation index outlive the wait's
+  // latest due time.
+  int64_t run_ttl_seconds = kDefaultRunTtlSeconds;
 };
 
 enum class AppendOutcome { kOpened, kJoined, kLeadingSent, kDuplicate, kCancelled };
@@ -55,15 +66,15 @@ absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply);
 redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit);
 struct ClaimResult {
   int64_t claimed = 0;  // waits taken off the timer
-  int64_t emitted = 0;  // segments written (claimed minus empty ones)
+  int64_t emitted = 0;  // batches written (claimed minus empty ones)
 };
 absl::StatusOr<ClaimResult> ParseClaimReply(const redis::Reply& reply);
 
 // Cancels the pending runs of (workflow, cancellation_key) for `recipients`
-// of this partition, or for every recipient when `recipients` is empty.
-// Reply: number of runs cancelled.
+// of this partition, or for every recipient when `recipients` is empty, and
+// remembers the cancellation for `ttl_seconds`. Reply: runs cancelled.
 redis::Command CancelCommand(const Keys& keys, const std::string& workflow, const std::string& cancellation_key,
                              const std::vector<std::string>& recipients, int64_t now_ms,
-                             int64_t ttl_seconds = 7 * 24 * 3600);
+                             int64_t ttl_seconds = kDefaultRunTtlSeconds);
 
-}  // namespace herald::batcher
+}  // namespace herald::runs

@@ -14,7 +14,7 @@
 #include "prometheus/registry.h"
 #include "redis/stream_worker.h"
 
-namespace herald::objects {
+namespace herald::expander {
 
 struct ExpanderOptions {
   int partitions = 4;
@@ -77,4 +77,4 @@ class ExpanderWorker {
 
 std::vector<std::string> ExpansionStreams(int partitions);
 
-}  // namespace herald::objects
+}  // namespace herald::expander

@@ -6,12 +6,12 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "batcher/wait_store.h"
+#include "runs/wait_store.h"
 #include "herald/v1/pipeline.pb.h"
 #include "templates/context.h"
 #include "workflow/workflow.h"
 
-namespace herald::batcher {
+namespace herald::runs {
 
 // The first step at or after `from` that needs work: a channel step, or a
 // wait step whose conditions pass (a wait whose conditions fail is skipped).
@@ -22,7 +22,7 @@ struct RunRef {
   std::string recipient;
   std::string tenant;
   std::string cancellation_key;
-  // The run (fresh event) or upstream segment id: the wait's dedupe key.
+  // The run (fresh event) or upstream batch id: the wait's dedupe key.
   std::string run_id;
 };
 
@@ -32,7 +32,7 @@ WaitAppend BuildWaitAppend(const workflow::Workflow& workflow, int step_index, c
                            const v1::internal::Activity& activity, const templates::Context& context, int64_t now_ms,
                            int64_t run_ttl_seconds);
 
-// The segment id a run gets when it reaches a channel step without waiting.
-std::string DirectSegmentId(const std::string& run_id, int step_index);
+// The batch id a run gets when it reaches a channel step without waiting.
+std::string DirectBatchId(const std::string& run_id, int step_index);
 
-}  // namespace herald::batcher
+}  // namespace herald::runs

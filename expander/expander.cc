@@ -1,4 +1,4 @@
-#include "objects/expander.h"
+#include "expander/expander.h"
 
 #include <chrono>
 #include <iostream>
@@ -8,48 +8,31 @@
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
 #include "core/keys.h"
+#include "core/metrics.h"
 #include "herald/v1/pipeline.pb.h"
 #include "objects/object_store.h"
+#include "expander/finish_page.lua.h"
 #include "redis/script.h"
 
-namespace herald::objects {
+namespace herald::expander {
 namespace {
 
-prometheus::Counter& Simple(prometheus::Registry& registry, const std::string& name, const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
-}
-
-// After a page's events are written: count it, enqueue the next page or
-// mark the fan-out done, and ack+delete this entry, atomically.
-// KEYS: progress, expansions. ARGV: group, entry id, next job ('' = done),
-// recipients in this page, now_ms.
-const redis::Script kFinishPage(R"LUA(
-redis.call('HINCRBY', KEYS[1], 'recipients', tonumber(ARGV[4]))
-redis.call('HINCRBY', KEYS[1], 'pages', 1)
-if ARGV[3] ~= '' then
-  redis.call('XADD', KEYS[2], '*', 'j', ARGV[3])
-else
-  redis.call('HSET', KEYS[1], 'status', 'done', 'finished_at', ARGV[5])
-end
-redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[2], ARGV[2])
-return ARGV[3] == '' and 1 or 0
-)LUA");
+const redis::Script kFinishPage(lua::kExpanderFinishPage);
 
 }  // namespace
 
 ExpanderMetrics::ExpanderMetrics(prometheus::Registry& registry)
-    : pages(Simple(registry, "herald_object_fanout_pages_total", "Pages of object subscribers expanded")),
-      recipients(Simple(registry, "herald_object_fanout_recipients_total",
+    : pages(SimpleCounter(registry, "herald_object_fanout_pages_total", "Pages of object subscribers expanded")),
+      recipients(SimpleCounter(registry, "herald_object_fanout_recipients_total",
                         "Subscribers handed to the pipeline by object fan-outs")),
-      completed(Simple(registry, "herald_object_fanouts_completed_total", "Object fan-outs that reached the end")),
-      throttled_seconds(Simple(registry, "herald_object_fanout_throttled_seconds_total",
+      completed(SimpleCounter(registry, "herald_object_fanouts_completed_total", "Object fan-outs that reached the end")),
+      throttled_seconds(SimpleCounter(registry, "herald_object_fanout_throttled_seconds_total",
                                "Time fan-out pages waited for the pipeline's backlog to drain")),
-      poison_entries(Simple(registry, "herald_object_fanout_poison_entries_total",
+      poison_entries(SimpleCounter(registry, "herald_object_fanout_poison_entries_total",
                             "Fan-out entries that could not be decoded (acked and dropped)")),
-      reclaimed(Simple(registry, "herald_object_fanout_reclaimed_entries_total",
+      reclaimed(SimpleCounter(registry, "herald_object_fanout_reclaimed_entries_total",
                        "Fan-out entries taken over from a stalled consumer")),
-      errors(Simple(registry, "herald_object_fanout_errors_total", "Redis errors in the expander (pages retried)")) {}
+      errors(SimpleCounter(registry, "herald_object_fanout_errors_total", "Redis errors in the expander (pages retried)")) {}
 
 std::vector<std::string> ExpansionStreams(int partitions) {
   std::vector<std::string> streams;
@@ -61,7 +44,7 @@ void ExpansionProcessor::WaitForBacklog(redis::RedisClient& client) {
   std::vector<redis::Command> lengths;
   for (int p = 0; p < options_.partitions; ++p) {
     lengths.push_back({"XLEN", Keys(p).Events()});
-    lengths.push_back({"XLEN", Keys(p).Segments()});
+    lengths.push_back({"XLEN", Keys(p).Batches()});
   }
   // Real time, not the injected clock: this bounds a wait of this thread.
   auto started = std::chrono::steady_clock::now();
@@ -92,7 +75,7 @@ absl::Status ExpansionProcessor::Process(redis::RedisClient& client, redis::Stre
     }
     WaitForBacklog(client);
     const int page_size = options_.page_size;
-    auto page = client.Execute(SubscriberPageCommand(job.object(), job.cursor(), page_size, options_.partitions));
+    auto page = client.Execute(objects::SubscriberPageCommand(job.object(), job.cursor(), page_size, options_.partitions));
     if (!page.ok()) return page.status();
     if (page->elements.size() != 2) return absl::InternalError("subscriber page: unexpected reply");
     const std::vector<redis::Reply>& ids = page->elements[0].elements;
@@ -146,4 +129,4 @@ ExpanderWorker::ExpanderWorker(const redis::Endpoint& endpoint, const Clock& clo
                                          options.reclaim_every_ms, "herald expander"},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
-}  // namespace herald::objects
+}  // namespace herald::expander

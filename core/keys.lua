@@ -1,0 +1,30 @@
+-- Herald's key layout, for the keys a script derives from data it reads
+-- (set members, batch ids on the timer, recipients of a cancellation key).
+-- Keys known before the call always come in KEYS. This file mirrors
+-- core/keys.cc and core/keys_test checks the two agree. A derived key always
+-- takes the partition prefix 'herald:{p}:' of a key the script received in
+-- KEYS, so a script never reaches outside the slot Redis routed it to (and
+-- with `#!lua` Redis Cluster refuses it if it tried).
+
+-- The partition prefix 'herald:{p}:' of a Herald key.
+local function partition_of(key)
+  local prefix = string.match(key, '^herald:{[^}]*}:')
+  if not prefix then return error('not a Herald partition key: ' .. key) end
+  return prefix
+end
+
+-- Strings that are part of a key are length-prefixed where two of them meet,
+-- so ('a:b', 'c') and ('a', 'b:c') never name the same key.
+local function sized(text) return #text .. ':' .. text end
+
+local function message_key(partition, message_id) return partition .. 'msg:' .. message_id end
+local function run_key(partition, run_id) return partition .. 'run:' .. run_id end
+local function wait_header_key(partition, batch_id) return partition .. 'wh:' .. batch_id end
+local function wait_activities_key(partition, batch_id) return partition .. 'wa:' .. batch_id end
+local function cancel_index_key(partition, workflow, cancellation_key, recipient)
+  return partition .. 'cancel:' .. sized(workflow) .. ':' .. sized(cancellation_key) .. ':' .. recipient
+end
+local function feed_set_key(partition, user, set_name) return partition .. 'feed:' .. user .. ':' .. set_name end
+local function tenant_feed_set_key(partition, tenant, user, set_name)
+  return partition .. 'tfeed:' .. sized(tenant) .. ':' .. user .. ':' .. set_name
+end

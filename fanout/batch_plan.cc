@@ -1,0 +1,280 @@
+#include "fanout/batch_plan.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "core/ids.h"
+#include "core/keys.h"
+#include "core/status_macros.h"
+#include "fanout/channel_content.h"
+#include "runs/step_runner.h"
+#include "templates/markdown.h"
+
+namespace herald::fanout {
+namespace {
+
+using nlohmann::json;
+
+json ActorJson(const UserDirectory& users, const std::string& id) {
+  if (id.empty()) return nullptr;
+  const json* profile = users.Find(id);
+  return profile != nullptr ? *profile : json{{"id", id}};
+}
+
+// Values shared by every recipient of one batch.
+struct BatchValues {
+  json data;
+  json actor;
+  json actors;
+  json activities;
+  json total_activities;
+  json total_actors;
+  json tenant;
+  json workflow;
+  std::vector<std::string> actor_ids;
+  const v1::internal::Activity* newest = nullptr;
+};
+
+BatchValues BuildBatchValues(const workflow::Workflow& workflow, v1::internal::BatchEnvelope& envelope,
+                                 const UserDirectory& users) {
+  auto& activities = *envelope.mutable_activities();
+  std::stable_sort(activities.begin(), activities.end(),
+                   [](const v1::internal::Activity& a, const v1::internal::Activity& b) {
+                     // Arrival order in the batch first: clocks of different
+                     // api replicas may disagree by a few milliseconds.
+                     if (a.sequence() != b.sequence()) return a.sequence() < b.sequence();
+                     if (a.accepted_at_us() != b.accepted_at_us()) return a.accepted_at_us() < b.accepted_at_us();
+                     return a.run_id() < b.run_id();
+                   });
+  int render_limit = std::max(1, activities.size());
+  bool newest_first = false;
+  int batch_step = envelope.resume_step() - 1;
+  if (batch_step >= 0 && batch_step < static_cast<int>(workflow.steps.size()) &&
+      workflow.steps[batch_step].type == workflow::StepType::kBatch) {
+    render_limit = workflow.steps[batch_step].batch.render_limit;
+    newest_first = workflow.steps[batch_step].batch.newest_first;
+  }
+  BatchValues values;
+  values.newest = activities.empty() ? nullptr : &activities[activities.size() - 1];
+  values.activities = json::array();
+  absl::flat_hash_set<std::string> seen_actors;
+  values.actors = json::array();
+  for (const auto& activity : activities) {
+    if (!activity.actor().empty() && seen_actors.insert(activity.actor()).second) {
+      values.actor_ids.push_back(activity.actor());
+      values.actors.push_back(ActorJson(users, activity.actor()));
+    }
+  }
+  int count = activities.size();
+  for (int n = 0; n < count && n < render_limit; ++n) {
+    const auto& activity = activities[newest_first ? count - 1 - n : n];
+    json data = json::parse(activity.data_json().empty() ? "{}" : activity.data_json(), nullptr, false);
+    values.activities.push_back(json{{"actor", ActorJson(users, activity.actor())},
+                                     {"data", data.is_discarded() ? json::object() : std::move(data)},
+                                     {"inserted_at", activity.accepted_at_us() / 1000}});
+  }
+  values.total_activities = count;
+  values.total_actors = values.actor_ids.size();
+  if (values.newest != nullptr) {
+    values.data = json::parse(values.newest->data_json().empty() ? "{}" : values.newest->data_json(), nullptr, false);
+    if (values.data.is_discarded()) values.data = json::object();
+    values.actor = ActorJson(users, values.newest->actor());
+  } else {
+    values.data = json::object();
+  }
+  values.tenant = envelope.tenant().empty() ? json(nullptr) : json{{"id", envelope.tenant()}};
+  values.workflow = json{{"key", workflow.key}, {"name", workflow.name}};
+  return values;
+}
+
+// Per recipient: their timezone for `date`, the workflow's strictness.
+templates::RenderOptions RenderOptionsFor(const workflow::Workflow& workflow, const json& recipient) {
+  templates::RenderOptions options;
+  options.strict = workflow.strict_templates;
+  auto timezone = recipient.find("timezone");
+  if (timezone != recipient.end() && timezone->is_string()) options.timezone = timezone->get<std::string>();
+  return options;
+}
+
+// Renders every block of an in-app message into `item`: markdown blocks to
+// HTML (keeping the rendered markdown), text blocks as they are, button
+// sets label by label. The first template error stops and is returned.
+absl::Status RenderBlocks(const workflow::ChannelStep& channel, const templates::Context& context,
+                          const templates::RenderOptions& options, v1::FeedItem* item) {
+  for (const workflow::BlockTemplate& block : channel.blocks) {
+    v1::FeedBlock* out = item->add_blocks();
+    out->set_name(block.name);
+    out->set_type(block.type);
+    out->set_content(block.content.source());
+    if (block.type == "button_set") {
+      for (const workflow::ButtonTemplate& button : block.buttons) {
+        v1::FeedButton* rendered = out->add_buttons();
+        rendered->set_name(button.name);
+        HERALD_RETURN_IF_ERROR(button.label.RenderTo(context, rendered->mutable_label(), options));
+        HERALD_RETURN_IF_ERROR(button.action.RenderTo(context, rendered->mutable_action(), options));
+      }
+    } else if (block.type == "markdown") {
+      HERALD_RETURN_IF_ERROR(block.content.RenderTo(context, out->mutable_markdown(), options));
+      out->set_rendered(templates::MarkdownToHtml(out->markdown()));
+    } else {
+      HERALD_RETURN_IF_ERROR(block.content.RenderTo(context, out->mutable_rendered(), options));
+    }
+  }
+  return absl::OkStatus();
+}
+
+templates::Context SharedContext(const BatchValues& values) {
+  templates::Context context;
+  context.Set("data", &values.data);
+  context.Set("actor", &values.actor);
+  context.Set("actors", &values.actors);
+  context.Set("activities", &values.activities);
+  context.Set("total_activities", &values.total_activities);
+  context.Set("total_actors", &values.total_actors);
+  context.Set("tenant", &values.tenant);
+  context.Set("workflow", &values.workflow);
+  return context;
+}
+
+// Plans one recipient of a batch: every channel step from the batch's
+// resume step until the run finishes or reaches its next wait.
+class RecipientPlanner {
+ public:
+  RecipientPlanner(const PlanContext& context, const workflow::Workflow& workflow,
+                   const v1::internal::BatchEnvelope& batch, const BatchValues& values,
+                   const templates::Context& shared, int64_t now_us, BatchPlan* plan)
+      : context_(context), workflow_(workflow), batch_(batch), values_(values), shared_(shared), now_us_(now_us),
+        plan_(plan) {}
+
+  void Plan(const v1::internal::BatchEnvelope::Target& target) {
+    const json* profile = context_.users.Find(target.recipient());
+    json unknown = {{"id", target.recipient()}};
+    templates::Context context = shared_;
+    context.Set("recipient", profile != nullptr ? profile : &unknown);
+    const int steps = static_cast<int>(workflow_.steps.size());
+    for (int step_index = batch_.resume_step(); step_index < steps; ++step_index) {
+      if (workflow_.steps[step_index].is_wait()) {
+        step_index = runs::NextActionableStep(workflow_, step_index, context);
+        if (step_index >= steps) break;
+        if (workflow_.steps[step_index].is_wait()) {
+          HandToWait(target, step_index, context);
+          break;
+        }
+      }
+      const workflow::Step& step = workflow_.steps[step_index];
+      if (!step.conditions.Evaluate(context)) {
+        ++plan_->skipped_by_condition;
+        continue;
+      }
+      PlanMessage(target, step_index, step.channel, profile, context);
+    }
+  }
+
+ private:
+  // The run continues in a later batch or delay: the batch id is its run id.
+  void HandToWait(const v1::internal::BatchEnvelope::Target& target, int step_index,
+                  const templates::Context& context) {
+    v1::internal::Activity activity = values_.newest != nullptr ? *values_.newest : v1::internal::Activity();
+    activity.set_run_id(target.batch_id());
+    runs::RunRef run{target.recipient(), batch_.tenant(), batch_.cancellation_key(), target.batch_id()};
+    plan_->waits.push_back(
+        runs::BuildWaitAppend(workflow_, step_index, run, activity, context, now_us_ / 1000, context_.run_ttl_seconds));
+  }
+
+  void PlanMessage(const v1::internal::BatchEnvelope::Target& target, int step_index,
+                   const workflow::ChannelStep& channel, const json* profile, const templates::Context& context) {
+    const std::string& type = channel.channel_type;
+    std::string message_id = MessageId(target.batch_id(), step_index, channel.channel);
+    auto not_sent = [&](NotSentReason reason, const char* status, std::string why, std::string rule) {
+      plan_->not_sent.push_back(NotSent{messages::NotDelivered{message_id, target.recipient(), workflow_.key,
+                                                               batch_.tenant(), channel.channel, status,
+                                                               std::move(why), now_us_, std::move(rule), type},
+                                        reason});
+    };
+    if (profile == nullptr) return not_sent(NotSentReason::kUnknownRecipient, "not_sent", "unknown_recipient", "");
+    preferences::Decision decision = preferences::Evaluate(
+        preferences::Question{workflow_.key, workflow_.categories, type, workflow_.critical},
+        context_.preferences.Find(target.recipient(), batch_.tenant(), context_.default_preferences), context);
+    if (!decision.send) return not_sent(NotSentReason::kPreference, "not_sent", "preference", decision.decided_by);
+    std::string preferences_note;
+    if (workflow_.critical) {
+      preferences_note =
+          decision.bypassed.empty() ? "critical_workflow" : absl::StrCat("critical_workflow: bypassed ", decision.bypassed);
+    }
+    const int64_t accepted = values_.newest != nullptr ? values_.newest->accepted_at_us() : 0;
+    if (type != "in_app_feed") {
+      const json* channel_data = context_.users.FindChannelData(target.recipient(), channel.channel);
+      std::string missing = MissingChannelData(channel, *profile, channel_data);
+      if (!missing.empty()) return not_sent(NotSentReason::kMissingChannelData, "not_sent", "missing_channel_data", missing);
+      auto content = RenderContent(channel, context, RenderOptionsFor(workflow_, *profile), *profile, channel_data);
+      if (!content.ok()) {
+        return not_sent(NotSentReason::kTemplateError, "undelivered",
+                        absl::StrCat("template_error: ", content.status().message()), "");
+      }
+      plan_->queued.push_back(messages::QueuedMessage{message_id, target.recipient(), workflow_.key, batch_.tenant(),
+                                                      channel.channel, type, std::move(*content), preferences_note,
+                                                      accepted, now_us_});
+    } else {
+      feed::NewItem pending;
+      v1::FeedItem& item = pending.item;
+      absl::Status rendered = RenderBlocks(channel, context, RenderOptionsFor(workflow_, *profile), &item);
+      if (!rendered.ok()) {
+        return not_sent(NotSentReason::kTemplateError, "undelivered",
+                        absl::StrCat("template_error: ", rendered.message()), "");
+      }
+      item.set_id(message_id);
+      item.set_workflow(workflow_.key);
+      item.set_tenant(batch_.tenant());
+      for (const std::string& actor : values_.actor_ids) item.add_actors(actor);
+      item.set_total_activities(batch_.activities_size());
+      item.set_total_actors(static_cast<int64_t>(values_.actor_ids.size()));
+      item.set_data_json(values_.newest != nullptr ? values_.newest->data_json() : "{}");
+      item.set_inserted_at_ms(now_us_ / 1000);
+      pending.recipient = target.recipient();
+      pending.channel = channel.channel;
+      pending.accepted_at_us = accepted;
+      pending.inserted_at_us = now_us_;
+      pending.preferences = std::move(preferences_note);
+      plan_->feed_items.push_back(std::move(pending));
+    }
+    if (workflow_.critical && !decision.bypassed.empty()) ++plan_->critical_bypasses;
+  }
+
+  const PlanContext& context_;
+  const workflow::Workflow& workflow_;
+  const v1::internal::BatchEnvelope& batch_;
+  const BatchValues& values_;
+  const templates::Context& shared_;
+  const int64_t now_us_;
+  BatchPlan* plan_;
+};
+
+}  // namespace
+
+std::string MessageId(const std::string& batch_id, int step, const std::string& channel) {
+  return DeterministicId({batch_id, std::to_string(step), channel});
+}
+
+BatchPlan PlanBatch(const PlanContext& context, v1::internal::BatchEnvelope& batch, int64_t now_us) {
+  BatchPlan plan;
+  const workflow::Workflow* workflow = context.workflows.Find(batch.workflow());
+  if (workflow == nullptr) {
+    // The workflow was removed after the trigger was accepted: record it.
+    for (const auto& target : batch.targets()) {
+      plan.not_sent.push_back(NotSent{
+          messages::NotDelivered{DeterministicId({target.batch_id(), "workflow"}), target.recipient(),
+                                 batch.workflow(), batch.tenant(), "", "not_sent", "unknown_workflow", now_us, "", ""},
+          NotSentReason::kUnknownWorkflow});
+    }
+    return plan;
+  }
+  BatchValues values = BuildBatchValues(*workflow, batch, context.users);
+  if (const json* tenant = context.tenants.Find(batch.tenant())) values.tenant = *tenant;
+  templates::Context shared = SharedContext(values);
+  RecipientPlanner planner(context, *workflow, batch, values, shared, now_us, &plan);
+  for (const auto& target : batch.targets()) planner.Plan(target);
+  return plan;
+}
+
+}  // namespace herald::fanout

@@ -1,0 +1,77 @@
+#include "messages/message_store.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "feed/feed_store.h"
+#include "messages/queue.lua.h"
+#include "messages/record.lua.h"
+#include "redis/script.h"
+
+namespace herald::messages {
+namespace {
+
+const redis::Script kRecord(lua::kMessagesRecord);
+const redis::Script kQueue(lua::kMessagesQueue);
+
+int64_t ToInt(const std::string& text) {
+  int64_t value = 0;
+  return absl::SimpleAtoi(text, &value) ? value : 0;
+}
+
+}  // namespace
+
+redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record) {
+  return kRecord.Call({keys.Message(record.message_id), keys.UserRecords(record.recipient)},
+                      {"id", record.message_id, "recipient", record.recipient, "workflow", record.workflow, "tenant",
+                       record.tenant, "channel", record.channel, "channel_type", record.channel_type, "status",
+                       record.status, "reason", record.reason, "rule", record.rule, "inserted_at_us",
+                       std::to_string(record.at_us)});
+}
+
+redis::Command QueueMessageCommand(const Keys& keys, const QueuedMessage& message) {
+  return kQueue.Call({keys.Message(message.message_id), keys.UserRecords(message.recipient), keys.Deliveries()},
+                     {"id", message.message_id, "recipient", message.recipient, "workflow", message.workflow,
+                      "tenant", message.tenant, "channel", message.channel, "channel_type", message.channel_type,
+                      "status", "queued", "content", message.content.SerializeAsString(), "preferences",
+                      message.preferences, "accepted_at_us", std::to_string(message.accepted_at_us),
+                      "inserted_at_us", std::to_string(message.at_us)});
+}
+
+redis::Command GetMessageCommand(const Keys& keys, const std::string& message_id) {
+  return {"HGETALL", keys.Message(message_id)};
+}
+
+absl::StatusOr<v1::Message> MessageFromReply(const std::string& user_id, const std::string& message_id,
+                                             const redis::Reply& reply) {
+  v1::Message message;
+  message.set_id(message_id);
+  std::string item;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    const std::string& field = reply.elements[i].str;
+    const std::string& value = reply.elements[i + 1].str;
+    if (field == "recipient") message.set_recipient(value);
+    else if (field == "workflow") message.set_workflow(value);
+    else if (field == "tenant") message.set_tenant(value);
+    else if (field == "channel") message.set_channel(value);
+    else if (field == "channel_type") message.set_channel_type(value);
+    else if (field == "status") message.set_status(value);
+    else if (field == "reason") message.set_reason(value);
+    else if (field == "rule") message.set_rule(value);
+    else if (field == "preferences") message.set_preferences(value);
+    else if (field == "inserted_at_us") message.set_at_us(ToInt(value));
+    else if (field == "content") message.mutable_content()->ParseFromString(value);
+    else if (field == "item") item = value;
+  }
+  // Another user's message is as absent as a missing one.
+  if (reply.elements.empty() || message.recipient() != user_id) {
+    return absl::NotFoundError(absl::StrCat("message_id: no message '", message_id, "' for user '", user_id, "'"));
+  }
+  if (!item.empty()) {
+    // Engagement lives in the hash, next to the stored item.
+    *message.mutable_content()->mutable_in_app() = feed::ItemFromFields(reply.elements);
+    if (message.channel_type().empty()) message.set_channel_type("in_app_feed");
+  }
+  return message;
+}
+
+}  // namespace herald::messages

@@ -1,0 +1,58 @@
+// Message records: every message Herald decides on has one hash under its
+// deterministic id (status, reason, content, and for in-app messages the
+// feed item and its state). Here: the records of messages that do not go
+// to the feed (not_sent, undelivered), the hand-off of email/sms/push/chat
+// messages to the delivery services (recorded `queued`, one entry of
+// herald:{p}:deliveries), the per-user index of those records, and
+// GetMessage. Feed items themselves are written by feed/.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/keys.h"
+#include "herald/v1/herald.pb.h"
+#include "redis/client.h"
+
+namespace herald::messages {
+
+// A message that was not delivered to the feed (status not_sent or
+// undelivered, with a reason). Idempotent by message id; reply 1 written, 0 already there.
+struct NotDelivered {
+  std::string message_id;
+  std::string recipient;
+  std::string workflow;
+  std::string tenant;
+  std::string channel;
+  std::string status;  // "not_sent" | "undelivered"
+  std::string reason;  // e.g. "unknown_recipient", "template_error: ...", "preference"
+  int64_t at_us = 0;
+  std::string rule;    // the preference setting that decided, "<level>:<setting>"
+  std::string channel_type;
+};
+redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record);
+
+// An email/sms/push/chat message rendered for its channel: recorded
+// `queued` and handed to the delivery services through
+// herald:{p}:deliveries. Idempotent by message id; reply 1/0.
+struct QueuedMessage {
+  std::string message_id;
+  std::string recipient;
+  std::string workflow;
+  std::string tenant;
+  std::string channel;
+  std::string channel_type;
+  v1::MessageContent content;
+  std::string preferences;  // how preferences were applied when that needs saying (critical workflows)
+  int64_t accepted_at_us = 0;
+  int64_t at_us = 0;
+};
+redis::Command QueueMessageCommand(const Keys& keys, const QueuedMessage& message);
+
+// Any message of `user_id` (feed item or record); NOT_FOUND naming
+// message_id when it does not exist or belongs to someone else.
+redis::Command GetMessageCommand(const Keys& keys, const std::string& message_id);
+absl::StatusOr<v1::Message> MessageFromReply(const std::string& user_id, const std::string& message_id,
+                                             const redis::Reply& reply);
+
+}  // namespace herald::messages

@@ -1,0 +1,67 @@
+#include "runs/wait_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "redis/script.h"
+#include "runs/append.lua.h"
+#include "runs/cancel.lua.h"
+#include "runs/claim.lua.h"
+
+namespace herald::runs {
+namespace {
+
+const redis::Script kAppend(lua::kRunsAppend);
+const redis::Script kClaim(lua::kRunsClaim);
+const redis::Script kCancel(lua::kRunsCancel);
+
+std::string Millis(int64_t seconds) { return std::to_string(seconds * 1000); }
+
+}  // namespace
+
+redis::Command AppendCommand(const Keys& keys, const WaitAppend& append) {
+  std::vector<std::string> script_keys = {keys.Due(), keys.Run(append.run_id), keys.Batches(),
+                                          keys.WaitOpen(append.wait_key)};
+  if (!append.cancellation_key.empty()) {
+    script_keys.push_back(keys.CancelIndex(append.workflow, append.cancellation_key, append.recipient));
+    script_keys.push_back(keys.CancelIndex(append.workflow, append.cancellation_key, "*"));
+    script_keys.push_back(keys.CancelRecipients(append.workflow, append.cancellation_key));
+  }
+  return kAppend.Call(script_keys,
+                      {append.wait_key, append.batch_id, append.header_blob, append.run_id,
+                       std::to_string(append.step), append.activity_blob, std::to_string(append.accepted_at_ms),
+                       std::to_string(append.now_ms), std::to_string(append.window_ms),
+                       std::to_string(append.max_window_ms), append.sliding ? "1" : "0",
+                       std::to_string(append.max_activities), append.flush_leading ? "1" : "0",
+                       append.leading_batch_blob, append.recipient, Millis(append.run_ttl_seconds)});
+}
+
+absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply) {
+  const std::string& text = reply.str;
+  if (text == "opened") return AppendOutcome::kOpened;
+  if (text == "joined") return AppendOutcome::kJoined;
+  if (text == "leading") return AppendOutcome::kLeadingSent;
+  if (text == "duplicate") return AppendOutcome::kDuplicate;
+  if (text == "cancelled") return AppendOutcome::kCancelled;
+  return absl::InternalError(absl::StrCat("wait append: unexpected reply '", text, "'"));
+}
+
+redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit) {
+  return kClaim.Call({keys.Due(), keys.Batches()}, {std::to_string(now_ms), std::to_string(limit)});
+}
+
+absl::StatusOr<ClaimResult> ParseClaimReply(const redis::Reply& reply) {
+  if (reply.elements.size() != 2) return absl::InternalError("wait claim: unexpected reply shape");
+  return ClaimResult{reply.elements[0].integer, reply.elements[1].integer};
+}
+
+redis::Command CancelCommand(const Keys& keys, const std::string& workflow, const std::string& cancellation_key,
+                             const std::vector<std::string>& recipients, int64_t now_ms, int64_t ttl_seconds) {
+  std::vector<std::string> script_keys = {keys.Due(), keys.CancelIndex(workflow, cancellation_key, "*"),
+                                          keys.CancelRecipients(workflow, cancellation_key)};
+  for (const std::string& recipient : recipients) {
+    script_keys.push_back(keys.CancelIndex(workflow, cancellation_key, recipient));
+  }
+  return kCancel.Call(script_keys, {workflow, cancellation_key, std::to_string(now_ms), Millis(ttl_seconds),
+                                    recipients.empty() ? "all" : "listed"});
+}
+
+}  // namespace herald::runs

@@ -1,0 +1,61 @@
+// What every group of API handlers shares: the loaded workflows, Redis (the
+// group-commit pipeline for work of one round trip, the admin executor for
+// multi-step operations), the clock and the service options.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "core/clock.h"
+#include "preferences/preferences.h"
+#include "redis/async_pipeline.h"
+#include "services/api/admin_executor.h"
+#include "services/api/trigger_planner.h"
+#include "services/api/unary_call.h"
+#include "workflow/registry.h"
+
+namespace herald::api {
+
+struct ServiceOptions {
+  int partitions = 4;
+  TriggerLimits limits;
+  // The environment's default preference set, for explanations.
+  std::shared_ptr<const preferences::PreferenceSet> default_preferences;
+};
+
+// Thread-safe (everything it holds is).
+class Backend {
+ public:
+  using Results = redis::AsyncPipeline::Results;
+  // Turns the replies of a successful round trip into the call's status
+  // (and fills the response). Runs on a pipeline I/O thread: must not block.
+  using Apply = absl::AnyInvocable<absl::Status(const Results&) &&>;
+  using AdminOperation = absl::AnyInvocable<absl::Status(redis::RedisClient&) &&>;
+
+  Backend(const workflow::Registry& workflows, redis::AsyncPipeline& redis, AdminExecutor& admin, const Clock& clock,
+          ServiceOptions options)
+      : workflows_(workflows), redis_(redis), admin_(admin), clock_(clock), options_(std::move(options)) {}
+
+  // Runs `commands` in one round trip (grouped with other calls'); the
+  // first failed command finishes the call with its error, otherwise
+  // `apply` gives the status to finish with.
+  void Run(std::vector<redis::Command> commands, Apply apply, Finish finish) const;
+  // Runs `operation` on the admin thread and finishes with its status.
+  void RunAdmin(AdminOperation operation, Finish finish) const;
+
+  const workflow::Registry& workflows() const { return workflows_; }
+  redis::AsyncPipeline& redis() const { return redis_; }
+  const Clock& clock() const { return clock_; }
+  const ServiceOptions& options() const { return options_; }
+  int partitions() const { return options_.partitions; }
+
+ private:
+  const workflow::Registry& workflows_;
+  redis::AsyncPipeline& redis_;
+  AdminExecutor& admin_;
+  const Clock& clock_;
+  const ServiceOptions options_;
+};
+
+}  // namespace herald::api

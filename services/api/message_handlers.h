@@ -1,0 +1,21 @@
+// Messages: any message of a user (feed item or record) with its status,
+// reason and rendered content.
+#pragma once
+
+#include "herald/v1/herald.pb.h"
+#include "services/api/backend.h"
+
+namespace herald::api {
+
+// Thread-safe.
+class MessageHandlers {
+ public:
+  explicit MessageHandlers(const Backend& backend) : backend_(backend) {}
+
+  void GetMessage(const v1::GetMessageRequest& request, v1::Message* response, Finish finish) const;
+
+ private:
+  const Backend& backend_;
+};
+
+}  // namespace herald::api

@@ -1,0 +1,128 @@
+#include "services/api/trigger_handlers.h"
+
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace herald::api {
+namespace {
+
+// Triggers being written, each with the response it fills.
+struct PendingTrigger {
+  PlannedTrigger planned;
+  v1::TriggerResponse* response = nullptr;
+  absl::Status status;
+};
+using PendingTriggers = std::vector<PendingTrigger>;
+using WrittenCallback = absl::AnyInvocable<void(PendingTriggers) &&>;
+
+// Second step: every partition write of the triggers still OK, in one round trip.
+void WritePartitions(redis::AsyncPipeline& redis, PendingTriggers pending, WrittenCallback done) {
+  std::vector<redis::Command> commands;
+  std::vector<std::pair<size_t, size_t>> ranges;  // per trigger: [first command, count)
+  for (PendingTrigger& trigger : pending) {
+    ranges.emplace_back(commands.size(), trigger.status.ok() ? trigger.planned.commands.size() : 0);
+    if (!trigger.status.ok()) continue;
+    for (redis::Command& command : trigger.planned.commands) commands.push_back(std::move(command));
+  }
+  if (commands.empty()) return std::move(done)(std::move(pending));
+  redis.Submit(std::move(commands), [pending = std::move(pending), ranges = std::move(ranges),
+                                     done = std::move(done)](redis::AsyncPipeline::Results results) mutable {
+    for (size_t i = 0; i < pending.size(); ++i) {
+      auto [first, count] = ranges[i];
+      if (count == 0) continue;
+      pending[i].status = ApplyTriggerReplies(results, first, count, pending[i].response);
+    }
+    std::move(done)(std::move(pending));
+  });
+}
+
+// Writes the triggers: first the idempotency records of those that have a
+// key (one round trip; a key reused with a different request fails only
+// that trigger), then every partition write. `done` gets each trigger's
+// status.
+void WriteTriggers(redis::AsyncPipeline& redis, PendingTriggers pending, WrittenCallback done) {
+  std::vector<redis::Command> claims;
+  std::vector<size_t> claimed_by;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (!pending[i].status.ok() || !pending[i].planned.idempotency_claim.has_value()) continue;
+    claims.push_back(std::move(*pending[i].planned.idempotency_claim));
+    claimed_by.push_back(i);
+  }
+  if (claims.empty()) return WritePartitions(redis, std::move(pending), std::move(done));
+  redis.Submit(std::move(claims), [&redis, pending = std::move(pending), claimed_by = std::move(claimed_by),
+                                   done = std::move(done)](redis::AsyncPipeline::Results results) mutable {
+    for (size_t c = 0; c < claimed_by.size(); ++c) {
+      if (!results[c].ok()) pending[claimed_by[c]].status = results[c].status();
+    }
+    WritePartitions(redis, std::move(pending), std::move(done));
+  });
+}
+
+}  // namespace
+
+void TriggerHandlers::Trigger(const v1::TriggerRequest& request, v1::TriggerResponse* response, Finish finish) const {
+  auto planned = PlanTrigger(request, backend_.workflows(), backend_.options().limits, backend_.partitions(),
+                             backend_.clock().NowMicros());
+  if (!planned.ok()) return std::move(finish)(planned.status());
+  *response = std::move(planned->response);
+  PendingTriggers pending(1);
+  pending[0].planned = std::move(*planned);
+  pending[0].response = response;
+  WriteTriggers(backend_.redis(), std::move(pending), [finish = std::move(finish)](PendingTriggers written) mutable {
+    std::move(finish)(written[0].status);
+  });
+}
+
+void TriggerHandlers::TriggerBatch(const v1::TriggerBatchRequest& request, v1::TriggerBatchResponse* response,
+                                   Finish finish) const {
+  const int max_triggers = backend_.options().limits.max_batch_triggers;
+  if (request.triggers_size() == 0) {
+    return std::move(finish)(absl::InvalidArgumentError("triggers: at least one is required"));
+  }
+  if (request.triggers_size() > max_triggers) {
+    return std::move(finish)(absl::InvalidArgumentError(
+        absl::StrCat("triggers: at most ", max_triggers, " per call (got ", request.triggers_size(), ")")));
+  }
+  const int64_t now_us = backend_.clock().NowMicros();
+  PendingTriggers pending(request.triggers_size());
+  for (int i = 0; i < request.triggers_size(); ++i) {
+    v1::TriggerResult* result = response->add_results();
+    auto planned = PlanTrigger(request.triggers(i), backend_.workflows(), backend_.options().limits,
+                               backend_.partitions(), now_us, absl::StrCat("triggers[", i, "]."));
+    if (!planned.ok()) {
+      pending[i].status = planned.status();
+      continue;
+    }
+    *result->mutable_response() = std::move(planned->response);
+    pending[i].planned = std::move(*planned);
+    pending[i].response = result->mutable_response();
+  }
+  WriteTriggers(backend_.redis(), std::move(pending),
+                [response, finish = std::move(finish)](PendingTriggers written) mutable {
+                  for (size_t i = 0; i < written.size(); ++i) {
+                    if (written[i].status.ok()) continue;
+                    v1::TriggerResult* result = response->mutable_results(static_cast<int>(i));
+                    result->set_code(static_cast<int>(written[i].status.code()));
+                    result->set_error(std::string(written[i].status.message()));
+                    result->clear_response();
+                  }
+                  std::move(finish)(absl::OkStatus());
+                });
+}
+
+void TriggerHandlers::Cancel(const v1::CancelRequest& request, v1::CancelResponse* response, Finish finish) const {
+  auto commands = PlanCancel(request, backend_.workflows(), backend_.partitions(), backend_.clock().NowMillis());
+  if (!commands.ok()) return std::move(finish)(commands.status());
+  backend_.Run(std::move(*commands),
+               [response](const Backend::Results& results) {
+                 int64_t cancelled = 0;
+                 for (const auto& result : results) cancelled += result->integer;
+                 response->set_cancelled_runs(cancelled);
+                 return absl::OkStatus();
+               },
+               std::move(finish));
+}
+
+}  // namespace herald::api
