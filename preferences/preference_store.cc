@@ -43,6 +43,8 @@ absl::StatusOr<redis::Command> SetCommand(const Scope& scope, const std::string&
   if (parsed.is_discarded()) return absl::InvalidArgumentError("preferences_json: not valid JSON");
   auto set = ParsePreferenceSet(parsed, "preferences_json");
   if (!set.ok()) return set.status();
+  absl::Status known = CheckChannelTypes(*set, "preferences_json");
+  if (!known.ok()) return known;
   std::string normalized = PreferenceSetToJson(*set).dump();
   if (scope.user_id.empty()) {
     return redis::Command{"SET", Keys(PartitionOf(scope.tenant, partitions)).TenantPreferences(scope.tenant),
@@ -72,6 +74,8 @@ absl::StatusOr<PreferenceSet> LoadPreferenceFile(const std::string& path) {
   if (parsed.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON"));
   auto set = ParsePreferenceSet(parsed, path);
   if (!set.ok()) return set.status();
+  absl::Status known = CheckChannelTypes(*set, path);
+  if (!known.ok()) return known;
   return std::move(*set);
 }
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "templates/context.h"
+#include "workflow/workflow.h"
 
 namespace herald::preferences {
 namespace {
@@ -260,6 +261,26 @@ json DecisionToJson(const Decision& decision) {
   if (!decision.overridden.empty()) out["overridden"] = rules(decision.overridden);
   if (!decision.bypassed.empty()) out["bypassed"] = decision.bypassed;
   return out;
+}
+
+absl::Status CheckChannelTypes(const PreferenceSet& set, const std::string& field) {
+  auto check = [](const std::map<std::string, bool>& channel_types, const std::string& at) -> absl::Status {
+    for (const auto& [type, allowed] : channel_types) {
+      if (!workflow::IsChannelType(type)) {
+        return absl::InvalidArgumentError(absl::StrCat(at, ".channel_types.", type, ": unknown channel type (",
+                                                       workflow::ChannelTypeList(), ")"));
+      }
+    }
+    return absl::OkStatus();
+  };
+  absl::Status status = check(set.channel_types, field);
+  for (const auto& [name, entry] : set.workflows) {
+    if (status.ok()) status = check(entry.channel_types, absl::StrCat(field, ".workflows.", name));
+  }
+  for (const auto& [name, entry] : set.categories) {
+    if (status.ok()) status = check(entry.channel_types, absl::StrCat(field, ".categories.", name));
+  }
+  return status;
 }
 
 }  // namespace herald::preferences

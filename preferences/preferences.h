@@ -59,6 +59,12 @@ struct PreferenceSet {
 absl::StatusOr<PreferenceSet> ParsePreferenceSet(const nlohmann::json& value, const std::string& field);
 nlohmann::json PreferenceSetToJson(const PreferenceSet& set);
 
+// INVALID_ARGUMENT naming the field (`field`.channel_types.<type>, or inside
+// a workflow or category entry) when a set names a channel type Herald does
+// not have (see workflow::kChannelTypes). Checked where a set comes in from
+// outside; sets already stored are read as they are.
+absl::Status CheckChannelTypes(const PreferenceSet& set, const std::string& field);
+
 // The sets that apply to one recipient, by level; absent levels are null.
 struct LevelSets {
   const PreferenceSet* environment = nullptr;

@@ -8,6 +8,8 @@
 #include "core/keys.h"
 #include "preferences/preferences.h"
 #include "redis/script.h"
+#include "tenants/get.lua.h"
+#include "tenants/identify.lua.h"
 #include "users/user_store.h"
 
 namespace herald::tenants {
@@ -15,20 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-// KEYS: tenant, tenant default set. ARGV: now_ms, has_name, name,
-// has_settings, settings, has_set, set. Reply as kGet.
-const redis::Script kIdentify(R"LUA(
-if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'name', ARGV[3]) end
-if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'settings', ARGV[5]) end
-if ARGV[6] == '1' then redis.call('SET', KEYS[2], ARGV[7]) end
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
-redis.call('HSETNX', KEYS[1], 'created_at', ARGV[1])
-return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2])}
-)LUA");
-
-const redis::Script kGet(R"LUA(
-return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2])}
-)LUA");
+const redis::Script kIdentify(lua::kTenantsIdentify);
+const redis::Script kGet(lua::kTenantsGet);
 
 absl::Status Invalid(const std::string& field, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat("settings_json.", field, ": ", problem));
@@ -93,6 +83,8 @@ absl::StatusOr<redis::Command> IdentifyCommand(const v1::IdentifyTenantRequest& 
     if (settings.contains("preference_set")) {
       auto set = preferences::ParsePreferenceSet(settings["preference_set"], "settings_json.preference_set");
       if (!set.ok()) return set.status();
+      valid = preferences::CheckChannelTypes(*set, "settings_json.preference_set");
+      if (!valid.ok()) return valid;
       set_text = preferences::PreferenceSetToJson(*set).dump();
       has_set = true;
       settings.erase("preference_set");

@@ -2,22 +2,18 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "core/ids.h"
 #include "core/keys.h"
+#include "users/identify.lua.h"
 
 namespace herald::users {
 
-const char kUpsertUserLua[] = R"LUA(
-local function upsert_user(key, base)
-  local pairs_count = tonumber(ARGV[base])
-  if pairs_count > 0 then
-    redis.call('HSET', key, unpack(ARGV, base + 1, base + 2 * pairs_count))
-  end
-  redis.call('HSET', key, 'updated_at', now)
-  redis.call('HSETNX', key, 'created_at', now)
-  return base + 1 + 2 * pairs_count
-end
-)LUA";
+namespace {
+
+const redis::Script kIdentify(lua::kUsersIdentify);
+
+}  // namespace
 
 absl::Status ValidateId(const std::string& id, const std::string& field) {
   if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
@@ -41,6 +37,11 @@ absl::Status ValidateInlineUser(const v1::InlineUser& user, const std::string& f
     if (value->size() > kMaxFieldBytes) {
       return absl::InvalidArgumentError(absl::StrCat(field_prefix, ".", name, ": longer than ", kMaxFieldBytes, " bytes"));
     }
+  }
+  absl::TimeZone zone;
+  if (!user.timezone().empty() && !absl::LoadTimeZone(user.timezone(), &zone)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field_prefix, ".timezone: '", user.timezone(), "' is not a time zone (use an IANA name such as Europe/Paris)"));
   }
   if (!user.email().empty() && user.email().find('@') == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(field_prefix, ".email: '", user.email(), "' is not an email address"));
@@ -77,10 +78,6 @@ void AppendUserArgs(const v1::InlineUser& user, std::vector<std::string>* args) 
 }
 
 redis::Command IdentifyCommand(const std::string& key, const v1::InlineUser& user, int64_t now_ms) {
-  static const redis::Script kIdentify(absl::StrCat("local now = ARGV[1]\n", kUpsertUserLua, R"LUA(
-upsert_user(KEYS[1], 2)
-return redis.call('HGETALL', KEYS[1])
-)LUA"));
   std::vector<std::string> args = {std::to_string(now_ms)};
   AppendUserArgs(user, &args);
   return kIdentify.Call({key}, args);

@@ -24,13 +24,8 @@ inline constexpr size_t kMaxPropertiesBytes = 16 * 1024;
 absl::Status ValidateId(const std::string& id, const std::string& field);
 absl::Status ValidateInlineUser(const v1::InlineUser& user, const std::string& field_prefix);
 
-// Lua that upserts one user: reads `count` field/value pairs from ARGV
-// starting at index `base` into key `key`, keeps created_at. Shared by the
-// identify and trigger scripts so inline identification is atomic with the
-// trigger. Expects the local variables `now` set by the enclosing script.
-extern const char kUpsertUserLua[];
-
-// ARGV fragment for kUpsertUserLua: the number of pairs, then the pairs.
+// ARGV fragment read by users/upsert_user.lua (shared by the identify and
+// trigger scripts): the number of pairs, then the pairs.
 void AppendUserArgs(const v1::InlineUser& user, std::vector<std::string>* args);
 
 // Upserts `user` at `key` (all its properties replace the old ones).
