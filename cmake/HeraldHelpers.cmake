@@ -78,7 +78,7 @@ function(herald_lua_scripts)
   file(RELATIVE_PATH folder ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
   set(headers)
   foreach(script ${ARG_SCRIPTS})
-    get_filename_component(stem ${script} NAME_WE)
+    string(REGEX REPLACE "\\.lua$" "" stem ${script})
     set(header ${PROJECT_BINARY_DIR}/lua/${folder}/${stem}.lua.h)
     # Included files are dependencies too; editing an include line re-runs configure.
     file(STRINGS ${CMAKE_CURRENT_SOURCE_DIR}/${script} include_lines REGEX "^--!include ")

@@ -1,8 +1,13 @@
 // The gRPC API's contract: idempotency, bulk triggers, and bad input that
 // is refused with INVALID_ARGUMENT naming the field while writing nothing.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "core/ids.h"
 #include "gtest/gtest.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
@@ -182,6 +187,160 @@ TEST_F(ApiTest, WorkflowsAndUsersAreReadable) {
   get_user.set_id("ghost");
   EXPECT_EQ(harness_->stub().GetUser(testing::HeraldHarness::Context().get(), get_user, &user).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// One idempotency key is one request, whatever partitions its recipients
+// hash to: reusing it with a different recipient is refused every time
+// (it used to be accepted whenever the new recipient lived in a partition
+// the first request had not touched).
+TEST_F(ApiTest, IdempotencyKeyIsOneRecordWhateverPartitionsTheRecipientsHashTo) {
+  v1::TriggerRequest first = Valid();
+  first.set_idempotency_key("invoice-9");
+  v1::TriggerResponse accepted, response;
+  ASSERT_TRUE(Trigger(first, &accepted).ok());
+  ASSERT_TRUE(harness_->WaitForIdle());
+  const std::vector<std::string> before = AllKeys();
+  std::set<int> partitions_tried;
+  for (int i = 2; i < 30; ++i) {
+    const std::string other = absl::StrCat("u", i);
+    partitions_tried.insert(PartitionOf(other, 4));
+    v1::TriggerRequest reuse = first;
+    reuse.mutable_recipients(0)->set_id(other);
+    grpc::Status status = Trigger(reuse, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << other;
+    EXPECT_EQ(status.error_message().rfind("idempotency_key", 0), 0u) << status.error_message();
+  }
+  EXPECT_EQ(partitions_tried.size(), 4u) << "every partition was tried";
+  ASSERT_TRUE(harness_->WaitForIdle());
+  EXPECT_EQ(AllKeys(), before) << "a refused reuse wrote something";
+  // The same request again (say, a retry after a timeout) is answered with
+  // the same runs and writes nothing new.
+  v1::TriggerResponse again;
+  ASSERT_TRUE(Trigger(first, &again).ok());
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.runs(0).workflow_run_id(), accepted.runs(0).workflow_run_id());
+  ASSERT_TRUE(harness_->WaitForIdle());
+  EXPECT_EQ(AllKeys(), before);
+
+  // In a TriggerBatch, a reused key fails only its own trigger.
+  v1::TriggerBatchRequest batch;
+  *batch.add_triggers() = first;
+  *batch.add_triggers() = first;
+  batch.mutable_triggers(1)->mutable_recipients(0)->set_id("u7");
+  v1::TriggerBatchResponse results;
+  ASSERT_TRUE(harness_->stub().TriggerBatch(testing::HeraldHarness::Context().get(), batch, &results).ok());
+  EXPECT_EQ(results.results(0).code(), 0);
+  EXPECT_TRUE(results.results(0).response().duplicate());
+  EXPECT_EQ(results.results(1).code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+}
+
+// Calls a method with raw request bytes, as a client in any language could.
+grpc::Status RawCall(int port, const std::string& method, const std::string& bytes) {
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  auto context = testing::HeraldHarness::Context();
+  absl::Notification done;
+  grpc::Status result;
+  stub.UnaryCall(context.get(), method, grpc::StubOptions(), &request, &response, [&](grpc::Status status) {
+    result = std::move(status);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+// A string field with invalid UTF-8 (or bytes that are no message at all)
+// is INVALID_ARGUMENT naming the field, not UNIMPLEMENTED with no message,
+// and writes nothing.
+TEST_F(ApiTest, InvalidUtf8IsRefusedNamingTheField) {
+  const std::vector<std::string> before = AllKeys();
+  v1::TriggerRequest request = Valid();
+  request.add_recipients()->set_id("ok");
+  request.add_recipients()->set_id("bad\xC3\x28");
+  grpc::Status status = RawCall(harness_->grpc_port(), "/herald.v1.Herald/Trigger", request.SerializeAsString());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "recipients[2].id: is not valid UTF-8");
+
+  v1::IdentifyUserRequest identify;
+  identify.mutable_user()->set_id("ana");
+  identify.mutable_user()->set_name("Ana \xED\xA0\x80");  // a UTF-16 surrogate
+  status = RawCall(harness_->grpc_port(), "/herald.v1.Herald/IdentifyUser", identify.SerializeAsString());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "user.name: is not valid UTF-8");
+
+  v1::TriggerBatchRequest batch;
+  *batch.add_triggers() = Valid();
+  *batch.add_triggers() = Valid();
+  batch.mutable_triggers(1)->set_data_json("{\"text\": \"\xFF\"}");
+  status = RawCall(harness_->grpc_port(), "/herald.v1.Herald/TriggerBatch", batch.SerializeAsString());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "triggers[1].data_json: is not valid UTF-8");
+
+  status = RawCall(harness_->grpc_port(), "/herald.v1.Herald/Trigger", std::string("\x0a\xff\xff\xff", 4));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "request: not a valid herald.v1.TriggerRequest message");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  EXPECT_EQ(AllKeys(), before);
+}
+
+// Values the store would accept but Herald cannot use are refused with the
+// field named, and nothing is written.
+TEST_F(ApiTest, UnknownChannelsChannelTypesAndTimeZonesAreRefused) {
+  const std::vector<std::string> before = AllKeys();
+  auto expect_refused = [](const grpc::Status& status, const std::string& field) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_EQ(status.error_message().rfind(field, 0), 0u)
+        << "message '" << status.error_message() << "' should start with '" << field << "'";
+  };
+  auto context = [] { return testing::HeraldHarness::Context(); };
+
+  v1::SetChannelDataRequest channel_data;
+  channel_data.set_user_id("u1");
+  channel_data.set_channel("apns");  // no workflow delivers through it
+  channel_data.set_data_json(R"({"tokens": ["t"]})");
+  v1::ChannelData stored;
+  expect_refused(harness_->stub().SetChannelData(context().get(), channel_data, &stored), "channel: 'apns'");
+
+  v1::ExplainPreferencesRequest explain;
+  explain.set_user_id("u1");
+  explain.set_workflow("direct");
+  explain.set_channel_type("fax");
+  v1::ExplainPreferencesResponse explained;
+  expect_refused(harness_->stub().ExplainPreferences(context().get(), explain, &explained), "channel_type");
+
+  v1::SetPreferencesRequest preferences;
+  preferences.set_user_id("u1");
+  v1::Preferences set;
+  preferences.set_preferences_json(R"({"channel_types": {"fax": false}})");
+  expect_refused(harness_->stub().SetPreferences(context().get(), preferences, &set), "preferences_json.channel_types.fax");
+  preferences.set_preferences_json(R"({"workflows": {"direct": {"channel_types": {"pager": false}}}})");
+  expect_refused(harness_->stub().SetPreferences(context().get(), preferences, &set),
+                 "preferences_json.workflows.direct.channel_types.pager");
+
+  v1::IdentifyTenantRequest tenant;
+  tenant.set_id("acme");
+  tenant.set_settings_json(R"({"preference_set": {"channel_types": {"fax": false}}})");
+  v1::Tenant tenant_stored;
+  expect_refused(harness_->stub().IdentifyTenant(context().get(), tenant, &tenant_stored),
+                 "settings_json.preference_set.channel_types.fax");
+
+  v1::IdentifyUserRequest identify;
+  identify.mutable_user()->set_id("ana");
+  identify.mutable_user()->set_timezone("Mars/Olympus_Mons");
+  v1::User user;
+  expect_refused(harness_->stub().IdentifyUser(context().get(), identify, &user), "user.timezone");
+  v1::TriggerRequest inline_user = Valid();
+  inline_user.mutable_recipients(0)->mutable_user()->set_id("ana");
+  inline_user.mutable_recipients(0)->mutable_user()->set_timezone("Europe/Atlantis");
+  v1::TriggerResponse response;
+  expect_refused(Trigger(inline_user, &response), "recipients[0].user.timezone");
+  EXPECT_EQ(AllKeys(), before);
+
+  identify.mutable_user()->set_timezone("Asia/Tokyo");  // a real zone is fine
+  EXPECT_TRUE(harness_->stub().IdentifyUser(context().get(), identify, &user).ok());
 }
 
 }  // namespace

@@ -7,8 +7,10 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/clock.h"
 #include "core/ids.h"
 #include "core/keys.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
@@ -85,6 +87,12 @@ steps:
     channel: secondary
     channel_type: in_app_feed
     template: {markdown: "{{ data.text }} for {{ recipient.name }} in {{ tenant.id }}"}
+)";
+  options.workflow_files["trial.yaml"] = R"(
+key: trial
+steps:
+  - {ref: wait, type: delay, duration: 2160h}
+  - {ref: feed, type: channel, channel_type: in_app_feed, template: {markdown: "your trial ends today"}}
 )";
   options.workflow_files["reset.yaml"] = R"(
 key: reset
@@ -430,6 +438,142 @@ TEST_F(PipelineTest, InlineRecipientsAreIdentifiedWithTheTrigger) {
   auto items = harness_->AllFeedItems("new-user");
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].blocks(0).markdown(), "hi for Nia in ");
+}
+
+// Keys of waits still in Redis (open batches, their pointers, delays).
+std::vector<std::string> WaitKeys(const std::vector<std::string>& keys) {
+  std::vector<std::string> waits;
+  for (const std::string& key : keys) {
+    if (key.find(":wa:") != std::string::npos || key.find(":wh:") != std::string::npos ||
+        key.find(":wo:") != std::string::npos) {
+      waits.push_back(key);
+    }
+  }
+  return waits;
+}
+
+// Reaching max activities closes the batch in the same script that adds
+// the activity: activities arriving before the flusher claims it open the
+// next batch instead of joining a full one. TriggerBatch delivers them in
+// one read, so every append lands before any claim.
+TEST_F(PipelineTest, MaxActivitiesClosesTheBatchSoTheNextActivityOpensANewOne) {
+  auto trigger_batch = [&](int count, const std::string& recipient) {
+    v1::TriggerBatchRequest batch;
+    for (int i = 0; i < count; ++i) {
+      v1::TriggerRequest* trigger = batch.add_triggers();
+      trigger->set_workflow("capped");
+      trigger->add_recipients()->set_id(recipient);
+      trigger->set_actor("ana");
+      trigger->set_data_json(absl::StrCat(R"({"i": )", i, "}"));
+    }
+    v1::TriggerBatchResponse response;
+    ASSERT_TRUE(harness_->stub().TriggerBatch(testing::HeraldHarness::Context().get(), batch, &response).ok());
+    for (const auto& result : response.results()) ASSERT_EQ(result.code(), 0) << result.error();
+  };
+  auto sizes = [&](const std::string& recipient) {
+    std::multiset<int64_t> totals;
+    for (const auto& item : harness_->AllFeedItems(recipient)) totals.insert(item.total_activities());
+    return totals;
+  };
+  trigger_batch(4, "rita");
+  trigger_batch(7, "bo");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  EXPECT_EQ(sizes("rita"), (std::multiset<int64_t>{3})) << "the fourth must open a new batch, not join the full one";
+  EXPECT_EQ(sizes("bo"), (std::multiset<int64_t>{3, 3}));
+  AdvanceAndDrain(absl::Hours(1) + absl::Seconds(1));
+  EXPECT_EQ(sizes("rita"), (std::multiset<int64_t>{3, 1}));
+  EXPECT_EQ(sizes("bo"), (std::multiset<int64_t>{3, 3, 1}));
+  EXPECT_THAT(WaitKeys(AllKeys()), ::testing::IsEmpty());
+}
+
+// A cancellation must find a run for as long as its wait lasts: a delay of
+// 90 days cancelled on day 8 (the cancel index used to expire after 7 days,
+// letting the message out). The simulated clock starts 8 days ago, and
+// Redis keeps the records until absolute times of that clock.
+TEST_F(PipelineTest, CancelWorksForTheWholeLifeOfANinetyDayDelay) {
+  harness_.reset();
+  testing::HarnessOptions options = Workflows();
+  options.clock_start_micros = SystemClock::Get().NowMicros() - absl::ToInt64Microseconds(absl::Hours(8 * 24));
+  harness_ = std::make_unique<testing::HeraldHarness>(endpoint(), options);
+  ASSERT_TRUE(harness_->ok());
+  auto triggered = Trigger("trial", "rita", "", "{}", "", "trial-7");
+  ASSERT_TRUE(harness_->WaitForIdle());
+  auto client = Connect();
+  const Keys keys(PartitionOf("rita", 4));
+  const int64_t delay_end_ms =
+      harness_->clock().NowMillis() + absl::ToInt64Milliseconds(absl::Hours(90 * 24));
+  for (const std::string& key : {keys.CancelIndex("trial", "trial-7", "rita"), keys.CancelRecipients("trial", "trial-7"),
+                                 keys.Run(triggered.runs(0).workflow_run_id())}) {
+    auto expires = client->Execute({"PEXPIRETIME", key});
+    ASSERT_TRUE(expires.ok());
+    EXPECT_GT(expires->integer, delay_end_ms) << key << " must outlive the delay it belongs to";
+  }
+
+  harness_->clock().AdvanceMicros(absl::ToInt64Microseconds(absl::Hours(8 * 24)));
+  v1::CancelRequest cancel;
+  cancel.set_workflow("trial");
+  cancel.set_cancellation_key("trial-7");
+  cancel.add_recipients("rita");
+  v1::CancelResponse cancelled;
+  ASSERT_TRUE(harness_->stub().Cancel(testing::HeraldHarness::Context().get(), cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.cancelled_runs(), 1);
+  AdvanceAndDrain(absl::Hours(90 * 24));
+  EXPECT_TRUE(harness_->AllFeedItems("rita").empty()) << "the cancelled delay still went out";
+  auto status = client->Execute({"HGET", keys.Run(triggered.runs(0).workflow_run_id()), "status"});
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->str, "cancelled");
+  EXPECT_THAT(WaitKeys(AllKeys()), ::testing::IsEmpty());
+}
+
+// The fan-out's caches never evict what the read in hand needs: one
+// fan-out worker with room for 10 users reads 8 users, then (within their
+// TTL) those 8 and 5 more in one read. Every recipient must be found and
+// every opt-out honoured (the old caches cleared themselves here, so the 8
+// were recorded unknown_recipient and their opt-outs ignored).
+TEST_F(PipelineTest, CacheKeepsEveryRecipientOfAReadLargerThanItsRoom) {
+  harness_.reset();
+  testing::HarnessOptions options = Workflows();
+  options.partitions = 1;  // one batch per trigger: one read
+  options.fanout_threads = 1;
+  options.fanout_cache_capacity = 10;
+  harness_ = std::make_unique<testing::HeraldHarness>(endpoint(), options);
+  ASSERT_TRUE(harness_->ok());
+  std::vector<std::string> users;
+  for (int i = 0; i < 13; ++i) {
+    users.push_back(absl::StrCat("member-", i));
+    ASSERT_TRUE(harness_->Identify(users.back(), absl::StrCat("Member ", i)).ok());
+  }
+  for (int i = 0; i < 4; ++i) {  // members 0-3 opt out of the in-app feed
+    v1::SetPreferencesRequest request;
+    request.set_user_id(users[i]);
+    request.set_preferences_json(R"({"channel_types": {"in_app_feed": false}})");
+    v1::Preferences stored;
+    ASSERT_TRUE(harness_->stub().SetPreferences(testing::HeraldHarness::Context().get(), request, &stored).ok());
+  }
+  auto trigger = [&](int count) {
+    v1::TriggerRequest request;
+    request.set_workflow("direct");
+    for (int i = 0; i < count; ++i) request.add_recipients()->set_id(users[i]);
+    request.set_data_json(R"({"text": "x"})");
+    v1::TriggerResponse response;
+    ASSERT_TRUE(harness_->stub().Trigger(testing::HeraldHarness::Context().get(), request, &response).ok());
+    ASSERT_TRUE(harness_->WaitForIdle());
+  };
+  trigger(8);
+  trigger(13);
+  auto client = Connect();
+  std::vector<std::string> keys = AllKeys();
+  for (int i = 0; i < 13; ++i) {
+    const size_t triggers = i < 8 ? 2 : 1;
+    auto records = Records(*client, keys, users[i]);
+    EXPECT_EQ(records.count("not_sent/unknown_recipient"), 0u) << users[i] << " was not found";
+    if (i < 4) {
+      EXPECT_TRUE(harness_->AllFeedItems(users[i]).empty()) << users[i] << "'s opt-out was ignored";
+      EXPECT_EQ(records.count("not_sent/preference"), triggers) << users[i];
+    } else {
+      EXPECT_EQ(harness_->AllFeedItems(users[i]).size(), triggers) << users[i];
+    }
+  }
 }
 
 }  // namespace

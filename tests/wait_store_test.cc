@@ -3,6 +3,7 @@
 // claims. Each run asserts the whole invariant: every activity is in exactly
 // one flushed batch (or cancelled, never both), every batch in one entry.
 #include <atomic>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -69,43 +70,61 @@ std::map<std::string, std::vector<std::string>> ReadBatches(redis::RedisClient& 
   return envelopes;
 }
 
-class WaitStoreTest : public testing::RedisTest, public ::testing::WithParamInterface<bool> {};
+// Which side moves the simulated time on: each append, or each claim.
+enum class Tick { kOnAppend, kOnClaim };
 
-TEST_P(WaitStoreTest, AppendsRacingTwoClaimersLoseAndDoubleNothing) {
-  const bool sliding = GetParam();
-  constexpr int kAppenders = 3;
-  constexpr int kPerAppender = 1500;
+// `appenders` threads send the appends `make(appender, i, now_ms)` in
+// pipelines of `pipeline`, while two claimers claim up to `claim_limit`
+// due waits at a time; returns once every append is in.
+class WaitStoreFixture : public testing::RedisTest {
+ protected:
+  static void RaceAppendsAndClaims(int appenders, int per_appender, size_t pipeline, int claim_limit, Tick tick,
+                                   const std::function<WaitAppend(int, int, int64_t)>& make);
+};
+
+void WaitStoreFixture::RaceAppendsAndClaims(int appenders, int per_appender, size_t pipeline, int claim_limit,
+                                            Tick tick, const std::function<WaitAppend(int, int, int64_t)>& make) {
   std::atomic<int> appenders_done{0};
   std::atomic<int64_t> clock_ms{kStartMs};
   std::vector<std::thread> threads;
-  for (int a = 0; a < kAppenders; ++a) {
+  for (int a = 0; a < appenders; ++a) {
     threads.emplace_back([&, a] {
       auto client = Connect();
       std::vector<redis::Command> batch;
-      for (int i = 0; i < kPerAppender; ++i) {
-        // A handful of batches, so appends and claims keep meeting.
-        std::string wait_key = absl::StrCat("wk", i % 4);
-        batch.push_back(AppendCommand(kKeys, MakeAppend(wait_key, absl::StrCat("run-", a, "-", i),
-                                                         clock_ms.fetch_add(1), sliding)));
-        if (batch.size() == 25) {
+      for (int i = 0; i < per_appender; ++i) {
+        int64_t now = tick == Tick::kOnAppend ? clock_ms.fetch_add(1) : clock_ms.load();
+        batch.push_back(AppendCommand(kKeys, make(a, i, now)));
+        if (batch.size() == pipeline || i + 1 == per_appender) {
           for (auto& reply : client->Pipeline(batch)) EXPECT_TRUE(reply.ok()) << reply.status();
           batch.clear();
         }
       }
-      for (auto& reply : client->Pipeline(batch)) EXPECT_TRUE(reply.ok());
       ++appenders_done;
     });
   }
   for (int c = 0; c < 2; ++c) {
     threads.emplace_back([&] {
       auto client = Connect();
-      while (appenders_done.load() < kAppenders) {
-        auto reply = client->Execute(ClaimCommand(kKeys, clock_ms.load(), 16));
+      while (appenders_done.load() < appenders) {
+        int64_t now = tick == Tick::kOnClaim ? clock_ms.fetch_add(1) : clock_ms.load();
+        auto reply = client->Execute(ClaimCommand(kKeys, now, claim_limit));
         EXPECT_TRUE(reply.ok()) << reply.status();
       }
     });
   }
   for (auto& thread : threads) thread.join();
+}
+
+class WaitStoreTest : public WaitStoreFixture, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(WaitStoreTest, AppendsRacingTwoClaimersLoseAndDoubleNothing) {
+  const bool sliding = GetParam();
+  constexpr int kAppenders = 3;
+  constexpr int kPerAppender = 1500;
+  RaceAppendsAndClaims(kAppenders, kPerAppender, 25, 16, Tick::kOnAppend, [&](int a, int i, int64_t now) {
+    // A handful of batches, so appends and claims keep meeting.
+    return MakeAppend(absl::StrCat("wk", i % 4), absl::StrCat("run-", a, "-", i), now, sliding);
+  });
   auto client = Connect();
   ASSERT_TRUE(client->Execute(ClaimCommand(kKeys, INT64_MAX / 2, 1000)).ok());
 
@@ -123,7 +142,7 @@ TEST_P(WaitStoreTest, AppendsRacingTwoClaimersLoseAndDoubleNothing) {
 
 INSTANTIATE_TEST_SUITE_P(FixedAndSliding, WaitStoreTest, ::testing::Values(false, true));
 
-class WaitStoreRaceTest : public testing::RedisTest {};
+class WaitStoreRaceTest : public WaitStoreFixture {};
 
 TEST_F(WaitStoreRaceTest, CancelRacingClaimNeverBothNeverNeither) {
   constexpr int kRuns = 3000;
@@ -178,6 +197,39 @@ TEST_F(WaitStoreRaceTest, CancelRacingClaimNeverBothNeverNeither) {
   // Runs cancelled on arrival (after a recorded cancellation) are not in
   // the calls' counts, so the record holds at least as many.
   EXPECT_LE(cancelled, recorded_cancelled);
+}
+
+// Many appenders hammer one batch key with max activities 3 while two
+// claimers take due batches: reaching the cap closes the batch in the
+// append itself, so no batch ever holds more than 3 activities, and every
+// activity is still in exactly one flushed batch.
+TEST_F(WaitStoreRaceTest, AppendsAcrossTheCapNeverOverfillABatch) {
+  constexpr int kAppenders = 3;
+  constexpr int kPerAppender = 600;
+  RaceAppendsAndClaims(kAppenders, kPerAppender, 7, 8, Tick::kOnClaim, [](int a, int i, int64_t now) {
+    WaitAppend append = MakeAppend("one-key", absl::StrCat("run-", a, "-", i), now, false);
+    append.window_ms = 3'600'000;  // only the cap closes these batches
+    append.max_window_ms = append.window_ms;
+    append.max_activities = 3;
+    return append;
+  });
+  auto client = Connect();
+  ASSERT_TRUE(client->Execute(ClaimCommand(kKeys, INT64_MAX / 2, 10000)).ok());
+  std::set<std::string> delivered;
+  size_t full = 0;
+  auto batches = ReadBatches(*client);
+  for (const auto& [batch_id, runs] : batches) {
+    EXPECT_LE(runs.size(), 3u) << "batch " << batch_id << " took activities past its cap";
+    full += runs.size() == 3;
+    for (const auto& run : runs) EXPECT_TRUE(delivered.insert(run).second) << run << " delivered twice";
+  }
+  EXPECT_EQ(delivered.size(), static_cast<size_t>(kAppenders * kPerAppender)) << "lost activities";
+  EXPECT_GE(full, batches.size() - 1) << "only the last batch may close below the cap";
+  for (const std::string& key : AllKeys()) {
+    EXPECT_EQ(key.find(":wa:"), std::string::npos) << "left behind: " << key;
+    EXPECT_EQ(key.find(":wh:"), std::string::npos) << "left behind: " << key;
+    EXPECT_EQ(key.find(":wo:"), std::string::npos) << "left behind: " << key;
+  }
 }
 
 TEST_F(WaitStoreRaceTest, ReplayedAppendIsADuplicate) {

@@ -164,6 +164,7 @@ class RuntimeImpl final : public Runtime {
       fanout_metrics_ = std::make_unique<fanout::FanoutMetrics>(*registry_);
       fanout::FanoutOptions fanout_options;
       fanout_options.default_preferences = default_preferences;
+      fanout_options.cache_capacity = options.fanout_cache_capacity;
       StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout_options, clock,
                    *fanout_metrics_, &fanouts_);
     }

@@ -35,6 +35,8 @@ struct RuntimeOptions {
   int flush_tick_ms = 5;
   // Subscribers per page of an object fan-out.
   int object_page_size = 500;
+  // Entries each fan-out worker's user, preference and tenant caches keep.
+  size_t fanout_cache_capacity = 20'000;
   // JSON file with the environment's default preference set; empty = none.
   std::string default_preferences_file;
 };

@@ -15,7 +15,9 @@
 namespace herald::testing {
 
 HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions options)
-    : endpoint_(endpoint), options_(std::move(options)), clock_(SystemClock::Get().NowMicros()) {
+    : endpoint_(endpoint),
+      options_(std::move(options)),
+      clock_(options_.clock_start_micros != 0 ? options_.clock_start_micros : SystemClock::Get().NowMicros()) {
   workflows_dir_ = MakeTempDir("herald-workflows-");
   for (const auto& [name, text] : options_.workflow_files) {
     std::ofstream(workflows_dir_ + "/" + name) << text;
@@ -33,6 +35,7 @@ HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions opt
   runtime_options.clock = &clock_;
   runtime_options.flush_tick_ms = 2;
   runtime_options.object_page_size = options_.object_page_size;
+  runtime_options.fanout_cache_capacity = options_.fanout_cache_capacity;
   auto runtime = Runtime::Start(runtime_options);
   EXPECT_TRUE(runtime.ok()) << runtime.status();
   if (!runtime.ok()) return;

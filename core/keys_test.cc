@@ -1,0 +1,70 @@
+// core/keys.lua derives keys inside scripts; core/keys.cc names them in
+// C++. This checks, on a real Redis, that both spell every key the same
+// way (with separators and braces inside the parts), and that every key
+// of a partition has the partition's hash tag.
+#include "core/keys.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/testdata/key_layout_probe.lua.h"
+#include "gtest/gtest.h"
+#include "redis/script.h"
+#include "tests/support/redis_fixture.h"
+
+namespace herald {
+namespace {
+
+const redis::Script kProbe(lua::kCoreTestdataKeyLayoutProbe);
+
+class KeysTest : public testing::RedisTest {};
+
+TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
+  auto client = Connect();
+  struct Case {
+    int partition;
+    std::string id, workflow, cancellation_key, user, set, tenant;
+  };
+  const std::vector<Case> cases = {
+      {0, "0123abcd", "digest", "order-7", "rita", "active", "acme"},
+      {7, "x", "a:b", "c", "user:with:colons", "unread", "t:1"},
+      {3, "id", "wf{", "}ck", "u{1}", "archived", "{tenant}"},
+  };
+  for (const Case& c : cases) {
+    const Keys keys(c.partition);
+    auto reply = client->Execute(
+        kProbe.Call({keys.Events()}, {c.id, c.workflow, c.cancellation_key, c.user, c.set, c.tenant}));
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_EQ(reply->elements.size(), 8u);
+    std::vector<std::string> lua;
+    for (const auto& element : reply->elements) lua.push_back(element.str);
+    EXPECT_EQ(lua[0], keys.Prefix());
+    EXPECT_EQ(lua[1], keys.Message(c.id));
+    EXPECT_EQ(lua[2], keys.Run(c.id));
+    EXPECT_EQ(lua[3], keys.WaitHeader(c.id));
+    EXPECT_EQ(lua[4], keys.WaitActivities(c.id));
+    EXPECT_EQ(lua[5], keys.CancelIndex(c.workflow, c.cancellation_key, c.user));
+    EXPECT_EQ(lua[6], keys.FeedSet(c.user, c.set));
+    EXPECT_EQ(lua[7], keys.TenantFeedSet(c.tenant, c.user, c.set));
+    for (const std::string& key : lua) {
+      EXPECT_EQ(HashTagOf(key), std::to_string(c.partition)) << key << " is outside partition " << c.partition;
+    }
+  }
+}
+
+TEST(KeysLayoutTest, EveryKeyOfAPartitionCarriesItsHashTag) {
+  const Keys keys(12);
+  for (const std::string& key :
+       {keys.Events(), keys.Batches(), keys.Due(), keys.Expansions(), keys.Deliveries(), keys.User("u"),
+        keys.Preferences("u"), keys.TenantPreferences("t"), keys.ChannelData("u"), keys.UserSubscriptions("u"),
+        keys.UserRecords("u"), keys.Object("c/i"), keys.Subscribers("c/i"), keys.Tenant("t"), keys.Fanout("f"),
+        keys.Idempotency("w", "k"), keys.IdempotencyWritten("w", "k"), keys.Message("m"), keys.FeedSet("u", "meta"),
+        keys.TenantFeedSet("t", "u", "active"), keys.Run("r"), keys.WaitOpen("w"), keys.WaitHeader("b"),
+        keys.WaitActivities("b"), keys.CancelIndex("w", "k", "r"), keys.CancelRecipients("w", "k")}) {
+    EXPECT_EQ(HashTagOf(key), "12") << key;
+  }
+  // Parts that meet are length-prefixed: these must not collide.
+  EXPECT_NE(keys.CancelIndex("a:b", "c", "r"), keys.CancelIndex("a", "b:c", "r"));
+  EXPECT_NE(keys.Idempotency("a:b", "c"), keys.Idempotency("a", "b:c"));
+}
+
+}  // namespace
+}  // namespace herald
