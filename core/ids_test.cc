@@ -7,13 +7,33 @@
 namespace herald {
 namespace {
 
-TEST(IdsTest, DeterministicIdIsStableAndUnambiguous) {
-  EXPECT_EQ(DeterministicId({"run", "0", "in_app_feed"}), DeterministicId({"run", "0", "in_app_feed"}));
-  EXPECT_NE(DeterministicId({"ab", "c"}), DeterministicId({"a", "bc"}));
-  EXPECT_EQ(DeterministicId({"x"}).size(), 32u);
-  // Pinned so that a change of the hash (which would orphan stored ids) fails here.
-  EXPECT_EQ(StableHash64("herald"), StableHash64("herald"));
+// The values below were computed once with the implementation that wrote
+// the stored data and are hard-coded on purpose. Message ids, run ids and
+// batch ids are DeterministicId()s, and every key lives in the partition
+// PartitionOf() picks: a change of the hash, the id derivation or the
+// partitioning would orphan every key already in Redis (replays would land
+// on new ids, users in other partitions). Such a change must fail here and
+// come with a migration, not pass unnoticed.
+TEST(IdsTest, HashIsPinned) {
+  EXPECT_EQ(StableHash64("herald"), 0x284fdd249292f866ULL);
   EXPECT_NE(StableHash64("herald"), StableHash64("heralds"));
+}
+
+TEST(IdsTest, DeterministicIdIsPinned) {
+  EXPECT_EQ(DeterministicId({"run", "0", "in_app_feed"}), "f4eec0170704391b03bb92829a992790");
+  EXPECT_EQ(DeterministicId({"a"}), "b24b32f956aea94dd5d90f1b6e413d4c");
+}
+
+TEST(IdsTest, DeterministicIdIsUnambiguous) {
+  EXPECT_NE(DeterministicId({"ab", "c"}), DeterministicId({"a", "bc"}));
+  EXPECT_NE(DeterministicId({"a", ""}), DeterministicId({"a"}));
+  EXPECT_EQ(DeterministicId({"x"}).size(), 32u);
+}
+
+TEST(IdsTest, PartitionsArePinned) {
+  EXPECT_EQ(PartitionOf("user-1", 4), 0);
+  EXPECT_EQ(PartitionOf("user-42", 16), 3);
+  EXPECT_EQ(PartitionOf("object:projects/p1", 8), 7);
 }
 
 TEST(IdsTest, PartitionsSpreadRecipients) {
