@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
   if (addr.empty()) {
     std::string binary = absl::GetFlag(FLAGS_herald_binary);
     if (binary.empty()) {
-      binary = (std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "services/herald/herald")
+      binary = (std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "runtime/herald")
                    .string();
     }
     if (!StartHerald(own, binary, partitions, absl::GetFlag(FLAGS_fanout_threads), &addr)) return 1;

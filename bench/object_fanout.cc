@@ -29,7 +29,7 @@
 #include "nlohmann/json.hpp"
 #include "redis/client.h"
 #include "services/api/grpc_status.h"
-#include "services/herald/runtime.h"
+#include "runtime/runtime.h"
 
 ABSL_FLAG(int, subscribers, 100'000, "Subscribers of the object (each an identified user)");
 ABSL_FLAG(int, page_size, 500, "Subscribers per page of the fan-out (herald --object_page_size)");

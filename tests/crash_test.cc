@@ -32,12 +32,12 @@ constexpr int kTriggers = 6000;
 constexpr int kRecipients = 20;
 constexpr int kPartitions = 4;  // HarnessOptions' default, as the worker's --partitions
 // The worker's --consumer; its consumers are "<prefix>-<role>-<thread>"
-// (services/herald/runtime.cc), e.g. victim-batcher-0, victim-fanout-1.
+// (runtime/runtime.cc), e.g. victim-batcher-0, victim-fanout-1.
 constexpr char kVictim[] = "victim";
 
 pid_t SpawnWorker(const std::string& redis, const std::string& workflows, const std::string& name) {
   const char* binary_dir = std::getenv("HERALD_BINARY_DIR");
-  std::string binary = absl::StrCat(binary_dir != nullptr ? binary_dir : ".", "/services/herald/herald");
+  std::string binary = absl::StrCat(binary_dir != nullptr ? binary_dir : ".", "/runtime/herald");
   std::vector<std::string> args = {binary,
                                    "batcher,fanout",
                                    "--redis=" + redis,

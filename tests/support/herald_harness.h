@@ -11,7 +11,7 @@
 #include "core/clock.h"
 #include "herald/v1/herald.grpc.pb.h"
 #include "redis/client.h"
-#include "services/herald/runtime.h"
+#include "runtime/runtime.h"
 
 namespace herald::testing {
 

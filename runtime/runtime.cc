@@ -1,4 +1,4 @@
-#include "services/herald/runtime.h"
+#include "runtime/runtime.h"
 
 #include <unistd.h>
 

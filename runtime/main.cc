@@ -10,7 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "services/herald/runtime.h"
+#include "runtime/runtime.h"
 
 namespace {
 std::string EnvOr(const char* name, const std::string& fallback) {
