@@ -47,6 +47,8 @@ Walk WalkMessage(const Descriptor& type, CodedInputStream& in, const std::string
       }
       continue;
     }
+    // PushLimit would silently clamp a length past the parent's end.
+    if (in.BytesUntilLimit() >= 0 && length > static_cast<uint32_t>(in.BytesUntilLimit())) return Walk::kMalformed;
     CodedInputStream::Limit limit = in.PushLimit(static_cast<int>(length));
     Walk nested = WalkMessage(*field->message_type(), in, path + ".", depth + 1, found);
     if (nested != Walk::kClean) return nested;

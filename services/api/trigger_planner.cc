@@ -109,17 +109,19 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
       status = users::ValidateId(id, absl::StrCat(where, ".id"));
     }
     if (!status.ok()) return status;
-    if (!seen.insert(id).second) continue;  // the same recipient twice is one run
     int partition = PartitionOf(id, partitions);
     PartitionPlan& plan = by_partition[partition];
-    std::string run_id = DeterministicId({nonce, id});
-    auto* target = plan.event.add_targets();
-    target->set_recipient(id);
-    target->set_run_id(run_id);
+    // An inline user is identified wherever it appears, also when the id
+    // was named before: the trigger defined them either way.
     if (recipient.has_user()) {
       plan.user_keys.push_back(Keys(partition).User(id));
       users::AppendUserArgs(recipient.user(), &plan.user_args);
     }
+    if (!seen.insert(id).second) continue;  // the same recipient twice is one run
+    std::string run_id = DeterministicId({nonce, id});
+    auto* target = plan.event.add_targets();
+    target->set_recipient(id);
+    target->set_run_id(run_id);
     auto* run = planned.response.add_runs();
     run->set_recipient(id);
     run->set_workflow_run_id(run_id);
