@@ -333,18 +333,37 @@ int main(int argc, char** argv) {
   // the measurement does not compete with the pipeline it measures; the
   // end time comes from the items' own timestamps, not from this loop.
   std::vector<std::string> feed_keys;
+  // One counting script per partition: a script touches one slot.
+  std::map<int, herald::redis::Command> sums;
   for (int i = 0; i < pool; ++i) {
     std::string id = UserId(i);
-    feed_keys.push_back(herald::Keys(herald::PartitionOf(id, partitions)).FeedSet(id, "active"));
+    const int partition = herald::PartitionOf(id, partitions);
+    feed_keys.push_back(herald::Keys(partition).FeedSet(id, "active"));
+    herald::redis::Command& sum = sums[partition];
+    if (sum.empty()) {
+      sum = {"EVAL", "local n = 0 for _, k in ipairs(KEYS) do n = n + redis.call('ZCARD', k) end return n", "0"};
+    }
+    sum.push_back(feed_keys.back());
   }
-  herald::redis::Command sum = {"EVAL", "local n = 0 for _, k in ipairs(KEYS) do n = n + redis.call('ZCARD', k) end return n",
-                                std::to_string(pool)};
-  sum.insert(sum.end(), feed_keys.begin(), feed_keys.end());
+  std::vector<herald::redis::Command> sum_commands;
+  for (auto& [partition, sum] : sums) {
+    sum[2] = std::to_string(sum.size() - 3);
+    sum_commands.push_back(std::move(sum));
+  }
   int64_t before_total = 0;
   for (int64_t b : before) before_total += b;
   while (true) {
-    auto reply = (*redis)->Execute(sum);
-    int64_t total = reply.ok() ? reply->integer - before_total : last_total;
+    int64_t counted = 0;
+    bool ok = true;
+    for (const auto& reply : (*redis)->Pipeline(sum_commands)) {
+      if (!reply.ok()) {
+        std::cerr << "loadgen: counting feed items: " << reply.status() << std::endl;
+        ok = false;
+        break;
+      }
+      counted += reply->integer;
+    }
+    int64_t total = ok ? counted - before_total : last_total;
     if (total != last_total) {
       last_total = total;
       last_change = Clock::now();

@@ -75,7 +75,7 @@ redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& i
     args.push_back(std::to_string(item.inserted_at_us));
     args.push_back(item.preferences);
   }
-  return kInsertMany.Call(script_keys, args);
+  return kInsertMany.Call(std::move(script_keys), std::move(args));
 }
 
 absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedRequest& request) {

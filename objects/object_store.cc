@@ -122,7 +122,7 @@ std::vector<redis::Command> SubscriptionCommands(const std::string& ref,
   for (auto& [partition, ids] : by_partition) {
     std::vector<std::string> user_keys;
     for (const std::string& id : ids) user_keys.push_back(Keys(partition).UserSubscriptions(id));
-    commands.push_back(kChangeUserSubscriptions.Call(user_keys, {action, ref}));
+    commands.push_back(kChangeUserSubscriptions.Call(std::move(user_keys), {action, ref}));
   }
   return commands;
 }

@@ -36,14 +36,14 @@ Script::Script(std::string body) : body_(std::move(body)), sha_(Sha1Hex(body_)) 
   registry.by_sha[sha_] = this;
 }
 
-Command Script::Call(const std::vector<std::string>& keys, const std::vector<std::string>& args) const {
+Command Script::Call(std::vector<std::string> keys, std::vector<std::string> args) const {
   Command command;
   command.reserve(3 + keys.size() + args.size());
   command.push_back("EVALSHA");
   command.push_back(sha_);
   command.push_back(std::to_string(keys.size()));
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
+  for (std::string& key : keys) command.push_back(std::move(key));
+  for (std::string& arg : args) command.push_back(std::move(arg));
   return command;
 }
 

@@ -25,7 +25,7 @@ redis::Command AppendCommand(const Keys& keys, const WaitAppend& append) {
     script_keys.push_back(keys.CancelIndex(append.workflow, append.cancellation_key, "*"));
     script_keys.push_back(keys.CancelRecipients(append.workflow, append.cancellation_key));
   }
-  return kAppend.Call(script_keys,
+  return kAppend.Call(std::move(script_keys),
                       {append.wait_key, append.batch_id, append.header_blob, append.run_id,
                        std::to_string(append.step), append.activity_blob, std::to_string(append.accepted_at_ms),
                        std::to_string(append.now_ms), std::to_string(append.window_ms),
@@ -60,7 +60,7 @@ redis::Command CancelCommand(const Keys& keys, const std::string& workflow, cons
   for (const std::string& recipient : recipients) {
     script_keys.push_back(keys.CancelIndex(workflow, cancellation_key, recipient));
   }
-  return kCancel.Call(script_keys, {workflow, cancellation_key, std::to_string(now_ms), Millis(ttl_seconds),
+  return kCancel.Call(std::move(script_keys), {workflow, cancellation_key, std::to_string(now_ms), Millis(ttl_seconds),
                                     recipients.empty() ? "all" : "listed"});
 }
 

@@ -169,7 +169,7 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
                                      std::to_string(plan.user_keys.size())};
     args.insert(args.end(), plan.user_args.begin(), plan.user_args.end());
     args.insert(args.end(), plan.fanout_args.begin(), plan.fanout_args.end());
-    planned.commands.push_back(kTrigger.Call(script_keys, args));
+    planned.commands.push_back(kTrigger.Call(std::move(script_keys), std::move(args)));
   }
   return planned;
 }
