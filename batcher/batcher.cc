@@ -44,12 +44,6 @@ BatcherMetrics::BatcherMetrics(prometheus::Registry& registry)
       waits_claimed(SimpleCounter(registry, "herald_waits_claimed_total", "Batches and delays taken off the timer")),
       batches_flushed(SimpleCounter(registry, "herald_batches_flushed_total", "Non-empty batches and delays flushed")) {}
 
-std::vector<std::string> EventStreams(int partitions) {
-  std::vector<std::string> streams;
-  for (int p = 0; p < partitions; ++p) streams.push_back(Keys(p).Events());
-  return streams;
-}
-
 EventProcessor::EventProcessor(const workflow::Registry& workflows, const Clock& clock, const BatcherOptions& options,
                                BatcherMetrics& metrics)
     : workflows_(workflows), clock_(clock), options_(options), metrics_(metrics), users_(clock, options.partitions) {}
@@ -212,9 +206,8 @@ BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Re
                              BatcherOptions options, BatcherMetrics& metrics)
     : processor_(workflows, clock, options, metrics),
       worker_(endpoint,
-              redis::StreamWorkerOptions{EventStreams(options.partitions), std::string(kBatcherGroup),
-                                         options.consumer_name, "e", options.read_count, options.block_ms,
-                                         options.reclaim_idle_ms, options.reclaim_every_ms, "herald batcher"},
+              redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Events), std::string(kBatcherGroup),
+                                         "e", "herald batcher", options},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics)

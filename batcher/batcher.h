@@ -23,14 +23,7 @@
 
 namespace herald::batcher {
 
-struct BatcherOptions {
-  int partitions = 4;
-  std::string consumer_name = "batcher";
-  int read_count = 256;
-  int block_ms = 50;
-  // Entries pending this long on another consumer are taken over.
-  int64_t reclaim_idle_ms = 15000;
-  int64_t reclaim_every_ms = 1000;
+struct BatcherOptions : redis::ConsumerOptions {
   int64_t run_ttl_seconds = runs::kDefaultRunTtlSeconds;
   // Flusher tick and how many waits one claim call takes per partition.
   int flush_tick_ms = 5;
@@ -106,8 +99,5 @@ class Flusher {
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
-
-// The event streams of every partition, in partition order.
-std::vector<std::string> EventStreams(int partitions);
 
 }  // namespace herald::batcher

@@ -81,6 +81,12 @@ std::string Keys::CancelRecipients(absl::string_view workflow, absl::string_view
   return absl::StrCat(prefix_, "cancelr:", Sized(workflow), ":", Sized(cancellation_key));
 }
 
+std::vector<std::string> EveryPartition(int partitions, const std::string& (Keys::*stream)() const) {
+  std::vector<std::string> streams;
+  for (int p = 0; p < partitions; ++p) streams.push_back((Keys(p).*stream)());
+  return streams;
+}
+
 absl::string_view HashTagOf(absl::string_view key) {
   size_t open = key.find('{');
   if (open == absl::string_view::npos) return key;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 namespace herald {
@@ -89,6 +90,10 @@ class Keys {
 inline constexpr absl::string_view kBatcherGroup = "batcher";
 inline constexpr absl::string_view kFanoutGroup = "fanout";
 inline constexpr absl::string_view kExpanderGroup = "expander";
+
+// One stream of every partition (e.g. &Keys::Events), in partition order:
+// what one stage's consumer group reads.
+std::vector<std::string> EveryPartition(int partitions, const std::string& (Keys::*stream)() const);
 
 // The part of `key` Redis Cluster hashes to pick its slot: the first
 // non-empty {hash tag}, or the whole key.

@@ -19,6 +19,11 @@ namespace {
 
 const redis::Script kFinishPage(lua::kExpanderFinishPage);
 
+redis::ConsumerOptions OnePagePerRead(redis::ConsumerOptions options) {
+  options.read_count = 1;
+  return options;
+}
+
 }  // namespace
 
 ExpanderMetrics::ExpanderMetrics(prometheus::Registry& registry)
@@ -33,12 +38,6 @@ ExpanderMetrics::ExpanderMetrics(prometheus::Registry& registry)
       reclaimed(SimpleCounter(registry, "herald_object_fanout_reclaimed_entries_total",
                        "Fan-out entries taken over from a stalled consumer")),
       errors(SimpleCounter(registry, "herald_object_fanout_errors_total", "Redis errors in the expander (pages retried)")) {}
-
-std::vector<std::string> ExpansionStreams(int partitions) {
-  std::vector<std::string> streams;
-  for (int p = 0; p < partitions; ++p) streams.push_back(Keys(p).Expansions());
-  return streams;
-}
 
 void ExpansionProcessor::WaitForBacklog(redis::RedisClient& client) {
   std::vector<redis::Command> lengths;
@@ -124,9 +123,8 @@ ExpanderWorker::ExpanderWorker(const redis::Endpoint& endpoint, const Clock& clo
       // One entry (one page) per read: memory holds one page and the
       // backlog check runs before each.
       worker_(endpoint,
-              redis::StreamWorkerOptions{ExpansionStreams(options.partitions), std::string(kExpanderGroup),
-                                         options.consumer_name, "j", 1, options.block_ms, options.reclaim_idle_ms,
-                                         options.reclaim_every_ms, "herald expander"},
+              redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Expansions),
+                                         std::string(kExpanderGroup), "j", "herald expander", OnePagePerRead(options)},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 }  // namespace herald::expander

@@ -16,13 +16,9 @@
 
 namespace herald::expander {
 
-struct ExpanderOptions {
-  int partitions = 4;
-  std::string consumer_name = "expander";
+// read_count is ignored: a read takes one page job, so memory holds one page.
+struct ExpanderOptions : redis::ConsumerOptions {
   int page_size = 500;
-  int block_ms = 50;
-  int64_t reclaim_idle_ms = 15000;
-  int64_t reclaim_every_ms = 1000;
   // A page waits while the events and batches streams of all partitions
   // together hold more unprocessed entries than this (acked entries are
   // deleted, so XLEN is the backlog) ...
@@ -75,6 +71,5 @@ class ExpanderWorker {
   redis::StreamWorker worker_;
 };
 
-std::vector<std::string> ExpansionStreams(int partitions);
 
 }  // namespace herald::expander

@@ -116,12 +116,6 @@ FanoutMetrics::FanoutMetrics(prometheus::Registry& registry)
                                                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
                                                10, 30, 60, 300, 3600})) {}
 
-std::vector<std::string> BatchStreams(int partitions) {
-  std::vector<std::string> streams;
-  for (int p = 0; p < partitions; ++p) streams.push_back(Keys(p).Batches());
-  return streams;
-}
-
 BatchProcessor::BatchProcessor(const workflow::Registry& workflows, const Clock& clock, const FanoutOptions& options,
                                FanoutMetrics& metrics)
     : workflows_(workflows),
@@ -262,9 +256,8 @@ FanoutWorker::FanoutWorker(const redis::Endpoint& endpoint, const workflow::Regi
                            FanoutOptions options, FanoutMetrics& metrics)
     : processor_(workflows, clock, options, metrics),
       worker_(endpoint,
-              redis::StreamWorkerOptions{BatchStreams(options.partitions), std::string(kFanoutGroup),
-                                         options.consumer_name, "s", options.read_count, options.block_ms,
-                                         options.reclaim_idle_ms, options.reclaim_every_ms, "herald fanout"},
+              redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Batches), std::string(kFanoutGroup),
+                                         "s", "herald fanout", options},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 }  // namespace herald::fanout

@@ -30,13 +30,8 @@
 
 namespace herald::fanout {
 
-struct FanoutOptions {
-  int partitions = 4;
-  std::string consumer_name = "fanout";
-  int read_count = 128;
-  int block_ms = 50;
-  int64_t reclaim_idle_ms = 15000;
-  int64_t reclaim_every_ms = 1000;
+struct FanoutOptions : redis::ConsumerOptions {
+  FanoutOptions() { read_count = 128; }
   int64_t run_ttl_seconds = runs::kDefaultRunTtlSeconds;
   int64_t user_cache_ttl_ms = 2000;
   // Entries each per-worker cache (users, preferences, tenants) keeps.
@@ -108,7 +103,5 @@ class FanoutWorker {
   BatchProcessor processor_;  // used only by worker_'s thread
   redis::StreamWorker worker_;
 };
-
-std::vector<std::string> BatchStreams(int partitions);
 
 }  // namespace herald::fanout

@@ -40,7 +40,7 @@ void StreamWorker::Run() {
         continue;
       }
       client = std::move(*connected);
-      consumer = std::make_unique<StreamConsumer>(*client, options_.streams, options_.group, options_.consumer,
+      consumer = std::make_unique<StreamConsumer>(*client, options_.streams, options_.group, options_.consumer.consumer_name,
                                                   options_.payload_field);
       absl::Status groups = consumer->EnsureGroups();
       if (!groups.ok()) {
@@ -52,12 +52,12 @@ void StreamWorker::Run() {
     }
     int64_t now = clock_.NowMillis();
     absl::StatusOr<std::vector<StreamEntry>> entries;
-    if (now - last_reclaim >= options_.reclaim_every_ms || now < last_reclaim) {
+    if (now - last_reclaim >= options_.consumer.reclaim_every_ms || now < last_reclaim) {
       last_reclaim = now;
-      entries = consumer->Reclaim(options_.reclaim_idle_ms, options_.read_count);
+      entries = consumer->Reclaim(options_.consumer.reclaim_idle_ms, options_.consumer.read_count);
       if (entries.ok() && !entries->empty()) hooks_.on_reclaimed(entries->size());
     } else {
-      entries = consumer->ReadNew(options_.read_count, options_.block_ms);
+      entries = consumer->ReadNew(options_.consumer.read_count, options_.consumer.block_ms);
     }
     if (!entries.ok()) {
       Fail(entries.status(), "read");

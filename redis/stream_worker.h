@@ -17,16 +17,25 @@
 
 namespace herald::redis {
 
+// What every stage's consumers share: the partitions they read, their name
+// in the consumer group, how much one read takes, and when they take over
+// the entries a stalled consumer left pending. A stage's options extend it.
+struct ConsumerOptions {
+  int partitions = 4;
+  std::string consumer_name;
+  int read_count = 256;
+  int block_ms = 50;
+  // Entries pending this long on another consumer are taken over.
+  int64_t reclaim_idle_ms = 15000;
+  int64_t reclaim_every_ms = 1000;
+};
+
 struct StreamWorkerOptions {
   std::vector<std::string> streams;
   std::string group;
-  std::string consumer;
   std::string payload_field;
-  int read_count = 256;
-  int block_ms = 50;
-  int64_t reclaim_idle_ms = 15000;
-  int64_t reclaim_every_ms = 1000;
   std::string log_name;  // prefix of error lines on stderr
+  ConsumerOptions consumer;
 };
 
 // What a worker does with each read; the batcher and the fan-out implement it.

@@ -103,10 +103,10 @@ class RuntimeImpl final : public Runtime {
       if (!client.ok()) return client.status();
       std::vector<std::pair<std::vector<std::string>, std::string>> groups;
       if (batcher) {
-        groups.emplace_back(batcher::EventStreams(options.partitions), std::string(kBatcherGroup));
-        groups.emplace_back(expander::ExpansionStreams(options.partitions), std::string(kExpanderGroup));
+        groups.emplace_back(EveryPartition(options.partitions, &Keys::Events), std::string(kBatcherGroup));
+        groups.emplace_back(EveryPartition(options.partitions, &Keys::Expansions), std::string(kExpanderGroup));
       }
-      if (fanout) groups.emplace_back(fanout::BatchStreams(options.partitions), std::string(kFanoutGroup));
+      if (fanout) groups.emplace_back(EveryPartition(options.partitions, &Keys::Batches), std::string(kFanoutGroup));
       for (auto& [streams, group] : groups) {
         redis::StreamConsumer consumer(**client, streams, group, "setup", "");
         absl::Status created = consumer.EnsureGroups();

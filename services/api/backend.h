@@ -58,4 +58,24 @@ class Backend {
   const ServiceOptions options_;
 };
 
+// The base of every group of handlers: they share the backend.
+class HandlerGroup {
+ public:
+  explicit HandlerGroup(const Backend& backend) : backend_(backend) {}
+
+ protected:
+  const Backend& backend_;
+};
+
+// An Apply that answers with the one reply, parsed by `parse(id, reply)`
+// (returning absl::StatusOr<Message>), e.g. users::UserFromReply.
+template <typename Message, typename Parse>
+Backend::Apply ReplyWith(Parse parse, std::string id, Message* response) {
+  return [parse, id = std::move(id), response](const Backend::Results& results) {
+    auto parsed = parse(id, *results[0]);
+    if (parsed.ok()) *response = std::move(*parsed);
+    return parsed.status();
+  };
+}
+
 }  // namespace herald::api

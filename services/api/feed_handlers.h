@@ -7,16 +7,14 @@
 namespace herald::api {
 
 // Thread-safe.
-class FeedHandlers {
+class FeedHandlers : public HandlerGroup {
  public:
-  explicit FeedHandlers(const Backend& backend) : backend_(backend) {}
+  using HandlerGroup::HandlerGroup;
 
   void ListFeed(const v1::ListFeedRequest& request, v1::ListFeedResponse* response, Finish finish) const;
   void MarkFeedItems(const v1::MarkFeedItemsRequest& request, v1::MarkFeedItemsResponse* response,
                      Finish finish) const;
 
- private:
-  const Backend& backend_;
 };
 
 }  // namespace herald::api

@@ -8,14 +8,12 @@
 namespace herald::api {
 
 // Thread-safe.
-class MessageHandlers {
+class MessageHandlers : public HandlerGroup {
  public:
-  explicit MessageHandlers(const Backend& backend) : backend_(backend) {}
+  using HandlerGroup::HandlerGroup;
 
   void GetMessage(const v1::GetMessageRequest& request, v1::Message* response, Finish finish) const;
 
- private:
-  const Backend& backend_;
 };
 
 }  // namespace herald::api

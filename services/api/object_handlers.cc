@@ -6,31 +6,22 @@
 #include "objects/object_store.h"
 
 namespace herald::api {
-namespace {
-
-Backend::Apply ReplyWithObject(std::string ref, v1::Object* response) {
-  return [ref = std::move(ref), response](const Backend::Results& results) {
-    auto object = objects::ObjectFromReply(ref, *results[0]);
-    if (object.ok()) *response = std::move(*object);
-    return object.status();
-  };
-}
-
-}  // namespace
 
 void ObjectHandlers::IdentifyObject(const v1::IdentifyObjectRequest& request, v1::Object* response,
                                     Finish finish) const {
   auto command = objects::IdentifyCommand(request, backend_.partitions(), backend_.clock().NowMillis());
   if (!command.ok()) return std::move(finish)(command.status());
   backend_.Run({std::move(*command)},
-               ReplyWithObject(absl::StrCat(request.object().collection(), "/", request.object().id()), response),
+               ReplyWith(objects::ObjectFromReply,
+                         absl::StrCat(request.object().collection(), "/", request.object().id()), response),
                std::move(finish));
 }
 
 void ObjectHandlers::GetObject(const v1::ObjectRequest& request, v1::Object* response, Finish finish) const {
   auto ref = objects::ValidateRef(request.object(), "object");
   if (!ref.ok()) return std::move(finish)(ref.status());
-  backend_.Run({objects::GetCommand(*ref, backend_.partitions())}, ReplyWithObject(*ref, response),
+  backend_.Run({objects::GetCommand(*ref, backend_.partitions())},
+               ReplyWith(objects::ObjectFromReply, *ref, response),
                std::move(finish));
 }
 
@@ -91,11 +82,7 @@ void ObjectHandlers::GetObjectFanout(const v1::GetObjectFanoutRequest& request, 
   auto partition = objects::PartitionOfFanout(request.fanout_id(), backend_.partitions());
   if (!partition.ok()) return std::move(finish)(partition.status());
   backend_.Run({{"HGETALL", Keys(*partition).Fanout(request.fanout_id())}},
-               [&request, response](const Backend::Results& results) {
-                 auto fanout = objects::FanoutFromReply(request.fanout_id(), *results[0]);
-                 if (fanout.ok()) *response = std::move(*fanout);
-                 return fanout.status();
-               },
+               ReplyWith(objects::FanoutFromReply, request.fanout_id(), response),
                std::move(finish));
 }
 

@@ -8,9 +8,9 @@
 namespace herald::api {
 
 // Thread-safe.
-class ObjectHandlers {
+class ObjectHandlers : public HandlerGroup {
  public:
-  explicit ObjectHandlers(const Backend& backend) : backend_(backend) {}
+  using HandlerGroup::HandlerGroup;
 
   void IdentifyObject(const v1::IdentifyObjectRequest& request, v1::Object* response, Finish finish) const;
   void GetObject(const v1::ObjectRequest& request, v1::Object* response, Finish finish) const;
@@ -26,8 +26,6 @@ class ObjectHandlers {
  private:
   void ChangeSubscriptions(const v1::SubscriptionsRequest& request, bool subscribe,
                            v1::SubscriptionsResponse* response, Finish finish) const;
-
-  const Backend& backend_;
 };
 
 }  // namespace herald::api

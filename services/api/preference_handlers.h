@@ -8,17 +8,15 @@
 namespace herald::api {
 
 // Thread-safe.
-class PreferenceHandlers {
+class PreferenceHandlers : public HandlerGroup {
  public:
-  explicit PreferenceHandlers(const Backend& backend) : backend_(backend) {}
+  using HandlerGroup::HandlerGroup;
 
   void SetPreferences(const v1::SetPreferencesRequest& request, v1::Preferences* response, Finish finish) const;
   void GetPreferences(const v1::GetPreferencesRequest& request, v1::Preferences* response, Finish finish) const;
   void ExplainPreferences(const v1::ExplainPreferencesRequest& request, v1::ExplainPreferencesResponse* response,
                           Finish finish) const;
 
- private:
-  const Backend& backend_;
 };
 
 }  // namespace herald::api

@@ -5,29 +5,20 @@
 #include "users/user_store.h"
 
 namespace herald::api {
-namespace {
-
-Backend::Apply ReplyWithTenant(const std::string& id, v1::Tenant* response) {
-  return [&id, response](const Backend::Results& results) {
-    auto tenant = tenants::TenantFromReply(id, *results[0]);
-    if (tenant.ok()) *response = std::move(*tenant);
-    return tenant.status();
-  };
-}
-
-}  // namespace
 
 void TenantHandlers::IdentifyTenant(const v1::IdentifyTenantRequest& request, v1::Tenant* response,
                                     Finish finish) const {
   auto command = tenants::IdentifyCommand(request, backend_.partitions(), backend_.clock().NowMillis());
   if (!command.ok()) return std::move(finish)(command.status());
-  backend_.Run({std::move(*command)}, ReplyWithTenant(request.id(), response), std::move(finish));
+  backend_.Run({std::move(*command)}, ReplyWith(tenants::TenantFromReply, request.id(), response),
+               std::move(finish));
 }
 
 void TenantHandlers::GetTenant(const v1::TenantRequest& request, v1::Tenant* response, Finish finish) const {
   absl::Status valid = users::ValidateId(request.id(), "id");
   if (!valid.ok()) return std::move(finish)(valid);
-  backend_.Run({tenants::GetCommand(request.id(), backend_.partitions())}, ReplyWithTenant(request.id(), response),
+  backend_.Run({tenants::GetCommand(request.id(), backend_.partitions())},
+               ReplyWith(tenants::TenantFromReply, request.id(), response),
                std::move(finish));
 }
 

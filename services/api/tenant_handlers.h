@@ -7,16 +7,14 @@
 namespace herald::api {
 
 // Thread-safe.
-class TenantHandlers {
+class TenantHandlers : public HandlerGroup {
  public:
-  explicit TenantHandlers(const Backend& backend) : backend_(backend) {}
+  using HandlerGroup::HandlerGroup;
 
   void IdentifyTenant(const v1::IdentifyTenantRequest& request, v1::Tenant* response, Finish finish) const;
   void GetTenant(const v1::TenantRequest& request, v1::Tenant* response, Finish finish) const;
   void DeleteTenant(const v1::TenantRequest& request, v1::DeleteTenantResponse* response, Finish finish) const;
 
- private:
-  const Backend& backend_;
 };
 
 }  // namespace herald::api

@@ -9,9 +9,9 @@
 namespace herald::api {
 
 // Thread-safe.
-class TriggerHandlers {
+class TriggerHandlers : public HandlerGroup {
  public:
-  explicit TriggerHandlers(const Backend& backend) : backend_(backend) {}
+  using HandlerGroup::HandlerGroup;
 
   void Trigger(const v1::TriggerRequest& request, v1::TriggerResponse* response, Finish finish) const;
   // Each trigger gets its own result code; the call fails only when the
@@ -19,8 +19,6 @@ class TriggerHandlers {
   void TriggerBatch(const v1::TriggerBatchRequest& request, v1::TriggerBatchResponse* response, Finish finish) const;
   void Cancel(const v1::CancelRequest& request, v1::CancelResponse* response, Finish finish) const;
 
- private:
-  const Backend& backend_;
 };
 
 }  // namespace herald::api

@@ -13,15 +13,6 @@ namespace {
 
 constexpr int kMaxBulkUsers = 1000;
 
-// Answers a reply holding one user's profile.
-Backend::Apply ReplyWithUser(std::string id, v1::User* response) {
-  return [id = std::move(id), response](const Backend::Results& results) {
-    auto user = users::UserFromReply(id, *results[0]);
-    if (user.ok()) *response = std::move(*user);
-    return user.status();
-  };
-}
-
 }  // namespace
 
 void UserHandlers::IdentifyUser(const v1::IdentifyUserRequest& request, v1::User* response, Finish finish) const {
@@ -30,14 +21,14 @@ void UserHandlers::IdentifyUser(const v1::IdentifyUserRequest& request, v1::User
   const std::string& id = request.user().id();
   redis::Command command = users::IdentifyCommand(Keys(PartitionOf(id, backend_.partitions())).User(id),
                                                   request.user(), backend_.clock().NowMillis());
-  backend_.Run({std::move(command)}, ReplyWithUser(id, response), std::move(finish));
+  backend_.Run({std::move(command)}, ReplyWith(users::UserFromReply, id, response), std::move(finish));
 }
 
 void UserHandlers::GetUser(const v1::GetUserRequest& request, v1::User* response, Finish finish) const {
   absl::Status valid = users::ValidateId(request.id(), "id");
   if (!valid.ok()) return std::move(finish)(valid);
   backend_.Run({{"HGETALL", Keys(PartitionOf(request.id(), backend_.partitions())).User(request.id())}},
-               ReplyWithUser(request.id(), response), std::move(finish));
+               ReplyWith(users::UserFromReply, request.id(), response), std::move(finish));
 }
 
 void UserHandlers::BulkIdentifyUsers(const v1::BulkIdentifyUsersRequest& request,

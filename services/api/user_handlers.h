@@ -9,9 +9,9 @@
 namespace herald::api {
 
 // Thread-safe.
-class UserHandlers {
+class UserHandlers : public HandlerGroup {
  public:
-  explicit UserHandlers(const Backend& backend) : backend_(backend) {}
+  using HandlerGroup::HandlerGroup;
 
   void IdentifyUser(const v1::IdentifyUserRequest& request, v1::User* response, Finish finish) const;
   void GetUser(const v1::GetUserRequest& request, v1::User* response, Finish finish) const;
@@ -27,8 +27,6 @@ class UserHandlers {
   void UnsetChannelData(const v1::ChannelDataRequest& request, v1::UnsetChannelDataResponse* response,
                         Finish finish) const;
 
- private:
-  const Backend& backend_;
 };
 
 }  // namespace herald::api

@@ -7,16 +7,14 @@
 namespace herald::api {
 
 // Thread-safe.
-class WorkflowHandlers {
+class WorkflowHandlers : public HandlerGroup {
  public:
-  explicit WorkflowHandlers(const Backend& backend) : backend_(backend) {}
+  using HandlerGroup::HandlerGroup;
 
   void ListWorkflows(const v1::ListWorkflowsRequest& request, v1::ListWorkflowsResponse* response,
                      Finish finish) const;
   void GetWorkflow(const v1::GetWorkflowRequest& request, v1::Workflow* response, Finish finish) const;
 
- private:
-  const Backend& backend_;
 };
 
 v1::Workflow DescribeWorkflow(const workflow::Workflow& workflow);
