@@ -66,7 +66,7 @@ class Keys {
   // STRING: the id of the batch currently open for a wait key (absent when
   // none is open: the next activity opens one).
   std::string WaitOpen(absl::string_view wait_key) const;
-  // HASH: an open batch's header (envelope, open time, sequence, open key).
+  // HASH: an open batch's header (envelope, open time, sequence, wait key).
   std::string WaitHeader(absl::string_view batch_id) const;
   // HASH: run id -> activity, of one open batch.
   std::string WaitActivities(absl::string_view batch_id) const;

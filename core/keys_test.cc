@@ -33,7 +33,7 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
     auto reply = client->Execute(
         kProbe.Call({keys.Events()}, {c.id, c.workflow, c.cancellation_key, c.user, c.set, c.tenant}));
     ASSERT_TRUE(reply.ok()) << reply.status();
-    ASSERT_EQ(reply->elements.size(), 8u);
+    ASSERT_EQ(reply->elements.size(), 9u);
     std::vector<std::string> lua;
     for (const auto& element : reply->elements) lua.push_back(element.str);
     EXPECT_EQ(lua[0], keys.Prefix());
@@ -44,6 +44,7 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
     EXPECT_EQ(lua[5], keys.CancelIndex(c.workflow, c.cancellation_key, c.user));
     EXPECT_EQ(lua[6], keys.FeedSet(c.user, c.set));
     EXPECT_EQ(lua[7], keys.TenantFeedSet(c.tenant, c.user, c.set));
+    EXPECT_EQ(lua[8], keys.WaitOpen(c.id));
     for (const std::string& key : lua) {
       EXPECT_EQ(HashTagOf(key), std::to_string(c.partition)) << key << " is outside partition " << c.partition;
     }

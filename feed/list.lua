@@ -1,4 +1,4 @@
-#!lua
+#!lua flags=no-writes
 -- One page of a feed, newest first, with its counts.
 --
 -- KEYS: [1] the set to page (active, unread, unseen, read or archived, of

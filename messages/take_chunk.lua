@@ -1,4 +1,4 @@
-#!lua
+#!lua flags=no-writes
 -- Reads (without changing anything) up to `limit` of a user's messages
 -- with their fields, for moving them to another user.
 --

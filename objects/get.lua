@@ -1,4 +1,4 @@
-#!lua
+#!lua flags=no-writes
 -- An object and its subscriber count.
 --
 -- KEYS: [1] the object, [2] its subscribers.

@@ -1,4 +1,4 @@
-#!lua
+#!lua flags=no-writes
 -- One page of an object's subscribers in lexicographic order.
 --
 -- KEYS: [1] the object's subscribers.

@@ -29,10 +29,10 @@ local recipient, records_outlive_ms = ARGV[15], tonumber(ARGV[16])
 local partition = partition_of(due)
 -- The run's records live as long as the wait can: a cancel on day 80 of a
 -- 90-day delay must still find the run.
-local records_until = now + math.max(window, max_window) + records_outlive_ms
+local records_ms = math.max(window, max_window) + records_outlive_ms
 
 if redis.call('HSETNX', run, 's' .. step, now) == 0 then return 'duplicate' end
-keep_until(run, records_until)
+keep_for(run, records_ms)
 if cancel_mine then
   local at = tonumber(redis.call('HGET', cancel_mine, '@cancelled_at') or '-1')
   local at_everyone = tonumber(redis.call('HGET', cancel_everyone, '@cancelled_at') or '-1')
@@ -46,17 +46,19 @@ local batch_id = redis.call('GET', open)
 local opening = not batch_id
 if opening then
   batch_id = proposed_id
-  -- A batch opened before open pointers existed is keyed by its wait key.
-  if redis.call('EXISTS', wait_header_key(partition, wait_key)) == 1 then
+  -- A batch opened before open pointers existed is keyed by its wait key:
+  -- taken over once (it then names its wait key like any other batch).
+  local legacy = wait_header_key(partition, wait_key)
+  if redis.call('EXISTS', legacy) == 1 and redis.call('HEXISTS', legacy, 'wait') == 0 then
     batch_id = wait_key
     opening = false
-    redis.call('HSET', wait_header_key(partition, wait_key), 'open', open)
+    redis.call('HSET', legacy, 'wait', wait_key)
   end
   redis.call('SET', open, batch_id)
 end
 local header, activities = wait_header_key(partition, batch_id), wait_activities_key(partition, batch_id)
 if opening then
-  redis.call('HSET', header, 'h', header_blob, 'opened', now, 'open', open)
+  redis.call('HSET', header, 'h', header_blob, 'opened', now, 'wait', wait_key)
   redis.call('ZADD', due, now + window, batch_id)
   if leading then
     redis.call('XADD', batches, '*', 's', leading_blob)
@@ -66,9 +68,9 @@ if opening then
 end
 if cancel_mine then
   redis.call('HSET', cancel_mine, run_id, batch_id)
-  keep_until(cancel_mine, records_until)
+  keep_for(cancel_mine, records_ms)
   redis.call('SADD', cancel_recipients, recipient)
-  keep_until(cancel_recipients, records_until)
+  keep_for(cancel_recipients, records_ms)
 end
 redis.call('HSET', run, 'status', 'waiting', 'wait', batch_id)
 redis.call('HSET', activities, run_id, with_sequence(activity, redis.call('HINCRBY', header, 'n', 1)))

@@ -21,7 +21,7 @@ if mode == 'all' then
     indexes[#indexes + 1] = cancel_index_key(partition, workflow, cancellation_key, recipient)
   end
   redis.call('HSET', everyone, '@cancelled_at', now)
-  keep_until(everyone, now + remember_ms)
+  keep_for(everyone, remember_ms)
 else
   for k = 4, #KEYS do indexes[#indexes + 1] = KEYS[k] end
 end
@@ -37,8 +37,10 @@ for _, index in ipairs(indexes) do
         redis.call('HSET', run_key(partition, run_id), 'status', 'cancelled', 'cancelled_at', now)
         if redis.call('HLEN', activities) == 0 then
           local header = wait_header_key(partition, batch_id)
-          local open = redis.call('HGET', header, 'open')
-          if open and redis.call('GET', open) == batch_id then redis.call('DEL', open) end
+          local wait_key = redis.call('HGET', header, 'wait')
+          if wait_key and redis.call('GET', wait_open_key(partition, wait_key)) == batch_id then
+            redis.call('DEL', wait_open_key(partition, wait_key))
+          end
           redis.call('ZREM', due, batch_id)
           redis.call('DEL', header)
         end
@@ -47,6 +49,6 @@ for _, index in ipairs(indexes) do
     end
   end
   redis.call('HSET', index, '@cancelled_at', now)
-  keep_until(index, now + remember_ms)
+  keep_for(index, remember_ms)
 end
 return cancelled

@@ -17,11 +17,14 @@ local emitted = 0
 for _, batch_id in ipairs(waits) do
   redis.call('ZREM', due, batch_id)
   local header, activities = wait_header_key(partition, batch_id), wait_activities_key(partition, batch_id)
-  local stored = redis.call('HMGET', header, 'h', 'open')
+  local stored = redis.call('HMGET', header, 'h', 'wait')
   local collected = redis.call('HVALS', activities)
   redis.call('DEL', header, activities)
   -- A batch that closed by its window: the next activity opens a new one.
-  if stored[2] and redis.call('GET', stored[2]) == batch_id then redis.call('DEL', stored[2]) end
+  if stored[2] then
+    local open = wait_open_key(partition, stored[2])
+    if redis.call('GET', open) == batch_id then redis.call('DEL', open) end
+  end
   if stored[1] and #collected > 0 then
     redis.call('XADD', batches, '*', 's', envelope_with(stored[1], collected))
     emitted = emitted + 1

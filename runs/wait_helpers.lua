@@ -23,9 +23,11 @@ local function envelope_with(header, activities)
   return table.concat(parts)
 end
 
--- Makes `key` live at least until `at_ms` (epoch ms of Herald's clock); a
--- later expiry already set is kept, never shortened.
-local function keep_until(key, at_ms)
-  local current = redis.call('PEXPIRETIME', key)
-  if current ~= -2 and current < at_ms then redis.call('PEXPIREAT', key, at_ms) end
+-- Makes `key` live at least `ms` more milliseconds; a longer time to live
+-- already set is kept, never shortened. Relative, not an absolute time of
+-- Herald's clock: a skew between Herald's and Redis's clocks must never
+-- expire a record early.
+local function keep_for(key, ms)
+  local ttl = redis.call('PTTL', key)
+  if ttl ~= -2 and ttl < ms then redis.call('PEXPIRE', key, ms) end
 end

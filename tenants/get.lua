@@ -1,4 +1,4 @@
-#!lua
+#!lua flags=no-writes
 -- A tenant and its default preference set.
 --
 -- KEYS: [1] the tenant, [2] its default preference set.

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "core/ids.h"
+#include "core/keys.h"
 #include "gtest/gtest.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
@@ -232,6 +233,31 @@ TEST_F(ApiTest, IdempotencyKeyIsOneRecordWhateverPartitionsTheRecipientsHashTo) 
   EXPECT_EQ(results.results(0).code(), 0);
   EXPECT_TRUE(results.results(0).response().duplicate());
   EXPECT_EQ(results.results(1).code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+}
+
+// A partition's "written" marker can outlive its key's record (a retry
+// writes later than the claim). Once the record is gone the key is free: a
+// different request with it must be written, not answered "duplicate" by
+// the leftover marker with nothing written.
+TEST_F(ApiTest, AKeyWhoseRecordExpiredIsFreeForADifferentRequest) {
+  ASSERT_TRUE(harness_->Identify("u1", "U").ok());
+  v1::TriggerRequest first = Valid();
+  first.set_idempotency_key("weekly-1");
+  v1::TriggerResponse response;
+  ASSERT_TRUE(Trigger(first, &response).ok());
+  ASSERT_TRUE(harness_->WaitForIdle());
+  auto client = Connect();
+  const Keys record(PartitionOf(DeterministicId({"idempotency", "direct", "weekly-1"}), 4));
+  // The record expires (24 h); the marker of the partition written lives on.
+  ASSERT_EQ(client->Execute({"DEL", record.Idempotency("direct", "weekly-1")})->integer, 1);
+  v1::TriggerRequest second = first;
+  second.set_data_json(R"({"text": "next week"})");
+  ASSERT_TRUE(Trigger(second, &response).ok());
+  EXPECT_FALSE(response.duplicate()) << "the leftover marker swallowed the write";
+  ASSERT_TRUE(harness_->WaitForIdle());
+  // Run ids derive from the key, so the second request's run is the first's
+  // and its message is deduplicated downstream.
+  EXPECT_EQ(harness_->AllFeedItems("u1").size(), 1u);
 }
 
 // Calls a method with raw request bytes, as a client in any language could.

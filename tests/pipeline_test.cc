@@ -488,8 +488,9 @@ TEST_F(PipelineTest, MaxActivitiesClosesTheBatchSoTheNextActivityOpensANewOne) {
 
 // A cancellation must find a run for as long as its wait lasts: a delay of
 // 90 days cancelled on day 8 (the cancel index used to expire after 7 days,
-// letting the message out). The simulated clock starts 8 days ago, and
-// Redis keeps the records until absolute times of that clock.
+// letting the message out). The simulated clock starts 8 days ago, so the
+// delay is due 82 days from now: the run's records must live at least
+// that long (Redis's clock cannot be moved; their expiry time is checked).
 TEST_F(PipelineTest, CancelWorksForTheWholeLifeOfANinetyDayDelay) {
   harness_.reset();
   testing::HarnessOptions options = Workflows();

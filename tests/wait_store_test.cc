@@ -20,8 +20,8 @@ namespace herald::runs {
 namespace {
 
 const Keys kKeys(0);
-// The scripts keep run and cancellation records until an absolute time of
-// Herald's clock, so the simulated time starts at the real one.
+// The simulated time starts at the real one (any start works: the scripts'
+// record lifetimes are relative).
 const int64_t kStartMs = SystemClock::Get().NowMillis();
 
 WaitAppend MakeAppend(const std::string& wait_key, const std::string& run_id, int64_t now_ms, bool sliding,
@@ -229,6 +229,40 @@ TEST_F(WaitStoreRaceTest, AppendsAcrossTheCapNeverOverfillABatch) {
     EXPECT_EQ(key.find(":wa:"), std::string::npos) << "left behind: " << key;
     EXPECT_EQ(key.find(":wh:"), std::string::npos) << "left behind: " << key;
     EXPECT_EQ(key.find(":wo:"), std::string::npos) << "left behind: " << key;
+  }
+}
+
+// A batch opened by an older Herald (keyed by its wait key, no open
+// pointer) is joined once after an upgrade and then behaves like any other:
+// the cap closes it, and the next activity opens a new batch.
+TEST_F(WaitStoreRaceTest, ABatchOpenedBeforePointersExistedIsTakenOverOnce) {
+  auto client = Connect();
+  WaitAppend legacy = MakeAppend("wk-old", "run-0", kStartMs, false);
+  v1::internal::Activity first;
+  first.set_run_id("run-0");
+  ASSERT_TRUE(client
+                  ->Pipeline({{"HSET", kKeys.WaitHeader("wk-old"), "h", legacy.header_blob, "opened",
+                               std::to_string(kStartMs), "n", "1"},
+                              {"HSET", kKeys.WaitActivities("wk-old"), "run-0", first.SerializeAsString()},
+                              {"ZADD", kKeys.Due(), std::to_string(kStartMs + 3'600'000), "wk-old"}})
+                  .back()
+                  .ok());
+  for (int i = 1; i <= 4; ++i) {
+    WaitAppend append = MakeAppend("wk-old", absl::StrCat("run-", i), kStartMs + i, false);
+    append.window_ms = 3'600'000;
+    append.max_window_ms = append.window_ms;
+    append.max_activities = 3;
+    auto reply = client->Execute(AppendCommand(kKeys, append));
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->str, i == 3 ? "opened" : "joined") << "append " << i;
+  }
+  ASSERT_TRUE(client->Execute(ClaimCommand(kKeys, INT64_MAX / 2, 100)).ok());
+  std::multiset<size_t> sizes;
+  for (const auto& [batch_id, runs] : ReadBatches(*client)) sizes.insert(runs.size());
+  EXPECT_EQ(sizes, (std::multiset<size_t>{3, 2})) << "the old batch took 2 more up to its cap; then a new one";
+  for (const std::string& key : AllKeys()) {
+    EXPECT_EQ(key.find(":wo:"), std::string::npos) << "left behind: " << key;
+    EXPECT_EQ(key.find(":wh:"), std::string::npos) << "left behind: " << key;
   }
 }
 

@@ -8,16 +8,19 @@
 --       there is no key), then each inline user, then each fan-out's
 --       progress record.
 -- ARGV: [1] now ms, [2] event (serialized EventEnvelope; '' when the
---       partition holds no user recipient), [3] '1' with an idempotency key,
---       [4] its ttl seconds, [5] the number of inline users, then each
---       user's pairs (see users/upsert_user.lua), then per fan-out: job,
---       object ref, workflow.
--- Reply: 1 written, 0 already written by the same request.
+--       partition holds no user recipient), [3] the request's fingerprint
+--       with an idempotency key ('' without), [4] its ttl seconds, [5] the
+--       number of inline users, then each user's pairs (see
+--       users/upsert_user.lua), then per fan-out: job, object ref, workflow.
+-- Reply: 1 written, 0 already written by the same request. The marker holds
+-- the fingerprint, so a marker that outlived its key's record (a retry
+-- writes later than the claim) never swallows a different request's write.
 --!include users/upsert_user.lua
 --!include objects/start_fanout.lua
 local now = ARGV[1]
-if ARGV[3] == '1' then
-  if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', tonumber(ARGV[4])) then return 0 end
+if ARGV[3] ~= '' then
+  if redis.call('GET', KEYS[3]) == ARGV[3] then return 0 end
+  redis.call('SET', KEYS[3], ARGV[3], 'EX', tonumber(ARGV[4]))
 end
 local users = tonumber(ARGV[5])
 local base = 6

@@ -142,11 +142,12 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
     plan.fanout_args.push_back(job.object());
     plan.fanout_args.push_back(request.workflow());
   }
+  const std::string fingerprint = idempotent ? DeterministicId({request.SerializeAsString()}) : "";
   if (idempotent) {
     Keys record(PartitionOf(nonce, partitions));
-    planned.idempotency_claim = kClaimIdempotency.Call(
-        {record.Idempotency(request.workflow(), request.idempotency_key())},
-        {DeterministicId({request.SerializeAsString()}), std::to_string(limits.idempotency_ttl_seconds)});
+    planned.idempotency_claim =
+        kClaimIdempotency.Call({record.Idempotency(request.workflow(), request.idempotency_key())},
+                               {fingerprint, std::to_string(limits.idempotency_ttl_seconds)});
   }
   for (auto& [partition, plan] : by_partition) {
     Keys keys(partition);
@@ -165,7 +166,7 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
     script_keys.insert(script_keys.end(), plan.user_keys.begin(), plan.user_keys.end());
     script_keys.insert(script_keys.end(), plan.fanout_keys.begin(), plan.fanout_keys.end());
     std::vector<std::string> args = {std::to_string(now_us / 1000), has_targets ? plan.event.SerializeAsString() : "",
-                                     idempotent ? "1" : "0", std::to_string(limits.idempotency_ttl_seconds),
+                                     fingerprint, std::to_string(limits.idempotency_ttl_seconds),
                                      std::to_string(plan.user_keys.size())};
     args.insert(args.end(), plan.user_args.begin(), plan.user_args.end());
     args.insert(args.end(), plan.fanout_args.begin(), plan.fanout_args.end());

@@ -402,7 +402,7 @@ TEST_F(TriggerPlannerTest, InlineUserMakesItsPartitionAScriptOthersStayPlain) {
     EXPECT_EQ(call.keys[0], Keys(partition).Events());
     EXPECT_EQ(call.keys[3], Keys(partition).User(spread.distinct[1]));
     ASSERT_GE(call.args.size(), 5u);
-    EXPECT_EQ(call.args[2], "0");  // no idempotency key
+    EXPECT_EQ(call.args[2], "");  // no idempotency key: no fingerprint
     EXPECT_EQ(call.args[4], "1");  // one inline user
     v1::internal::EventEnvelope event;
     ASSERT_TRUE(event.ParseFromString(call.args[1]));
@@ -443,7 +443,8 @@ TEST_F(TriggerPlannerTest, IdempotencyClaimExactlyWithAKeyInTheKeysPartition) {
       ScriptCall call = ParseEvalsha(command);
       ASSERT_GE(call.keys.size(), 3u);
       EXPECT_EQ(call.keys[2], Keys(partition).IdempotencyWritten("comments", key));
-      EXPECT_EQ(call.args[2], "1");
+      // The partition's marker records which request wrote it.
+      EXPECT_EQ(call.args[2], claim.args[0]);
     }
     EXPECT_EQ(partitions, std::set<int>(spread.partitions.begin(), spread.partitions.end()));
   }

@@ -24,9 +24,8 @@ struct HarnessOptions {
   int64_t reclaim_idle_ms = 15000;
   int object_page_size = 500;
   size_t fanout_cache_capacity = 20'000;
-  // Where the simulated clock starts (0 = the real now). Redis keeps run and
-  // cancellation records until absolute times of this clock, so a start in
-  // the past lets a test see what a record's lifetime allows.
+  // Where the simulated clock starts (0 = the real now), e.g. days ago, so
+  // a test can compare the expiry of records with waits due in the future.
   int64_t clock_start_micros = 0;
 };
 
