@@ -51,8 +51,10 @@ class CachedTenants final : public TenantDirectory {
   const tenants::TenantCache& cache_;
 };
 
+// Indexed by NotSentReason (all but kUnknownWorkflow, which has no channel).
 constexpr const char* kNotSentReasons[] = {"unknown_recipient", "preference", "missing_channel_data",
                                            "template_error"};
+static_assert(static_cast<int>(NotSentReason::kUnknownWorkflow) == std::size(kNotSentReasons));
 
 // One entry's writes: its commands' range, and what to count once they land.
 struct EntryWrites {

@@ -55,6 +55,13 @@ Reply Convert(const redisReply* raw) {
   return reply;
 }
 
+// A Redis error reply becomes its status (ErrorReplyToStatus); any other
+// reply is the result.
+absl::StatusOr<Reply> ResultOf(Reply reply) {
+  if (reply.is_error()) return ErrorReplyToStatus(reply.str);
+  return reply;
+}
+
 class HiredisClient final : public RedisClient {
  public:
   HiredisClient(Endpoint endpoint, ClientOptions options)
@@ -112,8 +119,7 @@ class HiredisClient final : public RedisClient {
           commands[i][0] == "EVALSHA" && Script::Find(commands[i][1]) != nullptr) {
         unknown_scripts.push_back(i);
       }
-      results[i] = reply->is_error() ? absl::StatusOr<Reply>(ErrorReplyToStatus(reply->str))
-                                     : absl::StatusOr<Reply>(std::move(*reply));
+      results[i] = ResultOf(std::move(*reply));
     }
     // A restarted or flushed Redis forgot our scripts: send those commands
     // again with their bodies (EVAL also caches the script for next time).
@@ -136,8 +142,7 @@ class HiredisClient final : public RedisClient {
           results[index] = reply.status();
           continue;
         }
-        results[index] = reply->is_error() ? absl::StatusOr<Reply>(ErrorReplyToStatus(reply->str))
-                                           : absl::StatusOr<Reply>(std::move(*reply));
+        results[index] = ResultOf(std::move(*reply));
       }
     }
     return results;
