@@ -17,7 +17,10 @@ Keys::Keys(int partition)
       batches_(absl::StrCat(prefix_, "batches")),
       due_(absl::StrCat(prefix_, "due")),
       expansions_(absl::StrCat(prefix_, "expansions")),
-      deliveries_(absl::StrCat(prefix_, "deliveries")) {}
+      deliveries_(absl::StrCat(prefix_, "deliveries")),
+      delivery_due_(absl::StrCat(prefix_, "delivery_due")),
+      dead_letters_(absl::StrCat(prefix_, "dead_letters")),
+      message_log_(absl::StrCat(prefix_, "message_log")) {}
 
 std::string Keys::ChannelData(absl::string_view user_id) const { return absl::StrCat(prefix_, "chdata:", user_id); }
 
@@ -52,6 +55,10 @@ std::string Keys::IdempotencyWritten(absl::string_view workflow, absl::string_vi
 }
 
 std::string Keys::Message(absl::string_view message_id) const { return absl::StrCat(prefix_, "msg:", message_id); }
+
+std::string Keys::MessageEvents(absl::string_view message_id) const {
+  return absl::StrCat(prefix_, "msgev:", message_id);
+}
 
 std::string Keys::FeedSet(absl::string_view user_id, absl::string_view set_name) const {
   return absl::StrCat(prefix_, "feed:", user_id, ":", set_name);

@@ -28,6 +28,14 @@ class Keys {
   // Stream of rendered email/sms/push/chat messages for the delivery
   // services (status queued until they report).
   const std::string& Deliveries() const { return deliveries_; }
+  // ZSET: message id -> due time in ms of its next delivery attempt.
+  const std::string& DeliveryDue() const { return delivery_due_; }
+  // ZSET: message id -> when it became a dead letter (us); the message's
+  // attempts are its events.
+  const std::string& DeadLetters() const { return dead_letters_; }
+  // Stream of every message created in the partition (field 'm' = id), in
+  // creation order: the time index ListMessages reads; trimmed by age.
+  const std::string& MessageLog() const { return message_log_; }
   // "herald:{p}:", the start of every key of the partition.
   const std::string& Prefix() const { return prefix_; }
 
@@ -57,6 +65,9 @@ class Keys {
   // this partition (a retried request writes each partition once).
   std::string IdempotencyWritten(absl::string_view workflow, absl::string_view key) const;
   std::string Message(absl::string_view message_id) const;
+  // LIST of a message's events (JSON, oldest first): attempts, status and
+  // engagement changes. Expires with the message.
+  std::string MessageEvents(absl::string_view message_id) const;
   // A user's feed: sets "active", "unseen", "unread", "read", "archived"
   // and the hash "meta" (the insertion sequence).
   std::string FeedSet(absl::string_view user_id, absl::string_view set_name) const;
@@ -85,11 +96,15 @@ class Keys {
   std::string due_;
   std::string expansions_;
   std::string deliveries_;
+  std::string delivery_due_;
+  std::string dead_letters_;
+  std::string message_log_;
 };
 
 inline constexpr absl::string_view kBatcherGroup = "batcher";
 inline constexpr absl::string_view kFanoutGroup = "fanout";
 inline constexpr absl::string_view kExpanderGroup = "expander";
+inline constexpr absl::string_view kDeliveryGroup = "delivery";
 
 // One stream of every partition (e.g. &Keys::Events), in partition order:
 // what one stage's consumer group reads.

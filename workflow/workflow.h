@@ -17,7 +17,7 @@ namespace herald::workflow {
 enum class StepType { kBatch, kDelay, kChannel };
 
 // Every channel type a channel step (and a preference setting) may name.
-inline constexpr absl::string_view kChannelTypes[] = {"in_app_feed", "email", "sms", "push", "chat"};
+inline constexpr absl::string_view kChannelTypes[] = {"in_app_feed", "email", "sms", "push", "chat", "webhook"};
 bool IsChannelType(absl::string_view type);
 // "in_app_feed, email, sms, push, chat", for error messages.
 std::string ChannelTypeList();
