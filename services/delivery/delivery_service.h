@@ -11,7 +11,7 @@
 
 namespace herald::delivery {
 
-using v1d = ::herald::delivery::v1::Delivery;
+using Delivery = ::herald::delivery::v1::Delivery;
 using Result = ::herald::delivery::v1::DeliveryResult;
 
 class DeliveryService {
@@ -19,7 +19,7 @@ class DeliveryService {
   virtual ~DeliveryService() = default;
   // Never fails as a whole: a transport failure is an OUTCOME_RETRY result
   // for every message it affected. Safe to call from several threads.
-  virtual std::vector<Result> Deliver(const std::vector<v1d>& deliveries) = 0;
+  virtual std::vector<Result> Deliver(const std::vector<Delivery>& deliveries) = 0;
 };
 
 }  // namespace herald::delivery
