@@ -211,16 +211,18 @@ BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Re
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics)
-    : endpoint_(endpoint), clock_(clock), options_(std::move(options)), metrics_(metrics) {}
+    : task_(endpoint, "herald flusher", options.flush_tick_ms,
+            [&clock, options, &metrics](redis::RedisClient& client) -> absl::StatusOr<bool> {
+              auto claimed = ClaimDue(client, options.partitions, clock.NowMillis(), options.claim_limit, &metrics);
+              if (!claimed.ok()) return claimed.status();
+              // A full pass means more may be due: go again at once.
+              return *claimed >= options.claim_limit;
+            },
+            [&metrics] { metrics.errors.Increment(); }) {}
 
-Flusher::~Flusher() { Stop(); }
+void Flusher::Start() { task_.Start(); }
 
-void Flusher::Start() { thread_ = std::thread([this] { Run(); }); }
-
-void Flusher::Stop() {
-  stopping_ = true;
-  if (thread_.joinable()) thread_.join();
-}
+void Flusher::Stop() { task_.Stop(); }
 
 absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
                                           BatcherMetrics* metrics) {
@@ -238,30 +240,6 @@ absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partit
     }
   }
   return claimed;
-}
-
-void Flusher::Run() {
-  std::unique_ptr<redis::RedisClient> client;
-  while (!stopping_) {
-    if (!client) {
-      auto connected = redis::ConnectRedis(endpoint_);
-      if (!connected.ok()) {
-        LogError(connected.status(), "flusher connect");
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
-      }
-      client = std::move(*connected);
-    }
-    auto claimed = ClaimDue(*client, options_.partitions, clock_.NowMillis(), options_.claim_limit, &metrics_);
-    if (!claimed.ok()) {
-      metrics_.errors.Increment();
-      LogError(claimed.status(), "claim due waits");
-      client.reset();
-      continue;
-    }
-    // A full pass means more may be due: go again at once.
-    if (*claimed < options_.claim_limit) std::this_thread::sleep_for(std::chrono::milliseconds(options_.flush_tick_ms));
-  }
 }
 
 }  // namespace herald::batcher

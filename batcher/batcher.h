@@ -16,6 +16,7 @@
 #include "prometheus/registry.h"
 #include "redis/client.h"
 #include "redis/stream_consumer.h"
+#include "redis/periodic_task.h"
 #include "redis/stream_worker.h"
 #include "users/user_store.h"
 #include "runs/wait_store.h"
@@ -83,7 +84,6 @@ class BatcherWorker {
 class Flusher {
  public:
   Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics);
-  ~Flusher();
   void Start();
   void Stop();
   // One pass over every partition; returns how many waits were claimed.
@@ -91,13 +91,7 @@ class Flusher {
                                           BatcherMetrics* metrics);
 
  private:
-  void Run();
-  const redis::Endpoint endpoint_;
-  const Clock& clock_;
-  const BatcherOptions options_;
-  BatcherMetrics& metrics_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  redis::PeriodicTask task_;
 };
 
 }  // namespace herald::batcher

@@ -88,6 +88,10 @@ std::string Keys::CancelRecipients(absl::string_view workflow, absl::string_view
   return absl::StrCat(prefix_, "cancelr:", Sized(workflow), ":", Sized(cancellation_key));
 }
 
+std::string ChannelRateLimitKey(absl::string_view channel) {
+  return absl::StrCat("herald:{ratelimit:", channel, "}:bucket");
+}
+
 std::vector<std::string> EveryPartition(int partitions, const std::string& (Keys::*stream)() const) {
   std::vector<std::string> streams;
   for (int p = 0; p < partitions; ++p) streams.push_back((Keys(p).*stream)());

@@ -110,6 +110,10 @@ inline constexpr absl::string_view kDeliveryGroup = "delivery";
 // what one stage's consumer group reads.
 std::vector<std::string> EveryPartition(int partitions, const std::string& (Keys::*stream)() const);
 
+// HASH: the token bucket of a delivery channel's rate limit, shared by
+// every dispatcher (its own hash tag: not partition data).
+std::string ChannelRateLimitKey(absl::string_view channel);
+
 // The part of `key` Redis Cluster hashes to pick its slot: the first
 // non-empty {hash tag}, or the whole key.
 absl::string_view HashTagOf(absl::string_view key);

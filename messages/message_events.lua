@@ -1,7 +1,7 @@
 -- A message's events and status changes, shared by every script that
 -- changes a message after it was created (delivery attempts and their
--- outcome, receipts posted back, dead-letter replays, engagement). Include
--- with `--!include messages/message_events.lua`.
+-- outcome, receipts posted back, dead-letter replays, engagement). Scripts
+-- include this file by its path.
 --
 -- Events are JSON objects in the LIST KEYS-derived `events_key`, oldest
 -- first; the list lives as long as the message (same remaining TTL).

@@ -1,0 +1,203 @@
+#include "dispatcher/lane.h"
+
+#include <iostream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "core/keys.h"
+#include "dispatcher/outcome.h"
+#include "dispatcher/rate_limiter.h"
+#include "messages/delivery_state.h"
+
+namespace herald::dispatcher {
+namespace {
+
+using messages::DeliveryRecord;
+
+void LogError(const std::string& channel, const absl::Status& status) {
+  std::cerr << "herald dispatcher [" << channel << "]: " << status << std::endl;
+}
+
+}  // namespace
+
+Lane::Lane(const delivery::ChannelConfig& config, delivery::DeliveryService& service, const redis::Endpoint& endpoint,
+           const Clock& clock, LaneOptions options, ChannelMetrics& metrics, DispatcherMetrics& shared_metrics)
+    : config_(config),
+      service_(service),
+      endpoint_(endpoint),
+      clock_(clock),
+      options_(options),
+      metrics_(metrics),
+      shared_metrics_(shared_metrics),
+      breaker_(config.circuit, clock) {}
+
+Lane::~Lane() { Stop(); }
+
+void Lane::Start() {
+  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { Run(); });
+}
+
+std::vector<Pending> Lane::Offer(std::vector<Pending> items) {
+  absl::MutexLock lock(&mutex_);
+  size_t taken = 0;
+  while (taken < items.size() && queue_.size() < options_.capacity && !stopping_) {
+    queue_.push_back(std::move(items[taken++]));
+  }
+  items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(taken));
+  return items;
+}
+
+void Lane::Stop() {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+  }
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+  std::vector<Pending> left;
+  {
+    absl::MutexLock lock(&mutex_);
+    left.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+    queue_.clear();
+  }
+  if (left.empty()) return;
+  auto client = redis::ConnectRedis(endpoint_);
+  if (!client.ok()) return LogError(config_.name, client.status());  // leases lapse; taken over later
+  std::vector<DeliveryRecord> records;
+  for (const Pending& item : left) records.push_back(Deferral(item.delivery.message_id(), clock_.NowMillis()));
+  absl::Status status = RecordAndAck(**client, left, records);
+  if (!status.ok()) LogError(config_.name, status);
+}
+
+void Lane::Run() {
+  absl::BitGen random;
+  std::unique_ptr<redis::RedisClient> client;
+  while (true) {
+    std::vector<Pending> batch;
+    {
+      absl::MutexLock lock(&mutex_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return stopping_ || !queue_.empty(); };
+      mutex_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
+      if (stopping_) return;
+      while (!queue_.empty() && batch.size() < static_cast<size_t>(options_.max_batch)) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (batch.empty()) continue;
+    if (!client) {
+      auto connected = redis::ConnectRedis(endpoint_);
+      if (!connected.ok()) {
+        // Unacked, leased: taken over once the leases lapse.
+        shared_metrics_.errors.Increment();
+        LogError(config_.name, connected.status());
+        continue;
+      }
+      client = std::move(*connected);
+    }
+    absl::Status status = DeliverBatch(*client, batch, random);
+    if (!status.ok()) {
+      shared_metrics_.errors.Increment();
+      LogError(config_.name, status);
+      client.reset();
+    }
+  }
+}
+
+absl::Status Lane::DeliverBatch(redis::RedisClient& client, std::vector<Pending>& batch, absl::BitGen& random) {
+  const int64_t now_ms = clock_.NowMillis();
+  std::vector<DeliveryRecord> records(batch.size());
+  // Held back, not attempted: an open circuit, then the shared rate limit.
+  size_t admitted = static_cast<size_t>(breaker_.Admit(static_cast<int>(batch.size())));
+  const int64_t reopens_ms = admitted < batch.size() ? breaker_.ReopensAtMs() : 0;
+  auto grant = TakeTokens(client, config_.name, config_.rate_limit, now_ms, static_cast<int>(admitted));
+  if (!grant.ok()) return grant.status();
+  const size_t granted = static_cast<size_t>(grant->granted);
+  for (size_t i = granted; i < batch.size(); ++i) {
+    records[i] = Deferral(batch[i].delivery.message_id(), i < admitted ? now_ms + grant->retry_in_ms : reopens_ms);
+    metrics_.deferred->Increment();
+  }
+  if (granted > 0) {
+    std::vector<delivery::Delivery> deliveries;
+    deliveries.reserve(granted);
+    for (size_t i = 0; i < granted; ++i) deliveries.push_back(batch[i].delivery);
+    std::vector<delivery::Result> results = service_.Deliver(deliveries);
+    const int64_t answered_ms = clock_.NowMillis();
+    int successes = 0;
+    int retryable = 0;
+    for (size_t i = 0; i < granted; ++i) {
+      delivery::Result result;
+      if (i < results.size() && results[i].message_id() == deliveries[i].message_id()) {
+        result = std::move(results[i]);
+      } else {
+        result.set_message_id(deliveries[i].message_id());
+        result.set_outcome(delivery::v1::OUTCOME_RETRY);
+        result.set_provider_status("no result");
+        result.set_reason("the delivery service returned no result for this message");
+      }
+      if (result.outcome() == delivery::v1::OUTCOME_DELIVERED) ++successes;
+      if (result.outcome() != delivery::v1::OUTCOME_DELIVERED && result.outcome() != delivery::v1::OUTCOME_FAILED) {
+        ++retryable;
+      }
+      metrics_.provider_seconds->Observe(static_cast<double>(result.latency_us()) / 1e6);
+      records[i] = RecordFor(result, deliveries[i].attempt(), config_.retry, answered_ms, random);
+      switch (records[i].outcome) {
+        case DeliveryRecord::Outcome::kDelivered: metrics_.delivered->Increment(); break;
+        case DeliveryRecord::Outcome::kRetry: metrics_.retried->Increment(); break;
+        default: metrics_.failed->Increment(); break;
+      }
+    }
+    breaker_.Record(successes, retryable);
+  }
+  metrics_.circuit_open->Set(breaker_.open() ? 1 : 0);
+  return RecordAndAck(client, batch, records);
+}
+
+absl::Status Lane::RecordAndAck(redis::RedisClient& client, const std::vector<Pending>& batch,
+                                const std::vector<DeliveryRecord>& records) {
+  // One record script per partition, then (only for what landed) one XACK
+  // per partition: a crash between the two leaves entries pending whose
+  // messages are final, which the next reader acks without sending.
+  std::map<int, std::vector<size_t>> by_partition;
+  for (size_t i = 0; i < batch.size(); ++i) by_partition[batch[i].partition].push_back(i);
+  std::vector<redis::Command> commands;
+  std::vector<int> partitions;
+  for (const auto& [partition, indexes] : by_partition) {
+    std::vector<DeliveryRecord> part;
+    for (size_t i : indexes) part.push_back(records[i]);
+    commands.push_back(messages::RecordDeliveriesCommand(Keys(partition), part, clock_.NowMicros()));
+    partitions.push_back(partition);
+  }
+  std::vector<absl::StatusOr<redis::Reply>> replies = client.Pipeline(commands);
+  absl::Status first_error;
+  std::vector<redis::Command> acks;
+  const int64_t now_us = clock_.NowMicros();
+  for (size_t c = 0; c < replies.size(); ++c) {
+    if (!replies[c].ok()) {
+      if (first_error.ok()) first_error = replies[c].status();
+      continue;
+    }
+    const Keys keys(partitions[c]);
+    redis::Command ack = {"XACK", keys.Deliveries(), std::string(kDeliveryGroup)};
+    const std::vector<size_t>& indexes = by_partition[partitions[c]];
+    for (size_t n = 0; n < indexes.size(); ++n) {
+      const Pending& item = batch[indexes[n]];
+      const DeliveryRecord& record = records[indexes[n]];
+      ack.push_back(item.entry_id);
+      const bool recorded = n < replies[c]->elements.size() && replies[c]->elements[n].integer == 1;
+      if (!recorded || record.outcome == DeliveryRecord::Outcome::kDefer) continue;
+      if (record.outcome == DeliveryRecord::Outcome::kFailed) metrics_.dead_letters->Increment();
+      if (record.outcome != DeliveryRecord::Outcome::kRetry && item.queued_at_us > 0) {
+        shared_metrics_.hop_seconds.Observe(static_cast<double>(now_us - item.queued_at_us) / 1e6);
+      }
+    }
+    acks.push_back(std::move(ack));
+  }
+  for (auto& reply : client.Pipeline(acks)) {
+    if (!reply.ok() && first_error.ok()) first_error = reply.status();
+  }
+  return first_error;
+}
+
+}  // namespace herald::dispatcher

@@ -1,0 +1,48 @@
+#include "redis/periodic_task.h"
+
+#include <chrono>
+#include <iostream>
+
+namespace herald::redis {
+
+PeriodicTask::PeriodicTask(Endpoint endpoint, std::string log_name, int tick_ms, Pass pass,
+                           std::function<void()> on_error)
+    : endpoint_(std::move(endpoint)),
+      log_name_(std::move(log_name)),
+      tick_ms_(tick_ms),
+      pass_(std::move(pass)),
+      on_error_(std::move(on_error)) {}
+
+PeriodicTask::~PeriodicTask() { Stop(); }
+
+void PeriodicTask::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void PeriodicTask::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void PeriodicTask::Run() {
+  std::unique_ptr<RedisClient> client;
+  while (!stopping_) {
+    if (!client) {
+      auto connected = ConnectRedis(endpoint_);
+      if (!connected.ok()) {
+        std::cerr << log_name_ << ": connect: " << connected.status() << std::endl;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      client = std::move(*connected);
+    }
+    absl::StatusOr<bool> more = pass_(*client);
+    if (!more.ok()) {
+      on_error_();
+      std::cerr << log_name_ << ": " << more.status() << std::endl;
+      client.reset();
+      continue;
+    }
+    if (!*more) std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms_));
+  }
+}
+
+}  // namespace herald::redis
