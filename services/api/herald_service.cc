@@ -13,7 +13,8 @@ HeraldService::HeraldService(const workflow::Registry& workflows, redis::AsyncPi
       tenants_(backend_),
       feed_(backend_),
       preferences_(backend_),
-      messages_(backend_) {}
+      messages_(backend_),
+      dead_letters_(backend_) {}
 
 #define HERALD_DEFINE_RPC(method, request_type, response_type, handlers)                                     \
   grpc::ServerUnaryReactor* HeraldService::method(grpc::CallbackServerContext* context,                       \

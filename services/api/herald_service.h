@@ -11,6 +11,7 @@
 #include "herald/v1/herald.grpc.pb.h"
 #include "prometheus/registry.h"
 #include "services/api/backend.h"
+#include "services/api/dead_letter_handlers.h"
 #include "services/api/feed_handlers.h"
 #include "services/api/grpc_metrics.h"
 #include "services/api/message_handlers.h"
@@ -54,7 +55,10 @@ namespace herald::api {
   X(MarkFeedItems, MarkFeedItemsRequest, MarkFeedItemsResponse, feed_)                  \
   X(SetPreferences, SetPreferencesRequest, Preferences, preferences_)                   \
   X(GetPreferences, GetPreferencesRequest, Preferences, preferences_)                   \
-  X(ExplainPreferences, ExplainPreferencesRequest, ExplainPreferencesResponse, preferences_)
+  X(ExplainPreferences, ExplainPreferencesRequest, ExplainPreferencesResponse, preferences_)   \
+  X(ListDeadLetters, ListDeadLettersRequest, ListDeadLettersResponse, dead_letters_)   \
+  X(ReplayDeadLetters, DeadLetterSelection, ReplayDeadLettersResponse, dead_letters_)   \
+  X(PurgeDeadLetters, DeadLetterSelection, PurgeDeadLettersResponse, dead_letters_)
 
 namespace internal {
 
@@ -103,6 +107,7 @@ class HeraldService final : public internal::RawHeraldService {
   FeedHandlers feed_;
   PreferenceHandlers preferences_;
   MessageHandlers messages_;
+  DeadLetterHandlers dead_letters_;
 };
 
 }  // namespace herald::api
