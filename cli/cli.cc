@@ -17,6 +17,7 @@ ABSL_FLAG(std::string, name, "", "display name");
 ABSL_FLAG(std::string, properties, "", "custom properties, a JSON object");
 ABSL_FLAG(int, page_size, 20, "items per page (1-100)");
 ABSL_FLAG(std::string, after, "", "cursor from the previous page");
+ABSL_FLAG(bool, all, false, "every item (of the user, of the selection)");
 
 namespace herald::cli {
 namespace {

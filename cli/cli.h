@@ -34,6 +34,7 @@ ABSL_DECLARE_FLAG(std::string, name);
 ABSL_DECLARE_FLAG(std::string, properties);
 ABSL_DECLARE_FLAG(int, page_size);
 ABSL_DECLARE_FLAG(std::string, after);
+ABSL_DECLARE_FLAG(bool, all);
 
 namespace herald::cli {
 
@@ -152,6 +153,7 @@ CommandGroup FeedCommands();
 CommandGroup MessageCommands();
 CommandGroup WorkflowCommands();
 CommandGroup PreferenceCommands();
+CommandGroup DeadLetterCommands();
 
 // Splits a comma-separated flag value, skipping empty entries.
 std::vector<std::string> SplitList(const std::string& text);

@@ -142,7 +142,7 @@ int ReportUsage(absl::string_view problem, const std::vector<const Command*>& ro
 const std::vector<CommandGroup>& CommandTable() {
   static const auto* table = new std::vector<CommandGroup>{
       TriggerCommands(), UserCommands(),     ObjectCommands(),   TenantCommands(),
-      FeedCommands(),    MessageCommands(), WorkflowCommands(), PreferenceCommands(),
+      FeedCommands(),    MessageCommands(), WorkflowCommands(), PreferenceCommands(), DeadLetterCommands(),
   };
   return *table;
 }
