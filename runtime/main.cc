@@ -1,6 +1,8 @@
 // herald: the server binary. `herald all` runs every role in one process
 // (with an embedded redis-server unless --redis / HERALD_REDIS_URL is set);
-// `herald api|batcher|fanout` runs one role for scale-out.
+// `herald api|batcher|fanout|dispatcher` runs one role for scale-out;
+// `herald delivery --channels=email,sms` serves channels' providers over
+// the DeliveryService gRPC contract for dispatchers elsewhere.
 #include <signal.h>
 
 #include <cstdlib>
@@ -41,10 +43,18 @@ ABSL_FLAG(std::string, consumer, "", "Consumer name prefix (default hostname-pid
 ABSL_FLAG(std::string, default_preferences, EnvOr("HERALD_DEFAULT_PREFERENCES", ""),
           "JSON file with the environment's default preference set (least specific level)");
 ABSL_FLAG(int, object_page_size, 500, "Subscribers per page of an object fan-out (1-10000)");
+ABSL_FLAG(std::string, delivery_config, EnvOr("HERALD_DELIVERY_CONFIG", ""),
+          "YAML file of delivery channels (providers, options, secrets, retry, rate limit) [env "
+          "HERALD_DELIVERY_CONFIG]");
+ABSL_FLAG(std::vector<std::string>, channels, {},
+          "herald delivery: the configured channels this delivery service serves (default: all)");
+ABSL_FLAG(std::string, delivery_address, EnvOr("HERALD_DELIVERY_ADDR", "127.0.0.1:50061"),
+          "herald delivery: DeliveryService gRPC listen address [env HERALD_DELIVERY_ADDR]");
+ABSL_FLAG(int, dispatcher_threads, 1, "Delivery dispatcher stream readers");
 ABSL_FLAG(int, flush_tick_ms, 5, "How often the flusher looks for due batches and delays when none was due");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("herald all|api|batcher|fanout [flags]");
+  absl::SetProgramUsageMessage("herald all|api|batcher|fanout|dispatcher|delivery [flags]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   herald::RuntimeOptions options;
   options.roles = args.size() > 1 ? args[1] : "all";
@@ -64,6 +74,10 @@ int main(int argc, char** argv) {
   options.flush_tick_ms = absl::GetFlag(FLAGS_flush_tick_ms);
   options.object_page_size = absl::GetFlag(FLAGS_object_page_size);
   options.default_preferences_file = absl::GetFlag(FLAGS_default_preferences);
+  options.delivery_config_file = absl::GetFlag(FLAGS_delivery_config);
+  options.delivery_channels = absl::GetFlag(FLAGS_channels);
+  options.delivery_address = absl::GetFlag(FLAGS_delivery_address);
+  options.dispatcher_threads = absl::GetFlag(FLAGS_dispatcher_threads);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;
@@ -79,6 +93,7 @@ int main(int argc, char** argv) {
   }
   std::cout << "herald: roles " << options.roles << ", redis " << (*runtime)->redis_endpoint();
   if ((*runtime)->grpc_port() != 0) std::cout << ", gRPC on port " << (*runtime)->grpc_port();
+  if ((*runtime)->delivery_port() != 0) std::cout << ", delivery service on port " << (*runtime)->delivery_port();
   if (!options.metrics_address.empty()) std::cout << ", metrics on http://" << options.metrics_address << "/metrics";
   std::cout << std::endl;
 

@@ -16,6 +16,7 @@
 #include "batcher/batcher.h"
 #include "core/clock.h"
 #include "fanout/fanout.h"
+#include "runtime/delivery_roles.h"
 #include "expander/expander.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -32,6 +33,7 @@ namespace {
 class RuntimeImpl final : public Runtime {
  public:
   int grpc_port() const override { return grpc_port_; }
+  int delivery_port() const override { return delivery_ ? delivery_->service_port() : 0; }
   std::string redis_endpoint() const override { return endpoint_.ToString(); }
 
   void Wait() override { stopped_.WaitForNotification(); }
@@ -48,6 +50,7 @@ class RuntimeImpl final : public Runtime {
     for (auto& worker : batchers_) worker->Stop();
     if (flusher_) flusher_->Stop();
     for (auto& worker : fanouts_) worker->Stop();
+    if (delivery_) delivery_->Stop();
     exposer_.reset();
     embedded_.reset();
     if (!stopped_.HasBeenNotified()) stopped_.Notify();
@@ -56,10 +59,14 @@ class RuntimeImpl final : public Runtime {
   ~RuntimeImpl() override { Shutdown(); }
 
   absl::Status Init(const RuntimeOptions& options) {
-    bool api = false, batcher = false, fanout = false;
+    bool api = false, batcher = false, fanout = false, dispatcher = false, delivery = false;
     for (absl::string_view role : absl::StrSplit(options.roles, ',', absl::SkipEmpty())) {
       if (role == "all") {
-        api = batcher = fanout = true;
+        api = batcher = fanout = dispatcher = true;
+      } else if (role == "dispatcher") {
+        dispatcher = true;
+      } else if (role == "delivery") {
+        delivery = true;
       } else if (role == "api") {
         api = true;
       } else if (role == "batcher") {
@@ -67,10 +74,13 @@ class RuntimeImpl final : public Runtime {
       } else if (role == "fanout") {
         fanout = true;
       } else {
-        return absl::InvalidArgumentError(absl::StrCat("--role: unknown role '", role, "' (all, api, batcher, fanout)"));
+        return absl::InvalidArgumentError(absl::StrCat("--role: unknown role '", role,
+                                                       "' (all, api, batcher, fanout, dispatcher, delivery)"));
       }
     }
-    if (!api && !batcher && !fanout) return absl::InvalidArgumentError("--role: no role given");
+    if (!api && !batcher && !fanout && !dispatcher && !delivery) {
+      return absl::InvalidArgumentError("--role: no role given");
+    }
     if (options.object_page_size < 1 || options.object_page_size > 10000) {
       return absl::InvalidArgumentError("--object_page_size: must be between 1 and 10000");
     }
@@ -168,6 +178,21 @@ class RuntimeImpl final : public Runtime {
       StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout_options, clock,
                    *fanout_metrics_, &fanouts_);
     }
+    if (dispatcher || delivery) {
+      DeliveryRoleOptions delivery_options;
+      delivery_options.dispatcher = dispatcher;
+      delivery_options.service = delivery;
+      delivery_options.config_file = options.delivery_config_file;
+      delivery_options.channels = options.delivery_channels;
+      delivery_options.service_address = options.delivery_address;
+      delivery_options.partitions = options.partitions;
+      delivery_options.reclaim_idle_ms = options.reclaim_idle_ms;
+      delivery_options.consumer_name = absl::StrCat(consumer_prefix, "-dispatcher");
+      delivery_options.dispatcher_threads = options.dispatcher_threads;
+      auto started = DeliveryRoles::Start(delivery_options, endpoint_, clock, *registry_);
+      if (!started.ok()) return started.status();
+      delivery_ = std::move(*started);
+    }
     if (api) {
       auto pipeline = redis::AsyncPipeline::Create(endpoint_, options.api_redis_connections);
       if (!pipeline.ok()) return pipeline.status();
@@ -225,6 +250,7 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<api::AdminExecutor> admin_;
   std::unique_ptr<api::HeraldService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<DeliveryRoles> delivery_;
   int grpc_port_ = 0;
   bool shut_down_ = false;
   absl::Notification stopped_;

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/clock.h"
@@ -12,7 +13,9 @@
 namespace herald {
 
 struct RuntimeOptions {
-  // Any of "all", "api", "batcher", "fanout", comma-separated.
+  // Any of "all", "api", "batcher", "fanout", "dispatcher", "delivery",
+  // comma-separated. "all" is every role but "delivery" (a separate
+  // delivery service process; `herald all` delivers in process).
   std::string roles = "all";
   // Empty: start an embedded redis-server in data_dir.
   std::string redis_address;
@@ -39,6 +42,14 @@ struct RuntimeOptions {
   size_t fanout_cache_capacity = 20'000;
   // JSON file with the environment's default preference set; empty = none.
   std::string default_preferences_file;
+  // Delivery channels (YAML, services/delivery/config.h); empty = none
+  // configured: email/sms/push/chat/webhook messages end undelivered with
+  // "no channel configured" (dead letters, replayable once configured).
+  std::string delivery_config_file;
+  // The delivery role: which channels it serves (empty = all) and where.
+  std::vector<std::string> delivery_channels;
+  std::string delivery_address = "127.0.0.1:50061";
+  int dispatcher_threads = 1;
 };
 
 class Runtime {
@@ -50,6 +61,8 @@ class Runtime {
 
   // The bound gRPC port (0 when the api role is not running).
   virtual int grpc_port() const = 0;
+  // The delivery role's bound port (0 when it is not running).
+  virtual int delivery_port() const = 0;
   virtual std::string redis_endpoint() const = 0;
   // Blocks until Shutdown() is called from another thread or a signal handler thread.
   virtual void Wait() = 0;
