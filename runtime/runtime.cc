@@ -91,7 +91,11 @@ class RuntimeImpl final : public Runtime {
     if (!workflows.ok()) return workflows.status();
     workflows_ = std::move(*workflows);
 
-    if (options.redis_address.empty()) {
+    // A delivery service alone talks to providers only, never to Redis.
+    const bool needs_redis = api || batcher || fanout || dispatcher;
+    if (!needs_redis) {
+      // nothing: endpoint_ stays empty
+    } else if (options.redis_address.empty()) {
       redis::EmbeddedServerOptions embedded;
       embedded.data_dir = absl::StrCat(options.data_dir, "/redis");
       auto started = redis::EmbeddedServer::Start(embedded);
