@@ -93,16 +93,14 @@ class RuntimeImpl final : public Runtime {
 
     // A delivery service alone talks to providers only, never to Redis.
     const bool needs_redis = api || batcher || fanout || dispatcher;
-    if (!needs_redis) {
-      // nothing: endpoint_ stays empty
-    } else if (options.redis_address.empty()) {
+    if (needs_redis && options.redis_address.empty()) {
       redis::EmbeddedServerOptions embedded;
       embedded.data_dir = absl::StrCat(options.data_dir, "/redis");
       auto started = redis::EmbeddedServer::Start(embedded);
       if (!started.ok()) return started.status();
       embedded_ = std::move(*started);
       endpoint_ = embedded_->endpoint();
-    } else {
+    } else if (needs_redis) {
       auto endpoint = redis::ParseEndpoint(options.redis_address);
       if (!endpoint.ok()) return endpoint.status();
       endpoint_ = *endpoint;
