@@ -42,6 +42,10 @@ ABSL_FLAG(std::string, default_preferences, EnvOr("HERALD_DEFAULT_PREFERENCES", 
           "JSON file with the environment's default preference set (least specific level)");
 ABSL_FLAG(int, object_page_size, 500, "Subscribers per page of an object fan-out (1-10000)");
 ABSL_FLAG(int, flush_tick_ms, 5, "How often the flusher looks for due batches and delays when none was due");
+ABSL_FLAG(int64_t, stream_trim_interval_ms, 10000,
+          "How often the stage streams are trimmed up to what every consumer group consumed; 0 = never");
+ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
+          "How long the message log keeps an entry (default 30 days)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("herald all|api|batcher|fanout [flags]");
@@ -64,6 +68,8 @@ int main(int argc, char** argv) {
   options.flush_tick_ms = absl::GetFlag(FLAGS_flush_tick_ms);
   options.object_page_size = absl::GetFlag(FLAGS_object_page_size);
   options.default_preferences_file = absl::GetFlag(FLAGS_default_preferences);
+  options.stream_trim_interval_ms = absl::GetFlag(FLAGS_stream_trim_interval_ms);
+  options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;
