@@ -192,7 +192,11 @@ absl::Status Lane::RecordAndAck(redis::RedisClient& client, const std::vector<Pe
         shared_metrics_.hop_seconds.Observe(static_cast<double>(now_us - item.queued_at_us) / 1e6);
       }
     }
+    // Acked entries are deleted, as every stage's are (StreamConsumer::Ack).
+    redis::Command del = {"XDEL", keys.Deliveries()};
+    del.insert(del.end(), ack.begin() + 3, ack.end());
     acks.push_back(std::move(ack));
+    acks.push_back(std::move(del));
   }
   for (auto& reply : client.Pipeline(acks)) {
     if (!reply.ok() && first_error.ok()) first_error = reply.status();

@@ -52,6 +52,10 @@ ABSL_FLAG(std::string, delivery_address, EnvOr("HERALD_DELIVERY_ADDR", "127.0.0.
           "herald delivery: DeliveryService gRPC listen address [env HERALD_DELIVERY_ADDR]");
 ABSL_FLAG(int, dispatcher_threads, 1, "Delivery dispatcher stream readers");
 ABSL_FLAG(int, flush_tick_ms, 5, "How often the flusher looks for due batches and delays when none was due");
+ABSL_FLAG(int64_t, stream_trim_interval_ms, 10000,
+          "How often the stage streams are trimmed up to what every consumer group consumed; 0 = never");
+ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
+          "How long the message log keeps an entry (default 30 days)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("herald all|api|batcher|fanout|dispatcher|delivery [flags]");
@@ -78,6 +82,8 @@ int main(int argc, char** argv) {
   options.delivery_channels = absl::GetFlag(FLAGS_channels);
   options.delivery_address = absl::GetFlag(FLAGS_delivery_address);
   options.dispatcher_threads = absl::GetFlag(FLAGS_dispatcher_threads);
+  options.stream_trim_interval_ms = absl::GetFlag(FLAGS_stream_trim_interval_ms);
+  options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;

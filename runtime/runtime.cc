@@ -23,6 +23,7 @@
 #include "redis/async_pipeline.h"
 #include "redis/embedded_server.h"
 #include "redis/stream_consumer.h"
+#include "retention/stream_trimmer.h"
 #include "core/keys.h"
 #include "services/api/herald_service.h"
 #include "workflow/registry.h"
@@ -51,6 +52,7 @@ class RuntimeImpl final : public Runtime {
     if (flusher_) flusher_->Stop();
     for (auto& worker : fanouts_) worker->Stop();
     if (delivery_) delivery_->Stop();
+    if (trimmer_) trimmer_->Stop();
     exposer_.reset();
     embedded_.reset();
     if (!stopped_.HasBeenNotified()) stopped_.Notify();
@@ -83,6 +85,12 @@ class RuntimeImpl final : public Runtime {
     }
     if (options.object_page_size < 1 || options.object_page_size > 10000) {
       return absl::InvalidArgumentError("--object_page_size: must be between 1 and 10000");
+    }
+    if (options.stream_trim_interval_ms < 0) {
+      return absl::InvalidArgumentError("--stream_trim_interval_ms: must be >= 0 (0 = never trim)");
+    }
+    if (options.message_retention_ms < 1) {
+      return absl::InvalidArgumentError("--message_retention_ms: must be >= 1");
     }
     if (options.partitions < 1 || options.partitions > 1024) {
       return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
@@ -195,6 +203,17 @@ class RuntimeImpl final : public Runtime {
       if (!started.ok()) return started.status();
       delivery_ = std::move(*started);
     }
+    // Every process with a worker role trims: trimming is idempotent, and a
+    // consumer group's progress is the only input.
+    if ((batcher || fanout || dispatcher) && options.stream_trim_interval_ms > 0) {
+      retention_metrics_ = std::make_unique<retention::RetentionMetrics>(*registry_);
+      retention::StreamTrimmerOptions trim_options;
+      trim_options.partitions = options.partitions;
+      trim_options.interval_ms = options.stream_trim_interval_ms;
+      trim_options.message_retention_ms = options.message_retention_ms;
+      trimmer_ = std::make_unique<retention::StreamTrimmer>(endpoint_, clock, trim_options, *retention_metrics_);
+      trimmer_->Start();
+    }
     if (api) {
       auto pipeline = redis::AsyncPipeline::Create(endpoint_, options.api_redis_connections);
       if (!pipeline.ok()) return pipeline.status();
@@ -248,6 +267,8 @@ class RuntimeImpl final : public Runtime {
   std::vector<std::unique_ptr<fanout::FanoutWorker>> fanouts_;
   std::unique_ptr<expander::ExpanderMetrics> expander_metrics_;
   std::vector<std::unique_ptr<expander::ExpanderWorker>> expanders_;
+  std::unique_ptr<retention::RetentionMetrics> retention_metrics_;
+  std::unique_ptr<retention::StreamTrimmer> trimmer_;
   std::unique_ptr<redis::AsyncPipeline> pipeline_;
   std::unique_ptr<api::AdminExecutor> admin_;
   std::unique_ptr<api::HeraldService> service_;

@@ -50,6 +50,12 @@ struct RuntimeOptions {
   std::vector<std::string> delivery_channels;
   std::string delivery_address = "127.0.0.1:50061";
   int dispatcher_threads = 1;
+  // Retention (retention/, in every process running a worker role): how
+  // often the stage streams are trimmed up to what every consumer group has
+  // consumed (0 = never), and how long the message log keeps an entry
+  // (retention::kDefaultMessageRetentionMs, 30 days).
+  int64_t stream_trim_interval_ms = 10'000;
+  int64_t message_retention_ms = int64_t{30} * 24 * 3600 * 1000;
 };
 
 class Runtime {
