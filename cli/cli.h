@@ -34,6 +34,8 @@ ABSL_DECLARE_FLAG(std::string, name);
 ABSL_DECLARE_FLAG(std::string, properties);
 ABSL_DECLARE_FLAG(int, page_size);
 ABSL_DECLARE_FLAG(std::string, after);
+ABSL_DECLARE_FLAG(std::string, status);
+ABSL_DECLARE_FLAG(std::string, channel_type);
 
 namespace herald::cli {
 

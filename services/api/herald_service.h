@@ -54,7 +54,10 @@ namespace herald::api {
   X(MarkFeedItems, MarkFeedItemsRequest, MarkFeedItemsResponse, feed_)                  \
   X(SetPreferences, SetPreferencesRequest, Preferences, preferences_)                   \
   X(GetPreferences, GetPreferencesRequest, Preferences, preferences_)                   \
-  X(ExplainPreferences, ExplainPreferencesRequest, ExplainPreferencesResponse, preferences_)
+  X(ExplainPreferences, ExplainPreferencesRequest, ExplainPreferencesResponse, preferences_) \
+  X(ListMessages, ListMessagesRequest, ListMessagesResponse, messages_)                 \
+  X(GetMessageEvents, GetMessageEventsRequest, GetMessageEventsResponse, messages_)     \
+  X(UpdateMessageStatus, UpdateMessageStatusRequest, Message, messages_)
 
 namespace internal {
 
