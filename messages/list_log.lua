@@ -45,4 +45,7 @@ for _, entry in ipairs(entries) do
 end
 local exhausted = 0
 if not full and #entries < budget then exhausted = 1 end
+-- A full page that ended on the last entry: say so, so the last page of a
+-- walk is not followed by an empty one.
+if full and #redis.call('XREVRANGE', log, '(' .. last, '-', 'COUNT', 1) == 0 then exhausted = 1 end
 return {last, exhausted, matches}

@@ -102,10 +102,12 @@ absl::StatusOr<v1::GetMessageEventsResponse> EventsFromReplies(const v1::GetMess
     if (!event.ok()) return event.status();
     events.push_back(std::move(*event));
   }
-  // Oldest first; the list is already in order, the synthesized events
-  // interleave with it by time.
-  std::stable_sort(events.begin(), events.end(),
-                   [](const v1::MessageEvent& a, const v1::MessageEvent& b) { return a.at_us() < b.at_us(); });
+  // Oldest first: the list is in order already (its times may be rounded,
+  // so it is never re-sorted); synthesized events interleave by time.
+  if (message->content().has_in_app()) {
+    std::stable_sort(events.begin(), events.end(),
+                     [](const v1::MessageEvent& a, const v1::MessageEvent& b) { return a.at_us() < b.at_us(); });
+  }
   v1::GetMessageEventsResponse response;
   for (v1::MessageEvent& event : events) *response.add_events() = std::move(event);
   return response;

@@ -167,19 +167,31 @@ absl::StatusOr<v1::ListMessagesResponse> MergeListReplies(const ListQuery& query
     return a.partition < b.partition;
   });
   v1::ListMessagesResponse response;
-  std::vector<size_t> emitted(positions.size(), 0), found(positions.size(), 0);
-  for (const Match& m : matches) ++found[m.partition];
+  std::vector<size_t> emitted(positions.size(), 0);
   for (const Match& m : matches) {
     if (response.messages_size() >= query.page_size || m.entry < limit) break;
     *response.add_messages() = MessageFromFields(m.message->elements[1].str, m.message->elements[2].elements);
-    positions[m.partition] = m.message->elements[0].str;
     ++emitted[m.partition];
+  }
+  // Where each partition goes on: just above its first match not given
+  // (so the next page starts with it, and never reads entries added since),
+  // else where its scan stopped.
+  std::vector<const EntryId*> first_left(positions.size(), nullptr);
+  for (const Match& m : matches) {
+    if (emitted[m.partition] > 0) {
+      --emitted[m.partition];
+    } else if (first_left[m.partition] == nullptr) {
+      first_left[m.partition] = &m.entry;
+    }
   }
   bool more = false;
   for (size_t p = 0; p < positions.size(); ++p) {
     if (query.positions[p] == kDone) continue;
-    // Read out up to where the scan stopped, or up to the last match given.
-    if (emitted[p] == found[p]) positions[p] = scanned_to[p];
+    if (first_left[p] != nullptr) {
+      positions[p] = absl::StrCat(first_left[p]->ms, "-", first_left[p]->seq + 1);
+    } else {
+      positions[p] = scanned_to[p];
+    }
     more = more || positions[p] != kDone;
   }
   if (more) response.set_next_cursor(EncodeListCursor(positions));

@@ -16,6 +16,7 @@
 #include "feed/feed_store.h"
 #include "gtest/gtest.h"
 #include "messages/message_list.h"
+#include "runs/step_runner.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
 
@@ -78,7 +79,10 @@ class MessagesTest : public testing::RedisTest {
     EXPECT_TRUE(status.ok()) << status.error_message();
     EXPECT_TRUE(harness_->WaitForIdle());
     std::map<std::string, std::string> runs;
-    for (const auto& run : response.runs()) runs[run.recipient()] = run.workflow_run_id();
+    // A message's run id is the batch id its id derives from: for a run
+    // that reaches its channel steps directly, DirectBatchId of the
+    // trigger's run id and step 0.
+    for (const auto& run : response.runs()) runs[run.recipient()] = runs::DirectBatchId(run.workflow_run_id(), 0);
     return runs;
   }
 
@@ -277,7 +281,8 @@ TEST_F(MessagesTest, PagesWalkEveryPartitionNewestFirstWithNoGapOrDuplicate) {
     std::vector<v1::Message> walked = ListAll(v1::ListMessagesRequest(), size, &pages);
     EXPECT_EQ(Ids(walked), Ids(all)) << "page size " << size;
     EXPECT_EQ(pages, static_cast<int>((all.size() + size - 1) / size)) << "page size " << size;
-    std::set<std::string> unique(Ids(walked).begin(), Ids(walked).end());
+    const std::vector<std::string> ids = Ids(walked);
+    std::set<std::string> unique(ids.begin(), ids.end());
     EXPECT_EQ(unique.size(), walked.size());
   }
   // Messages created while a reader walks do not shift its pages.
