@@ -18,6 +18,10 @@ ABSL_FLAG(std::string, properties, "", "custom properties, a JSON object");
 ABSL_FLAG(int, page_size, 20, "items per page (1-100)");
 ABSL_FLAG(std::string, after, "", "cursor from the previous page");
 ABSL_FLAG(bool, all, false, "every item (of the user, of the selection)");
+ABSL_FLAG(std::string, status, "",
+          "feed list: unread, unseen, read or archived; messages list: queued, sent, delivered, ... (a message status)");
+ABSL_FLAG(std::string, channel_type, "", "channel type (in_app_feed, email, sms, push, chat, webhook); explain: "
+          "in_app_feed when not given");
 
 namespace herald::cli {
 namespace {

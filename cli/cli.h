@@ -35,6 +35,8 @@ ABSL_DECLARE_FLAG(std::string, properties);
 ABSL_DECLARE_FLAG(int, page_size);
 ABSL_DECLARE_FLAG(std::string, after);
 ABSL_DECLARE_FLAG(bool, all);
+ABSL_DECLARE_FLAG(std::string, status);
+ABSL_DECLARE_FLAG(std::string, channel_type);
 
 namespace herald::cli {
 

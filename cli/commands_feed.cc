@@ -8,7 +8,6 @@
 #include "absl/strings/string_view.h"
 #include "cli/cli.h"
 
-ABSL_FLAG(std::string, status, "", "only items that are unread, unseen, read or archived");
 
 namespace herald::cli {
 namespace {

@@ -5,7 +5,6 @@
 #include "cli/cli.h"
 
 ABSL_FLAG(std::string, user, "", "user id");
-ABSL_FLAG(std::string, channel_type, "in_app_feed", "channel type");
 
 namespace herald::cli {
 namespace {
@@ -57,7 +56,8 @@ void PrintExplanation(const v1::ExplainPreferencesResponse& response, std::ostre
 Outcome Explain(Cli& cli, Args args) {
   auto request = ScopedRequest<v1::ExplainPreferencesRequest>();
   request.set_workflow(args[0]);
-  request.set_channel_type(absl::GetFlag(FLAGS_channel_type));
+  std::string channel_type = absl::GetFlag(FLAGS_channel_type);
+  request.set_channel_type(channel_type.empty() ? "in_app_feed" : channel_type);
   request.set_data_json(absl::GetFlag(FLAGS_data));
   return cli.CallAndPrint(&v1::Herald::Stub::ExplainPreferences, request, PrintExplanation);
 }

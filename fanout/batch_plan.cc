@@ -189,7 +189,7 @@ class RecipientPlanner {
     auto not_sent = [&](NotSentReason reason, const char* status, std::string why, std::string rule) {
       plan_->not_sent.push_back(NotSent{messages::NotDelivered{message_id, target.recipient(), workflow_.key,
                                                                batch_.tenant(), channel.channel, status,
-                                                               std::move(why), now_us_, std::move(rule), type},
+                                                               std::move(why), now_us_, std::move(rule), type, target.batch_id()},
                                         reason});
     };
     if (profile == nullptr) return not_sent(NotSentReason::kUnknownRecipient, "not_sent", "unknown_recipient", "");
@@ -214,7 +214,7 @@ class RecipientPlanner {
       }
       plan_->queued.push_back(messages::QueuedMessage{message_id, target.recipient(), workflow_.key, batch_.tenant(),
                                                       channel.channel, type, std::move(*content), preferences_note,
-                                                      accepted, now_us_});
+                                                      accepted, now_us_, target.batch_id()});
     } else {
       feed::NewItem pending;
       v1::FeedItem& item = pending.item;
@@ -236,6 +236,7 @@ class RecipientPlanner {
       pending.accepted_at_us = accepted;
       pending.inserted_at_us = now_us_;
       pending.preferences = std::move(preferences_note);
+      pending.workflow_run_id = target.batch_id();
       plan_->feed_items.push_back(std::move(pending));
     }
     if (workflow_.critical && !decision.bypassed.empty()) ++plan_->critical_bypasses;
@@ -264,7 +265,8 @@ BatchPlan PlanBatch(const PlanContext& context, v1::internal::BatchEnvelope& bat
     for (const auto& target : batch.targets()) {
       plan.not_sent.push_back(NotSent{
           messages::NotDelivered{DeterministicId({target.batch_id(), "workflow"}), target.recipient(),
-                                 batch.workflow(), batch.tenant(), "", "not_sent", "unknown_workflow", now_us, "", ""},
+                                 batch.workflow(), batch.tenant(), "", "not_sent", "unknown_workflow", now_us, "", "",
+                                 target.batch_id()},
           NotSentReason::kUnknownWorkflow});
     }
     return plan;

@@ -176,10 +176,10 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
     entry.plan = PlanBatch(context, batches[i], now_us);
     entry.first_command = commands.size();
     for (const NotSent& not_sent : entry.plan.not_sent) {
-      commands.push_back(messages::RecordNotDeliveredCommand(keys, not_sent.record));
+      commands.push_back(messages::RecordNotDeliveredCommand(keys, not_sent.record, {options_.message_retention_ms}));
     }
     for (const messages::QueuedMessage& queued : entry.plan.queued) {
-      commands.push_back(messages::QueueMessageCommand(keys, queued));
+      commands.push_back(messages::QueueMessageCommand(keys, queued, {options_.message_retention_ms}));
     }
     for (const runs::WaitAppend& wait : entry.plan.waits) commands.push_back(runs::AppendCommand(keys, wait));
     entry.end_command = commands.size();
@@ -190,7 +190,7 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
   for (const auto& [partition, items] : items_by_partition) {
     if (items.empty()) continue;
     insert_command[partition] = commands.size();
-    commands.push_back(feed::InsertManyCommand(Keys(partition), items));
+    commands.push_back(feed::InsertManyCommand(Keys(partition), items, {options_.message_retention_ms}));
   }
   std::vector<absl::StatusOr<redis::Reply>> results;
   if (!commands.empty()) results = client.Pipeline(commands);

@@ -36,6 +36,7 @@ struct FanoutOptions : redis::ConsumerOptions {
   int64_t user_cache_ttl_ms = 2000;
   // Entries each per-worker cache (users, preferences, tenants) keeps.
   size_t cache_capacity = 20'000;
+  int64_t message_retention_ms = feed::kDefaultMessageRetentionMs;  // messages and their events expire
   // The environment's default preference set (least specific level).
   std::shared_ptr<const preferences::PreferenceSet> default_preferences;
 };

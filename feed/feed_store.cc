@@ -51,11 +51,14 @@ int64_t ToInt(const std::string& text) {
 
 }  // namespace
 
-redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items) {
+redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items, const InsertOptions& options) {
   std::vector<std::string> script_keys;
   std::vector<std::string> args;
-  script_keys.reserve(8 * items.size());
-  args.reserve(8 * items.size());
+  script_keys.reserve(1 + 8 * items.size());
+  args.reserve(2 + 10 * items.size());
+  script_keys.push_back(keys.MessageLog());
+  args.push_back(std::to_string(options.message_retention_ms));
+  args.push_back(std::to_string(options.max_items));
   for (const NewItem& item : items) {
     const std::string& tenant = item.item.tenant();
     script_keys.push_back(keys.Message(item.item.id()));
@@ -74,6 +77,8 @@ redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& i
     args.push_back(std::to_string(item.accepted_at_us));
     args.push_back(std::to_string(item.inserted_at_us));
     args.push_back(item.preferences);
+    args.push_back(item.item.workflow());
+    args.push_back(item.workflow_run_id);
   }
   return kInsertMany.Call(std::move(script_keys), std::move(args));
 }

@@ -6,6 +6,7 @@
 // the user's partition (feed/*.lua).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,13 +29,29 @@ struct NewItem {
   // How preferences were applied when that needs saying (critical
   // workflows: "critical_workflow: bypassed user:channel_types.in_app_feed").
   std::string preferences;
+  // The workflow run (batch id) the message id derives from.
+  std::string workflow_run_id;
+};
+
+// How long a message hash lives (feed items and every other message; its
+// events list too): 30 days.
+inline constexpr int64_t kDefaultMessageRetentionMs = int64_t{30} * 24 * 3600 * 1000;
+inline constexpr int kDefaultFeedMaxItems = 1000;
+
+struct InsertOptions {
+  int64_t message_retention_ms = kDefaultMessageRetentionMs;
+  // A user's feed keeps its newest `max_items` items (active and archived);
+  // an insert beyond it deletes the oldest.
+  int max_items = kDefaultFeedMaxItems;
 };
 
 // One EVALSHA that inserts every item (all of partition `keys`) unless its
-// message id exists: one script call per read and partition, not per
-// recipient. Reply: an array with each item's new sequence number, or 0
+// message id exists, logs each in keys.MessageLog() and trims each user's
+// feed to options.max_items: one script call per read and partition, not
+// per recipient. Reply: an array with each item's new sequence number, or 0
 // when it was already there. REQUIRES: `items` is not empty.
-redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items);
+redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items,
+                                 const InsertOptions& options = {});
 
 inline constexpr int kDefaultPageSize = 20;
 inline constexpr int kMaxPageSize = 100;

@@ -8,13 +8,11 @@
 #include "absl/strings/str_split.h"
 #include "core/keys.h"
 #include "messages/delivery_state.h"
+#include "messages/message_history.h"
 #include "messages/message_store.h"
-#include "nlohmann/json.hpp"
 
 namespace herald::messages {
 namespace {
-
-using nlohmann::json;
 
 // How many dead letters one selection call walks per partition and round.
 constexpr int kSelectChunk = 500;
@@ -119,18 +117,8 @@ absl::StatusOr<std::map<int, std::vector<std::string>>> Select(redis::RedisClien
 std::vector<v1::DeliveryAttempt> AttemptsFromEvents(const std::vector<std::string>& events) {
   std::vector<v1::DeliveryAttempt> attempts;
   for (const std::string& text : events) {
-    json event = json::parse(text, nullptr, false);
-    if (!event.is_object() || event.value("type", "") != "message.attempt") continue;
-    const json& a = event.contains("attempt") && event["attempt"].is_object() ? event["attempt"] : json::object();
-    v1::DeliveryAttempt attempt;
-    attempt.set_attempt(a.value("attempt", 0));
-    attempt.set_at_us(a.value("at_us", int64_t{0}));
-    attempt.set_outcome(a.value("outcome", ""));
-    attempt.set_provider_status(a.value("provider_status", ""));
-    attempt.set_provider_response(a.value("provider_response", ""));
-    attempt.set_latency_us(a.value("latency_us", int64_t{0}));
-    attempt.set_next_attempt_at_us(a.value("next_attempt_at_us", int64_t{0}));
-    attempts.push_back(std::move(attempt));
+    auto event = EventFromJson(text);
+    if (event.ok() && event->has_attempt()) attempts.push_back(std::move(*event->mutable_attempt()));
   }
   return attempts;
 }

@@ -3,6 +3,9 @@
 -- outcome, receipts posted back, dead-letter replays, engagement). Scripts
 -- include this file by its path.
 --
+-- Times are written as strings: Redis's cjson keeps 14 significant digits,
+-- which would round microseconds since 1970.
+--
 -- Events are JSON objects in the LIST KEYS-derived `events_key`, oldest
 -- first; the list lives as long as the message (same remaining TTL).
 
@@ -18,5 +21,5 @@ end
 local function set_message_status(message_key, events_key, status, reason, now_us)
   redis.call('HSET', message_key, 'status', status, 'reason', reason, 'updated_at_us', now_us)
   append_message_event(message_key, events_key,
-                       {type = 'message.' .. status, at_us = tonumber(now_us), status = status, reason = reason})
+                       {type = 'message.' .. status, at_us = tostring(now_us), status = status, reason = reason})
 end

@@ -4,13 +4,18 @@
 // to the feed (not_sent, undelivered), the hand-off of email/sms/push/chat
 // messages to the delivery services (recorded `queued`, one entry of
 // herald:{p}:deliveries), the per-user index of those records, and
-// GetMessage. Feed items themselves are written by feed/.
+// GetMessage. Feed items themselves are written by feed/. Every message
+// created is logged in its partition's message log (the index ListMessages
+// reads) and expires after the retention with its events list.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/keys.h"
+#include "feed/feed_store.h"
 #include "herald/v1/herald.pb.h"
 #include "redis/client.h"
 
@@ -29,8 +34,17 @@ struct NotDelivered {
   int64_t at_us = 0;
   std::string rule;    // the preference setting that decided, "<level>:<setting>"
   std::string channel_type;
+  std::string workflow_run_id;  // the run (batch id) the message id derives from
 };
-redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record);
+
+struct WriteOptions {
+  // How long the message hash and its events list live.
+  int64_t message_retention_ms = feed::kDefaultMessageRetentionMs;
+};
+
+// Also logs the message and appends its creation event (message.<status>).
+redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& record,
+                                         const WriteOptions& options = {});
 
 // An email/sms/push/chat message rendered for its channel: recorded
 // `queued` and handed to the delivery services through
@@ -46,13 +60,21 @@ struct QueuedMessage {
   std::string preferences;  // how preferences were applied when that needs saying (critical workflows)
   int64_t accepted_at_us = 0;
   int64_t at_us = 0;
+  std::string workflow_run_id;  // the run (batch id) the message id derives from
 };
-redis::Command QueueMessageCommand(const Keys& keys, const QueuedMessage& message);
+// Also logs the message and appends its creation event (message.queued).
+redis::Command QueueMessageCommand(const Keys& keys, const QueuedMessage& message, const WriteOptions& options = {});
 
 // Any message of `user_id` (feed item or record); NOT_FOUND naming
 // message_id when it does not exist or belongs to someone else.
 redis::Command GetMessageCommand(const Keys& keys, const std::string& message_id);
 absl::StatusOr<v1::Message> MessageFromReply(const std::string& user_id, const std::string& message_id,
                                              const redis::Reply& reply);
+
+// The message a hash holds (HGETALL-style `fields`), whoever it belongs to:
+// status, content, engagement (engagement_status is the furthest of seen <
+// read < interacted < link_clicked < archived that is set) and delivery
+// fields.
+v1::Message MessageFromFields(const std::string& message_id, const std::vector<redis::Reply>& fields);
 
 }  // namespace herald::messages

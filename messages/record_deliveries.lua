@@ -15,7 +15,7 @@
 -- Reply, per message: 1 recorded, 0 left alone.
 --!include messages/message_events.lua
 local due, dead, batches = KEYS[1], KEYS[2], KEYS[3]
-local now = tonumber(ARGV[1])
+local now = ARGV[1]
 local out = {}
 for m = 0, (#KEYS - 3) / 2 - 1 do
   local key, events = KEYS[4 + 2 * m], KEYS[5 + 2 * m]
@@ -32,7 +32,7 @@ for m = 0, (#KEYS - 3) / 2 - 1 do
   else
     local record = {attempt = tonumber(attempt), at_us = now, outcome = outcome, provider_status = ARGV[a + 5],
                     provider_response = ARGV[a + 6], latency_us = tonumber(ARGV[a + 8])}
-    if outcome == 'retry' then record.next_attempt_at_us = tonumber(due_ms) * 1000 end
+    if outcome == 'retry' then record.next_attempt_at_us = due_ms .. '000' end
     redis.call('HDEL', key, 'lease_until_us', 'lease_owner')
     -- Attempt 0: failed before any attempt (no channel for its type).
     if record.attempt > 0 then
@@ -51,7 +51,7 @@ for m = 0, (#KEYS - 3) / 2 - 1 do
       -- Dead letters are listed in score order: scores stay unique per
       -- partition, so a listing's cursor never skips or repeats one.
       local last = redis.call('ZRANGE', dead, -1, -1, 'WITHSCORES')
-      local score = now
+      local score = tonumber(now)
       if last[2] and tonumber(last[2]) >= score then score = tonumber(last[2]) + 1 end
       redis.call('ZADD', dead, score, id)
       if f[3] and f[3] ~= '' then redis.call('XADD', batches, '*', 's', f[3]) end

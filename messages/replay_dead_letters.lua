@@ -9,7 +9,7 @@
 -- Reply: how many were queued again.
 --!include messages/message_events.lua
 local dead, deliveries = KEYS[1], KEYS[2]
-local now = tonumber(ARGV[1])
+local now = ARGV[1]
 local replayed = 0
 for m = 0, (#KEYS - 2) / 2 - 1 do
   local key, events, id = KEYS[3 + 2 * m], KEYS[4 + 2 * m], ARGV[2 + m]

@@ -55,8 +55,11 @@ namespace herald::api {
   X(MarkFeedItems, MarkFeedItemsRequest, MarkFeedItemsResponse, feed_)                  \
   X(SetPreferences, SetPreferencesRequest, Preferences, preferences_)                   \
   X(GetPreferences, GetPreferencesRequest, Preferences, preferences_)                   \
-  X(ExplainPreferences, ExplainPreferencesRequest, ExplainPreferencesResponse, preferences_)   \
-  X(ListDeadLetters, ListDeadLettersRequest, ListDeadLettersResponse, dead_letters_)   \
+  X(ExplainPreferences, ExplainPreferencesRequest, ExplainPreferencesResponse, preferences_) \
+  X(ListMessages, ListMessagesRequest, ListMessagesResponse, messages_)                 \
+  X(GetMessageEvents, GetMessageEventsRequest, GetMessageEventsResponse, messages_)     \
+  X(UpdateMessageStatus, UpdateMessageStatusRequest, Message, messages_)                \
+  X(ListDeadLetters, ListDeadLettersRequest, ListDeadLettersResponse, dead_letters_)    \
   X(ReplayDeadLetters, DeadLetterSelection, ReplayDeadLettersResponse, dead_letters_)   \
   X(PurgeDeadLetters, DeadLetterSelection, PurgeDeadLettersResponse, dead_letters_)
 

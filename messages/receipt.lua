@@ -1,0 +1,32 @@
+#!lua
+-- A provider's receipt for a message (an SMS status callback, an email
+-- bounce): moves a queued / delivery_attempted / sent message to delivered,
+-- undelivered or bounced, and a delivered one to undelivered or bounced (a
+-- late bounce). A failed message is never made delivered by an older
+-- receipt; a repeated receipt changes nothing. Refusals change nothing.
+--
+-- KEYS: [1] the message, [2] its events.
+-- ARGV: [1] user, [2] status (delivered | undelivered | bounced),
+--       [3] reason, [4] now (us).
+-- Reply: HGETALL of the message afterwards.
+--!include messages/message_events.lua
+local message, events = KEYS[1], KEYS[2]
+local user, status, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local m = redis.call('HMGET', message, 'recipient', 'status', 'item')
+if m[1] ~= user then
+  return redis.error_reply('HERALD NOT_FOUND message_id: no message for user ' .. user)
+end
+if m[3] then
+  return redis.error_reply('HERALD FAILED_PRECONDITION message_id: an in-app message takes no provider receipt')
+end
+local current = m[2]
+if current ~= status then
+  local open = current == 'queued' or current == 'delivery_attempted' or current == 'sent'
+  local late_failure = current == 'delivered' and status ~= 'delivered'
+  if not open and not late_failure then
+    return redis.error_reply('HERALD FAILED_PRECONDITION status: the message is ' .. tostring(current) ..
+                             ', a receipt cannot make it ' .. status)
+  end
+  set_message_status(message, events, status, reason, now)
+end
+return redis.call('HGETALL', message)
