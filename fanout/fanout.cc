@@ -190,7 +190,8 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
   for (const auto& [partition, items] : items_by_partition) {
     if (items.empty()) continue;
     insert_command[partition] = commands.size();
-    commands.push_back(feed::InsertManyCommand(Keys(partition), items, {options_.message_retention_ms}));
+    commands.push_back(feed::InsertManyCommand(Keys(partition), items,
+                                                {options_.message_retention_ms, options_.feed_max_items}));
   }
   std::vector<absl::StatusOr<redis::Reply>> results;
   if (!commands.empty()) results = client.Pipeline(commands);

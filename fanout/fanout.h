@@ -37,6 +37,8 @@ struct FanoutOptions : redis::ConsumerOptions {
   // Entries each per-worker cache (users, preferences, tenants) keeps.
   size_t cache_capacity = 20'000;
   int64_t message_retention_ms = feed::kDefaultMessageRetentionMs;  // messages and their events expire
+  // A user's feed keeps its newest items, this many.
+  int feed_max_items = feed::kDefaultFeedMaxItems;
   // The environment's default preference set (least specific level).
   std::shared_ptr<const preferences::PreferenceSet> default_preferences;
 };

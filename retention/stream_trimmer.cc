@@ -118,8 +118,9 @@ absl::StatusOr<StreamTrimStats> TrimOlderThan(redis::RedisClient& client, const 
 absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partitions, int64_t now_ms,
                                        int64_t message_retention_ms, RetentionMetrics* metrics) {
   // Per partition: one script per stage stream, then XTRIM + XLEN of the
-  // message log. Every command touches one key.
-  constexpr size_t kPerPartition = kStageStreams.size() + 2;
+  // message log, then the dead letters older than the retention (their
+  // messages expire at the same age). Every command touches one key.
+  constexpr size_t kPerPartition = kStageStreams.size() + 3;
   std::vector<redis::Command> commands;
   commands.reserve(static_cast<size_t>(partitions) * kPerPartition);
   for (int p = 0; p < partitions; ++p) {
@@ -127,6 +128,8 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
     for (auto stream : kStageStreams) commands.push_back(TrimConsumedCommand((keys.*stream)()));
     commands.push_back(TrimOlderThanCommand(keys.MessageLog(), now_ms - message_retention_ms));
     commands.push_back({"XLEN", keys.MessageLog()});
+    commands.push_back({"ZREMRANGEBYSCORE", keys.DeadLetters(), "-inf",
+                        absl::StrCat("(", (now_ms - message_retention_ms) * 1000)});
   }
   auto replies = client.Pipeline(commands);
   TrimPassStats pass;
@@ -139,6 +142,7 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
       pass[s].trimmed += stats->trimmed;
       pass[s].length += stats->length;
     }
+    if (!replies[base + kStageStreams.size() + 2].ok()) return replies[base + kStageStreams.size() + 2].status();
     auto log = ParseTrimOlderThan(replies[base + kStageStreams.size()], replies[base + kStageStreams.size() + 1]);
     if (!log.ok()) return log.status();
     auto& total = pass[static_cast<size_t>(StreamKind::kMessageLog)];

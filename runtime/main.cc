@@ -55,7 +55,9 @@ ABSL_FLAG(int, flush_tick_ms, 5, "How often the flusher looks for due batches an
 ABSL_FLAG(int64_t, stream_trim_interval_ms, 10000,
           "How often the stage streams are trimmed up to what every consumer group consumed; 0 = never");
 ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
-          "How long the message log keeps an entry (default 30 days)");
+          "How long messages (records, events, feed items, dead letters) and the message log are kept "
+          "(default 30 days)");
+ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest items, this many (1-100000)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("herald all|api|batcher|fanout|dispatcher|delivery [flags]");
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
   options.dispatcher_threads = absl::GetFlag(FLAGS_dispatcher_threads);
   options.stream_trim_interval_ms = absl::GetFlag(FLAGS_stream_trim_interval_ms);
   options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
+  options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;

@@ -92,6 +92,9 @@ class RuntimeImpl final : public Runtime {
     if (options.message_retention_ms < 1) {
       return absl::InvalidArgumentError("--message_retention_ms: must be >= 1");
     }
+    if (options.feed_max_items < 1 || options.feed_max_items > 100'000) {
+      return absl::InvalidArgumentError("--feed_max_items: must be between 1 and 100000");
+    }
     if (options.partitions < 1 || options.partitions > 1024) {
       return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
     }
@@ -185,6 +188,8 @@ class RuntimeImpl final : public Runtime {
       fanout::FanoutOptions fanout_options;
       fanout_options.default_preferences = default_preferences;
       fanout_options.cache_capacity = options.fanout_cache_capacity;
+      fanout_options.message_retention_ms = options.message_retention_ms;
+      fanout_options.feed_max_items = options.feed_max_items;
       StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout_options, clock,
                    *fanout_metrics_, &fanouts_);
     }

@@ -52,10 +52,12 @@ struct RuntimeOptions {
   int dispatcher_threads = 1;
   // Retention (retention/, in every process running a worker role): how
   // often the stage streams are trimmed up to what every consumer group has
-  // consumed (0 = never), and how long the message log keeps an entry
-  // (retention::kDefaultMessageRetentionMs, 30 days).
+  // consumed (0 = never), and how long messages (records, events, feed
+  // items, dead letters) and the message log are kept (30 days).
   int64_t stream_trim_interval_ms = 10'000;
   int64_t message_retention_ms = int64_t{30} * 24 * 3600 * 1000;
+  // A user's in-app feed keeps its newest items, this many.
+  int feed_max_items = 1000;
 };
 
 class Runtime {
