@@ -50,6 +50,12 @@ BatchValues BuildBatchValues(const workflow::Workflow& workflow, v1::internal::B
   int render_limit = std::max(1, activities.size());
   bool newest_first = false;
   int batch_step = envelope.resume_step() - 1;
+  // A fallback envelope resumes at the fallback step itself: its batch
+  // settings are those of the wait that began the step's part of the run.
+  if (envelope.only_step()) {
+    batch_step = std::min(batch_step, static_cast<int>(workflow.steps.size()) - 1);
+    while (batch_step >= 0 && !workflow.steps[batch_step].is_wait()) --batch_step;
+  }
   if (batch_step >= 0 && batch_step < static_cast<int>(workflow.steps.size()) &&
       workflow.steps[batch_step].type == workflow::StepType::kBatch) {
     render_limit = workflow.steps[batch_step].batch.render_limit;
@@ -152,7 +158,19 @@ class RecipientPlanner {
     json unknown = {{"id", target.recipient()}};
     templates::Context context = shared_;
     context.Set("recipient", profile != nullptr ? profile : &unknown);
+    step_messages_.clear();
+    if (values_.newest != nullptr) step_messages_ = values_.newest->step_messages();
+    json refs = RefsJson(step_messages_, context_.message_states);
+    context.Set("refs", &refs);
     const int steps = static_cast<int>(workflow_.steps.size());
+    if (batch_.only_step()) {
+      // A fallback started after its primary message ended undelivered.
+      int step_index = batch_.resume_step();
+      if (step_index >= 0 && step_index < steps && !workflow_.steps[step_index].is_wait()) {
+        PlanStep(target, step_index, profile, context, &refs, 0);
+      }
+      return;
+    }
     for (int step_index = batch_.resume_step(); step_index < steps; ++step_index) {
       if (workflow_.steps[step_index].is_wait()) {
         step_index = runs::NextActionableStep(workflow_, step_index, context);
@@ -162,28 +180,52 @@ class RecipientPlanner {
           break;
         }
       }
-      const workflow::Step& step = workflow_.steps[step_index];
-      if (!step.conditions.Evaluate(context)) {
-        ++plan_->skipped_by_condition;
-        continue;
-      }
-      PlanMessage(target, step_index, step.channel, profile, context);
+      if (workflow_.steps[step_index].fallback_only) continue;
+      PlanStep(target, step_index, profile, context, &refs, 0);
     }
   }
 
  private:
+  // Plans channel step `step_index` if its conditions hold, and its
+  // fallback at once when its message is not sent here and now.
+  void PlanStep(const v1::internal::BatchEnvelope::Target& target, int step_index, const json* profile,
+                const templates::Context& context, json* refs, int depth) {
+    const workflow::Step& step = workflow_.steps[step_index];
+    if (!step.conditions.Evaluate(context)) {
+      ++plan_->skipped_by_condition;
+      return;
+    }
+    bool sent = PlanMessage(target, step_index, step, profile, context, refs);
+    int fallback = step.channel.fallback_step;
+    // The parser refuses fallback cycles; the depth bound is a backstop.
+    if (!sent && fallback >= 0 && depth < static_cast<int>(workflow_.steps.size())) {
+      PlanStep(target, fallback, profile, context, refs, depth + 1);
+    }
+  }
+
   // The run continues in a later batch or delay: the batch id is its run id.
   void HandToWait(const v1::internal::BatchEnvelope::Target& target, int step_index,
                   const templates::Context& context) {
     v1::internal::Activity activity = values_.newest != nullptr ? *values_.newest : v1::internal::Activity();
     activity.set_run_id(target.batch_id());
+    *activity.mutable_step_messages() = step_messages_;
     runs::RunRef run{target.recipient(), batch_.tenant(), batch_.cancellation_key(), target.batch_id()};
     plan_->waits.push_back(
         runs::BuildWaitAppend(workflow_, step_index, run, activity, context, now_us_ / 1000, context_.run_ttl_seconds));
   }
 
-  void PlanMessage(const v1::internal::BatchEnvelope::Target& target, int step_index,
-                   const workflow::ChannelStep& channel, const json* profile, const templates::Context& context) {
+  // Records the message step `ref` made for this run, for later steps.
+  void Remember(const std::string& ref, const std::string& message_id, const std::string& status, json* refs) {
+    step_messages_[ref] = message_id;
+    AddRef(ref, message_id, status, refs);
+  }
+
+  // Plans the message of one channel step; false when it is not sent
+  // (not_sent, or undelivered by a template error), true when it is in the
+  // feed or queued for delivery.
+  bool PlanMessage(const v1::internal::BatchEnvelope::Target& target, int step_index, const workflow::Step& step,
+                   const json* profile, const templates::Context& context, json* refs) {
+    const workflow::ChannelStep& channel = step.channel;
     const std::string& type = channel.channel_type;
     std::string message_id = MessageId(target.batch_id(), step_index, channel.channel);
     auto not_sent = [&](NotSentReason reason, const char* status, std::string why, std::string rule) {
@@ -191,6 +233,8 @@ class RecipientPlanner {
                                                                batch_.tenant(), channel.channel, status,
                                                                std::move(why), now_us_, std::move(rule), type, target.batch_id()},
                                         reason});
+      Remember(step.ref, message_id, status, refs);
+      return false;
     };
     if (profile == nullptr) return not_sent(NotSentReason::kUnknownRecipient, "not_sent", "unknown_recipient", "");
     preferences::Decision decision = preferences::Evaluate(
@@ -207,14 +251,18 @@ class RecipientPlanner {
       const json* channel_data = context_.users.FindChannelData(target.recipient(), channel.channel);
       std::string missing = MissingChannelData(channel, *profile, channel_data);
       if (!missing.empty()) return not_sent(NotSentReason::kMissingChannelData, "not_sent", "missing_channel_data", missing);
-      auto content = RenderContent(channel, context, RenderOptionsFor(workflow_, *profile), *profile, channel_data);
+      auto content =
+          RenderContent(channel, context, RenderOptionsFor(workflow_, *profile), *profile, channel_data, message_id);
       if (!content.ok()) {
         return not_sent(NotSentReason::kTemplateError, "undelivered",
                         absl::StrCat("template_error: ", content.status().message()), "");
       }
+      Remember(step.ref, message_id, "queued", refs);
+      std::string fallback;
+      if (channel.fallback_step >= 0) fallback = FallbackEnvelope(batch_, target, channel.fallback_step, step_messages_);
       plan_->queued.push_back(messages::QueuedMessage{message_id, target.recipient(), workflow_.key, batch_.tenant(),
                                                       channel.channel, type, std::move(*content), preferences_note,
-                                                      accepted, now_us_, target.batch_id()});
+                                                      accepted, now_us_, target.batch_id(), std::move(fallback)});
     } else {
       feed::NewItem pending;
       v1::FeedItem& item = pending.item;
@@ -238,8 +286,10 @@ class RecipientPlanner {
       pending.preferences = std::move(preferences_note);
       pending.workflow_run_id = target.batch_id();
       plan_->feed_items.push_back(std::move(pending));
+      Remember(step.ref, message_id, "delivered", refs);
     }
     if (workflow_.critical && !decision.bypassed.empty()) ++plan_->critical_bypasses;
+    return true;
   }
 
   const PlanContext& context_;
@@ -249,6 +299,8 @@ class RecipientPlanner {
   const templates::Context& shared_;
   const int64_t now_us_;
   BatchPlan* plan_;
+  // The current target's step ref -> message id, carried to later steps.
+  StepMessages step_messages_;
 };
 
 }  // namespace

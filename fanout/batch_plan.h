@@ -13,6 +13,7 @@
 
 #include "herald/v1/pipeline.pb.h"
 #include "messages/message_store.h"
+#include "fanout/run_refs.h"
 #include "feed/feed_store.h"
 #include "nlohmann/json.hpp"
 #include "preferences/preferences.h"
@@ -56,6 +57,8 @@ struct PlanContext {
   const preferences::PreferenceSet* default_preferences = nullptr;
   // How long run records outlive a wait (see runs::WaitAppend).
   int64_t run_ttl_seconds = runs::kDefaultRunTtlSeconds;
+  // States of the messages RefMessageIds names; null = none known.
+  const MessageStates* message_states = nullptr;
 };
 
 // Why a message is not sent, for herald_messages_total.

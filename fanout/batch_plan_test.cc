@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "fanout/plan_test_fakes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "workflow/parser.h"
@@ -23,58 +24,6 @@ using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-class FakeUsers final : public UserDirectory {
- public:
-  void Add(const std::string& id, json profile) { profiles_[id] = std::move(profile); }
-  void AddChannelData(const std::string& id, const std::string& channel, json data) {
-    channel_data_[{id, channel}] = std::move(data);
-  }
-  const json* Find(const std::string& id) const override {
-    auto found = profiles_.find(id);
-    return found == profiles_.end() ? nullptr : &found->second;
-  }
-  const json* FindChannelData(const std::string& id, const std::string& channel) const override {
-    auto found = channel_data_.find({id, channel});
-    return found == channel_data_.end() ? nullptr : &found->second;
-  }
-
- private:
-  std::map<std::string, json> profiles_;
-  std::map<std::pair<std::string, std::string>, json> channel_data_;
-};
-
-class FakePreferences final : public PreferenceDirectory {
- public:
-  void SetUser(const std::string& user, const json& set) {
-    auto parsed = preferences::ParsePreferenceSet(set, "preferences");
-    ASSERT_TRUE(parsed.ok()) << parsed.status();
-    users_[user] = std::move(*parsed);
-  }
-  preferences::LevelSets Find(const std::string& user, const std::string& tenant,
-                              const preferences::PreferenceSet* environment) const override {
-    preferences::LevelSets sets;
-    sets.environment = environment;
-    auto found = users_.find(user);
-    if (found != users_.end()) sets.user = &found->second;
-    return sets;
-  }
-
- private:
-  std::map<std::string, preferences::PreferenceSet> users_;
-};
-
-class FakeTenants final : public TenantDirectory {
- public:
-  void Add(const std::string& id, json tenant) { tenants_[id] = std::move(tenant); }
-  const json* Find(const std::string& id) const override {
-    auto found = tenants_.find(id);
-    return found == tenants_.end() ? nullptr : &found->second;
-  }
-
- private:
-  std::map<std::string, json> tenants_;
-};
 
 // A batch step then a feed item that shows every batch variable and the
 // tenant's branding.

@@ -20,6 +20,21 @@ bool HasList(const json* data, const char* name) {
   return found != data->end() && found->is_array() && !found->empty();
 }
 
+// The webhook body when the step gives none: the run as Herald sees it.
+json DefaultWebhookBody(const templates::Context& context, const std::string& message_id) {
+  auto value = [&](const char* path) {
+    const json* found = context.Lookup(templates::ParsePath(path));
+    return found != nullptr ? *found : json(nullptr);
+  };
+  return json{{"id", message_id},
+              {"workflow", value("workflow.key")},
+              {"recipient", value("recipient")},
+              {"tenant", value("tenant.id")},
+              {"data", value("data")},
+              {"actors", value("actors")},
+              {"total_activities", value("total_activities")}};
+}
+
 }  // namespace
 
 std::string MissingChannelData(const workflow::ChannelStep& channel, const json& recipient,
@@ -37,7 +52,7 @@ std::string MissingChannelData(const workflow::ChannelStep& channel, const json&
 absl::StatusOr<v1::MessageContent> RenderContent(const workflow::ChannelStep& channel,
                                                  const templates::Context& context,
                                                  const templates::RenderOptions& options, const json& recipient,
-                                                 const json* channel_data) {
+                                                 const json* channel_data, const std::string& message_id) {
   v1::MessageContent content;
   const std::string& type = channel.channel_type;
   std::string markdown_body;  // email written in markdown: the text part when none is given
@@ -50,9 +65,12 @@ absl::StatusOr<v1::MessageContent> RenderContent(const workflow::ChannelStep& ch
       rendered = templates::MarkdownToHtml(rendered);
     }
     if (block.type == "json" && !rendered.empty()) {
+      // A webhook body is an object; chat blocks are an array.
+      const bool object = type == "webhook";
       json parsed = json::parse(rendered, nullptr, false);
-      if (!parsed.is_array()) {
-        return absl::InvalidArgumentError(absl::StrCat("template.", block.name, ": did not render to a JSON array"));
+      if (object ? !parsed.is_object() : !parsed.is_array()) {
+        return absl::InvalidArgumentError(absl::StrCat("template.", block.name, ": did not render to a JSON ",
+                                                       object ? "object" : "array"));
       }
       rendered = parsed.dump();
     }
@@ -61,6 +79,13 @@ absl::StatusOr<v1::MessageContent> RenderContent(const workflow::ChannelStep& ch
       if (block.name == "subject") email->set_subject(std::move(rendered));
       else if (block.name == "html") email->set_html(std::move(rendered));
       else if (block.name == "text") email->set_text(std::move(rendered));
+      else if (block.name == "from") email->set_from(std::move(rendered));
+      else if (block.name == "reply_to") email->set_reply_to(std::move(rendered));
+    } else if (type == "webhook") {
+      v1::WebhookContent* webhook = content.mutable_webhook();
+      if (block.name == "url") webhook->set_url(std::move(rendered));
+      else if (block.name == "body") webhook->set_body_json(std::move(rendered));
+      else if (absl::StartsWith(block.name, "headers.")) (*webhook->mutable_headers())[block.name.substr(8)] = std::move(rendered);
     } else if (type == "sms") {
       content.mutable_sms()->set_text(std::move(rendered));
     } else if (type == "push") {
@@ -77,6 +102,9 @@ absl::StatusOr<v1::MessageContent> RenderContent(const workflow::ChannelStep& ch
   if (type == "email") {
     content.mutable_email()->set_to(StringField(recipient, "email"));
     if (content.email().text().empty()) content.mutable_email()->set_text(markdown_body);
+  }
+  if (type == "webhook" && content.webhook().body_json().empty()) {
+    content.mutable_webhook()->set_body_json(DefaultWebhookBody(context, message_id).dump());
   }
   if (type == "sms") content.mutable_sms()->set_to(StringField(recipient, "phone_number"));
   if (type == "push" && channel_data != nullptr) {

@@ -1,4 +1,4 @@
-// Content shaped for email, SMS, push and chat: what the recipient must
+// Content shaped for email, SMS, push, chat and webhooks: what the recipient must
 // have for the channel to reach them, and the rendered message the
 // delivery service will send.
 #pragma once
@@ -19,12 +19,16 @@ std::string MissingChannelData(const workflow::ChannelStep& channel, const nlohm
                                const nlohmann::json* channel_data);
 
 // Renders every template of the step into the channel's content shape
-// (email subject/html/text, sms text, push title/body/data, chat
-// text/blocks). The first template error is returned, naming the field.
+// (email subject/html/text/from/reply_to, sms text, push title/body/data,
+// chat text/blocks, webhook url/body/headers). A webhook without a `body`
+// gets Herald's: {id: message_id, workflow, recipient, tenant, data,
+// actors, total_activities}. The first template error is returned as
+// INVALID_ARGUMENT naming the field.
 absl::StatusOr<v1::MessageContent> RenderContent(const workflow::ChannelStep& channel,
                                                  const templates::Context& context,
                                                  const templates::RenderOptions& options,
                                                  const nlohmann::json& recipient,
-                                                 const nlohmann::json* channel_data);
+                                                 const nlohmann::json* channel_data,
+                                                 const std::string& message_id);
 
 }  // namespace herald::fanout

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/keys.h"
 #include "core/metrics.h"
@@ -49,6 +50,43 @@ class CachedTenants final : public TenantDirectory {
 
  private:
   const tenants::TenantCache& cache_;
+};
+
+// The states of the messages `refs` conditions of one read may look at.
+class FetchedMessageStates final : public MessageStates {
+ public:
+  // Reads every message RefMessageIds names for the decoded batches, in one
+  // pipeline (one round trip); nothing when no workflow reads refs.
+  // UNAVAILABLE/INTERNAL as the client reports them (the read is retried).
+  absl::Status Fetch(redis::RedisClient& client, const workflow::Registry& workflows,
+                     const std::vector<redis::StreamEntry>& entries,
+                     const std::vector<v1::internal::BatchEnvelope>& batches, const std::vector<bool>& decoded) {
+    std::vector<redis::Command> commands;
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < batches.size(); ++i) {
+      if (!decoded[i]) continue;
+      const Keys keys(static_cast<int>(entries[i].stream_index));
+      for (std::string& id : RefMessageIds(workflows, batches[i])) {
+        commands.push_back(messages::MessageStateCommand(keys, id));
+        ids.push_back(std::move(id));
+      }
+    }
+    if (commands.empty()) return absl::OkStatus();
+    std::vector<absl::StatusOr<redis::Reply>> replies = client.Pipeline(commands);
+    for (size_t n = 0; n < replies.size(); ++n) {
+      if (!replies[n].ok()) return replies[n].status();
+      if (auto state = messages::MessageStateFromReply(*replies[n])) states_[ids[n]] = std::move(*state);
+    }
+    return absl::OkStatus();
+  }
+
+  const messages::MessageState* Find(const std::string& message_id) const override {
+    auto found = states_.find(message_id);
+    return found != states_.end() ? &found->second : nullptr;
+  }
+
+ private:
+  absl::flat_hash_map<std::string, messages::MessageState> states_;
 };
 
 // Indexed by NotSentReason (all but kUnknownWorkflow, which has no channel).
@@ -153,12 +191,14 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
   HERALD_RETURN_IF_ERROR(users_.Prefetch(client, user_ids));
   HERALD_RETURN_IF_ERROR(preferences_.Prefetch(client, preference_targets));
   HERALD_RETURN_IF_ERROR(tenants_.Prefetch(client, tenant_ids));
+  FetchedMessageStates message_states;
+  HERALD_RETURN_IF_ERROR(message_states.Fetch(client, workflows_, entries, batches, decoded));
 
   CachedUsers users(users_);
   CachedPreferences preferences(preferences_);
   CachedTenants tenants(tenants_);
   const PlanContext context{workflows_, users, preferences, tenants, options_.default_preferences.get(),
-                            options_.run_ttl_seconds};
+                            options_.run_ttl_seconds, &message_states};
   const int64_t now_us = clock_.NowMicros();
   std::vector<redis::Command> commands;
   std::vector<EntryWrites> writes(entries.size());

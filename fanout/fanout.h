@@ -1,5 +1,7 @@
 // The fan-out role: consumes herald:{p}:batches, loads the users,
-// preferences and tenants a read needs (one round trip, briefly cached),
+// preferences and tenants a read needs (one round trip, briefly cached) and,
+// for workflows whose conditions read `refs`, the states of the earlier
+// messages the runs carry (one pipelined round trip, see run_refs.h),
 // lets PlanBatch (batch_plan.h) decide every recipient's messages, and
 // writes them: in-app feed items (one insert per partition per read),
 // email/sms/push/chat messages queued for the delivery services, records

@@ -30,13 +30,46 @@ redis::Command RecordNotDeliveredCommand(const Keys& keys, const NotDelivered& r
 }
 
 redis::Command QueueMessageCommand(const Keys& keys, const QueuedMessage& message, const WriteOptions& options) {
+  std::vector<std::string> args = {
+      std::to_string(options.message_retention_ms), "id", message.message_id, "recipient", message.recipient,
+      "workflow", message.workflow, "tenant", message.tenant, "channel", message.channel, "channel_type",
+      message.channel_type, "status", "queued", "content", message.content.SerializeAsString(), "preferences",
+      message.preferences, "accepted_at_us", std::to_string(message.accepted_at_us), "inserted_at_us",
+      std::to_string(message.at_us), "workflow_run_id", message.workflow_run_id};
+  if (!message.fallback.empty()) {
+    args.push_back("fallback");
+    args.push_back(message.fallback);
+  }
   return kQueue.Call({keys.Message(message.message_id), keys.UserRecords(message.recipient), keys.Deliveries(),
                       keys.MessageLog(), keys.MessageEvents(message.message_id)},
-                     {std::to_string(options.message_retention_ms), "id", message.message_id, "recipient", message.recipient, "workflow", message.workflow,
-                      "tenant", message.tenant, "channel", message.channel, "channel_type", message.channel_type,
-                      "status", "queued", "content", message.content.SerializeAsString(), "preferences",
-                      message.preferences, "accepted_at_us", std::to_string(message.accepted_at_us),
-                      "inserted_at_us", std::to_string(message.at_us), "workflow_run_id", message.workflow_run_id});
+                     std::move(args));
+}
+
+// Engagement fields of a message hash, least advanced first (feed items
+// keep seen_at/read_at/interacted_at/archived_at; link clicks come from
+// delivery receipts).
+constexpr const char* kEngagementFields[][2] = {{"seen_at", "seen"},
+                                                {"read_at", "read"},
+                                                {"interacted_at", "interacted"},
+                                                {"link_clicked_at", "link_clicked"},
+                                                {"archived_at", "archived"}};
+
+redis::Command MessageStateCommand(const Keys& keys, const std::string& message_id) {
+  redis::Command command{"HMGET", keys.Message(message_id), "status"};
+  for (const auto& field : kEngagementFields) command.push_back(field[0]);
+  return command;
+}
+
+std::optional<MessageState> MessageStateFromReply(const redis::Reply& reply) {
+  if (reply.elements.size() != 1 + std::size(kEngagementFields)) return std::nullopt;
+  const redis::Reply& status = reply.elements[0];
+  if (status.type == redis::Reply::Type::kNil || status.str.empty()) return std::nullopt;
+  MessageState state{status.str, status.str};
+  for (size_t i = 0; i < std::size(kEngagementFields); ++i) {
+    const redis::Reply& at = reply.elements[1 + i];
+    if (at.type != redis::Reply::Type::kNil && !at.str.empty()) state.engagement_status = kEngagementFields[i][1];
+  }
+  return state;
 }
 
 redis::Command GetMessageCommand(const Keys& keys, const std::string& message_id) {

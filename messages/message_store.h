@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,26 @@ struct QueuedMessage {
   int64_t accepted_at_us = 0;
   int64_t at_us = 0;
   std::string workflow_run_id;  // the run (batch id) the message id derives from
+  // Serialized BatchEnvelope (only_step = the step's fallback) the delivery
+  // dispatcher XADDs to the partition's batches stream when this message
+  // ends undelivered; "" = the step has no fallback. Stored in the hash
+  // field `fallback` only when set.
+  std::string fallback;
 };
 // Also logs the message and appends its creation event (message.queued).
 redis::Command QueueMessageCommand(const Keys& keys, const QueuedMessage& message, const WriteOptions& options = {});
+
+// Where a message stands, as conditions on `refs.<step>` see it.
+struct MessageState {
+  std::string status;  // queued | sent | delivered | undelivered | not_sent | bounced | ...
+  // The furthest engagement set (seen < read < interacted < link_clicked <
+  // archived), else the status.
+  std::string engagement_status;
+};
+// Reads one message's state (read-only; pipeline many of them).
+redis::Command MessageStateCommand(const Keys& keys, const std::string& message_id);
+// nullopt when the message does not exist (never written, or expired).
+std::optional<MessageState> MessageStateFromReply(const redis::Reply& reply);
 
 // Any message of `user_id` (feed item or record); NOT_FOUND naming
 // message_id when it does not exist or belongs to someone else.

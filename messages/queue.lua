@@ -8,7 +8,10 @@
 -- KEYS: [1] the message, [2] the user's records set, [3] the deliveries
 --       stream, [4] the partition's message log, [5] the message's events.
 -- ARGV: [1] retention ms, then field/value pairs starting with 'id',
---       <message id>, including 'inserted_at_us'.
+--       <message id>, including 'inserted_at_us'. The pair 'fallback',
+--       <serialized BatchEnvelope> comes only when the step has a fallback
+--       (the dispatcher XADDs it to the batches stream when the delivery
+--       ends undelivered).
 -- Event times are strings: cjson writes numbers with 14 digits, too few
 -- for microseconds.
 -- Reply: 1 queued, 0 already there.

@@ -9,6 +9,7 @@ int NextActionableStep(const workflow::Workflow& workflow, int from, const templ
   int count = static_cast<int>(workflow.steps.size());
   for (int i = from; i < count; ++i) {
     const workflow::Step& step = workflow.steps[i];
+    if (step.fallback_only) continue;  // runs only when the step it backs up is not sent
     if (!step.is_wait()) return i;
     if (step.conditions.Evaluate(context)) return i;
   }

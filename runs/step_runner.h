@@ -14,7 +14,8 @@
 namespace herald::runs {
 
 // The first step at or after `from` that needs work: a channel step, or a
-// wait step whose conditions pass (a wait whose conditions fail is skipped).
+// wait step whose conditions pass (a wait whose conditions fail is skipped,
+// and so is a channel step that runs only as another step's fallback).
 // Returns steps.size() when the run is finished.
 int NextActionableStep(const workflow::Workflow& workflow, int from, const templates::Context& context);
 

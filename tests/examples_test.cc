@@ -61,7 +61,14 @@ TEST_F(ExamplesTest, WorkflowDirectoryLoads) {
   std::set<std::string> keys;
   for (const auto& [key, unused] : (*registry)->all()) keys.insert(key);
   EXPECT_EQ(keys, (std::set<std::string>{"comment-everywhere", "mention", "new-comment", "password-reset",
-                                         "trial-reminder", "welcome"}));
+                                         "push-sms-fallback", "trial-reminder", "unread-reminder", "welcome"}));
+  const workflow::Workflow* reminder = (*registry)->Find("unread-reminder");
+  ASSERT_NE(reminder, nullptr);
+  EXPECT_TRUE(reminder->reads_refs);
+  const workflow::Workflow* fallback = (*registry)->Find("push-sms-fallback");
+  ASSERT_NE(fallback, nullptr);
+  EXPECT_EQ(fallback->steps[0].channel.fallback_step, 1);
+  EXPECT_TRUE(fallback->steps[1].fallback_only);
   // comment-everywhere delivers through every channel type: its channels
   // are what a user can have channel data for.
   EXPECT_FALSE((*registry)->channels().empty());

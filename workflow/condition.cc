@@ -1,5 +1,8 @@
 #include "workflow/condition.h"
 
+#include <iterator>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 
 namespace herald::workflow {
@@ -55,7 +58,29 @@ bool Contains(const json& haystack, const json& needle) {
   return false;
 }
 
+// Ordered by kMessageStatusOrder; nullopt when either side is not a status.
+std::optional<int> CompareStatus(const json& left, const json& right) {
+  if (!left.is_string() || !right.is_string()) return std::nullopt;
+  int l = MessageStatusRank(left.get_ref<const std::string&>());
+  int r = MessageStatusRank(right.get_ref<const std::string&>());
+  if (l < 0 || r < 0) return std::nullopt;
+  return l < r ? -1 : (l > r ? 1 : 0);
+}
+
 }  // namespace
+
+int MessageStatusRank(absl::string_view status) {
+  for (size_t i = 0; i < std::size(kMessageStatusOrder); ++i) {
+    if (kMessageStatusOrder[i] == status) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+absl::string_view RefsField(const templates::Path& path) {
+  if (path.size() != 3 || path[0] != "refs") return "";
+  if (path[2] == "status" || path[2] == "engagement_status") return path[2];
+  return "";
+}
 
 absl::StatusOr<Operator> ParseOperator(const std::string& name) {
   static const std::pair<const char*, Operator> kOperators[] = {
@@ -102,7 +127,7 @@ bool EvaluateCondition(const Condition& condition, const templates::Context& con
       break;
   }
   if (value == nullptr) return condition.op == Operator::kEqualTo && condition.argument.is_null();
-  auto c = Compare(*value, condition.argument);
+  auto c = condition.status_order ? CompareStatus(*value, condition.argument) : Compare(*value, condition.argument);
   if (!c) return false;
   switch (condition.op) {
     case Operator::kEqualTo:

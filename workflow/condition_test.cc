@@ -48,5 +48,36 @@ TEST(ConditionTest, GroupsCombineAllOrAny) {
   EXPECT_FALSE(group.Reads("recipient"));
 }
 
+TEST(ConditionTest, RefsStatusesCompareInMessageOrder) {
+  json refs = {{"in_app", {{"status", "delivered"}, {"engagement_status", "seen"}}},
+               {"push", {{"status", "undelivered"}, {"engagement_status", "undelivered"}}}};
+  templates::Context context;
+  context.Set("refs", &refs);
+  auto ordered = [](const std::string& variable, Operator op, const char* argument) {
+    Condition condition = Make(variable, op, argument);
+    condition.status_order = true;
+    return condition;
+  };
+  // As strings "seen" > "read"; in message order seen < read.
+  EXPECT_TRUE(EvaluateCondition(ordered("refs.in_app.engagement_status", Operator::kLessThan, "read"), context));
+  EXPECT_FALSE(EvaluateCondition(ordered("refs.in_app.engagement_status", Operator::kLessThan, "seen"), context));
+  EXPECT_TRUE(EvaluateCondition(ordered("refs.in_app.engagement_status", Operator::kLessThanOrEqualTo, "seen"), context));
+  EXPECT_TRUE(EvaluateCondition(ordered("refs.in_app.status", Operator::kGreaterThanOrEqualTo, "sent"), context));
+  EXPECT_TRUE(EvaluateCondition(ordered("refs.push.status", Operator::kLessThan, "queued"), context));
+  EXPECT_FALSE(EvaluateCondition(ordered("refs.push.status", Operator::kGreaterThan, "bounced"), context));
+  // No message for the step: ordered comparisons fail, not_exists tells.
+  EXPECT_FALSE(EvaluateCondition(ordered("refs.sms.status", Operator::kLessThan, "read"), context));
+  EXPECT_TRUE(EvaluateCondition(Make("refs.sms.status", Operator::kNotExists), context));
+  EXPECT_TRUE(EvaluateCondition(Make("refs.in_app.status", Operator::kEqualTo, "delivered"), context));
+
+  int previous = -1;
+  for (const char* word : {"undelivered", "bounced", "delivery_attempted", "queued", "not_sent", "sent", "delivered",
+                           "seen", "read", "interacted", "archived"}) {
+    EXPECT_GT(MessageStatusRank(word), previous) << word;
+    previous = MessageStatusRank(word);
+  }
+  EXPECT_EQ(MessageStatusRank("pending"), -1);
+}
+
 }  // namespace
 }  // namespace herald::workflow

@@ -125,7 +125,37 @@ nlohmann::json YamlToJson(const YAML::Node& node) {
   }
 }
 
-absl::StatusOr<ConditionGroup> ParseConditions(const YAML::Node& node, const Location& at) {
+// `refs.<ref>.status|engagement_status`: <ref> must be an earlier channel
+// step; an ordered comparison needs a status word as its argument.
+absl::Status CheckRefsCondition(const std::string& field, const std::vector<Step>& earlier, const Location& at,
+                                Condition* condition) {
+  const templates::Path& path = condition->path;
+  absl::string_view refs_field = RefsField(path);
+  if (refs_field.empty()) {
+    return at.Error(field + ".variable",
+                    absl::StrCat("must be refs.<step ref>.status or refs.<step ref>.engagement_status; got '",
+                                 condition->variable, "'"));
+  }
+  auto step = std::find_if(earlier.begin(), earlier.end(), [&](const Step& s) { return s.ref == path[1]; });
+  if (step == earlier.end()) return at.Error(field + ".variable", absl::StrCat("no earlier step '", path[1], "'"));
+  if (step->type != StepType::kChannel) {
+    return at.Error(field + ".variable", absl::StrCat("step '", path[1], "' is not a channel step"));
+  }
+  const Operator op = condition->op;
+  condition->status_order = op == Operator::kGreaterThan || op == Operator::kGreaterThanOrEqualTo ||
+                            op == Operator::kLessThan || op == Operator::kLessThanOrEqualTo;
+  if (condition->status_order &&
+      (!condition->argument.is_string() || MessageStatusRank(condition->argument.get<std::string>()) < 0)) {
+    std::vector<std::string> words(std::begin(kMessageStatusOrder), std::end(kMessageStatusOrder));
+    return at.Error(field + ".argument",
+                    absl::StrCat("must be a message status for an ordered comparison (", absl::StrJoin(words, " < "),
+                                 ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ConditionGroup> ParseConditions(const YAML::Node& node, const Location& at,
+                                               const std::vector<Step>& earlier) {
   ConditionGroup group;
   if (!node) return group;
   YAML::Node list = node;
@@ -146,11 +176,11 @@ absl::StatusOr<ConditionGroup> ParseConditions(const YAML::Node& node, const Loc
     condition.path = templates::ParsePath(condition.variable);
     if (condition.path.empty()) return at.Error(field + ".variable", absl::StrCat("bad path '", condition.variable, "'"));
     static const std::set<std::string> kRoots = {"data", "recipient", "actor", "tenant", "total_activities",
-                                                 "total_actors", "activities", "actors", "workflow"};
+                                                 "total_actors", "activities", "actors", "workflow", "refs"};
     if (!kRoots.count(condition.path[0])) {
       return at.Error(field + ".variable",
                       absl::StrCat("must start with one of data, recipient, actor, tenant, total_activities, "
-                                   "total_actors, activities, actors, workflow; got '",
+                                   "total_actors, activities, actors, workflow, refs; got '",
                                    condition.variable, "'"));
     }
     if (!item["operator"] || !item["operator"].IsScalar()) return at.Error(field + ".operator", "is required");
@@ -161,6 +191,7 @@ absl::StatusOr<ConditionGroup> ParseConditions(const YAML::Node& node, const Loc
     bool needs_argument = condition.op != Operator::kExists && condition.op != Operator::kNotExists &&
                           condition.op != Operator::kEmpty && condition.op != Operator::kNotEmpty;
     if (needs_argument && !item["argument"]) return at.Error(field + ".argument", "is required for this operator");
+    if (condition.path[0] == "refs") HERALD_RETURN_IF_ERROR(CheckRefsCondition(field, earlier, at, &condition));
     group.conditions.push_back(std::move(condition));
   }
   return group;
@@ -195,7 +226,18 @@ absl::Status ParseBatch(const YAML::Node& node, const Location& at, BatchStep* b
   return absl::OkStatus();
 }
 
-// One template field of an email/sms/push/chat step.
+// RFC 9110 token characters.
+bool IsHeaderName(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string("!#$%&'*+-.^_`|~").find(c) == std::string::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// One template field of an email/sms/push/chat/webhook step.
 struct ContentField {
   const char* name;
   const char* block_type;  // how the fan-out renders it (see BlockTemplate)
@@ -208,15 +250,20 @@ struct ContentField {
 absl::Status ParseContentTemplate(const YAML::Node& tmpl, const Location& at, ChannelStep* channel) {
   static const std::map<std::string, std::vector<ContentField>> kFields = {
       {"email", {{"subject", "text", true}, {"html", "html", false}, {"markdown", "markdown", false},
-                 {"text", "text", false}}},
+                 {"text", "text", false}, {"from", "text", false}, {"reply_to", "text", false}}},
       {"sms", {{"text", "text", true}}},
       {"push", {{"title", "text", true}, {"body", "text", true}}},
       {"chat", {{"text", "text", true}, {"blocks", "json", false}}},
+      {"webhook", {{"url", "text", false}, {"body", "json", false}}},
   };
   const std::vector<ContentField>& fields = kFields.at(channel->channel_type);
+  // A map of string templates, each a block named "<map>.<key>".
+  const char* map_field = channel->channel_type == "push"      ? "data"
+                          : channel->channel_type == "webhook" ? "headers"
+                                                               : nullptr;
   for (const auto& entry : tmpl) {
     const std::string key = entry.first.Scalar();
-    bool known = (channel->channel_type == "push" && key == "data") ||
+    bool known = (map_field != nullptr && key == map_field) ||
                  std::any_of(fields.begin(), fields.end(), [&](const ContentField& f) { return key == f.name; });
     if (!known) return at.Error(absl::StrCat("template.", key), absl::StrCat("unknown field for ", channel->channel_type));
   }
@@ -238,14 +285,20 @@ absl::Status ParseContentTemplate(const YAML::Node& tmpl, const Location& at, Ch
     if (tmpl["html"] && tmpl["markdown"]) return at.Error("template.html", "give 'html' or 'markdown', not both");
     if (!tmpl["html"] && !tmpl["markdown"]) return at.Error("template.html", "is required (or 'markdown')");
   }
-  if (YAML::Node data = tmpl["data"]) {
-    if (!data.IsMap()) return at.Error("template.data", "must be a map of string templates");
-    for (const auto& entry : data) {
-      std::string path = absl::StrCat("template.data.", entry.first.Scalar());
+  if (map_field != nullptr && tmpl[map_field]) {
+    YAML::Node map = tmpl[map_field];
+    const std::string prefix = absl::StrCat("template.", map_field);
+    if (!map.IsMap()) return at.Error(prefix, "must be a map of string templates");
+    for (const auto& entry : map) {
+      const std::string& key = entry.first.Scalar();
+      std::string path = absl::StrCat(prefix, ".", key);
       if (!entry.second.IsScalar()) return at.Error(path, "must be a string");
+      if (std::string(map_field) == "headers" && !IsHeaderName(key)) {
+        return at.Error(path, "is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)");
+      }
       HERALD_ASSIGN_OR_RETURN(auto compiled, CompileField(entry.second.Scalar(), path, at));
       channel->blocks.push_back(
-          BlockTemplate{absl::StrCat("data.", entry.first.Scalar()), "text", std::move(compiled), {}});
+          BlockTemplate{absl::StrCat(map_field, ".", key), "text", std::move(compiled), {}});
     }
   }
   return absl::OkStatus();
@@ -258,7 +311,10 @@ absl::Status ParseChannel(const YAML::Node& node, const Location& at, ChannelSte
                     absl::StrCat("unknown channel type '", channel->channel_type, "' (", ChannelTypeList(), ")"));
   }
   HERALD_ASSIGN_OR_RETURN(channel->channel, OptionalString(node, "channel", at, channel->channel_type));
+  HERALD_ASSIGN_OR_RETURN(channel->fallback, OptionalString(node, "fallback", at));
   YAML::Node tmpl = node["template"];
+  // Every webhook field has a default (URL: the channel's; body: built by Herald).
+  if (channel->channel_type == "webhook" && !tmpl) return absl::OkStatus();
   if (channel->channel_type != "in_app_feed") {
     if (!tmpl || !tmpl.IsMap()) return at.Error("template", "is required: a map of the channel's fields");
     return ParseContentTemplate(tmpl, at, channel);
@@ -311,6 +367,59 @@ absl::Status ParseChannel(const YAML::Node& node, const Location& at, ChannelSte
   return absl::OkStatus();
 }
 
+// Unknown fields of a step are errors naming them (a typo never silently
+// drops a setting). The type itself is checked by the caller.
+absl::Status CheckStepFields(const YAML::Node& node, const std::string& type, const Location& at) {
+  static const std::map<std::string, std::set<std::string>> kFields = {
+      {"batch",
+       {"window", "window_mode", "max_window", "batch_key", "max_activities", "render_limit", "order",
+        "flush_leading_item"}},
+      {"delay", {"duration"}},
+      {"channel", {"channel_type", "channel", "template", "fallback"}},
+  };
+  auto fields = kFields.find(type);
+  if (fields == kFields.end()) return absl::OkStatus();
+  for (const auto& entry : node) {
+    const std::string& key = entry.first.Scalar();
+    if (key == "ref" || key == "type" || key == "conditions" || key == "name" || key == "description") continue;
+    if (!fields->second.count(key)) return at.Error(key, absl::StrCat("unknown field for a ", type, " step"));
+  }
+  return absl::OkStatus();
+}
+
+// Resolves every `fallback: <ref>` to a step index, marks the targets
+// fallback_only, and refuses missing targets, non-channel targets and
+// cycles (push -> sms -> push).
+absl::Status ResolveFallbacks(const Location& at, Workflow* workflow) {
+  std::vector<Step>& steps = workflow->steps;
+  // Located as while parsing: a step without a ref is named by index only.
+  auto step_at = [&](size_t i) {
+    return at.Step(i, steps[i].ref == absl::StrCat("step_", i) ? "" : steps[i].ref);
+  };
+  for (size_t i = 0; i < steps.size(); ++i) {
+    ChannelStep& channel = steps[i].channel;
+    if (steps[i].type != StepType::kChannel || channel.fallback.empty()) continue;
+    auto target = std::find_if(steps.begin(), steps.end(), [&](const Step& s) { return s.ref == channel.fallback; });
+    if (target == steps.end()) return step_at(i).Error("fallback", absl::StrCat("no step '", channel.fallback, "'"));
+    if (target->type != StepType::kChannel) {
+      return step_at(i).Error("fallback", absl::StrCat("step '", channel.fallback, "' is not a channel step"));
+    }
+    channel.fallback_step = static_cast<int>(target - steps.begin());
+    target->fallback_only = true;
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    // Follow the chain; more hops than steps means it loops.
+    int at_step = static_cast<int>(i);
+    for (size_t hops = 0; at_step >= 0; ++hops) {
+      if (hops > steps.size()) {
+        return step_at(i).Error("fallback", "the fallback chain comes back to this step (a cycle)");
+      }
+      at_step = steps[at_step].type == StepType::kChannel ? steps[at_step].channel.fallback_step : -1;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& source) {
   Location at(source);
   if (!root.IsMap()) return at.Error("", "a workflow file must be a map with 'key' and 'steps'");
@@ -347,7 +456,8 @@ absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& so
     step.ref = ref.empty() ? absl::StrCat("step_", i) : ref;
     if (!refs.insert(step.ref).second) return step_at.Error("ref", "is used by an earlier step");
     HERALD_ASSIGN_OR_RETURN(std::string type, RequiredString(node, "type", step_at));
-    HERALD_ASSIGN_OR_RETURN(step.conditions, ParseConditions(node["conditions"], step_at));
+    HERALD_RETURN_IF_ERROR(CheckStepFields(node, type, step_at));
+    HERALD_ASSIGN_OR_RETURN(step.conditions, ParseConditions(node["conditions"], step_at, workflow.steps));
     if (type == "batch") {
       step.type = StepType::kBatch;
       HERALD_RETURN_IF_ERROR(ParseBatch(node, step_at, &step.batch));
@@ -364,6 +474,10 @@ absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& so
     workflow.steps.push_back(std::move(step));
   }
   if (!has_channel) return at.Error("steps", "needs at least one channel step");
+  HERALD_RETURN_IF_ERROR(ResolveFallbacks(at, &workflow));
+  for (const Step& step : workflow.steps) {
+    if (step.conditions.Reads("refs")) workflow.reads_refs = true;
+  }
   for (const Step& step : workflow.steps) {
     if (!step.is_wait()) continue;
     const std::string& key = step.batch.key.source();

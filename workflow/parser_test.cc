@@ -94,6 +94,39 @@ TEST(ParserTest, ErrorsNameFileStepAndField) {
       {"key: a\nsteps:\n  - {type: channel, channel_type: push, template: {title: t, body: '{% if %}'}}",
        "field 'template.body'"},
       {"key: a\nsteps:\n  - {type: channel, channel_type: chat}", "field 'template': is required"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: sms, template: {text: t}, fallbak: x}",
+       "steps[0]: field 'fallbak': unknown field for a channel step"},
+      {"key: a\nsteps:\n  - {type: delay, duration: 1s, window: 5s}\n  - {type: channel, channel_type: sms, "
+       "template: {text: t}}",
+       "field 'window': unknown field for a delay step"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: sms, template: {text: t}, fallback: x}",
+       "steps[0]: field 'fallback': no step 'x'"},
+      {"key: a\nsteps:\n  - {ref: s, type: channel, channel_type: sms, template: {text: t}, fallback: w}\n"
+       "  - {ref: w, type: delay, duration: 1s}",
+       "steps[0] (ref 's'): field 'fallback': step 'w' is not a channel step"},
+      {"key: a\nsteps:\n  - {ref: p, type: channel, channel_type: sms, template: {text: t}, fallback: q}\n"
+       "  - {ref: q, type: channel, channel_type: sms, channel: s2, template: {text: t}, fallback: p}",
+       "steps[0] (ref 'p'): field 'fallback': the fallback chain comes back to this step (a cycle)"},
+      {"key: a\nsteps:\n  - {ref: p, type: channel, channel_type: sms, template: {text: t}, fallback: p}",
+       "(a cycle)"},
+      {"key: a\nsteps:\n  - {ref: e, type: channel, channel_type: sms, template: {text: t}, conditions: "
+       "[{variable: refs.later.status, operator: equal_to, argument: sent}]}\n"
+       "  - {ref: later, type: channel, channel_type: in_app_feed, template: {markdown: x}}",
+       "field 'conditions[0].variable': no earlier step 'later'"},
+      {"key: a\nsteps:\n  - {ref: f, type: channel, channel_type: in_app_feed, template: {markdown: x}}\n"
+       "  - {type: channel, channel_type: sms, template: {text: t}, conditions: "
+       "[{variable: refs.f.opened, operator: exists}]}",
+       "field 'conditions[0].variable': must be refs.<step ref>.status or refs.<step ref>.engagement_status"},
+      {"key: a\nsteps:\n  - {ref: f, type: channel, channel_type: in_app_feed, template: {markdown: x}}\n"
+       "  - {type: channel, channel_type: sms, template: {text: t}, conditions: "
+       "[{variable: refs.f.engagement_status, operator: less_than, argument: opened}]}",
+       "field 'conditions[0].argument': must be a message status for an ordered comparison (undelivered < "},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: webhook, template: {body: '{}', method: POST}}",
+       "field 'template.method': unknown field for webhook"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: webhook, template: {headers: {'Bad Header': x}}}",
+       "field 'template.headers.Bad Header': is not an HTTP header name"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: webhook, template: {body: {a: 1}}}",
+       "field 'template.body': must be a non-empty string"},
   };
   for (const BadCase& bad : cases) {
     auto workflow = ParseWorkflow(bad.yaml, "f.yaml");
@@ -122,6 +155,53 @@ steps:
   EXPECT_EQ(blocks, (std::vector<std::string>{"email:subject:text", "email:html:markdown", "email:text:text",
                                               "apns:title:text", "apns:body:text", "apns:data.id:text",
                                               "slack:text:text", "slack:blocks:json"}));
+}
+
+TEST(ParserTest, RefsFallbacksWebhooksAndSenders) {
+  auto workflow = ParseWorkflow(R"(
+key: escalate
+steps:
+  - {ref: in_app, type: channel, channel_type: in_app_feed, template: {markdown: x}}
+  - {ref: wait, type: delay, duration: 10m}
+  - ref: push
+    type: channel
+    channel_type: push
+    fallback: sms
+    conditions: [{variable: refs.in_app.engagement_status, operator: less_than, argument: read}]
+    template: {title: t, body: b}
+  - ref: sms
+    type: channel
+    channel_type: sms
+    fallback: email
+    template: {text: t}
+  - ref: email
+    type: channel
+    channel_type: email
+    template: {subject: s, html: h, from: "{{ tenant.name }} <a@b.c>", reply_to: r@b.c}
+  - ref: hook
+    type: channel
+    channel_type: webhook
+    template: {url: "https://x/{{ recipient.id }}", body: '{"a": 1}', headers: {X-Key: k}}
+)", "escalate.yaml");
+  ASSERT_TRUE(workflow.ok()) << workflow.status();
+  const std::vector<Step>& steps = workflow->steps;
+  EXPECT_TRUE(workflow->reads_refs);
+  EXPECT_FALSE(workflow->waits_read_profiles);
+  EXPECT_TRUE(steps[2].conditions.conditions[0].status_order);
+  EXPECT_EQ(steps[2].channel.fallback_step, 3);
+  EXPECT_EQ(steps[3].channel.fallback_step, 4);
+  EXPECT_FALSE(steps[2].fallback_only);
+  EXPECT_TRUE(steps[3].fallback_only);
+  EXPECT_TRUE(steps[4].fallback_only);
+  EXPECT_FALSE(steps[5].fallback_only);
+  std::vector<std::string> blocks;
+  for (size_t i = 4; i < steps.size(); ++i) {
+    for (const BlockTemplate& block : steps[i].channel.blocks) blocks.push_back(absl::StrCat(block.name, ":", block.type));
+  }
+  EXPECT_EQ(blocks, (std::vector<std::string>{"subject:text", "html:html", "from:text", "reply_to:text", "url:text",
+                                              "body:json", "headers.X-Key:text"}));
+  // A webhook step needs no template at all.
+  EXPECT_TRUE(ParseWorkflow("key: h\nsteps: [{type: channel, channel_type: webhook}]", "h.yaml").ok());
 }
 
 TEST(ParserTest, JsonIsAccepted) {

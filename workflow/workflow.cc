@@ -38,7 +38,9 @@ std::string Step::Summary() const {
     case StepType::kDelay:
       return absl::StrCat("wait ", absl::FormatDuration(delay.duration));
     case StepType::kChannel:
-      return absl::StrCat(channel.channel_type, conditions.empty() ? "" : " (conditional)");
+      return absl::StrCat(channel.channel_type, conditions.empty() ? "" : " (conditional)",
+                          channel.fallback.empty() ? "" : absl::StrCat(", fallback ", channel.fallback),
+                          fallback_only ? " (only as a fallback)" : "");
   }
   return "";
 }

@@ -51,21 +51,27 @@ struct ButtonTemplate {
 };
 
 // One rendered block of a channel message (in-app: body markdown, action
-// url, buttons; email: subject, html, text; sms: text; push: title, body,
-// data.<key>; chat: text, blocks).
+// url, buttons; email: subject, html, text, from, reply_to; sms: text; push:
+// title, body, data.<key>; chat: text, blocks; webhook: url, body,
+// headers.<Name>).
 struct BlockTemplate {
   std::string name;
   // "markdown" (also rendered to HTML), "text", "html", "json" (must render
-  // to a JSON array) or "button_set"
+  // to a JSON array — chat blocks — or, for a webhook body, a JSON object)
+  // or "button_set"
   std::string type;
   templates::Template content;
   std::vector<ButtonTemplate> buttons;  // button_set only
 };
 
 struct ChannelStep {
-  std::string channel_type;  // in_app_feed | email | sms | push | chat
+  std::string channel_type;  // in_app_feed | email | sms | push | chat | webhook
   std::string channel;       // configured channel name (defaults to the type)
   std::vector<BlockTemplate> blocks;
+  // `fallback: <ref>`: the channel step planned for the recipient when this
+  // step's message ends not_sent/undelivered ("" = none), and its index.
+  std::string fallback;
+  int fallback_step = -1;
 };
 
 struct Step {
@@ -75,6 +81,9 @@ struct Step {
   BatchStep batch;
   DelayStep delay;
   ChannelStep channel;
+  // Named as another step's fallback: never run in sequence, only when the
+  // step it backs up is not sent (see ChannelStep::fallback).
+  bool fallback_only = false;
 
   bool is_wait() const { return type == StepType::kBatch || type == StepType::kDelay; }
   std::string Summary() const;
@@ -96,6 +105,9 @@ struct Workflow {
   // recipient's or actor's profile; the batcher fetches profiles only then.
   // Computed once when the workflow is parsed.
   bool waits_read_profiles = false;
+  // Whether any condition reads `refs.<step>.…` (an earlier message's
+  // status); the fan-out reads those messages' states only then.
+  bool reads_refs = false;
 };
 
 const char* StepTypeName(StepType type);
