@@ -49,6 +49,11 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
+bool PriorKnowledgeReuseWorks() {
+  static const bool works = curl_version_info(CURLVERSION_NOW)->version_num >= 0x080000;
+  return works;
+}
+
 long CurlHttpVersion(HttpVersion version) {
   switch (version) {
     case HttpVersion::kHttp1:
@@ -85,6 +90,13 @@ bool Prepare(const HttpRequest& request, const HttpClientOptions& options, Excha
   if (options.version != HttpVersion::kHttp1) {
     // Wait for an HTTP/2 connection to multiplex on rather than open more.
     curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  }
+  if (options.version == HttpVersion::kHttp2PriorKnowledge && !PriorKnowledgeReuseWorks()) {
+    // libcurl before 8.0 fails a reused h2c prior-knowledge connection with
+    // "Error in the HTTP2 framing layer" (curl issue 10634). Prior knowledge
+    // is for cleartext test servers only, so a connection per request is fine.
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
   }
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout_ms));
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.timeout_ms));

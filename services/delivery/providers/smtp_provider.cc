@@ -25,6 +25,7 @@ struct Transfer {
   CurlEasy easy;
   CurlSlist recipients;
   std::string reply_line;
+  bool error_reply = false;  // reply_line is a 4xx/5xx: keep it.
   char error_buffer[CURL_ERROR_SIZE] = {};
 };
 
@@ -37,13 +38,16 @@ size_t ReadMessage(char* buffer, size_t size, size_t count, void* user) {
   return bytes;
 }
 
-// libcurl passes each SMTP reply line to the header callback; the last one
-// explains the outcome ("550 5.1.1 user unknown").
+// libcurl passes each SMTP reply line to the header callback. The first
+// error reply explains the outcome ("550 5.1.1 user unknown"); replies after
+// it (QUIT's "221 Bye") do not. Without an error, the last reply does.
 size_t OnReplyLine(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const size_t bytes = size * count;
   absl::string_view line = absl::StripTrailingAsciiWhitespace(absl::string_view(data, bytes));
-  if (!line.empty()) transfer->reply_line.assign(line.data(), std::min<size_t>(line.size(), 1024));
+  if (line.empty() || transfer->error_reply) return bytes;
+  transfer->reply_line.assign(line.data(), std::min<size_t>(line.size(), 1024));
+  transfer->error_reply = line[0] == '4' || line[0] == '5';
   return bytes;
 }
 
