@@ -214,10 +214,11 @@ TEST_F(DeliveryDispatchTest, DeliversEveryQueuedMessageOnceAndRecordsTheAttempt)
     EXPECT_EQ(Field(id, "provider_message_id", user), "prov-" + id);
     EXPECT_EQ(service_.calls(id), 1);
     std::vector<std::string> events = Events(id, user);
-    ASSERT_EQ(events.size(), 2u);
-    EXPECT_NE(events[0].find("\"message.attempt\""), std::string::npos) << events[0];
-    EXPECT_NE(events[0].find("\"provider_status\":\"http 200\""), std::string::npos) << events[0];
-    EXPECT_NE(events[1].find("\"message.sent\""), std::string::npos) << events[1];
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_NE(events[0].find("\"message.queued\""), std::string::npos) << events[0];
+    EXPECT_NE(events[1].find("\"message.attempt\""), std::string::npos) << events[1];
+    EXPECT_NE(events[1].find("\"provider_status\":\"http 200\""), std::string::npos) << events[1];
+    EXPECT_NE(events[2].find("\"message.sent\""), std::string::npos) << events[2];
   }
   const Delivery first = service_.seen().front();
   EXPECT_EQ(first.channel(), "hooks");
@@ -245,7 +246,7 @@ TEST_F(DeliveryDispatchTest, ARetryWaitsOnTheTimerAtLeastRetryAfterThenDelivers)
   ASSERT_TRUE(Eventually([&] { return Field("m1", "status") == "sent"; }));
   EXPECT_EQ(service_.calls("m1"), 2);
   EXPECT_EQ(Field("m1", "attempts"), "2");
-  EXPECT_EQ(Events("m1").size(), 4u);  // attempt, delivery_attempted, attempt, sent
+  EXPECT_EQ(Events("m1").size(), 5u);  // queued, attempt, delivery_attempted, attempt, sent
 }
 
 TEST_F(DeliveryDispatchTest, PermanentFailureStopsAtOnceAndBecomesADeadLetter) {

@@ -111,7 +111,10 @@ class WorkflowRefsTest : public testing::RedisTest {
       if (at == std::string::npos) continue;
       auto fields = client->Execute({"HMGET", key, "recipient", "channel_type", "status", "reason", "fallback", "content"});
       EXPECT_TRUE(fields.ok()) << fields.status();
-      if (!fields.ok() || fields->elements[0].str != user || fields->elements[1].str.empty()) continue;
+      if (!fields.ok() || fields->elements[0].str != user || fields->elements[1].str.empty() ||
+          fields->elements[1].str == "in_app_feed") {
+        continue;
+      }
       StoredMessage message{key.substr(at + 5), fields->elements[1].str, fields->elements[2].str,
                             fields->elements[3].str, fields->elements[4].str, {}};
       EXPECT_TRUE(message.content.ParseFromString(fields->elements[5].str));

@@ -24,6 +24,14 @@ HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions opt
   }
   RuntimeOptions runtime_options;
   runtime_options.roles = options_.roles;
+  if (runtime_options.roles.empty()) {
+    runtime_options.roles = options_.delivery_config.empty() ? "api,batcher,fanout" : "all";
+  }
+  if (!options_.delivery_config.empty()) {
+    // Beside the workflow folder, not in it (every YAML there is a workflow).
+    runtime_options.delivery_config_file = workflows_dir_ + "-delivery.yaml";
+    std::ofstream(runtime_options.delivery_config_file) << options_.delivery_config;
+  }
   runtime_options.redis_address = endpoint.ToString();
   runtime_options.workflows_dir = workflows_dir_;
   runtime_options.grpc_address = "127.0.0.1:0";
@@ -50,6 +58,7 @@ HeraldHarness::~HeraldHarness() {
   if (runtime_) runtime_->Shutdown();
   std::error_code ignored;
   std::filesystem::remove_all(workflows_dir_, ignored);
+  std::filesystem::remove(workflows_dir_ + "-delivery.yaml", ignored);
 }
 
 std::unique_ptr<grpc::ClientContext> HeraldHarness::Context() {

@@ -17,7 +17,12 @@ namespace herald::testing {
 
 struct HarnessOptions {
   std::map<std::string, std::string> workflow_files;  // file name -> YAML
-  std::string roles = "all";
+  // Delivery channels (YAML, services/delivery/config.h). Empty: no
+  // dispatcher runs, so email/sms/push/chat/webhook messages stay `queued`
+  // where the pipeline left them (what tests of the pipeline look at).
+  std::string delivery_config;
+  // "" = every role ("all" with a delivery config, else all but the dispatcher).
+  std::string roles;
   int partitions = 4;
   int fanout_threads = 2;
   int batcher_threads = 1;
