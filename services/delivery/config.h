@@ -22,6 +22,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -68,6 +69,9 @@ struct ChannelConfig {
 struct DeliveryConfig {
   // By channel name.
   std::map<std::string, ChannelConfig> channels;
+  // Channel names in the order they were configured (file first, then
+  // channels the environment declares); Find's fallback follows it.
+  std::vector<std::string> channel_order;
   // Channel used for a channel type when a step's channel is not configured
   // (the first configured channel of that type).
   const ChannelConfig* Find(const std::string& channel, const std::string& channel_type) const;
