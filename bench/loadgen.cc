@@ -9,7 +9,20 @@
 // window) so the trigger rate is reported as a ratio measured in the same
 // run, and while it runs a sleeping thread records how late the scheduler
 // wakes it: on a shared machine those stalls set the latency tail.
+//
+// --webhook_sink / --smtp_sink add a webhook step (and/or an email step) to
+// the bench workflow, start a local sink for it (bench/webhook_sink.js on
+// Node, bench/smtp_sink.py on aiosmtpd) and give Herald a delivery config
+// pointing at it. The run then also waits until every message reached its
+// sink and reports, per channel, deliveries/s over the same window as the
+// in-app rate (first trigger to last request the sink saw), the ratio to
+// the in-app rate, lost and duplicated deliveries (counted by the sink per
+// message id), Herald's delivery outcomes, and the delivery hop p50/p99
+// (fan-out queued -> outcome recorded) from Herald's /metrics histogram.
+#include <curl/curl.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,6 +30,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -25,13 +40,17 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/ids.h"
 #include "core/keys.h"
 #include "herald/v1/herald.grpc.pb.h"
@@ -50,6 +69,12 @@ ABSL_FLAG(std::string, herald_binary, "", "Path of the herald binary (default: n
 ABSL_FLAG(int, fanout_threads, 2, "Herald fan-out threads (own Herald only)");
 ABSL_FLAG(int, timeout_s, 300, "Give up waiting for feed items after this long");
 ABSL_FLAG(int, baseline_calls, 20000, "Bare unary calls (health check) to measure first; 0 = skip");
+ABSL_FLAG(bool, webhook_sink, false,
+          "Add a webhook step to the bench workflow and deliver it to a local HTTP sink (bench/webhook_sink.js)");
+ABSL_FLAG(bool, smtp_sink, false,
+          "Add an email step to the bench workflow and deliver it to a local SMTP server (bench/smtp_sink.py)");
+ABSL_FLAG(int, channel_concurrency, 64, "With a sink: the channel's `concurrency` (exchanges in flight)");
+ABSL_FLAG(int, dispatcher_threads, 0, "With a sink: Herald's --dispatcher_threads (0 = Herald's default)");
 
 namespace {
 
@@ -60,24 +85,233 @@ int64_t NowMicros() {
       .count();
 }
 
+// A sink child process (bench/webhook_sink.js or bench/smtp_sink.py): it
+// prints {"port": N[, "stats_port": M]} first and exits when its stdin
+// closes, so it never outlives this process; the destructor also stops it.
+struct Sink {
+  pid_t pid = -1;
+  int stdin_fd = -1;
+  int port = 0;
+  int stats_port = 0;  // GET /stats; the same as `port` for the HTTP sink
+  Sink() = default;
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+  ~Sink() {
+    if (stdin_fd >= 0) close(stdin_fd);
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      int status;
+      waitpid(pid, &status, 0);
+    }
+  }
+};
+
+// Starts `args` and reads its first line. Returns nullptr (after saying why)
+// when it does not start.
+std::unique_ptr<Sink> StartSink(const std::vector<std::string>& args) {
+  int in[2], out[2];
+  if (pipe(in) != 0 || pipe(out) != 0) return nullptr;
+  auto sink = std::make_unique<Sink>();
+  sink->pid = fork();
+  if (sink->pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    dup2(in[0], STDIN_FILENO);
+    dup2(out[1], STDOUT_FILENO);
+    close(in[1]);
+    close(out[0]);
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    for (auto& arg : copy) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  sink->stdin_fd = in[1];
+  FILE* stream = fdopen(out[0], "r");
+  char line[512];
+  if (stream == nullptr || fgets(line, sizeof(line), stream) == nullptr) {
+    std::cerr << "loadgen: " << args[0] << " " << args[1] << " did not start" << std::endl;
+    return nullptr;
+  }
+  fclose(stream);  // the sink writes nothing more
+  auto first = nlohmann::json::parse(line, nullptr, false);
+  if (!first.is_object() || !first.contains("port")) {
+    std::cerr << "loadgen: unexpected first line from " << args[1] << ": " << line << std::endl;
+    return nullptr;
+  }
+  sink->port = first["port"].get<int>();
+  sink->stats_port = first.value("stats_port", sink->port);
+  return sink;
+}
+
+// A free loopback TCP port (bound, then released for the child to take).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+size_t AppendBody(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+// GET `url` (loopback, 5 s deadline); the body on a 200, nothing otherwise.
+std::optional<std::string> HttpGet(const std::string& url) {
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return std::nullopt;
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+  CURLcode code = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK || status != 200) return std::nullopt;
+  return body;
+}
+
+struct SinkStats {
+  int64_t count = 0, unique = 0, duplicates = 0, first_ms = 0, last_ms = 0;
+};
+
+std::optional<SinkStats> ReadSinkStats(const Sink& sink) {
+  auto body = HttpGet(absl::StrCat("http://127.0.0.1:", sink.stats_port, "/stats"));
+  if (!body) return std::nullopt;
+  auto json = nlohmann::json::parse(*body, nullptr, false);
+  if (!json.is_object()) return std::nullopt;
+  SinkStats stats;
+  stats.count = json.value("count", int64_t{0});
+  stats.unique = json.value("unique", int64_t{0});
+  stats.duplicates = json.value("duplicates", int64_t{0});
+  stats.first_ms = json.value("first_ms", int64_t{0});
+  stats.last_ms = json.value("last_ms", int64_t{0});
+  return stats;
+}
+
+// One sample of Prometheus text exposition: name, labels, value.
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// Parses the text format well enough for Herald's own /metrics (label
+// values never hold '"' or ',' there).
+std::vector<Sample> ParseMetrics(const std::string& text) {
+  std::vector<Sample> samples;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    Sample sample;
+    size_t brace = line.find('{');
+    size_t space = line.rfind(' ');
+    if (space == absl::string_view::npos) continue;
+    if (brace != absl::string_view::npos && brace < space) {
+      sample.name = std::string(line.substr(0, brace));
+      size_t close = line.find('}', brace);
+      if (close == absl::string_view::npos) continue;
+      for (absl::string_view pair : absl::StrSplit(line.substr(brace + 1, close - brace - 1), ',', absl::SkipEmpty())) {
+        std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+        sample.labels[kv.first] = std::string(absl::StripSuffix(absl::StripPrefix(kv.second, "\""), "\""));
+      }
+    } else {
+      sample.name = std::string(line.substr(0, space));
+    }
+    if (!absl::SimpleAtod(line.substr(space + 1), &sample.value)) continue;
+    samples.push_back(std::move(sample));
+  }
+  return samples;
+}
+
+// Quantile `q` of the histogram `name` (samples matching `labels`), linear
+// within the bucket it falls in, as Prometheus' histogram_quantile does;
+// in the +Inf bucket, the highest finite bound. Also returns the count.
+std::pair<double, double> HistogramQuantile(const std::vector<Sample>& samples, const std::string& name,
+                                            const std::map<std::string, std::string>& labels, double q) {
+  std::vector<std::pair<double, double>> buckets;  // (upper bound, cumulative count)
+  for (const Sample& sample : samples) {
+    if (sample.name != name + "_bucket") continue;
+    bool match = true;
+    for (const auto& [key, value] : labels) {
+      auto it = sample.labels.find(key);
+      if (it == sample.labels.end() || it->second != value) match = false;
+    }
+    auto le = sample.labels.find("le");
+    if (!match || le == sample.labels.end()) continue;
+    double bound = le->second == "+Inf" ? std::numeric_limits<double>::infinity() : std::atof(le->second.c_str());
+    buckets.emplace_back(bound, sample.value);
+  }
+  std::sort(buckets.begin(), buckets.end());
+  if (buckets.empty() || buckets.back().second <= 0) return {0, 0};
+  const double total = buckets.back().second;
+  const double rank = q * total;
+  double lower = 0, below = 0;
+  for (const auto& [bound, cumulative] : buckets) {
+    if (cumulative >= rank) {
+      if (std::isinf(bound)) return {lower, total};
+      const double in_bucket = cumulative - below;
+      return {in_bucket > 0 ? lower + (bound - lower) * (rank - below) / in_bucket : bound, total};
+    }
+    lower = bound;
+    below = cumulative;
+  }
+  return {lower, total};
+}
+
+double SampleValue(const std::vector<Sample>& samples, const std::string& name,
+                   const std::map<std::string, std::string>& labels) {
+  for (const Sample& sample : samples) {
+    if (sample.name == name && sample.labels == labels) return sample.value;
+  }
+  return 0;
+}
+
 struct OwnHerald {
   std::unique_ptr<herald::redis::EmbeddedServer> redis;
+  std::unique_ptr<Sink> webhook_sink, smtp_sink;
   pid_t pid = -1;
   std::string dir;
+  int metrics_port = 0;
   ~OwnHerald() {
     if (pid > 0) {
       kill(pid, SIGTERM);
       int status;
       waitpid(pid, &status, 0);
     }
+    webhook_sink.reset();
+    smtp_sink.reset();
     redis.reset();
     std::error_code ignored;
     if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
   }
 };
 
-// Starts Herald on port 0 and reads the bound port from its first line.
-bool StartHerald(OwnHerald& own, const std::string& binary, int partitions, int fanout_threads, std::string* addr) {
+struct HeraldSettings {
+  std::string binary;
+  int partitions = 4;
+  int fanout_threads = 2;
+  bool webhook_sink = false;
+  bool smtp_sink = false;
+  int channel_concurrency = 64;
+  int dispatcher_threads = 0;
+};
+
+// Starts the sinks asked for, then Herald on port 0, and reads the bound
+// port from its first line.
+bool StartHerald(OwnHerald& own, const HeraldSettings& settings, std::string* addr) {
   char pattern[] = "/tmp/herald-bench-XXXXXX";
   own.dir = mkdtemp(pattern);
   herald::redis::EmbeddedServerOptions options;
@@ -89,10 +323,8 @@ bool StartHerald(OwnHerald& own, const std::string& binary, int partitions, int 
     return false;
   }
   own.redis = std::move(*redis);
-  std::filesystem::create_directories(own.dir + "/workflows");
-  std::ofstream(own.dir + "/workflows/bench.yaml") << R"(
-key: bench
-steps:
+  const std::filesystem::path bench_dir = HERALD_BENCH_DIR;  // where the sinks' scripts are
+  std::string steps = R"(
   - ref: feed
     type: channel
     channel_type: in_app_feed
@@ -100,6 +332,44 @@ steps:
       markdown: "{{ actor.name }} updated **{{ data.title }}** (#{{ data.n }}) for {{ recipient.name }}"
       action_url: "/items/{{ data.n }}"
 )";
+  std::string channels;
+  if (settings.webhook_sink) {
+    own.webhook_sink = StartSink({"node", (bench_dir / "webhook_sink.js").string()});
+    if (!own.webhook_sink) return false;
+    absl::StrAppend(&steps, R"(  - ref: hook
+    type: channel
+    channel_type: webhook
+    channel: hooks
+)");
+    absl::StrAppend(&channels, "  hooks:\n    type: webhook\n    provider: webhook\n",
+                    "    options: {url: \"http://127.0.0.1:", own.webhook_sink->port, "/hook\"}\n",
+                    "    secrets: {signing_secret: {env: HERALD_BENCH_SECRET}}\n",
+                    "    concurrency: ", settings.channel_concurrency, "\n");
+    setenv("HERALD_BENCH_SECRET", "bench-signing-secret", 1);
+  }
+  if (settings.smtp_sink) {
+    own.smtp_sink = StartSink({"/usr/bin/python3", (bench_dir / "smtp_sink.py").string()});
+    if (!own.smtp_sink) return false;
+    absl::StrAppend(&steps, R"(  - ref: mail
+    type: channel
+    channel_type: email
+    channel: mail
+    template:
+      subject: "{{ actor.name }} updated {{ data.title }}"
+      markdown: "{{ actor.name }} updated **{{ data.title }}** (#{{ data.n }}) for {{ recipient.name }}"
+)");
+    absl::StrAppend(&channels, "  mail:\n    type: email\n    provider: smtp\n",
+                    "    options: {host: 127.0.0.1, port: ", own.smtp_sink->port,
+                    ", tls: none, from: \"Bench <bench@herald.test>\"}\n",
+                    "    concurrency: ", settings.channel_concurrency, "\n");
+  }
+  std::filesystem::create_directories(own.dir + "/workflows");
+  std::ofstream(own.dir + "/workflows/bench.yaml") << "key: bench\nsteps:" << steps;
+  const bool delivery = !channels.empty();
+  if (delivery) {
+    std::ofstream(own.dir + "/delivery.yaml") << "channels:\n" << channels;
+    own.metrics_port = FreePort();
+  }
   int out[2];
   if (pipe(out) != 0) return false;
   own.pid = fork();
@@ -107,14 +377,22 @@ steps:
     prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive a crashed load generator
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
-    std::vector<std::string> args = {binary,
+    std::vector<std::string> args = {settings.binary,
                                      "all",
                                      "--redis=" + own.redis->endpoint().ToString(),
                                      "--workflows=" + own.dir + "/workflows",
                                      "--grpc_address=127.0.0.1:0",
-                                     "--metrics_address=",
-                                     absl::StrCat("--partitions=", partitions),
-                                     absl::StrCat("--fanout_threads=", fanout_threads)};
+                                     absl::StrCat("--partitions=", settings.partitions),
+                                     absl::StrCat("--fanout_threads=", settings.fanout_threads)};
+    if (delivery) {
+      args.push_back("--delivery_config=" + own.dir + "/delivery.yaml");
+      args.push_back(absl::StrCat("--metrics_address=127.0.0.1:", own.metrics_port));
+      if (settings.dispatcher_threads > 0) {
+        args.push_back(absl::StrCat("--dispatcher_threads=", settings.dispatcher_threads));
+      }
+    } else {
+      args.push_back("--metrics_address=");
+    }
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -226,10 +504,21 @@ int main(int argc, char** argv) {
       binary = (std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "runtime/herald")
                    .string();
     }
-    if (!StartHerald(own, binary, partitions, absl::GetFlag(FLAGS_fanout_threads), &addr)) return 1;
+    HeraldSettings settings;
+    settings.binary = binary;
+    settings.partitions = partitions;
+    settings.fanout_threads = absl::GetFlag(FLAGS_fanout_threads);
+    settings.webhook_sink = absl::GetFlag(FLAGS_webhook_sink);
+    settings.smtp_sink = absl::GetFlag(FLAGS_smtp_sink);
+    settings.channel_concurrency = absl::GetFlag(FLAGS_channel_concurrency);
+    settings.dispatcher_threads = absl::GetFlag(FLAGS_dispatcher_threads);
+    if (!StartHerald(own, settings, &addr)) return 1;
     redis_address = own.redis->endpoint().ToString();
   } else if (redis_address.empty()) {
     std::cerr << "loadgen: --addr needs --redis to count feed items" << std::endl;
+    return 2;
+  } else if (absl::GetFlag(FLAGS_webhook_sink) || absl::GetFlag(FLAGS_smtp_sink)) {
+    std::cerr << "loadgen: --webhook_sink and --smtp_sink need loadgen's own Herald (no --addr)" << std::endl;
     return 2;
   }
   auto endpoint = herald::redis::ParseEndpoint(redis_address);
@@ -249,7 +538,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < pool; ++i) {
       std::string id = UserId(i);
       identify.push_back({"HSET", herald::Keys(herald::PartitionOf(id, partitions)).User(id), "name",
-                          absl::StrCat("User ", i), "created_at", "0", "updated_at", "0"});
+                          absl::StrCat("User ", i), "email", absl::StrCat(id, "@bench.test"), "created_at", "0",
+                          "updated_at", "0"});
     }
     identify.push_back({"HSET", herald::Keys(herald::PartitionOf("bench-actor", partitions)).User("bench-actor"),
                         "name", "Ana"});
@@ -379,6 +669,42 @@ int main(int argc, char** argv) {
     for (int i = 0; i < pool; ++i) found[i] = (replies[i].ok() ? replies[i]->integer : 0) - before[i];
   }
 
+  // With sinks: wait until each holds every expected message (or stops
+  // changing), before the latency scan below loads Redis.
+  struct SinkRun {
+    std::string name;  // "webhook" / "smtp"
+    std::string channel;
+    const Sink* sink;
+    SinkStats stats;
+  };
+  std::vector<SinkRun> sink_runs;
+  if (own.webhook_sink) sink_runs.push_back({"webhook", "hooks", own.webhook_sink.get(), {}});
+  if (own.smtp_sink) sink_runs.push_back({"smtp", "mail", own.smtp_sink.get(), {}});
+  for (SinkRun& run : sink_runs) {
+    int64_t last_unique = -1;
+    auto changed = Clock::now();
+    while (true) {
+      auto stats = ReadSinkStats(*run.sink);
+      if (stats) run.stats = *stats;
+      if (run.stats.unique != last_unique) {
+        last_unique = run.stats.unique;
+        changed = Clock::now();
+      }
+      if (run.stats.unique >= total_expected) break;
+      if (Clock::now() > give_up || Clock::now() - changed > std::chrono::seconds(20)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  std::vector<Sample> metrics;
+  if (!sink_runs.empty()) {
+    // Deliveries are recorded right after the sink answers: give the last
+    // outcomes a moment to land before reading the histogram.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto text = HttpGet(absl::StrCat("http://127.0.0.1:", own.metrics_port, "/metrics"));
+    if (text) metrics = ParseMetrics(*text);
+    else std::cerr << "loadgen: could not read Herald's /metrics" << std::endl;
+  }
+
   // Latency and end time from the message records themselves.
   std::vector<double> latencies_ms;
   int64_t last_insert_us = run_start_us;
@@ -433,6 +759,48 @@ int main(int argc, char** argv) {
       {"triggers_vs_bare_calls", baseline_per_s > 0 ? std::round(triggers / send_seconds / baseline_per_s * 100) / 100 : 0},
       {"scheduler", stalls.Report()},
   };
+  const double in_app_per_s = delivered / end_to_end_seconds;
+  bool deliveries_ok = true;
+  for (const SinkRun& run : sink_runs) {
+    // Same window as the in-app rate: first trigger to the last request.
+    const double seconds = std::max(1e-3, (run.stats.last_ms - run_start_us / 1000) / 1000.0);
+    const double per_s = run.stats.unique / seconds;
+    const int64_t sink_lost = std::max<int64_t>(0, total_expected - run.stats.unique);
+    if (sink_lost > 0 || run.stats.duplicates > 0) deliveries_ok = false;
+    auto provider = HistogramQuantile(metrics, "herald_delivery_provider_seconds", {{"channel", run.channel}}, 0.5);
+    auto provider99 = HistogramQuantile(metrics, "herald_delivery_provider_seconds", {{"channel", run.channel}}, 0.99);
+    auto outcome = [&](const char* name) {
+      return SampleValue(metrics, "herald_deliveries_total", {{"channel", run.channel}, {"outcome", name}});
+    };
+    result[run.name] = {
+        {"deliveries_per_s", std::round(per_s)},
+        {"vs_in_app", in_app_per_s > 0 ? std::round(per_s / in_app_per_s * 100) / 100 : 0},
+        {"expected", total_expected},
+        {"delivered", run.stats.unique},
+        {"lost", sink_lost},
+        {"duplicates", run.stats.duplicates},
+        {"requests", run.stats.count},
+        {"seconds", std::round(seconds * 100) / 100},
+        {"sink_busy_per_s", run.stats.last_ms > run.stats.first_ms
+                                ? std::round(run.stats.unique * 1000.0 / (run.stats.last_ms - run.stats.first_ms))
+                                : 0},
+        {"herald_outcomes",
+         {{"delivered", outcome("delivered")},
+          {"retry", outcome("retry")},
+          {"failed", outcome("failed")},
+          {"deferred", outcome("deferred")}}},
+        {"provider_p50_ms", std::round(provider.first * 1e5) / 100},
+        {"provider_p99_ms", std::round(provider99.first * 1e5) / 100},
+    };
+  }
+  if (!sink_runs.empty()) {
+    // One histogram for every channel: the hop covers all sinks' messages.
+    auto p50 = HistogramQuantile(metrics, "herald_delivery_hop_seconds", {}, 0.5);
+    auto p99 = HistogramQuantile(metrics, "herald_delivery_hop_seconds", {}, 0.99);
+    result["delivery_hop"] = {{"p50_ms", std::round(p50.first * 1e5) / 100},
+                              {"p99_ms", std::round(p99.first * 1e5) / 100},
+                              {"count", p50.second}};
+  }
   std::cout << result.dump() << std::endl;
-  return lost == 0 && doubled == 0 ? 0 : 3;
+  return lost == 0 && doubled == 0 && deliveries_ok ? 0 : 3;
 }
