@@ -18,6 +18,8 @@
 #include "messages/delivery_state.h"
 #include "messages/message_store.h"
 #include "prometheus/registry.h"
+#include "services/delivery/providers/provider_set.h"
+#include "services/delivery/providers/testing/test_servers.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
@@ -134,7 +136,11 @@ class DeliveryDispatchTest : public RedisTest {
     options.lane.capacity = lane_capacity_;
     metrics_ = std::make_unique<dispatcher::DispatcherMetrics>(registry_, config_);
     dispatcher_ = std::make_unique<dispatcher::Dispatcher>(
-        endpoint(), config_, [this](const delivery::ChannelConfig&) { return &service_; }, clock_, options,
+        endpoint(), config_,
+        [this](const delivery::ChannelConfig&) -> delivery::DeliveryService* {
+          return real_service_ != nullptr ? real_service_ : &service_;
+        },
+        clock_, options,
         *metrics_);
     dispatcher_->Start();
   }
@@ -201,6 +207,8 @@ class DeliveryDispatchTest : public RedisTest {
   std::unique_ptr<dispatcher::Dispatcher> dispatcher_;
   size_t lane_capacity_ = 20'000;
   int64_t reclaim_idle_ms_ = 15'000;
+  // When set, the dispatcher delivers through it (a real provider set).
+  delivery::DeliveryService* real_service_ = nullptr;
 };
 
 TEST_F(DeliveryDispatchTest, DeliversEveryQueuedMessageOnceAndRecordsTheAttempt) {
@@ -366,6 +374,56 @@ TEST_F(DeliveryDispatchTest, AWorkerKilledBetweenRecordingAndAckCausesNoSecondSe
   ASSERT_TRUE(Eventually([&] { return Pending(0) == 0; }));
   EXPECT_EQ(service_.calls("m1"), 1);
   EXPECT_EQ(Field("m1", "status"), "sent");
+}
+
+// The same with the real webhook provider and a real HTTP server that
+// counts requests per message id: the worker got the server's 200, recorded
+// it and died before acking; the worker that takes over sends nothing.
+TEST_F(DeliveryDispatchTest, AKilledWorkerAfterTheProvidersAnswerCausesNoSecondRequest) {
+  auto server = delivery::testing::ScriptedHttpServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE((*server)->Script({{"/hook", {{{"status", 200}}}}}).ok());
+  config_.channels["hooks"].options["url"] = (*server)->Url("/hook");
+  auto providers = delivery::MakeProviderSet(config_, {});
+  ASSERT_TRUE(providers.ok()) << providers.status();
+  Queue("m1");
+  ASSERT_TRUE(client_->Execute({"XGROUP", "CREATE", Keys(0).Deliveries(), std::string(kDeliveryGroup), "0",
+                                "MKSTREAM"}).ok());
+  ASSERT_TRUE(client_->Execute({"XREADGROUP", "GROUP", std::string(kDeliveryGroup), "dead", "COUNT", "10",
+                                "STREAMS", Keys(0).Deliveries(), ">"}).ok());
+  auto begin = client_->Execute(messages::BeginDeliveriesCommand(Keys(0), {"m1"}, clock_.NowMicros(),
+                                                                 clock_.NowMicros() + 60'000'000, "dead"));
+  ASSERT_TRUE(begin.ok());
+  auto takes = messages::TakesFromReply({"m1"}, *begin);
+  ASSERT_TRUE(takes.ok());
+  Delivery delivery;
+  delivery.set_message_id("m1");
+  delivery.set_channel("hooks");
+  delivery.set_channel_type("webhook");
+  delivery.set_attempt(1);
+  ASSERT_TRUE(delivery.mutable_content()->ParseFromString((*takes)[0].content));
+  std::vector<Result> results = (*providers)->Deliver({delivery});
+  ASSERT_EQ(results[0].outcome(), delivery::v1::OUTCOME_DELIVERED) << results[0].reason();
+  messages::DeliveryRecord record;
+  record.message_id = "m1";
+  record.outcome = messages::DeliveryRecord::Outcome::kDelivered;
+  record.status = "sent";
+  record.attempt = 1;
+  ASSERT_TRUE(client_->Execute(messages::RecordDeliveriesCommand(Keys(0), {record}, clock_.NowMicros())).ok());
+  // Killed here.
+
+  real_service_ = providers->get();
+  StartDispatcher(/*reclaim_idle_ms=*/100);
+  absl::SleepFor(absl::Milliseconds(150));
+  clock_.AdvanceMillis(1000);
+  ASSERT_TRUE(Eventually([&] { return Pending(0) == 0; }));
+  auto requests = (*server)->Requests();
+  ASSERT_TRUE(requests.ok());
+  int for_m1 = 0;
+  for (const auto& request : *requests) for_m1 += request["headers"].value("idempotency-key", "") == "m1";
+  EXPECT_EQ(for_m1, 1);
+  EXPECT_EQ(Field("m1", "status"), "sent");
+  dispatcher_->Stop();
 }
 
 // The window that remains: a worker that dies after the provider accepted
