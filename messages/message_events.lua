@@ -21,11 +21,11 @@
 -- however many messages the call changes.
 local event_outbox_on = {}
 
--- Appends the event `type` ('message.<status or engagement>') of the
+-- Appends the event `event_type` ('message.<status or engagement>') of the
 -- message hash `key` at `at_us` (string or integer) to the partition's
 -- outbox, if it is on: field 'e' = {type, message_id, recipient, workflow,
 -- tenant, channel_type, status, at_us (string)}.
-local function outbox_message_event(key, type, at_us)
+local function outbox_message_event(key, event_type, at_us)
   local partition = partition_of(key)
   local on = event_outbox_on[partition]
   if on == nil then
@@ -34,7 +34,7 @@ local function outbox_message_event(key, type, at_us)
   end
   if not on then return end
   local m = redis.call('HMGET', key, 'recipient', 'workflow', 'tenant', 'channel_type', 'status')
-  local event = {type = type, message_id = string.sub(key, #message_key(partition, '') + 1), recipient = m[1] or '',
+  local event = {type = event_type, message_id = string.sub(key, #message_key(partition, '') + 1), recipient = m[1] or '',
                  workflow = m[2] or '', tenant = m[3] or '', channel_type = m[4] or '', status = m[5] or '',
                  at_us = tostring(at_us)}
   redis.call('XADD', event_outbox_key(partition), '*', 'e', cjson.encode(event))
