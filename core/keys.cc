@@ -20,7 +20,10 @@ Keys::Keys(int partition)
       deliveries_(absl::StrCat(prefix_, "deliveries")),
       delivery_due_(absl::StrCat(prefix_, "delivery_due")),
       dead_letters_(absl::StrCat(prefix_, "dead_letters")),
-      message_log_(absl::StrCat(prefix_, "message_log")) {}
+      message_log_(absl::StrCat(prefix_, "message_log")),
+      event_outbox_(absl::StrCat(prefix_, "event_outbox")),
+      event_outbox_enabled_(absl::StrCat(prefix_, "event_outbox_on")),
+      event_due_(absl::StrCat(prefix_, "event_due")) {}
 
 std::string Keys::ChannelData(absl::string_view user_id) const { return absl::StrCat(prefix_, "chdata:", user_id); }
 

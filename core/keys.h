@@ -36,6 +36,16 @@ class Keys {
   // Stream of every message created in the partition (field 'm' = id), in
   // creation order: the time index ListMessages reads; trimmed by age.
   const std::string& MessageLog() const { return message_log_; }
+  // Stream of outbound webhook events (field 'e' = the event JSON, consumer
+  // group "event_webhooks"): every status and engagement change of the
+  // partition's messages, appended by the messages and feed scripts only
+  // while EventOutboxEnabled() exists (events/EVENT_WEBHOOKS.md).
+  const std::string& EventOutbox() const { return event_outbox_; }
+  // STRING with a TTL: present while an event-webhook worker runs (it
+  // refreshes it); the scripts read it to decide whether to fill the outbox.
+  const std::string& EventOutboxEnabled() const { return event_outbox_enabled_; }
+  // ZSET: retry envelope JSON of an event -> due time in ms of its next POST.
+  const std::string& EventDue() const { return event_due_; }
   // "herald:{p}:", the start of every key of the partition.
   const std::string& Prefix() const { return prefix_; }
 
@@ -99,12 +109,16 @@ class Keys {
   std::string delivery_due_;
   std::string dead_letters_;
   std::string message_log_;
+  std::string event_outbox_;
+  std::string event_outbox_enabled_;
+  std::string event_due_;
 };
 
 inline constexpr absl::string_view kBatcherGroup = "batcher";
 inline constexpr absl::string_view kFanoutGroup = "fanout";
 inline constexpr absl::string_view kExpanderGroup = "expander";
 inline constexpr absl::string_view kDeliveryGroup = "delivery";
+inline constexpr absl::string_view kEventWebhookGroup = "event_webhooks";
 
 // One stream of every partition (e.g. &Keys::Events), in partition order:
 // what one stage's consumer group reads.

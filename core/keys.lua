@@ -30,3 +30,7 @@ local function feed_set_key(partition, user, set_name) return partition .. 'feed
 local function tenant_feed_set_key(partition, tenant, user, set_name)
   return partition .. 'tfeed:' .. sized(tenant) .. ':' .. user .. ':' .. set_name
 end
+-- Outbound event webhooks (events/): the stream of status and engagement
+-- events, and the flag that says whether scripts append to it.
+local function event_outbox_key(partition) return partition .. 'event_outbox' end
+local function event_outbox_enabled_key(partition) return partition .. 'event_outbox_on' end

@@ -33,7 +33,7 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
     auto reply = client->Execute(
         kProbe.Call({keys.Events()}, {c.id, c.workflow, c.cancellation_key, c.user, c.set, c.tenant}));
     ASSERT_TRUE(reply.ok()) << reply.status();
-    ASSERT_EQ(reply->elements.size(), 10u);
+    ASSERT_EQ(reply->elements.size(), 12u);
     std::vector<std::string> lua;
     for (const auto& element : reply->elements) lua.push_back(element.str);
     EXPECT_EQ(lua[0], keys.Prefix());
@@ -46,6 +46,8 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
     EXPECT_EQ(lua[7], keys.TenantFeedSet(c.tenant, c.user, c.set));
     EXPECT_EQ(lua[8], keys.WaitOpen(c.id));
     EXPECT_EQ(lua[9], keys.MessageEvents(c.id));
+    EXPECT_EQ(lua[10], keys.EventOutbox());
+    EXPECT_EQ(lua[11], keys.EventOutboxEnabled());
     for (const std::string& key : lua) {
       EXPECT_EQ(HashTagOf(key), std::to_string(c.partition)) << key << " is outside partition " << c.partition;
     }
@@ -56,7 +58,8 @@ TEST(KeysLayoutTest, EveryKeyOfAPartitionCarriesItsHashTag) {
   const Keys keys(12);
   for (const std::string& key :
        {keys.Events(), keys.Batches(), keys.Due(), keys.Expansions(), keys.Deliveries(), keys.DeliveryDue(),
-        keys.DeadLetters(), keys.MessageLog(), keys.MessageEvents("m"), keys.User("u"),
+        keys.DeadLetters(), keys.MessageLog(), keys.EventOutbox(), keys.EventOutboxEnabled(), keys.EventDue(),
+        keys.MessageEvents("m"), keys.User("u"),
         keys.Preferences("u"), keys.TenantPreferences("t"), keys.ChannelData("u"), keys.UserSubscriptions("u"),
         keys.UserRecords("u"), keys.Object("c/i"), keys.Subscribers("c/i"), keys.Tenant("t"), keys.Fanout("f"),
         keys.Idempotency("w", "k"), keys.IdempotencyWritten("w", "k"), keys.Message("m"), keys.FeedSet("u", "meta"),

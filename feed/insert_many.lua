@@ -15,10 +15,13 @@
 --   tenant ('' = none), user, message id, body (serialized FeedItem),
 --   channel, accepted_at_us, inserted_at_us, preferences note, workflow,
 --   workflow run id.
+-- Each item inserted is the event message.delivered of the partition's
+-- event outbox when that is on (messages/message_events.lua).
 -- Reply: per item its new sequence number, or 0 when it already existed.
 --!include core/keys.lua
 --!include feed/feed_sets.lua
 --!include messages/message_log.lua
+--!include messages/message_events.lua
 local log = KEYS[1]
 local retention, max_items = ARGV[1], tonumber(ARGV[2])
 local partition = partition_of(log)
@@ -47,6 +50,7 @@ for i = 3, #ARGV, 10 do
     redis.call('PEXPIRE', message, retention)
     for _, set in ipairs(sets) do redis.call('ZADD', set, seq, id) end
     log_message(log, id, retention)
+    outbox_message_event(message, 'message.delivered', ARGV[i + 6])
     users[user] = true
     out[#out + 1] = seq
   end

@@ -15,6 +15,7 @@
 -- Event times are strings: cjson writes numbers with 14 digits, too few
 -- for microseconds.
 -- Reply: 1 queued, 0 already there.
+--!include core/keys.lua
 --!include messages/message_events.lua
 --!include messages/message_log.lua
 local message, records, deliveries, log, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -27,4 +28,5 @@ redis.call('XADD', deliveries, '*', 'm', id)
 log_message(log, id, retention)
 local at_us = redis.call('HGET', message, 'inserted_at_us') or '0'
 append_message_event(message, events, {type = 'message.queued', at_us = at_us, status = 'queued', reason = ''})
+outbox_message_event(message, 'message.queued', at_us)
 return 1

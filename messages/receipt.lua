@@ -9,6 +9,7 @@
 -- ARGV: [1] user, [2] status (delivered | undelivered | bounced),
 --       [3] reason, [4] now (us).
 -- Reply: HGETALL of the message afterwards.
+--!include core/keys.lua
 --!include messages/message_events.lua
 local message, events = KEYS[1], KEYS[2]
 local user, status, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]

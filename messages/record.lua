@@ -12,6 +12,7 @@
 -- Event times are strings: cjson writes numbers with 14 digits, too few
 -- for microseconds.
 -- Reply: 1 written, 0 already there.
+--!include core/keys.lua
 --!include messages/message_events.lua
 --!include messages/message_log.lua
 local message, records, log, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -24,4 +25,5 @@ log_message(log, id, retention)
 local m = redis.call('HMGET', message, 'status', 'reason', 'inserted_at_us')
 append_message_event(message, events,
                      {type = 'message.' .. m[1], at_us = m[3] or '0', status = m[1], reason = m[2] or ''})
+outbox_message_event(message, 'message.' .. m[1], m[3] or '0')
 return 1

@@ -13,6 +13,7 @@
 -- | defer), status, reason, due ms (retry, defer), attempt number,
 -- provider status, provider response, provider message id, latency us.
 -- Reply, per message: 1 recorded, 0 left alone.
+--!include core/keys.lua
 --!include messages/message_events.lua
 local due, dead, batches = KEYS[1], KEYS[2], KEYS[3]
 local now = ARGV[1]

@@ -7,6 +7,7 @@
 -- KEYS: [1] dead_letters, [2] the deliveries stream, then per message: its
 -- key, its events key. ARGV: [1] now us, then the message ids.
 -- Reply: how many were queued again.
+--!include core/keys.lua
 --!include messages/message_events.lua
 local dead, deliveries = KEYS[1], KEYS[2]
 local now = ARGV[1]

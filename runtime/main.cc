@@ -51,6 +51,10 @@ ABSL_FLAG(std::vector<std::string>, channels, {},
 ABSL_FLAG(std::string, delivery_address, EnvOr("HERALD_DELIVERY_ADDR", "127.0.0.1:50061"),
           "herald delivery: DeliveryService gRPC listen address [env HERALD_DELIVERY_ADDR]");
 ABSL_FLAG(int, dispatcher_threads, 1, "Delivery dispatcher stream readers");
+ABSL_FLAG(bool, event_webhooks, true,
+          "With the dispatcher role: POST status and engagement events to the configured event webhook "
+          "(delivery config event_webhook: or HERALD_EVENT_WEBHOOK_URL / HERALD_EVENT_WEBHOOK_SECRET); false = "
+          "another process does");
 ABSL_FLAG(int, flush_tick_ms, 5, "How often the flusher looks for due batches and delays when none was due");
 ABSL_FLAG(int64_t, stream_trim_interval_ms, 10000,
           "How often the stage streams are trimmed up to what every consumer group consumed; 0 = never");
@@ -84,6 +88,7 @@ int main(int argc, char** argv) {
   options.delivery_channels = absl::GetFlag(FLAGS_channels);
   options.delivery_address = absl::GetFlag(FLAGS_delivery_address);
   options.dispatcher_threads = absl::GetFlag(FLAGS_dispatcher_threads);
+  options.event_webhooks = absl::GetFlag(FLAGS_event_webhooks);
   options.stream_trim_interval_ms = absl::GetFlag(FLAGS_stream_trim_interval_ms);
   options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
   options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);

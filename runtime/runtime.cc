@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "batcher/batcher.h"
 #include "core/clock.h"
+#include "events/event_webhook_worker.h"
 #include "fanout/fanout.h"
 #include "runtime/delivery_roles.h"
 #include "expander/expander.h"
@@ -26,6 +27,7 @@
 #include "retention/stream_trimmer.h"
 #include "core/keys.h"
 #include "services/api/herald_service.h"
+#include "services/delivery/config.h"
 #include "workflow/registry.h"
 
 namespace herald {
@@ -52,6 +54,7 @@ class RuntimeImpl final : public Runtime {
     if (flusher_) flusher_->Stop();
     for (auto& worker : fanouts_) worker->Stop();
     if (delivery_) delivery_->Stop();
+    if (event_webhooks_) event_webhooks_->Stop();
     if (trimmer_) trimmer_->Stop();
     exposer_.reset();
     embedded_.reset();
@@ -208,6 +211,10 @@ class RuntimeImpl final : public Runtime {
       if (!started.ok()) return started.status();
       delivery_ = std::move(*started);
     }
+    if (dispatcher && options.event_webhooks) {
+      absl::Status events = StartEventWebhooks(options, consumer_prefix, clock);
+      if (!events.ok()) return events;
+    }
     // Every process with a worker role trims: trimming is idempotent, and a
     // consumer group's progress is the only input.
     if ((batcher || fanout || dispatcher) && options.stream_trim_interval_ms > 0) {
@@ -245,6 +252,26 @@ class RuntimeImpl final : public Runtime {
   }
 
  private:
+  // The event-webhook worker, when the delivery config has an event_webhook.
+  absl::Status StartEventWebhooks(const RuntimeOptions& options, const std::string& consumer_prefix,
+                                  const Clock& clock) {
+    auto config = delivery::LoadDeliveryConfig(options.delivery_config_file);
+    if (!config.ok()) return absl::InvalidArgumentError(absl::StrCat("--delivery_config: ", config.status().message()));
+    if (!config->event_webhook) return absl::OkStatus();
+    event_webhook_metrics_ = std::make_unique<events::EventWebhookMetrics>(*registry_);
+    events::EventWebhookOptions event_options;
+    event_options.partitions = options.partitions;
+    event_options.reclaim_idle_ms = options.reclaim_idle_ms;
+    event_options.consumer_name = absl::StrCat(consumer_prefix, "-event-webhooks");
+    auto worker = events::EventWebhookWorker::Create(endpoint_, *config->event_webhook, clock, event_options,
+                                                     *event_webhook_metrics_);
+    if (!worker.ok()) return absl::InvalidArgumentError(absl::StrCat("--delivery_config: ", worker.status().message()));
+    event_webhooks_ = std::move(*worker);
+    absl::Status started = event_webhooks_->Start();
+    if (!started.ok()) return absl::FailedPreconditionError(absl::StrCat("--redis: ", started.message()));
+    return absl::OkStatus();
+  }
+
   // Starts `count` consumer threads of one role, each with its own consumer
   // name; the role's options type carries partitions, name and reclaim.
   template <typename Worker, typename WorkerOptions, typename Metrics>
@@ -279,6 +306,8 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<api::HeraldService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<DeliveryRoles> delivery_;
+  std::unique_ptr<events::EventWebhookMetrics> event_webhook_metrics_;
+  std::unique_ptr<events::EventWebhookWorker> event_webhooks_;
   int grpc_port_ = 0;
   bool shut_down_ = false;
   absl::Notification stopped_;

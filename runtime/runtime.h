@@ -50,6 +50,11 @@ struct RuntimeOptions {
   std::vector<std::string> delivery_channels;
   std::string delivery_address = "127.0.0.1:50061";
   int dispatcher_threads = 1;
+  // With the dispatcher role: run the outbound event-webhook worker
+  // (events/EVENT_WEBHOOKS.md) when an event webhook is configured (the
+  // delivery config's `event_webhook:` or HERALD_EVENT_WEBHOOK_URL). false:
+  // never in this process.
+  bool event_webhooks = true;
   // Retention (retention/, in every process running a worker role): how
   // often the stage streams are trimmed up to what every consumer group has
   // consumed (0 = never), and how long messages (records, events, feed

@@ -26,6 +26,9 @@ namespace herald::delivery {
 namespace {
 
 constexpr const char* kEnvPrefix = "HERALD_CHANNEL_";
+constexpr const char* kEventWebhookUrlEnv = "HERALD_EVENT_WEBHOOK_URL";
+constexpr const char* kEventWebhookSecretEnv = "HERALD_EVENT_WEBHOOK_SECRET";
+constexpr const char* kEventWebhook = "event_webhook";
 
 absl::Status FieldError(const std::string& field, const std::string& message) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));
@@ -315,11 +318,42 @@ absl::Status ValidateChannel(const ChannelConfig& channel) {
   return absl::OkStatus();
 }
 
+// The optional `event_webhook:` section, with HERALD_EVENT_WEBHOOK_URL and
+// HERALD_EVENT_WEBHOOK_SECRET applied (either configures it alone).
+absl::Status ApplyEventWebhook(const std::map<std::string, std::string>& environment, DeliveryConfig& config) {
+  auto url = environment.find(kEventWebhookUrlEnv);
+  auto secret = environment.find(kEventWebhookSecretEnv);
+  const bool from_env = (url != environment.end() && !url->second.empty()) ||
+                        (secret != environment.end() && !secret->second.empty());
+  if (!config.event_webhook && !from_env) return absl::OkStatus();
+  if (!config.event_webhook) {
+    config.event_webhook.emplace();
+    config.event_webhook->name = kEventWebhook;
+  }
+  ChannelConfig& hook = *config.event_webhook;
+  if (url != environment.end() && !url->second.empty()) hook.options["url"] = url->second;
+  if (secret != environment.end() && !secret->second.empty()) hook.secrets["signing_secret"] = secret->second;
+  if (hook.provider.empty()) hook.provider = "webhook";
+  if (hook.type.empty()) hook.type = "webhook";
+  if (hook.provider != "webhook") return FieldError("event_webhook.provider", "must be webhook");
+  if (hook.type != "webhook") return FieldError("event_webhook.type", "must be webhook");
+  if (!hook.service.empty()) return FieldError("event_webhook.service", "not supported (events are POSTed in process)");
+  if (hook.options["url"].empty()) {
+    return FieldError("event_webhook.options.url", absl::StrCat("required (or ", kEventWebhookUrlEnv, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<DeliveryConfig> ParseRoot(const YAML::Node& root, const std::map<std::string, std::string>& environment) {
   DeliveryConfig config;
   if (root.IsDefined() && !root.IsNull()) {
     HERALD_RETURN_IF_ERROR(ForEachField(root, "delivery config", [&](const std::string& key, const YAML::Node& value,
                                                                        const std::string& field) -> absl::Status {
+      if (key == kEventWebhook) {
+        config.event_webhook.emplace();
+        config.event_webhook->name = kEventWebhook;
+        return ParseChannel(value, kEventWebhook, environment, *config.event_webhook);
+      }
       if (key != "channels") return FieldError(key, "unknown field");
       if (value.IsNull()) return absl::OkStatus();
       return ForEachField(value, "channels", [&](const std::string& name, const YAML::Node& node,
@@ -344,6 +378,7 @@ absl::StatusOr<DeliveryConfig> ParseRoot(const YAML::Node& root, const std::map<
     }
     HERALD_RETURN_IF_ERROR(ValidateChannel(channel));
   }
+  HERALD_RETURN_IF_ERROR(ApplyEventWebhook(environment, config));
   return config;
 }
 

@@ -15,12 +15,19 @@
 //       timeout_ms: 10000
 //       circuit: {failures: 5, open_ms: 30000}
 //       service: ""             # host:port of a remote delivery service; empty = in process
+//   event_webhook:                # optional: outbound event webhooks (events/EVENT_WEBHOOKS.md)
+//     options: {url: "https://hooks.acme.test/herald"}
+//     secrets: {signing_secret: {env: HERALD_EVENT_WEBHOOK_SECRET}}
+//     retry: {max_attempts: 8}    # and timeout_ms, concurrency, like a channel
 //
 // Environment: HERALD_CHANNEL_<NAME>_<OPTION> overrides an option
 // (<NAME> upper-cased, '-' as '_'), e.g. HERALD_CHANNEL_EMAIL_HOST.
+// HERALD_EVENT_WEBHOOK_URL and HERALD_EVENT_WEBHOOK_SECRET set the event
+// webhook's url and signing secret (and configure it without a file).
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,6 +82,10 @@ struct DeliveryConfig {
   // Channel used for a channel type when a step's channel is not configured
   // (the first configured channel of that type).
   const ChannelConfig* Find(const std::string& channel, const std::string& channel_type) const;
+  // Where status and engagement events are POSTed (provider `webhook`,
+  // named "event_webhook", options.url set); nullopt = not configured. Not
+  // a channel: workflow steps never route to it.
+  std::optional<ChannelConfig> event_webhook;
 };
 
 // Parses `yaml` (the file's text) and applies `environment` (name -> value,

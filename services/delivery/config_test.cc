@@ -239,6 +239,43 @@ channels:
   EXPECT_EQ(config->Find("push", "push"), nullptr);
 }
 
+TEST(DeliveryConfigTest, EventWebhookFromTheFileIsAWebhookWithItsOwnPolicy) {
+  auto config = ParseDeliveryConfig(R"(
+event_webhook:
+  options: {url: "https://hooks.acme.test/herald"}
+  secrets: {signing_secret: {env: HOOK_SECRET}}
+  retry: {max_attempts: 3}
+)",
+                                    {{"HOOK_SECRET", "s3cret"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->event_webhook.has_value());
+  EXPECT_EQ(config->event_webhook->provider, "webhook");
+  EXPECT_EQ(config->event_webhook->type, "webhook");
+  EXPECT_EQ(config->event_webhook->options.at("url"), "https://hooks.acme.test/herald");
+  EXPECT_EQ(config->event_webhook->secrets.at("signing_secret"), "s3cret");
+  EXPECT_EQ(config->event_webhook->retry.max_attempts, 3);
+  EXPECT_TRUE(config->channels.empty());  // not a channel steps could route to
+}
+
+TEST(DeliveryConfigTest, EventWebhookFromTheEnvironmentAlone) {
+  auto config = ParseDeliveryConfig("", {{"HERALD_EVENT_WEBHOOK_URL", "http://127.0.0.1:9/events"},
+                                         {"HERALD_EVENT_WEBHOOK_SECRET", "k"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->event_webhook.has_value());
+  EXPECT_EQ(config->event_webhook->options.at("url"), "http://127.0.0.1:9/events");
+  EXPECT_EQ(config->event_webhook->secrets.at("signing_secret"), "k");
+  EXPECT_FALSE(ParseDeliveryConfig("", {})->event_webhook.has_value());
+}
+
+TEST(DeliveryConfigTest, EventWebhookErrorsNameTheField) {
+  auto no_url = ParseDeliveryConfig("event_webhook: {retry: {max_attempts: 2}}", {});
+  EXPECT_THAT(no_url.status().message(), HasSubstr("event_webhook.options.url: required"));
+  auto provider = ParseDeliveryConfig("event_webhook: {provider: smtp, options: {url: http://x}}", {});
+  EXPECT_THAT(provider.status().message(), HasSubstr("event_webhook.provider: must be webhook"));
+  auto retry = ParseDeliveryConfig("event_webhook: {options: {url: http://x}, retry: {max_attempts: 0}}", {});
+  EXPECT_THAT(retry.status().message(), HasSubstr("event_webhook.retry.max_attempts"));
+}
+
 TEST(DeliveryConfigTest, LoadReadsTheFileAndTheProcessEnvironment) {
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("herald-delivery-" + std::to_string(::getpid()) + ".yaml")).string();

@@ -67,7 +67,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(200, json.dumps(state["requests"]), {"Content-Type": "application/json"})
         headers = {k.lower(): v for k, v in self.headers.items()}
         record = {"method": self.command, "path": path, "query": query, "headers": headers,
-                  "body": body.decode("utf-8", "replace"), "client_port": self.client_address[1]}
+                  "body": body.decode("utf-8", "replace"), "client_port": self.client_address[1],
+                  "received_at": time.time()}
         with lock:
             generation = state["generation"]
             state["in_flight"][generation] = state["in_flight"].get(generation, 0) + 1
