@@ -80,7 +80,8 @@ class Receiver {
     for (const nlohmann::json& r : *recorded) {
       Request request{r.value("method", ""), r.value("path", ""), {}, r.value("body", ""),
                       absl::FromUnixMicros(static_cast<int64_t>(r.value("received_at", 0.0) * 1e6))};
-      for (const auto& [name, value] : r.value("headers", nlohmann::json::object()).items()) {
+      const nlohmann::json headers = r.value("headers", nlohmann::json::object());
+      for (const auto& [name, value] : headers.items()) {
         if (value.is_string()) request.headers[name] = value.get<std::string>();
       }
       out.push_back(std::move(request));
