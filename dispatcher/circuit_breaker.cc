@@ -38,6 +38,11 @@ void CircuitBreaker::Record(int successes, int retryable_failures) {
   }
 }
 
+void CircuitBreaker::Abandon() {
+  absl::MutexLock lock(&mutex_);
+  if (state_ == State::kProbing) state_ = State::kOpen;  // open_until_ms_ has passed: the next Admit probes
+}
+
 bool CircuitBreaker::open() const {
   absl::MutexLock lock(&mutex_);
   return state_ != State::kClosed;

@@ -27,6 +27,9 @@ class CircuitBreaker {
   // any success closes the circuit. Permanent failures (a 400) say the
   // provider is up and reset nothing.
   void Record(int successes, int retryable_failures);
+  // A probe Admit let through was not attempted after all (no rate-limit
+  // token, a Redis error): the circuit stays open and probes again next time.
+  void Abandon();
   bool open() const;
 
  private:

@@ -81,6 +81,7 @@ class Dispatcher::Reader final : public redis::StreamProcessor {
         pending.partition = partition;
         pending.entry_id = part[i]->id;
         pending.queued_at_us = take.inserted_at_us;
+        pending.owner = options_.consumer_name;
         delivery::Delivery& delivery = pending.delivery;
         delivery.set_message_id(take.message_id);
         delivery.set_channel_type(take.channel_type);
@@ -108,7 +109,8 @@ class Dispatcher::Reader final : public redis::StreamProcessor {
     std::vector<redis::Command> records;
     std::vector<int> record_partitions;
     for (const auto& [partition, part] : direct) {
-      records.push_back(messages::RecordDeliveriesCommand(Keys(partition), part, clock_.NowMicros()));
+      records.push_back(
+          messages::RecordDeliveriesCommand(Keys(partition), part, clock_.NowMicros(), options_.consumer_name));
       record_partitions.push_back(partition);
     }
     std::vector<absl::StatusOr<redis::Reply>> recorded = client.Pipeline(records);
@@ -156,7 +158,9 @@ Dispatcher::Dispatcher(const redis::Endpoint& endpoint, const delivery::Delivery
   for (const auto& [name, channel] : config.channels) {
     delivery::DeliveryService* service = services(channel);
     if (service == nullptr) continue;
-    lanes_[name] = std::make_unique<Lane>(channel, *service, endpoint, clock, options.lane, metrics.Channel(name),
+    LaneOptions lane_options = options.lane;
+    lane_options.lease_ms = options.lease_ms;
+    lanes_[name] = std::make_unique<Lane>(channel, *service, endpoint, clock, lane_options, metrics.Channel(name),
                                           metrics);
   }
   const int threads = std::max(1, options.threads);

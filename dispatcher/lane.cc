@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/keys.h"
+#include "core/status_macros.h"
 #include "dispatcher/outcome.h"
 #include "dispatcher/rate_limiter.h"
 #include "messages/delivery_state.h"
@@ -80,7 +81,7 @@ void Lane::Run() {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return stopping_ || !queue_.empty(); };
       mutex_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
       if (stopping_) return;
-      while (!queue_.empty() && batch.size() < static_cast<size_t>(options_.max_batch)) {
+      while (!queue_.empty() && batch.size() < BatchLimit()) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -105,15 +106,58 @@ void Lane::Run() {
   }
 }
 
+size_t Lane::BatchLimit() const {
+  const size_t by_concurrency = 4 * static_cast<size_t>(std::max(1, config_.concurrency));
+  return std::max<size_t>(1, std::min(static_cast<size_t>(options_.max_batch), by_concurrency));
+}
+
+absl::Status Lane::KeepLeased(redis::RedisClient& client, std::vector<Pending>& batch) {
+  // Long enough for the call: BatchLimit() bounds it to 4 rounds of the
+  // provider's timeout.
+  const int64_t lease_ms = std::max(options_.lease_ms, 4 * config_.timeout_ms + 30'000);
+  const int64_t lease_until_us = clock_.NowMicros() + lease_ms * 1000;
+  std::map<std::pair<int, std::string>, std::vector<size_t>> groups;  // (partition, owner) -> items
+  for (size_t i = 0; i < batch.size(); ++i) groups[{batch[i].partition, batch[i].owner}].push_back(i);
+  std::vector<redis::Command> renewals;
+  for (const auto& [group, indexes] : groups) {
+    std::vector<std::string> ids;
+    for (size_t i : indexes) ids.push_back(batch[i].delivery.message_id());
+    renewals.push_back(messages::RenewLeasesCommand(Keys(group.first), ids, group.second, lease_until_us));
+  }
+  std::vector<absl::StatusOr<redis::Reply>> replies = client.Pipeline(renewals);
+  std::vector<bool> keep(batch.size(), false);
+  size_t c = 0;
+  for (const auto& [group, indexes] : groups) {
+    const auto& reply = replies[c++];
+    if (!reply.ok()) return reply.status();
+    for (size_t n = 0; n < indexes.size(); ++n) {
+      keep[indexes[n]] = n < reply->elements.size() && reply->elements[n].integer == 1;
+    }
+  }
+  std::vector<Pending> kept;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (keep[i]) kept.push_back(std::move(batch[i]));
+    else shared_metrics_.stale_entries.Increment();
+  }
+  batch = std::move(kept);
+  return absl::OkStatus();
+}
+
 absl::Status Lane::DeliverBatch(redis::RedisClient& client, std::vector<Pending>& batch, absl::BitGen& random) {
+  HERALD_RETURN_IF_ERROR(KeepLeased(client, batch));
+  if (batch.empty()) return absl::OkStatus();
   const int64_t now_ms = clock_.NowMillis();
   std::vector<DeliveryRecord> records(batch.size());
   // Held back, not attempted: an open circuit, then the shared rate limit.
   size_t admitted = static_cast<size_t>(breaker_.Admit(static_cast<int>(batch.size())));
   const int64_t reopens_ms = admitted < batch.size() ? breaker_.ReopensAtMs() : 0;
   auto grant = TakeTokens(client, config_.name, config_.rate_limit, now_ms, static_cast<int>(admitted));
-  if (!grant.ok()) return grant.status();
+  if (!grant.ok()) {
+    breaker_.Abandon();
+    return grant.status();
+  }
   const size_t granted = static_cast<size_t>(grant->granted);
+  if (granted == 0 && admitted > 0) breaker_.Abandon();
   for (size_t i = granted; i < batch.size(); ++i) {
     records[i] = Deferral(batch[i].delivery.message_id(), i < admitted ? now_ms + grant->retry_in_ms : reopens_ms);
     metrics_.deferred->Increment();
@@ -122,14 +166,20 @@ absl::Status Lane::DeliverBatch(redis::RedisClient& client, std::vector<Pending>
     std::vector<delivery::Delivery> deliveries;
     deliveries.reserve(granted);
     for (size_t i = 0; i < granted; ++i) deliveries.push_back(batch[i].delivery);
-    std::vector<delivery::Result> results = service_.Deliver(deliveries);
+    // Results are matched by message id: a service may answer in any order.
+    std::map<std::string, delivery::Result> results;
+    for (delivery::Result& result : service_.Deliver(deliveries)) {
+      std::string id = result.message_id();
+      results.emplace(std::move(id), std::move(result));
+    }
     const int64_t answered_ms = clock_.NowMillis();
     int successes = 0;
     int retryable = 0;
     for (size_t i = 0; i < granted; ++i) {
       delivery::Result result;
-      if (i < results.size() && results[i].message_id() == deliveries[i].message_id()) {
-        result = std::move(results[i]);
+      auto found = results.find(deliveries[i].message_id());
+      if (found != results.end()) {
+        result = std::move(found->second);
       } else {
         result.set_message_id(deliveries[i].message_id());
         result.set_outcome(delivery::v1::OUTCOME_RETRY);
@@ -156,36 +206,36 @@ absl::Status Lane::DeliverBatch(redis::RedisClient& client, std::vector<Pending>
 
 absl::Status Lane::RecordAndAck(redis::RedisClient& client, const std::vector<Pending>& batch,
                                 const std::vector<DeliveryRecord>& records) {
-  // One record script per partition, then (only for what landed) one XACK
-  // per partition: a crash between the two leaves entries pending whose
-  // messages are final, which the next reader acks without sending.
-  std::map<int, std::vector<size_t>> by_partition;
-  for (size_t i = 0; i < batch.size(); ++i) by_partition[batch[i].partition].push_back(i);
+  // One record script per partition and lease owner, then (only for what
+  // landed) one XACK + XDEL per group: a crash between the two leaves
+  // entries pending whose messages are final, which the next reader acks
+  // without sending.
+  std::map<std::pair<int, std::string>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < batch.size(); ++i) groups[{batch[i].partition, batch[i].owner}].push_back(i);
   std::vector<redis::Command> commands;
-  std::vector<int> partitions;
-  for (const auto& [partition, indexes] : by_partition) {
+  for (const auto& [group, indexes] : groups) {
     std::vector<DeliveryRecord> part;
     for (size_t i : indexes) part.push_back(records[i]);
-    commands.push_back(messages::RecordDeliveriesCommand(Keys(partition), part, clock_.NowMicros()));
-    partitions.push_back(partition);
+    commands.push_back(messages::RecordDeliveriesCommand(Keys(group.first), part, clock_.NowMicros(), group.second));
   }
   std::vector<absl::StatusOr<redis::Reply>> replies = client.Pipeline(commands);
   absl::Status first_error;
   std::vector<redis::Command> acks;
   const int64_t now_us = clock_.NowMicros();
-  for (size_t c = 0; c < replies.size(); ++c) {
-    if (!replies[c].ok()) {
-      if (first_error.ok()) first_error = replies[c].status();
+  size_t c = 0;
+  for (const auto& [group, indexes] : groups) {
+    const auto& reply = replies[c++];
+    if (!reply.ok()) {
+      if (first_error.ok()) first_error = reply.status();
       continue;
     }
-    const Keys keys(partitions[c]);
+    const Keys keys(group.first);
     redis::Command ack = {"XACK", keys.Deliveries(), std::string(kDeliveryGroup)};
-    const std::vector<size_t>& indexes = by_partition[partitions[c]];
     for (size_t n = 0; n < indexes.size(); ++n) {
       const Pending& item = batch[indexes[n]];
       const DeliveryRecord& record = records[indexes[n]];
       ack.push_back(item.entry_id);
-      const bool recorded = n < replies[c]->elements.size() && replies[c]->elements[n].integer == 1;
+      const bool recorded = n < reply->elements.size() && reply->elements[n].integer == 1;
       if (!recorded || record.outcome == DeliveryRecord::Outcome::kDefer) continue;
       if (record.outcome == DeliveryRecord::Outcome::kFailed) metrics_.dead_letters->Increment();
       if (record.outcome != DeliveryRecord::Outcome::kRetry && item.queued_at_us > 0) {

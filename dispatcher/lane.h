@@ -31,12 +31,19 @@ struct Pending {
   int partition = 0;
   std::string entry_id;
   int64_t queued_at_us = 0;
+  // The lease owner (the reader that took it).
+  std::string owner;
 };
 
 struct LaneOptions {
   int threads = 2;
   size_t capacity = 20'000;
+  // Messages per Deliver call, at most; a call also takes at most 4 × the
+  // channel's concurrency, so it ends within 4 provider timeouts.
   int max_batch = 256;
+  // The least lease a message gets when its batch goes out (renewed then:
+  // waiting in the queue never eats into it).
+  int64_t lease_ms = 60'000;
 };
 
 class Lane {
@@ -65,6 +72,11 @@ class Lane {
   // entries whose record landed.
   absl::Status RecordAndAck(redis::RedisClient& client, const std::vector<Pending>& batch,
                             const std::vector<messages::DeliveryRecord>& records);
+  // Renews the batch's leases for the time the call can take and drops the
+  // messages this worker no longer holds (another took them over, or they
+  // became final meanwhile: neither sent nor acked here).
+  absl::Status KeepLeased(redis::RedisClient& client, std::vector<Pending>& batch);
+  size_t BatchLimit() const;
 
   const delivery::ChannelConfig config_;
   delivery::DeliveryService& service_;

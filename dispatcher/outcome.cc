@@ -1,6 +1,7 @@
 #include "dispatcher/outcome.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/utf8.h"
 #include "dispatcher/backoff.h"
 
 namespace herald::dispatcher {
@@ -12,10 +13,12 @@ DeliveryRecord RecordFor(const delivery::Result& result, int attempt, const deli
   DeliveryRecord record;
   record.message_id = result.message_id();
   record.attempt = attempt;
-  record.reason = result.reason();
-  record.provider_status = result.provider_status();
-  record.provider_response = result.provider_response().substr(0, 512);
-  record.provider_message_id = result.provider_message_id();
+  // A service's strings are stored in JSON events: bounded and valid UTF-8
+  // whatever a provider (or a foreign service) answered.
+  record.reason = BoundedUtf8(result.reason(), 1024);
+  record.provider_status = BoundedUtf8(result.provider_status(), 64);
+  record.provider_response = BoundedUtf8(result.provider_response(), 512);
+  record.provider_message_id = BoundedUtf8(result.provider_message_id(), 256);
   record.latency_us = result.latency_us();
   switch (result.outcome()) {
     case delivery::v1::OUTCOME_DELIVERED:

@@ -124,6 +124,17 @@ TEST(CircuitBreakerTest, AFailedProbeOpensAgainAndPermanentFailuresDoNotTrip) {
   EXPECT_EQ(breaker.ReopensAtMs(), clock.NowMillis() + 1000);
 }
 
+TEST(CircuitBreakerTest, AProbeThatWasNotAttemptedLeavesTheCircuitOpenToProbeAgain) {
+  SimulatedClock clock(0);
+  CircuitBreaker breaker({1, 1000}, clock);
+  breaker.Record(0, 1);
+  clock.AdvanceMillis(1000);
+  ASSERT_EQ(breaker.Admit(3), 1);
+  breaker.Abandon();  // e.g. the rate limit had no token for it
+  EXPECT_TRUE(breaker.open());
+  EXPECT_EQ(breaker.Admit(3), 1) << "stuck probing: the channel would never send again";
+}
+
 TEST(CircuitBreakerTest, SuccessResetsTheFailureCount) {
   SimulatedClock clock(0);
   CircuitBreaker breaker({3, 1000}, clock);

@@ -5,6 +5,7 @@
 #include "messages/begin_deliveries.lua.h"
 #include "messages/claim_due_deliveries.lua.h"
 #include "messages/record_deliveries.lua.h"
+#include "messages/renew_leases.lua.h"
 #include "messages/replay_dead_letters.lua.h"
 #include "redis/script.h"
 
@@ -15,6 +16,7 @@ const redis::Script kBegin(lua::kMessagesBeginDeliveries);
 const redis::Script kRecord(lua::kMessagesRecordDeliveries);
 const redis::Script kClaimDue(lua::kMessagesClaimDueDeliveries);
 const redis::Script kReplay(lua::kMessagesReplayDeadLetters);
+const redis::Script kRenew(lua::kMessagesRenewLeases);
 
 const char* OutcomeName(DeliveryRecord::Outcome outcome) {
   switch (outcome) {
@@ -77,9 +79,10 @@ absl::StatusOr<std::vector<DeliveryTake>> TakesFromReply(const std::vector<std::
   return takes;
 }
 
-redis::Command RecordDeliveriesCommand(const Keys& keys, const std::vector<DeliveryRecord>& records, int64_t now_us) {
+redis::Command RecordDeliveriesCommand(const Keys& keys, const std::vector<DeliveryRecord>& records, int64_t now_us,
+                                       const std::string& owner) {
   std::vector<std::string> script_keys = {keys.DeliveryDue(), keys.DeadLetters(), keys.Batches()};
-  std::vector<std::string> args = {std::to_string(now_us)};
+  std::vector<std::string> args = {std::to_string(now_us), owner};
   script_keys.reserve(3 + 2 * records.size());
   args.reserve(1 + 9 * records.size());
   for (const DeliveryRecord& record : records) {
@@ -96,6 +99,14 @@ redis::Command RecordDeliveriesCommand(const Keys& keys, const std::vector<Deliv
     args.push_back(std::to_string(record.latency_us));
   }
   return kRecord.Call(std::move(script_keys), std::move(args));
+}
+
+redis::Command RenewLeasesCommand(const Keys& keys, const std::vector<std::string>& message_ids,
+                                  const std::string& owner, int64_t lease_until_us) {
+  std::vector<std::string> script_keys;
+  script_keys.reserve(message_ids.size());
+  for (const std::string& id : message_ids) script_keys.push_back(keys.Message(id));
+  return kRenew.Call(std::move(script_keys), {owner, std::to_string(lease_until_us)});
 }
 
 redis::Command ClaimDueDeliveriesCommand(const Keys& keys, int64_t now_ms, int limit) {

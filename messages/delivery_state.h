@@ -60,9 +60,17 @@ struct DeliveryRecord {
   int64_t latency_us = 0;
 };
 
-// Records outcomes of messages of `keys`'s partition. The reply has one
-// integer per record: 1 recorded, 0 left alone (already final or gone).
-redis::Command RecordDeliveriesCommand(const Keys& keys, const std::vector<DeliveryRecord>& records, int64_t now_us);
+// Records outcomes of messages of `keys`'s partition that `owner` holds the
+// lease of (or that nobody holds). The reply has one integer per record: 1
+// recorded, 0 left alone (already final, gone, or leased to another).
+redis::Command RecordDeliveriesCommand(const Keys& keys, const std::vector<DeliveryRecord>& records, int64_t now_us,
+                                       const std::string& owner);
+
+// Renews `owner`'s leases on `message_ids` until `lease_until_us` right
+// before sending them; the reply has 1 per message still `owner`'s (send
+// it) and 0 per message another worker took or that became final.
+redis::Command RenewLeasesCommand(const Keys& keys, const std::vector<std::string>& message_ids,
+                                  const std::string& owner, int64_t lease_until_us);
 
 // Moves at most `limit` deliveries due at `now_ms` from the timer back to
 // the deliveries stream; the reply is how many moved.

@@ -93,7 +93,13 @@ v1::Message MessageFromFields(const std::string& message_id, const std::vector<r
     else if (field == "rule") message.set_rule(value);
     else if (field == "preferences") message.set_preferences(value);
     else if (field == "inserted_at_us") message.set_at_us(ToInt(value));
-    else if (field == "content") message.mutable_content()->ParseFromString(value);
+    else if (field == "content") {
+      message.mutable_content()->ParseFromString(value);
+      // A chat message carries the user's connections for its provider:
+      // incoming-webhook URLs and access tokens are credentials, never
+      // returned in a message.
+      if (message.content().has_chat()) message.mutable_content()->mutable_chat()->clear_channel_data_json();
+    }
     else if (field == "item") in_app = true;
     else if (field == "workflow_run_id") message.set_workflow_run_id(value);
     else if (field == "attempts") message.set_attempts(static_cast<int32_t>(ToInt(value)));

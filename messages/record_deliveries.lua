@@ -5,26 +5,27 @@
 -- undelivered or bounced, a dead letter, and its fallback step (if the
 -- workflow named one) handed to the fan-out; defer (rate limit, open
 -- circuit: not an attempt) ⇒ back on the timer. A message whose status is
--- already final is left alone, so a replayed result changes nothing.
+-- already final, or whose lease another worker holds now, is left alone, so
+-- a replayed or late result changes nothing.
 --
 -- KEYS: [1] delivery_due (ZSET id -> due ms), [2] dead_letters (ZSET id ->
 -- us), [3] the batches stream, then per message: its key, its events key.
--- ARGV: [1] now us, then 9 per message: outcome (delivered | retry | failed
+-- ARGV: [1] now us, [2] the lease owner recording, then 9 per message: outcome (delivered | retry | failed
 -- | defer), status, reason, due ms (retry, defer), attempt number,
 -- provider status, provider response, provider message id, latency us.
 -- Reply, per message: 1 recorded, 0 left alone.
 --!include core/keys.lua
 --!include messages/message_events.lua
 local due, dead, batches = KEYS[1], KEYS[2], KEYS[3]
-local now = ARGV[1]
+local now, owner = ARGV[1], ARGV[2]
 local out = {}
 for m = 0, (#KEYS - 3) / 2 - 1 do
   local key, events = KEYS[4 + 2 * m], KEYS[5 + 2 * m]
-  local a = 2 + 9 * m
+  local a = 3 + 9 * m
   local outcome, status, reason, due_ms, attempt = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local f = redis.call('HMGET', key, 'id', 'status', 'fallback')
+  local f = redis.call('HMGET', key, 'id', 'status', 'fallback', 'lease_owner')
   local id, current = f[1], f[2]
-  if not id or (current ~= 'queued' and current ~= 'delivery_attempted') then
+  if not id or (current ~= 'queued' and current ~= 'delivery_attempted') or (f[4] and f[4] ~= owner) then
     out[#out + 1] = 0
   elseif outcome == 'defer' then
     redis.call('HDEL', key, 'lease_until_us', 'lease_owner')

@@ -1,5 +1,6 @@
 #include "redis/periodic_task.h"
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
@@ -39,6 +40,9 @@ void PeriodicTask::Run() {
       on_error_();
       std::cerr << log_name_ << ": " << more.status() << std::endl;
       client.reset();
+      // A lasting error (OOM, a read-only replica) must not turn the loop
+      // into a busy one against Redis.
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::max(tick_ms_, 100)));
       continue;
     }
     if (!*more) std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms_));

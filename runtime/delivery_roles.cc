@@ -46,6 +46,8 @@ class DeliveryRolesImpl final : public DeliveryRoles {
       grpc_service_ = std::make_unique<delivery::DeliveryGrpcService>(*served_);
       grpc::ServerBuilder builder;
       builder.AddListeningPort(options.service_address, grpc::InsecureServerCredentials(), &service_port_);
+      builder.SetMaxReceiveMessageSize(delivery::kMaxDeliveryCallBytes);
+      builder.SetMaxSendMessageSize(delivery::kMaxDeliveryCallBytes);
       builder.RegisterService(grpc_service_.get());
       server_ = builder.BuildAndStart();
       if (!server_ || service_port_ == 0) {
@@ -67,7 +69,7 @@ class DeliveryRolesImpl final : public DeliveryRoles {
         local.push_back(name);
         continue;
       }
-      auto remote = delivery::RemoteDeliveryService::Connect(channel.service, channel.timeout_ms + 5000);
+      auto remote = delivery::RemoteDeliveryService::Connect(channel.service, channel.timeout_ms, channel.concurrency);
       if (!remote.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("--delivery_config: channels.", name, ".service: ",
                                                        remote.status().message()));

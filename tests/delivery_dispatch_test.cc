@@ -18,7 +18,11 @@
 #include "messages/delivery_state.h"
 #include "messages/message_store.h"
 #include "prometheus/registry.h"
+#include "grpcpp/grpcpp.h"
+#include "absl/strings/str_cat.h"
 #include "services/delivery/providers/provider_set.h"
+#include "services/delivery/remote.h"
+#include "services/delivery/server.h"
 #include "services/delivery/providers/testing/test_servers.h"
 #include "tests/support/redis_fixture.h"
 
@@ -365,7 +369,7 @@ TEST_F(DeliveryDispatchTest, AWorkerKilledBetweenRecordingAndAckCausesNoSecondSe
   record.outcome = messages::DeliveryRecord::Outcome::kDelivered;
   record.status = "sent";
   record.attempt = 1;
-  ASSERT_TRUE(client_->Execute(messages::RecordDeliveriesCommand(Keys(0), {record}, clock_.NowMicros())).ok());
+  ASSERT_TRUE(client_->Execute(messages::RecordDeliveriesCommand(Keys(0), {record}, clock_.NowMicros(), "dead")).ok());
   ASSERT_EQ(Pending(0), 1);  // died here: not acked
 
   StartDispatcher(/*reclaim_idle_ms=*/100);
@@ -409,7 +413,7 @@ TEST_F(DeliveryDispatchTest, AKilledWorkerAfterTheProvidersAnswerCausesNoSecondR
   record.outcome = messages::DeliveryRecord::Outcome::kDelivered;
   record.status = "sent";
   record.attempt = 1;
-  ASSERT_TRUE(client_->Execute(messages::RecordDeliveriesCommand(Keys(0), {record}, clock_.NowMicros())).ok());
+  ASSERT_TRUE(client_->Execute(messages::RecordDeliveriesCommand(Keys(0), {record}, clock_.NowMicros(), "dead")).ok());
   // Killed here.
 
   real_service_ = providers->get();
@@ -424,6 +428,83 @@ TEST_F(DeliveryDispatchTest, AKilledWorkerAfterTheProvidersAnswerCausesNoSecondR
   EXPECT_EQ(for_m1, 1);
   EXPECT_EQ(Field("m1", "status"), "sent");
   dispatcher_->Stop();
+}
+
+// A message whose lease lapsed while it waited in a slow worker's queue and
+// that another worker took meanwhile: the slow worker neither sends it
+// (its renewal fails) nor records over the other's result.
+TEST_F(DeliveryDispatchTest, AWorkerWhoseLeaseWasTakenOverNeitherSendsNorRecords) {
+  Queue("m1");
+  const int64_t now = clock_.NowMicros();
+  auto take = [&](const std::string& owner, int64_t at_us) {
+    auto reply = client_->Execute(messages::BeginDeliveriesCommand(Keys(0), {"m1"}, at_us, at_us + 1'000'000, owner));
+    EXPECT_TRUE(reply.ok());
+    auto takes = messages::TakesFromReply({"m1"}, *reply);
+    return takes.ok() ? (*takes)[0].verdict : messages::DeliveryTake::Verdict::kGone;
+  };
+  EXPECT_EQ(take("slow", now), messages::DeliveryTake::Verdict::kSend);
+  EXPECT_EQ(take("fast", now + 500'000), messages::DeliveryTake::Verdict::kLeased);
+  EXPECT_EQ(take("fast", now + 2'000'000), messages::DeliveryTake::Verdict::kSend);  // slow's lease lapsed
+  auto renewed = client_->Execute(messages::RenewLeasesCommand(Keys(0), {"m1"}, "slow", now + 90'000'000));
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_EQ(renewed->elements[0].integer, 0) << "the slow worker would send it too";
+  messages::DeliveryRecord late;
+  late.message_id = "m1";
+  late.outcome = messages::DeliveryRecord::Outcome::kFailed;
+  late.status = "undelivered";
+  late.attempt = 1;
+  auto recorded = client_->Execute(messages::RecordDeliveriesCommand(Keys(0), {late}, now + 3'000'000, "slow"));
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_EQ(recorded->elements[0].integer, 0);
+  EXPECT_EQ(Field("m1", "status"), "queued");
+  EXPECT_EQ(Field("m1", "lease_owner"), "fast");
+}
+
+// The gRPC contract: the dispatcher reaches a delivery service in another
+// "process" (a gRPC server on loopback) through RemoteDeliveryService; a
+// request without content is refused whole, naming the field; an
+// unreachable service makes every message of the call a retry.
+TEST_F(DeliveryDispatchTest, ARemoteDeliveryServiceOverGrpcDeliversAndAnUnreachableOneMeansRetry) {
+  delivery::DeliveryGrpcService grpc_service(service_);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&grpc_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+  auto remote = delivery::RemoteDeliveryService::Connect(absl::StrCat("127.0.0.1:", port), 2000, 8);
+  ASSERT_TRUE(remote.ok());
+  real_service_ = remote->get();
+  StartDispatcher();
+  for (int i = 0; i < 20; ++i) Queue("m" + std::to_string(i), i % 2 == 0 ? "u1" : "u2");
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "m" + std::to_string(i), user = i % 2 == 0 ? "u1" : "u2";
+    ASSERT_TRUE(Eventually([&] { return Field(id, "status", user) == "sent"; })) << id;
+    EXPECT_EQ(Field(id, "provider_message_id", user), "prov-" + id);
+  }
+  EXPECT_EQ(service_.total(), 20);
+
+  Delivery empty;
+  empty.set_message_id("x");
+  delivery::v1::DeliverRequest request;
+  *request.add_deliveries() = empty;
+  delivery::v1::DeliverResponse response;
+  grpc::ClientContext context;
+  auto stub = delivery::v1::DeliveryService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::Status refused = stub->Deliver(&context, request, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "deliveries[0].content: empty");
+  dispatcher_->Stop();
+  server->Shutdown();
+
+  auto nowhere = delivery::RemoteDeliveryService::Connect(absl::StrCat("127.0.0.1:", port), 200, 8);
+  ASSERT_TRUE(nowhere.ok());
+  Delivery delivery;
+  delivery.set_message_id("m1");
+  std::vector<Result> results = (*nowhere)->Deliver({delivery, delivery});
+  ASSERT_EQ(results.size(), 2u);
+  for (const Result& result : results) EXPECT_EQ(result.outcome(), delivery::v1::OUTCOME_RETRY);
 }
 
 // The window that remains: a worker that dies after the provider accepted

@@ -220,7 +220,7 @@ TEST_F(EventWebhooksTest, AQueuedThenSentDeliveryPostsBothStatusesSigned) {
   sent.outcome = messages::DeliveryRecord::Outcome::kDelivered;
   sent.status = "sent";
   sent.attempt = 1;
-  EXPECT_EQ(Run(messages::RecordDeliveriesCommand(keys, {sent}, 1'700'000'000'200'000)).elements.at(0).integer, 1);
+  EXPECT_EQ(Run(messages::RecordDeliveriesCommand(keys, {sent}, 1'700'000'000'200'000, "test")).elements.at(0).integer, 1);
 
   auto events = ReceivedEvents(2);
   ASSERT_EQ(Types(events), (std::vector<std::string>{"message.queued", "message.sent"}));
@@ -332,7 +332,7 @@ TEST_F(EventWebhooksTest, WithoutAWorkerTheOutboxStaysEmpty) {
   failed.outcome = messages::DeliveryRecord::Outcome::kFailed;
   failed.status = "undelivered";
   failed.attempt = 1;
-  Run(messages::RecordDeliveriesCommand(keys, {failed}, 1'700'000'000'600'000));
+  Run(messages::RecordDeliveriesCommand(keys, {failed}, 1'700'000'000'600'000, "test"));
   Run(messages::ReplayDeadLettersCommand(keys, {"msg-6"}, 1'700'000'000'700'000));
   messages::NotDelivered record;
   record.message_id = "msg-7";

@@ -1,5 +1,6 @@
 #include "services/delivery/remote.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -8,11 +9,15 @@
 namespace herald::delivery {
 
 absl::StatusOr<std::unique_ptr<RemoteDeliveryService>> RemoteDeliveryService::Connect(const std::string& address,
-                                                                                     int64_t timeout_ms) {
+                                                                                     int64_t timeout_ms,
+                                                                                     int concurrency) {
   if (address.empty()) return absl::InvalidArgumentError("service: empty address");
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxSendMessageSize(kMaxDeliveryCallBytes);
+  arguments.SetMaxReceiveMessageSize(kMaxDeliveryCallBytes);
+  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
   return std::unique_ptr<RemoteDeliveryService>(
-      new RemoteDeliveryService(v1::DeliveryService::NewStub(channel), timeout_ms));
+      new RemoteDeliveryService(v1::DeliveryService::NewStub(channel), timeout_ms, std::max(1, concurrency)));
 }
 
 std::vector<Result> RemoteDeliveryService::Deliver(const std::vector<Delivery>& deliveries) {
@@ -20,7 +25,9 @@ std::vector<Result> RemoteDeliveryService::Deliver(const std::vector<Delivery>& 
   for (const Delivery& delivery : deliveries) *request.add_deliveries() = delivery;
   v1::DeliverResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_));
+  const int64_t rounds = (static_cast<int64_t>(deliveries.size()) + concurrency_ - 1) / concurrency_;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(std::max<int64_t>(1, rounds) * timeout_ms_ + 5000));
   const grpc::Status status = stub_->Deliver(&context, request, &response);
   std::vector<Result> results;
   results.reserve(deliveries.size());

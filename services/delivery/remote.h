@@ -12,22 +12,26 @@
 
 namespace herald::delivery {
 
+// Rendered emails can be large: calls carry up to this many bytes.
+inline constexpr int kMaxDeliveryCallBytes = 64 << 20;
+
 class RemoteDeliveryService final : public DeliveryService {
  public:
-  // `address` is host:port; calls time out after `timeout_ms` (the
-  // provider's timeout plus the hop), which makes every message of the call
-  // a retry.
+  // `address` is host:port. A call of n messages may take
+  // ceil(n / concurrency) provider timeouts plus a margin; past that it
+  // fails and every message of it is retried.
   static absl::StatusOr<std::unique_ptr<RemoteDeliveryService>> Connect(const std::string& address,
-                                                                       int64_t timeout_ms);
+                                                                       int64_t timeout_ms, int concurrency);
 
   std::vector<Result> Deliver(const std::vector<Delivery>& deliveries) override;
 
  private:
-  RemoteDeliveryService(std::unique_ptr<v1::DeliveryService::Stub> stub, int64_t timeout_ms)
-      : stub_(std::move(stub)), timeout_ms_(timeout_ms) {}
+  RemoteDeliveryService(std::unique_ptr<v1::DeliveryService::Stub> stub, int64_t timeout_ms, int concurrency)
+      : stub_(std::move(stub)), timeout_ms_(timeout_ms), concurrency_(concurrency) {}
 
   std::unique_ptr<v1::DeliveryService::Stub> stub_;
   const int64_t timeout_ms_;
+  const int concurrency_;
 };
 
 }  // namespace herald::delivery

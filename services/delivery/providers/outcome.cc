@@ -46,23 +46,6 @@ int64_t RetryAfterMs(absl::string_view value, int64_t now_ms) {
   return std::clamp<int64_t>(delay, 0, kMaxRetryAfterMs);
 }
 
-std::string BoundedUtf8(absl::string_view text, size_t max_bytes) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_bytes));
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char lead = static_cast<unsigned char>(text[i]);
-    size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
-    absl::string_view sequence = length == 0 ? text.substr(i, 1) : text.substr(i, length);
-    const bool valid = length != 0 && sequence.size() == length && IsValidUtf8(sequence);
-    if (!valid) sequence = "?";
-    if (out.size() + sequence.size() > max_bytes) break;
-    out.append(sequence.data(), sequence.size());
-    i += valid ? length : 1;
-  }
-  return out;
-}
-
 std::string ShortBody(absl::string_view body) {
   std::string collapsed;
   bool space = false;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "core/utf8.h"
 #include "services/delivery/delivery_service.h"
 #include "services/delivery/providers/http_client.h"
 
@@ -37,9 +38,6 @@ void FailUndelivered(absl::string_view reason, Result& result);
 // date (RFC 9110 10.2.3). 0 when empty, unparsable or in the past.
 int64_t RetryAfterMs(absl::string_view value, int64_t now_ms);
 
-// The start of `text` (at most `max_bytes`), cut on a UTF-8 boundary, with
-// invalid UTF-8 replaced by '?': results are proto3 strings.
-std::string BoundedUtf8(absl::string_view text, size_t max_bytes);
 
 // A one-line excerpt of an answer for a reason: whitespace runs collapsed,
 // at most kMaxReasonBodyBytes.
