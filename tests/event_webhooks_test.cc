@@ -6,12 +6,15 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/clock.h"
 #include "core/keys.h"
 #include "events/event_webhook_worker.h"
@@ -177,6 +180,20 @@ class EventWebhooksTest : public testing::RedisTest {
       EXPECT_EQ(request.headers.at("idempotency-key"), event.value("id", "?"));
       events.push_back(std::move(event));
     }
+    // The events of one read are POSTed in parallel, so they may arrive in
+    // any order; their ids (evt_<partition>_<outbox entry id>) carry the
+    // order in which Herald emitted them.
+    auto emitted = [](const nlohmann::json& event) {
+      std::vector<std::string> parts = absl::StrSplit(event.value("id", ""), absl::ByAnyChar("_-"));
+      std::vector<int64_t> key;
+      for (const std::string& part : parts) {
+        int64_t number = 0;
+        if (absl::SimpleAtoi(part, &number)) key.push_back(number);
+      }
+      return key;
+    };
+    std::stable_sort(events.begin(), events.end(),
+                     [&](const nlohmann::json& a, const nlohmann::json& b) { return emitted(a) < emitted(b); });
     return events;
   }
 
