@@ -156,6 +156,8 @@ CommandGroup MessageCommands();
 CommandGroup WorkflowCommands();
 CommandGroup PreferenceCommands();
 CommandGroup DeadLetterCommands();
+// A message's events and delivery attempts (`messages events`, `dlq show`).
+Outcome ShowMessageEvents(Cli& cli, Args args);
 
 // Splits a comma-separated flag value, skipping empty entries.
 std::vector<std::string> SplitList(const std::string& text);

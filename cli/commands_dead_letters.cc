@@ -37,21 +37,6 @@ Outcome List(Cli& cli, Args) {
   return cli.CallAndPrint(&v1::Herald::Stub::ListDeadLetters, request, text);
 }
 
-Outcome Show(Cli& cli, Args args) {
-  v1::GetMessageEventsRequest request;
-  request.set_user_id(args[0]);
-  request.set_message_id(args[1]);
-  auto text = [](const v1::GetMessageEventsResponse& response, std::ostream& out) {
-    for (const v1::MessageEvent& event : response.events()) {
-      out << FormatTime(event.at_us() / 1000) << "  " << event.type();
-      if (!event.reason().empty()) out << "  " << event.reason();
-      out << "\n";
-      if (event.has_attempt()) PrintAttempt(event.attempt(), out);
-    }
-  };
-  return cli.CallAndPrint(&v1::Herald::Stub::GetMessageEvents, request, text);
-}
-
 // IDs, or --all (optionally with --channel): never every dead letter by a
 // forgotten argument.
 std::optional<v1::DeadLetterSelection> Selection(Args ids) {
@@ -87,7 +72,8 @@ CommandGroup DeadLetterCommands() {
           {
               {"dlq", "list", "", "list dead letters, oldest first, with their attempts",
                {"--channel=CHANNEL", "--page_size=N", "--after=CURSOR"}, List},
-              {"dlq", "show", "USER MESSAGE_ID", "show a message's events and delivery attempts", {}, Show},
+              {"dlq", "show", "USER MESSAGE_ID", "show a message's events and delivery attempts", {},
+               ShowMessageEvents},
               {"dlq", "replay", "[MESSAGE_ID...]", "queue dead letters again for a fresh round of attempts",
                {"--all", "--channel=CHANNEL"}, Replay},
               {"dlq", "purge", "[MESSAGE_ID...]", "drop dead letters (their message records stay until they expire)",

@@ -69,7 +69,9 @@ Outcome List(Cli& cli, Args) {
   return cli.CallAndPrint(&v1::Herald::Stub::ListMessages, request, text);
 }
 
-Outcome Events(Cli& cli, Args args) {
+}  // namespace
+
+Outcome ShowMessageEvents(Cli& cli, Args args) {
   v1::GetMessageEventsRequest request;
   request.set_user_id(args[0]);
   request.set_message_id(args[1]);
@@ -87,6 +89,8 @@ Outcome Events(Cli& cli, Args args) {
   };
   return cli.CallAndPrint(&v1::Herald::Stub::GetMessageEvents, request, text);
 }
+
+namespace {
 
 Outcome Update(Cli& cli, Args args) {
   v1::UpdateMessageStatusRequest request;
@@ -108,7 +112,7 @@ CommandGroup MessageCommands() {
                {"--recipient=USER", "--workflow=KEY", "--run=RUN_ID", "--channel_type=TYPE", "--status=STATUS",
                 "--tenant=TENANT", "--since=TIME", "--until=TIME", "--page_size=N", "--after=CURSOR"},
                List},
-              {"messages", "events", "USER MESSAGE_ID", "show what happened to a message, oldest first", {}, Events},
+              {"messages", "events", "USER MESSAGE_ID", "show what happened to a message, oldest first", {}, ShowMessageEvents},
               {"messages", "update", "USER MESSAGE_ID STATUS [REASON]",
                "post a provider receipt: STATUS is delivered, undelivered or bounced", {}, Update},
           }};

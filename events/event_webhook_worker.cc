@@ -7,15 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "core/keys.h"
 #include "core/status_macros.h"
-#include "events/claim_due_events.lua.h"
 #include "events/outbox_event.h"
+#include "redis/move_due.h"
 #include "redis/script.h"
 #include "services/delivery/providers/provider_set.h"
 
 namespace herald::events {
 namespace {
 
-const redis::Script kClaimDueEvents(lua::kEventsClaimDueEvents);
 
 constexpr const char* kLogName = "herald event webhooks";
 
@@ -221,7 +220,7 @@ absl::StatusOr<int64_t> EventWebhookWorker::MoveDueEvents(redis::RedisClient& cl
   for (int p = 0; p < partitions; ++p) {
     const Keys keys(p);
     commands.push_back(
-        kClaimDueEvents.Call({keys.EventDue(), keys.EventOutbox()}, {absl::StrCat(now_ms), absl::StrCat(limit)}));
+        redis::MoveDueCommand(keys.EventDue(), keys.EventOutbox(), "e", now_ms, limit));
   }
   int64_t moved = 0;
   for (auto& reply : client.Pipeline(commands)) {

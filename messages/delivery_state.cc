@@ -3,10 +3,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "messages/begin_deliveries.lua.h"
-#include "messages/claim_due_deliveries.lua.h"
 #include "messages/record_deliveries.lua.h"
 #include "messages/renew_leases.lua.h"
 #include "messages/replay_dead_letters.lua.h"
+#include "redis/move_due.h"
 #include "redis/script.h"
 
 namespace herald::messages {
@@ -14,7 +14,6 @@ namespace {
 
 const redis::Script kBegin(lua::kMessagesBeginDeliveries);
 const redis::Script kRecord(lua::kMessagesRecordDeliveries);
-const redis::Script kClaimDue(lua::kMessagesClaimDueDeliveries);
 const redis::Script kReplay(lua::kMessagesReplayDeadLetters);
 const redis::Script kRenew(lua::kMessagesRenewLeases);
 
@@ -110,7 +109,7 @@ redis::Command RenewLeasesCommand(const Keys& keys, const std::vector<std::strin
 }
 
 redis::Command ClaimDueDeliveriesCommand(const Keys& keys, int64_t now_ms, int limit) {
-  return kClaimDue.Call({keys.DeliveryDue(), keys.Deliveries()}, {std::to_string(now_ms), std::to_string(limit)});
+  return redis::MoveDueCommand(keys.DeliveryDue(), keys.Deliveries(), "m", now_ms, limit);
 }
 
 redis::Command ReplayDeadLettersCommand(const Keys& keys, const std::vector<std::string>& message_ids, int64_t now_us) {

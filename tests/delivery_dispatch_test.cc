@@ -168,6 +168,23 @@ class DeliveryDispatchTest : public RedisTest {
     return id;
   }
 
+  // A worker ("dead") reads m1's entry and takes m1 under a lease of
+  // `lease_us`, as the dispatcher does before sending; returns the take.
+  messages::DeliveryTake TakeAsDeadWorker(int64_t lease_us) {
+    Queue("m1");
+    EXPECT_TRUE(client_->Execute({"XGROUP", "CREATE", Keys(0).Deliveries(), std::string(kDeliveryGroup), "0",
+                                  "MKSTREAM"}).ok());
+    EXPECT_TRUE(client_->Execute({"XREADGROUP", "GROUP", std::string(kDeliveryGroup), "dead", "COUNT", "10",
+                                  "STREAMS", Keys(0).Deliveries(), ">"}).ok());
+    auto begin = client_->Execute(messages::BeginDeliveriesCommand(Keys(0), {"m1"}, clock_.NowMicros(),
+                                                                   clock_.NowMicros() + lease_us, "dead"));
+    EXPECT_TRUE(begin.ok());
+    auto takes = begin.ok() ? messages::TakesFromReply({"m1"}, *begin)
+                            : absl::StatusOr<std::vector<messages::DeliveryTake>>(begin.status());
+    EXPECT_TRUE(takes.ok() && takes->size() == 1);
+    return takes.ok() && takes->size() == 1 ? (*takes)[0] : messages::DeliveryTake{};
+  }
+
   // Moves the simulated clock a second at a time (deferrals come back)
   // until `condition` holds.
   bool AdvanceUntil(const std::function<bool()>& condition) {
@@ -348,19 +365,8 @@ TEST_F(DeliveryDispatchTest, DuplicateEntriesOfOneMessageSendItOnce) {
 // outcome — and dies before acking the stream entry. Another worker takes
 // the entry over and must not send it again.
 TEST_F(DeliveryDispatchTest, AWorkerKilledBetweenRecordingAndAckCausesNoSecondSend) {
-  Queue("m1");
-  ASSERT_TRUE(client_->Execute({"XGROUP", "CREATE", Keys(0).Deliveries(), std::string(kDeliveryGroup), "0",
-                                "MKSTREAM"}).ok());
   // The worker that dies: its read, its lease, its send, its record.
-  auto read = client_->Execute({"XREADGROUP", "GROUP", std::string(kDeliveryGroup), "dead", "COUNT", "10",
-                                "STREAMS", Keys(0).Deliveries(), ">"});
-  ASSERT_TRUE(read.ok());
-  auto begin = client_->Execute(messages::BeginDeliveriesCommand(Keys(0), {"m1"}, clock_.NowMicros(),
-                                                                 clock_.NowMicros() + 60'000'000, "dead"));
-  ASSERT_TRUE(begin.ok());
-  auto takes = messages::TakesFromReply({"m1"}, *begin);
-  ASSERT_TRUE(takes.ok());
-  ASSERT_EQ((*takes)[0].verdict, messages::DeliveryTake::Verdict::kSend);
+  ASSERT_EQ(TakeAsDeadWorker(60'000'000).verdict, messages::DeliveryTake::Verdict::kSend);
   Delivery delivery;
   delivery.set_message_id("m1");
   ASSERT_EQ(service_.Deliver({delivery})[0].outcome(), delivery::v1::OUTCOME_DELIVERED);
@@ -390,22 +396,14 @@ TEST_F(DeliveryDispatchTest, AKilledWorkerAfterTheProvidersAnswerCausesNoSecondR
   config_.channels["hooks"].options["url"] = (*server)->Url("/hook");
   auto providers = delivery::MakeProviderSet(config_, {});
   ASSERT_TRUE(providers.ok()) << providers.status();
-  Queue("m1");
-  ASSERT_TRUE(client_->Execute({"XGROUP", "CREATE", Keys(0).Deliveries(), std::string(kDeliveryGroup), "0",
-                                "MKSTREAM"}).ok());
-  ASSERT_TRUE(client_->Execute({"XREADGROUP", "GROUP", std::string(kDeliveryGroup), "dead", "COUNT", "10",
-                                "STREAMS", Keys(0).Deliveries(), ">"}).ok());
-  auto begin = client_->Execute(messages::BeginDeliveriesCommand(Keys(0), {"m1"}, clock_.NowMicros(),
-                                                                 clock_.NowMicros() + 60'000'000, "dead"));
-  ASSERT_TRUE(begin.ok());
-  auto takes = messages::TakesFromReply({"m1"}, *begin);
-  ASSERT_TRUE(takes.ok());
+  const messages::DeliveryTake take = TakeAsDeadWorker(60'000'000);
+  ASSERT_EQ(take.verdict, messages::DeliveryTake::Verdict::kSend);
   Delivery delivery;
   delivery.set_message_id("m1");
   delivery.set_channel("hooks");
   delivery.set_channel_type("webhook");
   delivery.set_attempt(1);
-  ASSERT_TRUE(delivery.mutable_content()->ParseFromString((*takes)[0].content));
+  ASSERT_TRUE(delivery.mutable_content()->ParseFromString(take.content));
   std::vector<Result> results = (*providers)->Deliver({delivery});
   ASSERT_EQ(results[0].outcome(), delivery::v1::OUTCOME_DELIVERED) << results[0].reason();
   messages::DeliveryRecord record;
@@ -512,13 +510,7 @@ TEST_F(DeliveryDispatchTest, ARemoteDeliveryServiceOverGrpcDeliversAndAnUnreacha
 // second worker sends it meanwhile); then it is sent again, with the same
 // message id as the idempotency key.
 TEST_F(DeliveryDispatchTest, AWorkerKilledBeforeRecordingIsRetriedOnlyAfterItsLeaseLapses) {
-  Queue("m1");
-  ASSERT_TRUE(client_->Execute({"XGROUP", "CREATE", Keys(0).Deliveries(), std::string(kDeliveryGroup), "0",
-                                "MKSTREAM"}).ok());
-  ASSERT_TRUE(client_->Execute({"XREADGROUP", "GROUP", std::string(kDeliveryGroup), "dead", "COUNT", "10",
-                                "STREAMS", Keys(0).Deliveries(), ">"}).ok());
-  ASSERT_TRUE(client_->Execute(messages::BeginDeliveriesCommand(Keys(0), {"m1"}, clock_.NowMicros(),
-                                                                clock_.NowMicros() + 30'000'000, "dead")).ok());
+  ASSERT_EQ(TakeAsDeadWorker(30'000'000).verdict, messages::DeliveryTake::Verdict::kSend);
   StartDispatcher(/*reclaim_idle_ms=*/100);
   absl::SleepFor(absl::Milliseconds(600));  // reclaimed several times meanwhile
   EXPECT_EQ(service_.calls("m1"), 0);
