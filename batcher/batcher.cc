@@ -129,6 +129,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
       int step = runs::NextActionableStep(*workflow, 0, context);
       if (step >= static_cast<int>(workflow->steps.size())) continue;
       activity.set_run_id(target.run_id());
+      activity.set_workflow_run_id(target.run_id());
       if (!workflow->steps[step].is_wait()) {
         auto [it, inserted] = direct.try_emplace(step);
         v1::internal::BatchEnvelope& envelope = it->second;
@@ -139,10 +140,12 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
           envelope.set_cancellation_key(event.cancellation_key());
           *envelope.add_activities() = activity;
           envelope.mutable_activities(0)->clear_run_id();
+          envelope.mutable_activities(0)->clear_workflow_run_id();
         }
         auto* out = envelope.add_targets();
         out->set_recipient(target.recipient());
         out->set_batch_id(runs::DirectBatchId(target.run_id(), step));
+        out->set_workflow_run_id(target.run_id());
         metrics_.runs_direct.Increment();
         continue;
       }

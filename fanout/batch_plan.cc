@@ -203,11 +203,23 @@ class RecipientPlanner {
     }
   }
 
+  // The run Trigger returned: a direct target's own, else the run that
+  // opened the batch (its oldest activity), else (records written before
+  // runs were carried) the batch id.
+  std::string WorkflowRunId(const v1::internal::BatchEnvelope::Target& target) const {
+    if (!target.workflow_run_id().empty()) return target.workflow_run_id();
+    for (const v1::internal::Activity& activity : batch_.activities()) {
+      if (!activity.workflow_run_id().empty()) return activity.workflow_run_id();
+    }
+    return target.batch_id();
+  }
+
   // The run continues in a later batch or delay: the batch id is its run id.
   void HandToWait(const v1::internal::BatchEnvelope::Target& target, int step_index,
                   const templates::Context& context) {
     v1::internal::Activity activity = values_.newest != nullptr ? *values_.newest : v1::internal::Activity();
     activity.set_run_id(target.batch_id());
+    activity.set_workflow_run_id(WorkflowRunId(target));
     *activity.mutable_step_messages() = step_messages_;
     runs::RunRef run{target.recipient(), batch_.tenant(), batch_.cancellation_key(), target.batch_id()};
     plan_->waits.push_back(
@@ -231,7 +243,7 @@ class RecipientPlanner {
     auto not_sent = [&](NotSentReason reason, const char* status, std::string why, std::string rule) {
       plan_->not_sent.push_back(NotSent{messages::NotDelivered{message_id, target.recipient(), workflow_.key,
                                                                batch_.tenant(), channel.channel, status,
-                                                               std::move(why), now_us_, std::move(rule), type, target.batch_id()},
+                                                               std::move(why), now_us_, std::move(rule), type, WorkflowRunId(target)},
                                         reason});
       Remember(step.ref, message_id, status, refs);
       return false;
@@ -262,7 +274,7 @@ class RecipientPlanner {
       if (channel.fallback_step >= 0) fallback = FallbackEnvelope(batch_, target, channel.fallback_step, step_messages_);
       plan_->queued.push_back(messages::QueuedMessage{message_id, target.recipient(), workflow_.key, batch_.tenant(),
                                                       channel.channel, type, std::move(*content), preferences_note,
-                                                      accepted, now_us_, target.batch_id(), std::move(fallback)});
+                                                      accepted, now_us_, WorkflowRunId(target), std::move(fallback)});
     } else {
       feed::NewItem pending;
       v1::FeedItem& item = pending.item;
@@ -284,7 +296,7 @@ class RecipientPlanner {
       pending.accepted_at_us = accepted;
       pending.inserted_at_us = now_us_;
       pending.preferences = std::move(preferences_note);
-      pending.workflow_run_id = target.batch_id();
+      pending.workflow_run_id = WorkflowRunId(target);
       plan_->feed_items.push_back(std::move(pending));
       Remember(step.ref, message_id, "delivered", refs);
     }
@@ -318,7 +330,7 @@ BatchPlan PlanBatch(const PlanContext& context, v1::internal::BatchEnvelope& bat
       plan.not_sent.push_back(NotSent{
           messages::NotDelivered{DeterministicId({target.batch_id(), "workflow"}), target.recipient(),
                                  batch.workflow(), batch.tenant(), "", "not_sent", "unknown_workflow", now_us, "", "",
-                                 target.batch_id()},
+                                 target.workflow_run_id().empty() ? target.batch_id() : target.workflow_run_id()},
           NotSentReason::kUnknownWorkflow});
     }
     return plan;

@@ -273,7 +273,7 @@ TEST_F(DeliveryE2eTest, APermanentFailureIsADeadLetterThatAReplayDeliversExactly
 }
 
 TEST_F(DeliveryE2eTest, UnreadAfterTenMinutesSendsOneEmailOverSmtp) {
-  Trigger("unread-reminder", R"({"doc": "Roadmap"})");
+  const std::string run_id = Trigger("unread-reminder", R"({"doc": "Roadmap"})");
   ASSERT_TRUE(harness_->WaitForIdle());
   ASSERT_EQ(harness_->AllFeedItems("rita").size(), 1u);
   harness_->clock().AdvanceMicros(9 * 60'000'000LL);
@@ -282,6 +282,13 @@ TEST_F(DeliveryE2eTest, UnreadAfterTenMinutesSendsOneEmailOverSmtp) {
   harness_->clock().AdvanceMicros(60'000'000LL + 1'000'000);
   std::optional<v1::Message> email = MessageWithStatus("email", "sent");
   ASSERT_TRUE(email.has_value());
+  // The message after the delay still belongs to the run Trigger returned.
+  EXPECT_EQ(email->workflow_run_id(), run_id);
+  v1::ListMessagesRequest by_run;
+  by_run.set_workflow_run_id(run_id);
+  v1::ListMessagesResponse of_run;
+  ASSERT_TRUE(harness_->stub().ListMessages(testing::HeraldHarness::Context().get(), by_run, &of_run).ok());
+  EXPECT_EQ(of_run.messages_size(), 2) << "the in-app item and the email";
   std::vector<json> mails = smtp_->Messages();
   ASSERT_EQ(mails.size(), 1u);
   const std::string data = mails[0]["data"].get<std::string>();

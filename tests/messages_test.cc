@@ -82,7 +82,7 @@ class MessagesTest : public testing::RedisTest {
     // A message's run id is the batch id its id derives from: for a run
     // that reaches its channel steps directly, DirectBatchId of the
     // trigger's run id and step 0.
-    for (const auto& run : response.runs()) runs[run.recipient()] = runs::DirectBatchId(run.workflow_run_id(), 0);
+    for (const auto& run : response.runs()) runs[run.recipient()] = run.workflow_run_id();
     return runs;
   }
 
