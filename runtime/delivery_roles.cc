@@ -40,7 +40,12 @@ class DeliveryRolesImpl final : public DeliveryRoles {
       }
     }
     if (options.service) {
-      auto providers = delivery::MakeProviderSet(config_, options.channels);
+      // A delivery service serves the channels it is given, else every
+      // configured one (their `service` addresses are how dispatchers reach
+      // it, not a reason to skip them here).
+      std::vector<std::string> served = options.channels;
+      if (served.empty()) served = config_.channel_order;
+      auto providers = delivery::MakeProviderSet(config_, served);
       if (!providers.ok()) return absl::InvalidArgumentError(absl::StrCat("--delivery_config: ", providers.status().message()));
       served_ = std::move(*providers);
       grpc_service_ = std::make_unique<delivery::DeliveryGrpcService>(*served_);

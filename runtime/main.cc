@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
     std::cerr << "herald: " << runtime.status().message() << std::endl;
     return 1;
   }
-  std::cout << "herald: roles " << options.roles << ", redis " << (*runtime)->redis_endpoint();
+  std::cout << "herald: roles " << options.roles;
+  if (!(*runtime)->redis_endpoint().empty()) std::cout << ", redis " << (*runtime)->redis_endpoint();
   if ((*runtime)->grpc_port() != 0) std::cout << ", gRPC on port " << (*runtime)->grpc_port();
   if ((*runtime)->delivery_port() != 0) std::cout << ", delivery service on port " << (*runtime)->delivery_port();
   if (!options.metrics_address.empty()) std::cout << ", metrics on http://" << options.metrics_address << "/metrics";

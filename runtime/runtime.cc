@@ -37,7 +37,9 @@ class RuntimeImpl final : public Runtime {
  public:
   int grpc_port() const override { return grpc_port_; }
   int delivery_port() const override { return delivery_ ? delivery_->service_port() : 0; }
-  std::string redis_endpoint() const override { return endpoint_.ToString(); }
+  std::string redis_endpoint() const override {
+    return endpoint_.host.empty() && endpoint_.unix_socket.empty() ? "" : endpoint_.ToString();
+  }
 
   void Wait() override { stopped_.WaitForNotification(); }
 
@@ -101,9 +103,13 @@ class RuntimeImpl final : public Runtime {
     if (options.partitions < 1 || options.partitions > 1024) {
       return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
     }
-    auto workflows = workflow::Registry::LoadDirectory(options.workflows_dir);
-    if (!workflows.ok()) return workflows.status();
-    workflows_ = std::move(*workflows);
+    // The dispatcher and the delivery service deliver rendered messages:
+    // only the roles that run workflows read them.
+    if (api || batcher || fanout) {
+      auto workflows = workflow::Registry::LoadDirectory(options.workflows_dir);
+      if (!workflows.ok()) return workflows.status();
+      workflows_ = std::move(*workflows);
+    }
 
     // A delivery service alone talks to providers only, never to Redis.
     const bool needs_redis = api || batcher || fanout || dispatcher;

@@ -76,6 +76,7 @@ class Runtime {
   virtual int grpc_port() const = 0;
   // The delivery role's bound port (0 when it is not running).
   virtual int delivery_port() const = 0;
+  // "" when no role needs Redis (a delivery service alone).
   virtual std::string redis_endpoint() const = 0;
   // Blocks until Shutdown() is called from another thread or a signal handler thread.
   virtual void Wait() = 0;

@@ -1,5 +1,7 @@
 #include "workflow/parser.h"
 
+#include "core/http_headers.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -227,16 +229,6 @@ absl::Status ParseBatch(const YAML::Node& node, const Location& at, BatchStep* b
 }
 
 // RFC 9110 token characters.
-bool IsHeaderName(const std::string& name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string("!#$%&'*+-.^_`|~").find(c) == std::string::npos) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // One template field of an email/sms/push/chat/webhook step.
 struct ContentField {
   const char* name;
@@ -295,6 +287,9 @@ absl::Status ParseContentTemplate(const YAML::Node& tmpl, const Location& at, Ch
       if (!entry.second.IsScalar()) return at.Error(path, "must be a string");
       if (std::string(map_field) == "headers" && !IsHeaderName(key)) {
         return at.Error(path, "is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)");
+      }
+      if (std::string(map_field) == "headers" && IsReservedWebhookHeader(key)) {
+        return at.Error(path, "is set by Herald (framing, Idempotency-Key and X-Herald-* headers)");
       }
       HERALD_ASSIGN_OR_RETURN(auto compiled, CompileField(entry.second.Scalar(), path, at));
       channel->blocks.push_back(

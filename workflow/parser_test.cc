@@ -125,6 +125,8 @@ TEST(ParserTest, ErrorsNameFileStepAndField) {
        "field 'template.method': unknown field for webhook"},
       {"key: a\nsteps:\n  - {type: channel, channel_type: webhook, template: {headers: {'Bad Header': x}}}",
        "field 'template.headers.Bad Header': is not an HTTP header name"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: webhook, template: {headers: {X-Herald-Event: x}}}",
+       "field 'template.headers.X-Herald-Event': is set by Herald"},
       {"key: a\nsteps:\n  - {type: channel, channel_type: webhook, template: {body: {a: 1}}}",
        "field 'template.body': must be a non-empty string"},
   };

@@ -173,6 +173,16 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path, const std::s
 
 // A secret is a reference ({env: X} or {file: P}), never the value itself:
 // config files get committed and printed; values must not be in them.
+absl::Status CheckSecretShape(const YAML::Node& node, const std::string& field) {
+  constexpr const char* kShape = "must be {env: VARIABLE} or {file: PATH}";
+  if (!node.IsMap() || node.size() != 1) return FieldError(field, kShape);
+  const auto entry = *node.begin();
+  if (!entry.first.IsScalar() || !entry.second.IsScalar()) return FieldError(field, kShape);
+  const std::string kind = entry.first.Scalar();
+  if (entry.second.Scalar().empty() || (kind != "env" && kind != "file")) return FieldError(field, kShape);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ResolveSecret(const YAML::Node& node, const std::string& field,
                                           const std::map<std::string, std::string>& environment) {
   constexpr const char* kShape = "must be {env: VARIABLE} or {file: PATH}";
@@ -192,11 +202,16 @@ absl::StatusOr<std::string> ResolveSecret(const YAML::Node& node, const std::str
 }
 
 absl::Status ParseSecrets(const YAML::Node& node, const std::string& path,
-                          const std::map<std::string, std::string>& environment,
-                          std::map<std::string, std::string>& secrets) {
+                          const std::map<std::string, std::string>& environment, ChannelConfig& channel) {
   return ForEachField(node, path, [&](const std::string& key, const YAML::Node& value,
                                       const std::string& field) -> absl::Status {
-    HERALD_ASSIGN_OR_RETURN(secrets[key], ResolveSecret(value, field, environment));
+    HERALD_RETURN_IF_ERROR(CheckSecretShape(value, field));
+    auto resolved = ResolveSecret(value, field, environment);
+    if (resolved.ok()) {
+      channel.secrets[key] = *std::move(resolved);
+    } else {
+      channel.unresolved_secrets[key] = std::string(resolved.status().message());
+    }
     return absl::OkStatus();
   });
 }
@@ -212,7 +227,7 @@ absl::Status ParseChannel(const YAML::Node& node, const std::string& path,
     } else if (key == "options") {
       return ParseOptions(value, field, channel.options);
     } else if (key == "secrets") {
-      return ParseSecrets(value, field, environment, channel.secrets);
+      return ParseSecrets(value, field, environment, channel);
     } else if (key == "retry") {
       return ParseRetry(value, field, channel.retry);
     } else if (key == "rate_limit") {

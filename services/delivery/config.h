@@ -64,6 +64,12 @@ struct ChannelConfig {
   // Resolved secrets (password, auth_token, signing_secret, ...). Never
   // logged, never returned by an API.
   std::map<std::string, std::string> secrets;
+  // Secrets whose reference is well formed but not available here (the
+  // variable is not set, the file unreadable): secret name -> the error,
+  // naming the field. Only a process that serves the channel needs them, so
+  // building its provider fails with it; a dispatcher that reaches the
+  // channel over gRPC, or a delivery service for other channels, starts.
+  std::map<std::string, std::string> unresolved_secrets;
   RetryPolicy retry;
   RateLimit rate_limit;
   int concurrency = 32;

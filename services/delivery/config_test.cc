@@ -197,15 +197,28 @@ INSTANTIATE_TEST_SUITE_P(
                  "channels.email.circuit.open_ms: must be an integer"},
         BadInput{"channels:\n  email: {provider: smtp, circuit: {half_open: 1}}",
                  "channels.email.circuit.half_open: unknown field"},
-        BadInput{"channels:\n  email: {provider: smtp, secrets: {password: {env: UNSET_VAR}}}",
-                 "channels.email.secrets.password: environment variable UNSET_VAR is not set"},
         // A literal value in the file is refused, and not echoed back.
         BadInput{"channels:\n  email: {provider: smtp, secrets: {password: hunter2}}",
                  "channels.email.secrets.password: must be {env: VARIABLE} or {file: PATH}"},
         BadInput{"channels:\n  email: {provider: smtp, secrets: {password: {vault: x}}}",
                  "channels.email.secrets.password: must be {env: VARIABLE} or {file: PATH}"},
-        BadInput{"channels:\n  email: {provider: smtp, secrets: {password: {file: /nonexistent/herald/secret}}}",
-                 "channels.email.secrets.password: cannot read file /nonexistent/herald/secret"}));
+        BadInput{"channels:\n  email: {provider: smtp, secrets: {password: {file: ''}}}",
+                 "channels.email.secrets.password: must be {env: VARIABLE} or {file: PATH}"}));
+
+// A secret this process cannot read is the error of the process that serves
+// the channel, not of every process that reads the file (a dispatcher that
+// reaches the channel over gRPC does not have its password).
+TEST(DeliveryConfigTest, UnavailableSecretsAreKeptAsTheChannelsErrorNamingTheField) {
+  auto config = Parse(
+      "channels:\n  email: {provider: smtp, secrets: {password: {env: UNSET_VAR}, token: {file: /nonexistent/herald/secret}}}");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const ChannelConfig& email = config->channels.at("email");
+  EXPECT_TRUE(email.secrets.empty());
+  EXPECT_EQ(email.unresolved_secrets.at("password"),
+            "channels.email.secrets.password: environment variable UNSET_VAR is not set");
+  EXPECT_EQ(email.unresolved_secrets.at("token"),
+            "channels.email.secrets.token: cannot read file /nonexistent/herald/secret: No such file or directory");
+}
 
 TEST(DeliveryConfigTest, BadEnvironmentNumberNamesTheVariable) {
   auto config = Parse("channels:\n  email: {provider: smtp}", {{"HERALD_CHANNEL_EMAIL_CONCURRENCY", "-3"}});

@@ -148,6 +148,11 @@ std::vector<Result> ProviderSet::Deliver(const std::vector<Delivery>& deliveries
 }
 
 absl::StatusOr<std::unique_ptr<Provider>> MakeProvider(const ChannelConfig& channel, const Clock& clock) {
+  // The secrets this process could not read fail the channel here, where it
+  // is served (see ChannelConfig::unresolved_secrets).
+  if (!channel.unresolved_secrets.empty()) {
+    return absl::InvalidArgumentError(channel.unresolved_secrets.begin()->second);
+  }
   if (channel.provider == "smtp") {
     auto smtp = SmtpProvider::Create(channel, clock);
     if (!smtp.ok()) return smtp.status();

@@ -167,3 +167,25 @@ channels:
 
 }  // namespace
 }  // namespace herald::delivery
+
+namespace herald::delivery {
+namespace {
+
+// A channel whose secret this process cannot read fails where it is served,
+// naming the field; a process serving only other channels starts.
+TEST(MakeProviderSetTest, AnUnreadableSecretFailsOnlyTheChannelThatNeedsIt) {
+  auto config = ParseDeliveryConfig(R"(
+channels:
+  email: {provider: smtp, options: {host: 127.0.0.1}, secrets: {password: {env: HERALD_TEST_UNSET}}}
+  hooks: {provider: webhook, options: {url: "http://127.0.0.1:9/hook"}}
+)", {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto everything = MakeProviderSet(*config, {});
+  ASSERT_FALSE(everything.ok());
+  EXPECT_EQ(everything.status().message(),
+            "channels.email.secrets.password: environment variable HERALD_TEST_UNSET is not set");
+  EXPECT_TRUE(MakeProviderSet(*config, {"hooks"}).ok());
+}
+
+}  // namespace
+}  // namespace herald::delivery

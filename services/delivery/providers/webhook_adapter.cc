@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/http_headers.h"
 #include "nlohmann/json.hpp"
 #include "services/delivery/providers/provider_options.h"
 #include "services/delivery/providers/webhook_signature.h"
@@ -16,23 +17,6 @@ namespace {
 
 // Headers Herald sets itself; a message's headers cannot replace them
 // (the signature and the idempotency key must stay Herald's).
-bool IsReservedHeader(const std::string& name) {
-  const std::string lower = absl::AsciiStrToLower(name);
-  return lower == "content-type" || lower == "content-length" || lower == "host" || lower == "transfer-encoding" ||
-         lower == "idempotency-key" || lower == "expect" || absl::StartsWith(lower, "x-herald-");
-}
-
-bool IsHeaderName(const std::string& name) {
-  // RFC 9110 token characters.
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(c) || absl::StrContains("!#$%&'*+-.^_`|~", c);
-  });
-}
-
-bool IsHeaderValue(const std::string& value) {
-  return std::none_of(value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-}
-
 bool IsHttpUrl(const std::string& url) {
   return absl::StartsWithIgnoreCase(url, "http://") || absl::StartsWithIgnoreCase(url, "https://");
 }
@@ -77,7 +61,7 @@ absl::StatusOr<std::vector<HttpRequest>> WebhookAdapter::BuildRequests(const Del
     if (!IsHeaderName(name) || !IsHeaderValue(value)) {
       return absl::InvalidArgumentError(absl::StrCat("webhook header \"", absl::CHexEscape(name), "\" is not valid"));
     }
-    if (IsReservedHeader(name)) {
+    if (IsReservedWebhookHeader(name)) {
       return absl::InvalidArgumentError(absl::StrCat("webhook header ", name, " is set by Herald"));
     }
     request.headers.emplace_back(name, value);
