@@ -62,7 +62,10 @@ absl::StatusOr<std::vector<std::string>> DecodeListCursor(const std::string& cur
   if (static_cast<int>(positions.size()) != partitions) return bad;
   for (const std::string& position : positions) {
     EntryId id;
-    if (!position.empty() && position != kDone && !ParseEntryId(position, &id)) return bad;
+    if (position.empty() || position == kDone) continue;
+    // Redis never gives an entry the id 0-0, so no page can end on it (and
+    // Redis refuses the range "(0-0").
+    if (!ParseEntryId(position, &id) || (id.ms == 0 && id.seq == 0)) return bad;
   }
   return positions;
 }

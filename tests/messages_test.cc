@@ -465,6 +465,10 @@ TEST_F(MessagesTest, BadInputNamesTheField) {
   EXPECT_EQ(list_error([](auto& r) { r.set_after("not-a-cursor"); }).rfind("after:", 0), 0u);
   EXPECT_EQ(list_error([](auto& r) { r.set_after(messages::EncodeListCursor({"", ""})); }).rfind("after:", 0), 0u)
       << "a cursor of another partition count";
+  EXPECT_EQ(list_error([](auto& r) { r.set_after(messages::EncodeListCursor({"0-0", "0-0", "0-0", "0-0"})); })
+                .rfind("after:", 0),
+            0u)
+      << "a crafted position no page ends on";
   EXPECT_EQ(list_error([](auto& r) { r.set_status("opened"); }).rfind("status:", 0), 0u);
   EXPECT_EQ(list_error([](auto& r) { r.set_channel_type("fax"); }).rfind("channel_type:", 0), 0u);
   EXPECT_EQ(list_error([](auto& r) { r.set_recipient(std::string(1, '\x01')); }).rfind("recipient:", 0), 0u);
