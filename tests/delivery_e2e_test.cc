@@ -272,6 +272,50 @@ TEST_F(DeliveryE2eTest, APermanentFailureIsADeadLetterThatAReplayDeliversExactly
   EXPECT_EQ(dead.dead_letters_size(), 0);
 }
 
+// Bad dead-letter requests are refused naming the field, and change nothing.
+TEST_F(DeliveryE2eTest, BadDeadLetterRequestsNameTheFieldAndChangeNothing) {
+  ASSERT_TRUE(http_->Script({{"/hook", {{{"status", 400}}}}}, kSecret).ok());
+  Trigger("deploys", R"({"service": "nope"})");
+  ASSERT_TRUE(MessageWithStatus("webhook", "undelivered").has_value());
+  auto list_error = [&](const std::function<void(v1::ListDeadLettersRequest&)>& change) {
+    v1::ListDeadLettersRequest request;
+    change(request);
+    v1::ListDeadLettersResponse response;
+    grpc::Status status = harness_->stub().ListDeadLetters(testing::HeraldHarness::Context().get(), request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    return status.error_message();
+  };
+  EXPECT_EQ(list_error([](auto& r) { r.set_page_size(101); }).rfind("page_size:", 0), 0u);
+  EXPECT_EQ(list_error([](auto& r) { r.set_after("0:x"); }).rfind("after:", 0), 0u);
+  EXPECT_EQ(list_error([](auto& r) { r.set_after("99:1"); }).rfind("after:", 0), 0u) << "no such partition";
+  EXPECT_EQ(list_error([](auto& r) { r.set_channel(std::string(1, '\x01')); }).rfind("channel:", 0), 0u);
+  auto selection_error = [&](const std::function<void(v1::DeadLetterSelection&)>& change) {
+    v1::DeadLetterSelection selection;
+    change(selection);
+    v1::ReplayDeadLettersResponse replayed;
+    grpc::Status replay =
+        harness_->stub().ReplayDeadLetters(testing::HeraldHarness::Context().get(), selection, &replayed);
+    EXPECT_EQ(replay.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    v1::PurgeDeadLettersResponse purged;
+    grpc::Status purge = harness_->stub().PurgeDeadLetters(testing::HeraldHarness::Context().get(), selection, &purged);
+    EXPECT_EQ(purge.error_message(), replay.error_message());
+    return replay.error_message();
+  };
+  EXPECT_EQ(selection_error([](auto& s) { s.add_message_ids(""); }).rfind("message_ids[0]:", 0), 0u);
+  EXPECT_EQ(selection_error([](auto& s) { s.set_dead_before_us(-1); }).rfind("dead_before_us:", 0), 0u);
+  EXPECT_EQ(selection_error([](auto& s) {
+              s.add_message_ids("ok");
+              s.add_message_ids(std::string(300, 'x'));
+            }).rfind("message_ids[1]:", 0),
+            0u);
+  v1::ListDeadLettersResponse dead;
+  ASSERT_TRUE(
+      harness_->stub().ListDeadLetters(testing::HeraldHarness::Context().get(), v1::ListDeadLettersRequest(), &dead).ok());
+  EXPECT_EQ(dead.dead_letters_size(), 1) << "a refused replay or purge touched a dead letter";
+  EXPECT_EQ(Messages("webhook")[0].status(), "undelivered");
+  EXPECT_EQ(Requests("/hook").size(), 1u);
+}
+
 TEST_F(DeliveryE2eTest, UnreadAfterTenMinutesSendsOneEmailOverSmtp) {
   const std::string run_id = Trigger("unread-reminder", R"({"doc": "Roadmap"})");
   ASSERT_TRUE(harness_->WaitForIdle());
