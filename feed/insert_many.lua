@@ -41,15 +41,17 @@ for i = 3, #ARGV, 10 do
     out[#out + 1] = 0
   else
     local seq = redis.call('HINCRBY', meta, 'seq', 1)
-    redis.call('HSET', message, 'recipient', user, 'item', ARGV[i + 3], 'channel', ARGV[i + 4], 'status', 'delivered',
-               'seq', seq, 'accepted_at_us', ARGV[i + 5], 'inserted_at_us', ARGV[i + 6], 'workflow', ARGV[i + 8],
-               'channel_type', 'in_app_feed')
-    if ARGV[i + 7] ~= '' then redis.call('HSET', message, 'preferences', ARGV[i + 7]) end
-    if ARGV[i + 9] ~= '' then redis.call('HSET', message, 'workflow_run_id', ARGV[i + 9]) end
-    if tenant ~= '' then redis.call('HSET', message, 'tenant', tenant) end
+    -- One HSET per item: the optional fields join it when present.
+    local fields = {'recipient', user, 'item', ARGV[i + 3], 'channel', ARGV[i + 4], 'status', 'delivered', 'seq', seq,
+                    'accepted_at_us', ARGV[i + 5], 'inserted_at_us', ARGV[i + 6], 'workflow', ARGV[i + 8],
+                    'channel_type', 'in_app_feed'}
+    if ARGV[i + 7] ~= '' then fields[#fields + 1] = 'preferences'; fields[#fields + 1] = ARGV[i + 7] end
+    if ARGV[i + 9] ~= '' then fields[#fields + 1] = 'workflow_run_id'; fields[#fields + 1] = ARGV[i + 9] end
+    if tenant ~= '' then fields[#fields + 1] = 'tenant'; fields[#fields + 1] = tenant end
+    redis.call('HSET', message, unpack(fields))
     redis.call('PEXPIRE', message, retention)
     for _, set in ipairs(sets) do redis.call('ZADD', set, seq, id) end
-    log_message(log, id, retention)
+    log_message(log, id)
     outbox_message_event(message, 'message.delivered', ARGV[i + 6])
     users[user] = true
     out[#out + 1] = seq

@@ -25,7 +25,7 @@ redis.call('HSET', message, unpack(ARGV, 2))
 redis.call('PEXPIRE', message, retention)
 redis.call('SADD', records, id)
 redis.call('XADD', deliveries, '*', 'm', id)
-log_message(log, id, retention)
+log_message(log, id)
 local at_us = redis.call('HGET', message, 'inserted_at_us') or '0'
 append_message_event(message, events, {type = 'message.queued', at_us = at_us, status = 'queued', reason = ''})
 outbox_message_event(message, 'message.queued', at_us)

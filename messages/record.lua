@@ -21,7 +21,7 @@ local retention, id = ARGV[1], ARGV[3]
 redis.call('HSET', message, unpack(ARGV, 2))
 redis.call('PEXPIRE', message, retention)
 redis.call('SADD', records, id)
-log_message(log, id, retention)
+log_message(log, id)
 local m = redis.call('HMGET', message, 'status', 'reason', 'inserted_at_us')
 append_message_event(message, events,
                      {type = 'message.' .. m[1], at_us = m[3] or '0', status = m[1], reason = m[2] or ''})
