@@ -4,9 +4,6 @@
 // the concurrency cap holds; connections are reused.
 #include "services/delivery/providers/http_client.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -24,17 +21,8 @@ namespace {
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-class HttpClientTest : public ::testing::Test {
+class HttpClientTest : public testing::WithScriptedServer<HttpClientTest> {
  protected:
-  static void SetUpTestSuite() {
-    auto server = testing::ScriptedHttpServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
 
   // A webhook channel posting to `path` on the test server.
   std::unique_ptr<Provider> Webhook(const std::string& path, int64_t timeout_ms = 5000, int concurrency = 8) {
@@ -62,10 +50,8 @@ class HttpClientTest : public ::testing::Test {
     return result;
   }
 
-  static testing::ScriptedHttpServer* server_;
 };
 
-testing::ScriptedHttpServer* HttpClientTest::server_ = nullptr;
 
 TEST_F(HttpClientTest, OutcomeTable) {
   ASSERT_TRUE(server_->Script({{"/ok", {{{"status", 200}, {"body", "{\"id\":1}"}}}},
@@ -116,18 +102,11 @@ TEST_F(HttpClientTest, TimeoutIsRetry) {
 }
 
 TEST_F(HttpClientTest, RefusedConnectionIsRetry) {
-  // A port that was free a moment ago: nothing listens there.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
+  const int port = testing::ClosedLoopbackPort();
+  ASSERT_NE(port, 0);
   HttpClient client(HttpClientOptions{});
   HttpRequest request;
-  request.url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/";
+  request.url = "http://127.0.0.1:" + std::to_string(port) + "/";
   std::vector<HttpResponse> responses = client.Perform({request});
   ASSERT_EQ(responses.size(), 1u);
   EXPECT_EQ(responses[0].error, TransportError::kConnect);

@@ -15,17 +15,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
 
-class HttpProvidersTest : public ::testing::Test {
+class HttpProvidersTest : public testing::WithScriptedServer<HttpProvidersTest> {
  protected:
-  static void SetUpTestSuite() {
-    auto server = testing::ScriptedHttpServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
 
   std::unique_ptr<ProviderSet> Set(const std::string& yaml, std::map<std::string, std::string> env = {}) {
     auto config = ParseDeliveryConfig(yaml, env);
@@ -43,10 +34,8 @@ class HttpProvidersTest : public ::testing::Test {
 
   std::string Base() const { return server_->Url(""); }
 
-  static testing::ScriptedHttpServer* server_;
 };
 
-testing::ScriptedHttpServer* HttpProvidersTest::server_ = nullptr;
 
 TEST_F(HttpProvidersTest, WebhookSignatureVerifiesAtTheReceiver) {
   ASSERT_TRUE(server_->Script({{"/hook", {{{"status", 202}}}}}, "whsec_test").ok());

@@ -2,9 +2,6 @@
 // plain, STARTTLS with a certificate generated for the test, AUTH; the
 // message as a mail client parses it; bounces, temporary and permanent
 // failures, and a refused connection.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -194,15 +191,9 @@ TEST_F(SmtpTlsTest, AuthOverStartTls) {
 }
 
 TEST(SmtpTest, RefusedConnectionIsRetry) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  auto provider = Make(SmtpChannel(ntohs(address.sin_port), {}));
+  const int port = testing::ClosedLoopbackPort();
+  ASSERT_NE(port, 0);
+  auto provider = Make(SmtpChannel(port, {}));
   Result result = Send(*provider, {Email("r1", "zoe@example.test")})[0];
   EXPECT_EQ(result.outcome(), v1::OUTCOME_RETRY);
   EXPECT_EQ(result.provider_status(), "connect");

@@ -1,6 +1,10 @@
 // Test servers: process control and the HTTP control channel.
 #include "services/delivery/providers/testing/test_servers.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -80,6 +84,21 @@ std::string ScriptPath(const std::string& name) {
   const char* source = std::getenv("HERALD_SOURCE_DIR");
   const std::string root = source != nullptr ? source : HERALD_TEST_SOURCE_DIR;
   return absl::StrCat(root, "/services/delivery/providers/testing/", name);
+}
+
+int ClosedLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return 0;
+  }
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
 }
 
 std::string MakeTempDir() {

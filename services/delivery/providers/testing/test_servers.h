@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gtest/gtest.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
@@ -71,6 +72,28 @@ class ScriptedHttpServer {
 
   std::unique_ptr<ServerProcess> process_;
   Options options_;
+};
+
+// A loopback port nothing listens on (bound a moment ago, then closed): for
+// "connection refused" cases.
+int ClosedLoopbackPort();
+
+// A fixture base whose suite shares one scripted HTTP server (`server_`),
+// started once for the suite: `class FooTest : public
+// WithScriptedServer<FooTest>`.
+template <typename Suite>
+class WithScriptedServer : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto server = ScriptedHttpServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static inline ScriptedHttpServer* server_ = nullptr;
 };
 
 // An openssl-generated self-signed certificate for 127.0.0.1/localhost.
