@@ -1,6 +1,7 @@
 #include "messages/dead_letters.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "absl/strings/numbers.h"
@@ -112,6 +113,29 @@ absl::StatusOr<std::map<int, std::vector<std::string>>> Select(redis::RedisClien
   return selected;
 }
 
+// Runs `command` (one partition's ids at a time, in chunks) over the dead
+// letters `selection` names, in one round trip; returns the sum of the
+// replies (how many were replayed or purged).
+absl::StatusOr<int64_t> ForEachSelectedChunk(
+    redis::RedisClient& client, int partitions, const v1::DeadLetterSelection& selection, int64_t now_us,
+    const std::function<redis::Command(const Keys&, const std::vector<std::string>&)>& command) {
+  auto selected = Select(client, partitions, selection, now_us);
+  if (!selected.ok()) return selected.status();
+  std::vector<redis::Command> commands;
+  for (const auto& [partition, ids] : *selected) {
+    for (size_t i = 0; i < ids.size(); i += kSelectChunk) {
+      std::vector<std::string> chunk(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kSelectChunk));
+      commands.push_back(command(Keys(partition), chunk));
+    }
+  }
+  int64_t total = 0;
+  for (auto& reply : client.Pipeline(commands)) {
+    if (!reply.ok()) return reply.status();
+    total += reply->integer;
+  }
+  return total;
+}
+
 }  // namespace
 
 std::vector<v1::DeliveryAttempt> AttemptsFromEvents(const std::vector<std::string>& events) {
@@ -181,37 +205,15 @@ absl::StatusOr<v1::ListDeadLettersResponse> ListDeadLetters(redis::RedisClient& 
 
 absl::StatusOr<int64_t> ReplayDeadLetters(redis::RedisClient& client, int partitions,
                                           const v1::DeadLetterSelection& selection, int64_t now_us) {
-  auto selected = Select(client, partitions, selection, now_us);
-  if (!selected.ok()) return selected.status();
-  std::vector<redis::Command> replays;
-  for (const auto& [partition, ids] : *selected) {
-    for (size_t i = 0; i < ids.size(); i += kSelectChunk) {
-      std::vector<std::string> chunk(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kSelectChunk));
-      replays.push_back(ReplayDeadLettersCommand(Keys(partition), chunk, now_us));
-    }
-  }
-  int64_t replayed = 0;
-  for (auto& reply : client.Pipeline(replays)) {
-    if (!reply.ok()) return reply.status();
-    replayed += reply->integer;
-  }
-  return replayed;
+  return ForEachSelectedChunk(client, partitions, selection, now_us,
+                              [now_us](const Keys& keys, const std::vector<std::string>& ids) {
+                                return ReplayDeadLettersCommand(keys, ids, now_us);
+                              });
 }
 
 absl::StatusOr<int64_t> PurgeDeadLetters(redis::RedisClient& client, int partitions,
                                          const v1::DeadLetterSelection& selection, int64_t now_us) {
-  auto selected = Select(client, partitions, selection, now_us);
-  if (!selected.ok()) return selected.status();
-  std::vector<redis::Command> purges;
-  for (const auto& [partition, ids] : *selected) {
-    if (!ids.empty()) purges.push_back(PurgeDeadLettersCommand(Keys(partition), ids));
-  }
-  int64_t purged = 0;
-  for (auto& reply : client.Pipeline(purges)) {
-    if (!reply.ok()) return reply.status();
-    purged += reply->integer;
-  }
-  return purged;
+  return ForEachSelectedChunk(client, partitions, selection, now_us, PurgeDeadLettersCommand);
 }
 
 }  // namespace herald::messages
