@@ -9,6 +9,7 @@
 #include "dispatcher/outcome.h"
 #include "dispatcher/rate_limiter.h"
 #include "messages/delivery_state.h"
+#include "redis/stream_consumer.h"
 
 namespace herald::dispatcher {
 namespace {
@@ -229,12 +230,11 @@ absl::Status Lane::RecordAndAck(redis::RedisClient& client, const std::vector<Pe
       if (first_error.ok()) first_error = reply.status();
       continue;
     }
-    const Keys keys(group.first);
-    redis::Command ack = {"XACK", keys.Deliveries(), std::string(kDeliveryGroup)};
+    std::vector<std::string> entry_ids;
     for (size_t n = 0; n < indexes.size(); ++n) {
       const Pending& item = batch[indexes[n]];
       const DeliveryRecord& record = records[indexes[n]];
-      ack.push_back(item.entry_id);
+      entry_ids.push_back(item.entry_id);
       const bool recorded = n < reply->elements.size() && reply->elements[n].integer == 1;
       if (!recorded || record.outcome == DeliveryRecord::Outcome::kDefer) continue;
       if (record.outcome == DeliveryRecord::Outcome::kFailed) metrics_.dead_letters->Increment();
@@ -242,11 +242,7 @@ absl::Status Lane::RecordAndAck(redis::RedisClient& client, const std::vector<Pe
         shared_metrics_.hop_seconds.Observe(static_cast<double>(now_us - item.queued_at_us) / 1e6);
       }
     }
-    // Acked entries are deleted, as every stage's are (StreamConsumer::Ack).
-    redis::Command del = {"XDEL", keys.Deliveries()};
-    del.insert(del.end(), ack.begin() + 3, ack.end());
-    acks.push_back(std::move(ack));
-    acks.push_back(std::move(del));
+    redis::AppendAckCommands(Keys(group.first).Deliveries(), std::string(kDeliveryGroup), entry_ids, &acks);
   }
   for (auto& reply : client.Pipeline(acks)) {
     if (!reply.ok() && first_error.ok()) first_error = reply.status();

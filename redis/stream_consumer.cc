@@ -110,26 +110,23 @@ absl::StatusOr<std::vector<StreamEntry>> StreamConsumer::Reclaim(int64_t min_idl
   return entries;
 }
 
+void AppendAckCommands(const std::string& stream, const std::string& group, const std::vector<std::string>& ids,
+                       std::vector<Command>* commands) {
+  if (ids.empty()) return;
+  Command ack = {"XACK", stream, group};
+  Command del = {"XDEL", stream};
+  ack.insert(ack.end(), ids.begin(), ids.end());
+  del.insert(del.end(), ids.begin(), ids.end());
+  commands->push_back(std::move(ack));
+  commands->push_back(std::move(del));
+}
+
 absl::Status StreamConsumer::Ack(const std::vector<const StreamEntry*>& entries) {
   if (entries.empty()) return absl::OkStatus();
-  std::vector<Command> acks(streams_.size());
-  std::vector<Command> deletes(streams_.size());
-  for (const StreamEntry* entry : entries) {
-    Command& ack = acks[entry->stream_index];
-    Command& del = deletes[entry->stream_index];
-    if (ack.empty()) {
-      ack = {"XACK", streams_[entry->stream_index], group_};
-      del = {"XDEL", streams_[entry->stream_index]};
-    }
-    ack.push_back(entry->id);
-    del.push_back(entry->id);
-  }
+  std::vector<std::vector<std::string>> ids(streams_.size());
+  for (const StreamEntry* entry : entries) ids[entry->stream_index].push_back(entry->id);
   std::vector<Command> commands;
-  for (size_t i = 0; i < streams_.size(); ++i) {
-    if (acks[i].empty()) continue;
-    commands.push_back(std::move(acks[i]));
-    commands.push_back(std::move(deletes[i]));
-  }
+  for (size_t i = 0; i < streams_.size(); ++i) AppendAckCommands(streams_[i], group_, ids[i], &commands);
   for (auto& result : client_.Pipeline(commands)) {
     if (!result.ok()) return result.status();
   }

@@ -17,6 +17,11 @@ struct StreamEntry {
   std::string payload;  // the value of the consumer's payload field
 };
 
+// Appends the commands that finish entries `ids` of `stream` for `group`:
+// XACK, then XDEL (every stage deletes what it acked). Nothing for no ids.
+void AppendAckCommands(const std::string& stream, const std::string& group, const std::vector<std::string>& ids,
+                       std::vector<Command>* commands);
+
 // Not thread-safe: one per worker thread, with that thread's client.
 class StreamConsumer {
  public:
