@@ -95,6 +95,10 @@ std::string ChannelRateLimitKey(absl::string_view channel) {
   return absl::StrCat("herald:{ratelimit:", channel, "}:bucket");
 }
 
+std::string TriggerRateLimitKey(absl::string_view scope, absl::string_view id) {
+  return absl::StrCat("herald:{triggerlimit:", scope, ":", id, "}:bucket");
+}
+
 std::vector<std::string> EveryPartition(int partitions, const std::string& (Keys::*stream)() const) {
   std::vector<std::string> streams;
   for (int p = 0; p < partitions; ++p) streams.push_back((Keys(p).*stream)());

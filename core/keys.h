@@ -128,6 +128,11 @@ std::vector<std::string> EveryPartition(int partitions, const std::string& (Keys
 // every dispatcher (its own hash tag: not partition data).
 std::string ChannelRateLimitKey(absl::string_view channel);
 
+// HASH: the token bucket of a trigger rate limit, shared by every API
+// replica: scope "key" (id = the API key's SHA-256 hex) or "tenant" (id =
+// the tenant id). Its own hash tag: not partition data.
+std::string TriggerRateLimitKey(absl::string_view scope, absl::string_view id);
+
 // The part of `key` Redis Cluster hashes to pick its slot: the first
 // non-empty {hash tag}, or the whole key.
 absl::string_view HashTagOf(absl::string_view key);
