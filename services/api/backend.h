@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "auth/api_keys.h"
 #include "core/clock.h"
 #include "preferences/preferences.h"
 #include "redis/async_pipeline.h"
 #include "services/api/admin_executor.h"
 #include "services/api/trigger_planner.h"
+#include "services/api/trigger_rate_limiter.h"
 #include "services/api/unary_call.h"
 #include "workflow/registry.h"
 
@@ -22,6 +24,10 @@ struct ServiceOptions {
   TriggerLimits limits;
   // The environment's default preference set, for explanations.
   std::shared_ptr<const preferences::PreferenceSet> default_preferences;
+  // Every call must present one of these keys; null: every caller is
+  // served. Must outlive the service.
+  const auth::ApiKeys* api_keys = nullptr;
+  TriggerRateLimits rate_limits;
 };
 
 // Thread-safe (everything it holds is).

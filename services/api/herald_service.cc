@@ -1,12 +1,31 @@
 #include "services/api/herald_service.h"
 
+#include <type_traits>
+
 namespace herald::api {
+namespace {
+
+// Calls a handler with the caller when it takes one (the trigger handlers,
+// for their rate limits), else without.
+template <typename Group, typename Class, typename Request, typename Response>
+void CallHandler(const Group& group, void (Class::*method)(const Request&, Response*, Finish) const, const Caller&,
+                 const Request& request, Response* response, Finish finish) {
+  (group.*method)(request, response, std::move(finish));
+}
+template <typename Group, typename Class, typename Request, typename Response>
+void CallHandler(const Group& group, void (Class::*method)(const Caller&, const Request&, Response*, Finish) const,
+                 const Caller& caller, const Request& request, Response* response, Finish finish) {
+  (group.*method)(caller, request, response, std::move(finish));
+}
+
+}  // namespace
 
 HeraldService::HeraldService(const workflow::Registry& workflows, redis::AsyncPipeline& redis, AdminExecutor& admin,
                              const Clock& clock, ServiceOptions options, prometheus::Registry& metrics)
     : backend_(workflows, redis, admin, clock, std::move(options)),
       metrics_(*v1::TriggerRequest::descriptor()->file()->FindServiceByName("Herald"), metrics),
-      triggers_(backend_),
+      rate_limiter_(redis, clock, backend_.options().rate_limits, metrics),
+      triggers_(backend_, rate_limiter_),
       workflows_(backend_),
       users_(backend_),
       objects_(backend_),
@@ -22,9 +41,11 @@ HeraldService::HeraldService(const workflow::Registry& workflows, redis::AsyncPi
                                                   grpc::ByteBuffer* response_bytes) {                         \
     static const int method_index = metrics_.MethodIndex(#method);                                           \
     return UnaryCall<v1::request_type, v1::response_type>::Serve(                                             \
-        context, request_bytes, response_bytes, metrics_, method_index,                                       \
-        [this](const v1::request_type& request, v1::response_type* response, Finish finish) {                 \
-          handlers.method(request, response, std::move(finish));                                              \
+        context, request_bytes, response_bytes, metrics_, method_index, backend_.options().api_keys,          \
+        [this](const Caller& caller, const v1::request_type& request, v1::response_type* response,            \
+               Finish finish) {                                                                               \
+          CallHandler(handlers, &std::remove_cvref_t<decltype(handlers)>::method, caller, request, response,  \
+                      std::move(finish));                                                                     \
         });                                                                                                   \
   }
 HERALD_RPCS(HERALD_DEFINE_RPC)

@@ -1,5 +1,6 @@
 // The public gRPC API (herald.v1.Herald) over the callback API. Every
-// method is served the same way (unary_call.h): its request bytes are
+// method is served the same way (unary_call.h): the caller's API key is
+// checked (when keys are configured), its request bytes are
 // decoded here rather than by generated code, so a malformed request is
 // INVALID_ARGUMENT naming the field; then a handler of the method's
 // resource (triggers, workflows, users, objects, tenants, feed,
@@ -19,6 +20,7 @@
 #include "services/api/preference_handlers.h"
 #include "services/api/tenant_handlers.h"
 #include "services/api/trigger_handlers.h"
+#include "services/api/trigger_rate_limiter.h"
 #include "services/api/user_handlers.h"
 #include "services/api/workflow_handlers.h"
 
@@ -102,6 +104,7 @@ class HeraldService final : public internal::RawHeraldService {
  private:
   Backend backend_;
   GrpcServerMetrics metrics_;
+  TriggerRateLimiter rate_limiter_;
   TriggerHandlers triggers_;
   WorkflowHandlers workflows_;
   UserHandlers users_;

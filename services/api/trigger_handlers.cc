@@ -16,6 +16,8 @@ struct PendingTrigger {
 };
 using PendingTriggers = std::vector<PendingTrigger>;
 using WrittenCallback = absl::AnyInvocable<void(PendingTriggers) &&>;
+// Finishes a call from its written triggers.
+using Answer = absl::AnyInvocable<void(PendingTriggers, Finish) &&>;
 
 // Second step: every partition write of the triggers still OK, in one round trip.
 void WritePartitions(redis::AsyncPipeline& redis, PendingTriggers pending, WrittenCallback done) {
@@ -60,9 +62,31 @@ void WriteTriggers(redis::AsyncPipeline& redis, PendingTriggers pending, Written
   });
 }
 
+// Writes the triggers once the rate limits admit the valid ones (one token
+// each, `tenants` in the order of `pending`); a refusal finishes the whole
+// call with it and nothing is written.
+void AdmitAndWrite(const TriggerRateLimiter& limiter, redis::AsyncPipeline& redis, const Caller& caller,
+                   const std::vector<absl::string_view>& tenants, PendingTriggers pending, Finish finish,
+                   Answer answer) {
+  std::vector<absl::string_view> admitting;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].status.ok()) admitting.push_back(tenants[i]);
+  }
+  limiter.Admit(caller.api_key_hash, admitting,
+                [&redis, pending = std::move(pending), finish = std::move(finish),
+                 answer = std::move(answer)](absl::Status admitted) mutable {
+                  if (!admitted.ok()) return std::move(finish)(admitted);
+                  WriteTriggers(redis, std::move(pending),
+                                [finish = std::move(finish), answer = std::move(answer)](PendingTriggers written) mutable {
+                                  std::move(answer)(std::move(written), std::move(finish));
+                                });
+                });
+}
+
 }  // namespace
 
-void TriggerHandlers::Trigger(const v1::TriggerRequest& request, v1::TriggerResponse* response, Finish finish) const {
+void TriggerHandlers::Trigger(const Caller& caller, const v1::TriggerRequest& request, v1::TriggerResponse* response,
+                              Finish finish) const {
   auto planned = PlanTrigger(request, backend_.workflows(), backend_.options().limits, backend_.partitions(),
                              backend_.clock().NowMicros());
   if (!planned.ok()) return std::move(finish)(planned.status());
@@ -70,13 +94,12 @@ void TriggerHandlers::Trigger(const v1::TriggerRequest& request, v1::TriggerResp
   PendingTriggers pending(1);
   pending[0].planned = std::move(*planned);
   pending[0].response = response;
-  WriteTriggers(backend_.redis(), std::move(pending), [finish = std::move(finish)](PendingTriggers written) mutable {
-    std::move(finish)(written[0].status);
-  });
+  AdmitAndWrite(limiter_, backend_.redis(), caller, {request.tenant()}, std::move(pending), std::move(finish),
+                [](PendingTriggers written, Finish finish) { std::move(finish)(written[0].status); });
 }
 
-void TriggerHandlers::TriggerBatch(const v1::TriggerBatchRequest& request, v1::TriggerBatchResponse* response,
-                                   Finish finish) const {
+void TriggerHandlers::TriggerBatch(const Caller& caller, const v1::TriggerBatchRequest& request,
+                                   v1::TriggerBatchResponse* response, Finish finish) const {
   const int max_triggers = backend_.options().limits.max_batch_triggers;
   if (request.triggers_size() == 0) {
     return std::move(finish)(absl::InvalidArgumentError("triggers: at least one is required"));
@@ -87,6 +110,9 @@ void TriggerHandlers::TriggerBatch(const v1::TriggerBatchRequest& request, v1::T
   }
   const int64_t now_us = backend_.clock().NowMicros();
   PendingTriggers pending(request.triggers_size());
+  std::vector<absl::string_view> tenants;
+  tenants.reserve(request.triggers_size());
+  for (const v1::TriggerRequest& trigger : request.triggers()) tenants.push_back(trigger.tenant());
   for (int i = 0; i < request.triggers_size(); ++i) {
     v1::TriggerResult* result = response->add_results();
     auto planned = PlanTrigger(request.triggers(i), backend_.workflows(), backend_.options().limits,
@@ -99,8 +125,8 @@ void TriggerHandlers::TriggerBatch(const v1::TriggerBatchRequest& request, v1::T
     pending[i].planned = std::move(*planned);
     pending[i].response = result->mutable_response();
   }
-  WriteTriggers(backend_.redis(), std::move(pending),
-                [response, finish = std::move(finish)](PendingTriggers written) mutable {
+  AdmitAndWrite(limiter_, backend_.redis(), caller, tenants, std::move(pending), std::move(finish),
+                [response](PendingTriggers written, Finish finish) {
                   for (size_t i = 0; i < written.size(); ++i) {
                     if (written[i].status.ok()) continue;
                     v1::TriggerResult* result = response->mutable_results(static_cast<int>(i));

@@ -1,24 +1,34 @@
 // Triggers, trigger batches and cancellations: validated and planned by
-// trigger_planner, written through the group-commit pipeline, answered only
-// once Redis acknowledged every write.
+// trigger_planner, admitted by the rate limits (trigger_rate_limiter),
+// written through the group-commit pipeline, answered only once Redis
+// acknowledged every write.
 #pragma once
 
 #include "herald/v1/herald.pb.h"
 #include "services/api/backend.h"
+#include "services/api/trigger_rate_limiter.h"
 
 namespace herald::api {
 
 // Thread-safe.
 class TriggerHandlers : public HandlerGroup {
  public:
-  using HandlerGroup::HandlerGroup;
+  // `limiter` must outlive the handlers.
+  TriggerHandlers(const Backend& backend, const TriggerRateLimiter& limiter)
+      : HandlerGroup(backend), limiter_(limiter) {}
 
-  void Trigger(const v1::TriggerRequest& request, v1::TriggerResponse* response, Finish finish) const;
+  // RESOURCE_EXHAUSTED (nothing written) over the caller's or the tenant's
+  // rate limit.
+  void Trigger(const Caller& caller, const v1::TriggerRequest& request, v1::TriggerResponse* response,
+               Finish finish) const;
   // Each trigger gets its own result code; the call fails only when the
-  // batch itself is malformed.
-  void TriggerBatch(const v1::TriggerBatchRequest& request, v1::TriggerBatchResponse* response, Finish finish) const;
+  // batch itself is malformed or, as a whole, over a rate limit.
+  void TriggerBatch(const Caller& caller, const v1::TriggerBatchRequest& request, v1::TriggerBatchResponse* response,
+                    Finish finish) const;
   void Cancel(const v1::CancelRequest& request, v1::CancelResponse* response, Finish finish) const;
 
+ private:
+  const TriggerRateLimiter& limiter_;
 };
 
 }  // namespace herald::api

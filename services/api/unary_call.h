@@ -1,5 +1,7 @@
-// One unary call, the same way for every method: decode the request from
-// its bytes (a bad request is INVALID_ARGUMENT naming the field), hand it
+// One unary call, the same way for every method: check the caller's API key
+// (when keys are configured; UNAUTHENTICATED before anything else is looked
+// at), decode the request from its bytes (a bad request is
+// INVALID_ARGUMENT naming the field), hand it
 // to the handler with a Finish callback, and when the handler finishes,
 // encode the response, record the gRPC metrics and finish the reactor.
 // Handlers never block: they call Finish from wherever their work
@@ -7,12 +9,14 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 #include <utility>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "auth/api_keys.h"
 #include "services/api/grpc_metrics.h"
 #include "services/api/grpc_status.h"
 #include "services/api/request_decoding.h"
@@ -23,25 +27,42 @@ namespace herald::api {
 // is sent only when the status is OK.
 using Finish = absl::AnyInvocable<void(absl::Status) &&>;
 
+// Who made a call.
+struct Caller {
+  // The SHA-256 hex of the API key it presented; empty when Herald runs
+  // without keys.
+  std::string api_key_hash;
+};
+
 // Owns one call's request and response until it finishes (then deletes
 // itself). Not thread-safe; the handler owns it until it calls Finish.
 template <typename Request, typename Response>
 class UnaryCall {
  public:
-  // `handler` is called as handler(const Request&, Response*, Finish).
+  // `handler` is called as handler(const Caller&, const Request&,
+  // Response*, Finish). `api_keys` null: every caller is served.
   template <typename Handler>
   static grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
                                          grpc::ByteBuffer* response_bytes, GrpcServerMetrics& metrics,
-                                         int method_index, Handler&& handler) {
+                                         int method_index, const auth::ApiKeys* api_keys, Handler&& handler) {
     auto* call = new UnaryCall(context->DefaultReactor(), response_bytes, metrics, method_index);
     // Taken first: the handler may finish (and delete) the call at once.
     grpc::ServerUnaryReactor* reactor = call->reactor_;
+    Caller caller;
+    if (api_keys != nullptr) {
+      absl::StatusOr<std::string> key_hash = api_keys->Authenticate(*context);
+      if (!key_hash.ok()) {
+        call->Done(key_hash.status());
+        return reactor;
+      }
+      caller.api_key_hash = std::move(*key_hash);
+    }
     absl::Status decoded = DecodeRequest(*request_bytes, &call->request_);
     if (!decoded.ok()) {
       call->Done(decoded);
       return reactor;
     }
-    std::forward<Handler>(handler)(call->request_, &call->response_,
+    std::forward<Handler>(handler)(caller, call->request_, &call->response_,
                                    Finish([call](absl::Status status) { call->Done(status); }));
     return reactor;
   }
