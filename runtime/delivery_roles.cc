@@ -48,7 +48,7 @@ class DeliveryRolesImpl final : public DeliveryRoles {
       auto providers = delivery::MakeProviderSet(config_, served);
       if (!providers.ok()) return absl::InvalidArgumentError(absl::StrCat("--delivery_config: ", providers.status().message()));
       served_ = std::move(*providers);
-      grpc_service_ = std::make_unique<delivery::DeliveryGrpcService>(*served_);
+      grpc_service_ = std::make_unique<delivery::DeliveryGrpcService>(*served_, options.api_keys);
       grpc::ServerBuilder builder;
       builder.AddListeningPort(options.service_address, grpc::InsecureServerCredentials(), &service_port_);
       builder.SetMaxReceiveMessageSize(delivery::kMaxDeliveryCallBytes);
@@ -74,7 +74,8 @@ class DeliveryRolesImpl final : public DeliveryRoles {
         local.push_back(name);
         continue;
       }
-      auto remote = delivery::RemoteDeliveryService::Connect(channel.service, channel.timeout_ms, channel.concurrency);
+      auto remote = delivery::RemoteDeliveryService::Connect(channel.service, channel.timeout_ms, channel.concurrency,
+                                                           options.service_api_key);
       if (!remote.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("--delivery_config: channels.", name, ".service: ",
                                                        remote.status().message()));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "auth/api_keys.h"
 #include "core/clock.h"
 #include "prometheus/registry.h"
 #include "redis/client.h"
@@ -31,6 +32,10 @@ struct DeliveryRoleOptions {
   int64_t reclaim_idle_ms = 15000;
   std::string consumer_name;
   int dispatcher_threads = 1;
+  // The service role asks callers for one of these keys (null: none asked).
+  const auth::ApiKeys* api_keys = nullptr;
+  // The dispatcher sends this key to delivery services reached over gRPC.
+  std::string service_api_key;
 };
 
 class DeliveryRoles {

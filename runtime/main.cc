@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "auth/keys_command.h"
 #include "runtime/runtime.h"
 
 namespace {
@@ -62,10 +63,26 @@ ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
           "How long messages (records, events, feed items, dead letters) and the message log are kept "
           "(default 30 days)");
 ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest items, this many (1-100000)");
+ABSL_FLAG(std::string, api_keys, "",
+          "SHA-256 hex hashes of the API keys callers must send (`authorization: Bearer <key>`), comma-separated; "
+          "`herald keys new` makes one");
+ABSL_FLAG(std::string, api_keys_file, "",
+          "File of API key hashes, one per line (optional label after a space, # comments); re-read when it changes");
+ABSL_FLAG(bool, allow_unauthenticated, false,
+          "Serve callers without an API key on a non-loopback address (without keys Herald only starts on loopback)");
+ABSL_FLAG(std::string, delivery_service_api_key, "",
+          "API key the dispatcher sends to delivery services reached over gRPC (channels with a `service` address)");
+ABSL_FLAG(double, trigger_rate_per_key, 0, "Triggers per second per API key, shared by every API replica; 0 = no limit");
+ABSL_FLAG(int, trigger_burst_per_key, 0, "Triggers at once per API key (0 = the rate rounded up)");
+ABSL_FLAG(double, trigger_rate_per_tenant, 0, "Triggers per second per tenant, shared by every API replica; 0 = no limit");
+ABSL_FLAG(int, trigger_burst_per_tenant, 0, "Triggers at once per tenant (0 = the rate rounded up)");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("herald all|api|batcher|fanout|dispatcher|delivery [flags]");
+  absl::SetProgramUsageMessage("herald all|api|batcher|fanout|dispatcher|delivery [flags] | herald keys new");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() > 1 && std::string(args[1]) == "keys") {
+    return herald::auth::RunKeysCommand(std::vector<std::string>(args.begin() + 2, args.end()), std::cout, std::cerr);
+  }
   herald::RuntimeOptions options;
   options.roles = args.size() > 1 ? args[1] : "all";
   options.redis_address = absl::GetFlag(FLAGS_redis);
@@ -92,6 +109,14 @@ int main(int argc, char** argv) {
   options.stream_trim_interval_ms = absl::GetFlag(FLAGS_stream_trim_interval_ms);
   options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
   options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);
+  options.api_keys = absl::GetFlag(FLAGS_api_keys);
+  options.api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
+  options.allow_unauthenticated = absl::GetFlag(FLAGS_allow_unauthenticated);
+  options.delivery_service_api_key = absl::GetFlag(FLAGS_delivery_service_api_key);
+  options.trigger_rate_per_key = absl::GetFlag(FLAGS_trigger_rate_per_key);
+  options.trigger_burst_per_key = absl::GetFlag(FLAGS_trigger_burst_per_key);
+  options.trigger_rate_per_tenant = absl::GetFlag(FLAGS_trigger_rate_per_tenant);
+  options.trigger_burst_per_tenant = absl::GetFlag(FLAGS_trigger_burst_per_tenant);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;

@@ -13,6 +13,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "auth/api_keys.h"
+#include "auth/protected_mode.h"
 #include "batcher/batcher.h"
 #include "core/clock.h"
 #include "events/event_webhook_worker.h"
@@ -103,6 +105,21 @@ class RuntimeImpl final : public Runtime {
     if (options.partitions < 1 || options.partitions > 1024) {
       return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
     }
+    // Protected mode (auth/protected_mode.h) for the services that ask for keys.
+    const bool keys_configured = !options.api_keys.empty() || !options.api_keys_file.empty();
+    if (api) {
+      absl::Status open = auth::CheckUnauthenticatedListener("--grpc_address", options.grpc_address, keys_configured,
+                                                             options.allow_unauthenticated, std::cerr);
+      if (!open.ok()) return open;
+    }
+    if (delivery) {
+      absl::Status open = auth::CheckUnauthenticatedListener("--delivery_address", options.delivery_address,
+                                                             keys_configured, options.allow_unauthenticated, std::cerr);
+      if (!open.ok()) return open;
+    }
+    const api::TriggerRateLimits rate_limits{options.trigger_rate_per_key, options.trigger_burst_per_key,
+                                             options.trigger_rate_per_tenant, options.trigger_burst_per_tenant};
+    if (absl::Status valid = api::TriggerRateLimiter::Validate(rate_limits); !valid.ok()) return valid;
     // The dispatcher and the delivery service deliver rendered messages:
     // only the roles that run workflows read them.
     if (api || batcher || fanout) {
@@ -156,6 +173,12 @@ class RuntimeImpl final : public Runtime {
             absl::StrCat("--metrics_address ", options.metrics_address, ": ", error.what()));
       }
       exposer_->RegisterCollectable(registry_);
+    }
+    if ((api || delivery) && keys_configured) {
+      auto keys = auth::ApiKeys::Create(
+          {options.api_keys, options.api_keys_file, absl::Milliseconds(options.api_keys_reload_ms)}, *registry_);
+      if (!keys.ok()) return keys.status();
+      api_keys_ = std::move(*keys);
     }
 
     std::string consumer_prefix = options.consumer_prefix;
@@ -213,6 +236,8 @@ class RuntimeImpl final : public Runtime {
       delivery_options.reclaim_idle_ms = options.reclaim_idle_ms;
       delivery_options.consumer_name = absl::StrCat(consumer_prefix, "-dispatcher");
       delivery_options.dispatcher_threads = options.dispatcher_threads;
+      delivery_options.api_keys = api_keys_.get();
+      delivery_options.service_api_key = options.delivery_service_api_key;
       auto started = DeliveryRoles::Start(delivery_options, endpoint_, clock, *registry_);
       if (!started.ok()) return started.status();
       delivery_ = std::move(*started);
@@ -241,6 +266,8 @@ class RuntimeImpl final : public Runtime {
       service_options.limits.max_recipients = options.max_recipients;
       service_options.limits.max_data_bytes = options.max_data_bytes;
       service_options.default_preferences = default_preferences;
+      service_options.api_keys = api_keys_.get();
+      service_options.rate_limits = rate_limits;
       admin_ = std::make_unique<api::AdminExecutor>(endpoint_);
       service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, *admin_, clock, service_options,
                                                       *registry_);
@@ -298,6 +325,8 @@ class RuntimeImpl final : public Runtime {
   redis::Endpoint endpoint_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  // Before every service that checks them (destroyed after them).
+  std::unique_ptr<auth::ApiKeys> api_keys_;
   std::unique_ptr<batcher::BatcherMetrics> batcher_metrics_;
   std::unique_ptr<fanout::FanoutMetrics> fanout_metrics_;
   std::vector<std::unique_ptr<batcher::BatcherWorker>> batchers_;

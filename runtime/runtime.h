@@ -63,6 +63,23 @@ struct RuntimeOptions {
   int64_t message_retention_ms = int64_t{30} * 24 * 3600 * 1000;
   // A user's in-app feed keeps its newest items, this many.
   int feed_max_items = 1000;
+  // API keys (auth/api_keys.h) asked of every caller of the API and the
+  // delivery service: SHA-256 hex hashes, comma-separated, and a file of
+  // them re-read every api_keys_reload_ms. With neither, those services
+  // serve every caller, and start only on a loopback address unless
+  // allow_unauthenticated.
+  std::string api_keys;
+  std::string api_keys_file;
+  int64_t api_keys_reload_ms = 1000;
+  bool allow_unauthenticated = false;
+  // The key the dispatcher sends to delivery services reached over gRPC.
+  std::string delivery_service_api_key;
+  // Trigger rate limits (services/api/trigger_rate_limiter.h): triggers
+  // per second and burst, per API key and per tenant; 0 = none.
+  double trigger_rate_per_key = 0;
+  int trigger_burst_per_key = 0;
+  double trigger_rate_per_tenant = 0;
+  int trigger_burst_per_tenant = 0;
 };
 
 class Runtime {

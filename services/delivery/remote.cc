@@ -10,14 +10,16 @@ namespace herald::delivery {
 
 absl::StatusOr<std::unique_ptr<RemoteDeliveryService>> RemoteDeliveryService::Connect(const std::string& address,
                                                                                      int64_t timeout_ms,
-                                                                                     int concurrency) {
+                                                                                     int concurrency,
+                                                                                     std::string api_key) {
   if (address.empty()) return absl::InvalidArgumentError("service: empty address");
   grpc::ChannelArguments arguments;
   arguments.SetMaxSendMessageSize(kMaxDeliveryCallBytes);
   arguments.SetMaxReceiveMessageSize(kMaxDeliveryCallBytes);
   auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
   return std::unique_ptr<RemoteDeliveryService>(
-      new RemoteDeliveryService(v1::DeliveryService::NewStub(channel), timeout_ms, std::max(1, concurrency)));
+      new RemoteDeliveryService(v1::DeliveryService::NewStub(channel), timeout_ms, std::max(1, concurrency),
+                                std::move(api_key)));
 }
 
 std::vector<Result> RemoteDeliveryService::Deliver(const std::vector<Delivery>& deliveries) {
@@ -25,6 +27,7 @@ std::vector<Result> RemoteDeliveryService::Deliver(const std::vector<Delivery>& 
   for (const Delivery& delivery : deliveries) *request.add_deliveries() = delivery;
   v1::DeliverResponse response;
   grpc::ClientContext context;
+  if (!api_key_.empty()) context.AddMetadata("authorization", "Bearer " + api_key_);
   const int64_t rounds = (static_cast<int64_t>(deliveries.size()) + concurrency_ - 1) / concurrency_;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(std::max<int64_t>(1, rounds) * timeout_ms_ + 5000));

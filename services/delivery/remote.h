@@ -19,19 +19,23 @@ class RemoteDeliveryService final : public DeliveryService {
  public:
   // `address` is host:port. A call of n messages may take
   // ceil(n / concurrency) provider timeouts plus a margin; past that it
-  // fails and every message of it is retried.
+  // fails and every message of it is retried. A non-empty `api_key` is
+  // sent with every call (`authorization: Bearer <key>`).
   static absl::StatusOr<std::unique_ptr<RemoteDeliveryService>> Connect(const std::string& address,
-                                                                       int64_t timeout_ms, int concurrency);
+                                                                       int64_t timeout_ms, int concurrency,
+                                                                       std::string api_key = "");
 
   std::vector<Result> Deliver(const std::vector<Delivery>& deliveries) override;
 
  private:
-  RemoteDeliveryService(std::unique_ptr<v1::DeliveryService::Stub> stub, int64_t timeout_ms, int concurrency)
-      : stub_(std::move(stub)), timeout_ms_(timeout_ms), concurrency_(concurrency) {}
+  RemoteDeliveryService(std::unique_ptr<v1::DeliveryService::Stub> stub, int64_t timeout_ms, int concurrency,
+                        std::string api_key)
+      : stub_(std::move(stub)), timeout_ms_(timeout_ms), concurrency_(concurrency), api_key_(std::move(api_key)) {}
 
   std::unique_ptr<v1::DeliveryService::Stub> stub_;
   const int64_t timeout_ms_;
   const int concurrency_;
+  const std::string api_key_;
 };
 
 }  // namespace herald::delivery

@@ -22,8 +22,12 @@ grpc::Status Validate(const v1::DeliverRequest& request) {
 
 }  // namespace
 
-grpc::Status DeliveryGrpcService::Deliver(grpc::ServerContext*, const v1::DeliverRequest* request,
+grpc::Status DeliveryGrpcService::Deliver(grpc::ServerContext* context, const v1::DeliverRequest* request,
                                           v1::DeliverResponse* response) {
+  if (api_keys_ != nullptr) {
+    absl::StatusOr<std::string> caller = api_keys_->Authenticate(*context);
+    if (!caller.ok()) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()));
+  }
   grpc::Status valid = Validate(*request);
   if (!valid.ok()) return valid;
   std::vector<Delivery> deliveries(request->deliveries().begin(), request->deliveries().end());
