@@ -4,12 +4,16 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <cstdlib>
+
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Herald gRPC address");
 ABSL_FLAG(bool, json, false, "print JSON instead of text");
 ABSL_FLAG(int, timeout_ms, 10000, "deadline of each call, in milliseconds");
+ABSL_FLAG(std::string, api_key, "",
+          "API key sent with every call (default: $HERALD_API_KEY, which keeps it out of the process list)");
 ABSL_FLAG(std::string, to, "", "user ids, comma-separated");
 ABSL_FLAG(std::string, tenant, "", "tenant id");
 ABSL_FLAG(std::string, data, "", "data, a JSON object");
@@ -33,6 +37,8 @@ const char* CodeName(grpc::StatusCode code) {
     case grpc::StatusCode::FAILED_PRECONDITION: return "failed precondition";
     case grpc::StatusCode::UNAVAILABLE: return "unavailable";
     case grpc::StatusCode::DEADLINE_EXCEEDED: return "deadline exceeded";
+    case grpc::StatusCode::UNAUTHENTICATED: return "unauthenticated";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "resource exhausted";
     default: return "error";
   }
 }
@@ -47,16 +53,27 @@ std::string JsonOf(const google::protobuf::Message& message) {
   return out;
 }
 
-Cli::Cli(const std::string& address, absl::Duration timeout, bool json)
+Cli::Cli(const std::string& address, absl::Duration timeout, bool json, std::string api_key)
     : stub_(v1::Herald::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
       address_(address),
       timeout_(timeout),
-      json_(json) {}
+      json_(json),
+      api_key_(std::move(api_key)) {}
 
 void Cli::ReportError(const grpc::Status& status) const {
   std::cerr << "heraldctl: " << CodeName(status.error_code()) << ": " << status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) std::cerr << " (is Herald running at " << address_ << "?)";
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && api_key_.empty()) {
+    std::cerr << " (set HERALD_API_KEY)";
+  }
   std::cerr << std::endl;
+}
+
+std::string ApiKeyFromFlagOrEnvironment() {
+  std::string key = absl::GetFlag(FLAGS_api_key);
+  if (!key.empty()) return key;
+  const char* from_environment = std::getenv("HERALD_API_KEY");
+  return from_environment != nullptr ? from_environment : "";
 }
 
 std::vector<std::string> SplitList(const std::string& text) {

@@ -25,6 +25,7 @@
 ABSL_DECLARE_FLAG(std::string, addr);
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(int, timeout_ms);
+ABSL_DECLARE_FLAG(std::string, api_key);
 // Flags read by commands of more than one resource; the others are defined
 // next to the one command file that reads them.
 ABSL_DECLARE_FLAG(std::string, to);
@@ -75,7 +76,8 @@ std::string JsonOf(const google::protobuf::Message& message);
 // One heraldctl invocation's connection and output mode. Not thread-safe.
 class Cli {
  public:
-  Cli(const std::string& address, absl::Duration timeout, bool json);
+  // A non-empty `api_key` is sent with every call (`authorization: Bearer`).
+  Cli(const std::string& address, absl::Duration timeout, bool json, std::string api_key = "");
   Cli(const Cli&) = delete;
   Cli& operator=(const Cli&) = delete;
 
@@ -86,6 +88,7 @@ class Cli {
   bool Call(RpcMethod<Request, Response> method, const Request& request, Response* response) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    if (!api_key_.empty()) context.AddMetadata("authorization", "Bearer " + api_key_);
     grpc::Status status = (stub_.get()->*method)(&context, request, response);
     if (!status.ok()) ReportError(status);
     return status.ok();
@@ -120,6 +123,7 @@ class Cli {
   const std::string address_;
   const absl::Duration timeout_;
   const bool json_;
+  const std::string api_key_;
 };
 
 // The positional arguments of a command, after its name and sub-name.
@@ -158,6 +162,9 @@ CommandGroup PreferenceCommands();
 CommandGroup DeadLetterCommands();
 // A message's events and delivery attempts (`messages events`, `dlq show`).
 Outcome ShowMessageEvents(Cli& cli, Args args);
+
+// The API key to send: --api_key, else $HERALD_API_KEY, else none.
+std::string ApiKeyFromFlagOrEnvironment();
 
 // Splits a comma-separated flag value, skipping empty entries.
 std::vector<std::string> SplitList(const std::string& text);

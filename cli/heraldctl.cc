@@ -32,6 +32,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   herald::cli::Cli cli(absl::GetFlag(FLAGS_addr), absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)),
-                       absl::GetFlag(FLAGS_json));
+                       absl::GetFlag(FLAGS_json), herald::cli::ApiKeyFromFlagOrEnvironment());
   return herald::cli::Dispatch(cli, words);
 }
