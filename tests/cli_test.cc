@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "auth/api_keys.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/herald_harness.h"
@@ -18,9 +19,11 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-Result RunCli(const std::string& args) {
+// `environment`: arguments of env(1) before heraldctl, e.g. "-u HERALD_API_KEY".
+Result RunCli(const std::string& args, const std::string& environment = "") {
   const char* dir = std::getenv("HERALD_BINARY_DIR");
-  std::string command = absl::StrCat(dir != nullptr ? dir : ".", "/cli/heraldctl ", args, " 2>&1");
+  std::string command = absl::StrCat(environment.empty() ? "" : "env " + environment + " ", dir != nullptr ? dir : ".",
+                                     "/cli/heraldctl ", args, " 2>&1");
   Result result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -125,6 +128,34 @@ steps:
   Result ghost = RunCli(addr + " user merge rita ghost");
   EXPECT_EQ(ghost.exit_code, 1);
   EXPECT_NE(ghost.output.find("not found: from_user_id"), std::string::npos) << ghost.output;
+}
+
+// Against a Herald that asks for API keys: the key comes from
+// HERALD_API_KEY (or --api_key) and goes with every call; without it the
+// error says what to set; a wrong key is never printed back.
+TEST_F(CliTest, SendsTheApiKeyFromTheEnvironment) {
+  const std::string key = "hrld_cli-test-key";
+  testing::HarnessOptions options;
+  options.api_keys = auth::Sha256Hex(key);
+  testing::HeraldHarness harness(endpoint(), options);
+  ASSERT_TRUE(harness.ok());
+  const std::string addr = absl::StrCat("--addr=127.0.0.1:", harness.grpc_port());
+
+  Result keyed = RunCli(addr + " identify rita --name=Rita", "HERALD_API_KEY=" + key);
+  ASSERT_EQ(keyed.exit_code, 0) << keyed.output;
+  Result flag = RunCli(addr + " --api_key=" + key + " user rita", "-u HERALD_API_KEY");
+  EXPECT_EQ(flag.exit_code, 0) << flag.output;
+  EXPECT_NE(flag.output.find("rita  Rita"), std::string::npos) << flag.output;
+
+  Result keyless = RunCli(addr + " user rita", "-u HERALD_API_KEY");
+  EXPECT_EQ(keyless.exit_code, 1);
+  EXPECT_NE(keyless.output.find("heraldctl: unauthenticated: "), std::string::npos) << keyless.output;
+  EXPECT_NE(keyless.output.find("(set HERALD_API_KEY)"), std::string::npos) << keyless.output;
+
+  Result wrong = RunCli(addr + " user rita", "HERALD_API_KEY=hrld_not-this-one");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.output.find("unauthenticated"), std::string::npos) << wrong.output;
+  EXPECT_EQ(wrong.output.find("hrld_not-this-one"), std::string::npos) << wrong.output;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tests/support/herald_harness.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/client_interceptor.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,36 @@
 #include "tests/support/redis_fixture.h"
 
 namespace herald::testing {
+namespace {
+
+// Adds `authorization: <value>` to every call of a channel, so stub()
+// needs no per-call code for Herald's API keys.
+class AuthorizationInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit AuthorizationInterceptor(const std::string& value) : value_(value) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert({"authorization", value_});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string value_;
+};
+
+class AuthorizationInterceptorFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit AuthorizationInterceptorFactory(std::string value) : value_(std::move(value)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(grpc::experimental::ClientRpcInfo*) override {
+    return new AuthorizationInterceptor(value_);
+  }
+
+ private:
+  const std::string value_;
+};
+
+}  // namespace
 
 HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions options)
     : endpoint_(endpoint),
@@ -35,6 +66,7 @@ HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions opt
   runtime_options.redis_address = endpoint.ToString();
   runtime_options.workflows_dir = workflows_dir_;
   runtime_options.grpc_address = "127.0.0.1:0";
+  runtime_options.delivery_address = "127.0.0.1:0";
   runtime_options.metrics_address = "";
   runtime_options.partitions = options_.partitions;
   runtime_options.fanout_threads = options_.fanout_threads;
@@ -44,13 +76,27 @@ HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions opt
   runtime_options.flush_tick_ms = 2;
   runtime_options.object_page_size = options_.object_page_size;
   runtime_options.fanout_cache_capacity = options_.fanout_cache_capacity;
+  runtime_options.api_keys = options_.api_keys;
+  runtime_options.api_keys_file = options_.api_keys_file;
+  runtime_options.api_keys_reload_ms = options_.api_keys_reload_ms;
+  runtime_options.trigger_rate_per_key = options_.trigger_rate_per_key;
+  runtime_options.trigger_burst_per_key = options_.trigger_burst_per_key;
+  runtime_options.trigger_rate_per_tenant = options_.trigger_rate_per_tenant;
+  runtime_options.trigger_burst_per_tenant = options_.trigger_burst_per_tenant;
   auto runtime = Runtime::Start(runtime_options);
   EXPECT_TRUE(runtime.ok()) << runtime.status();
   if (!runtime.ok()) return;
   runtime_ = std::move(*runtime);
   if (runtime_->grpc_port() != 0) {
-    stub_ = v1::Herald::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(runtime_->grpc_port()),
-                                                    grpc::InsecureChannelCredentials()));
+    const std::string target = "127.0.0.1:" + std::to_string(runtime_->grpc_port());
+    if (options_.api_key.empty()) {
+      stub_ = v1::Herald::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+    } else {
+      std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+      interceptors.push_back(std::make_unique<AuthorizationInterceptorFactory>("Bearer " + options_.api_key));
+      stub_ = v1::Herald::NewStub(grpc::experimental::CreateCustomChannelWithInterceptors(
+          target, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(), std::move(interceptors)));
+    }
   }
 }
 

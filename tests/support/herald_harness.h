@@ -32,6 +32,18 @@ struct HarnessOptions {
   // Where the simulated clock starts (0 = the real now), e.g. days ago, so
   // a test can compare the expiry of records with waits due in the future.
   int64_t clock_start_micros = 0;
+  // API keys Herald asks for (RuntimeOptions::api_keys, api_keys_file,
+  // api_keys_reload_ms); none by default. `api_key` is the key stub()
+  // sends on every call ("" = none).
+  std::string api_keys;
+  std::string api_keys_file;
+  int64_t api_keys_reload_ms = 1000;
+  std::string api_key;
+  // Trigger rate limits (RuntimeOptions); 0 = none.
+  double trigger_rate_per_key = 0;
+  int trigger_burst_per_key = 0;
+  double trigger_rate_per_tenant = 0;
+  int trigger_burst_per_tenant = 0;
 };
 
 class HeraldHarness {
@@ -45,6 +57,8 @@ class HeraldHarness {
   SimulatedClock& clock() { return clock_; }
   const std::string& workflows_dir() const { return workflows_dir_; }
   int grpc_port() const { return runtime_ ? runtime_->grpc_port() : 0; }
+  // The delivery role's port (0 without it).
+  int delivery_port() const { return runtime_ ? runtime_->delivery_port() : 0; }
 
   // A deadline-bound client context.
   static std::unique_ptr<grpc::ClientContext> Context();
