@@ -2,36 +2,28 @@
 // (with an embedded redis-server unless --redis / HERALD_REDIS_URL is set);
 // `herald api|batcher|fanout|dispatcher` runs one role for scale-out;
 // `herald delivery --channels=email,sms` serves channels' providers over
-// the DeliveryService gRPC contract for dispatchers elsewhere.
+// the DeliveryService gRPC contract for dispatchers elsewhere; `herald
+// flags [--markdown]` prints the settings. Every flag is also settable as
+// HERALD_<FLAG> and from --config (settings/settings.h).
 #include <signal.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "core/log.h"
 #include "runtime/runtime.h"
+#include "settings/settings.h"
 
-namespace {
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-}  // namespace
-
-ABSL_FLAG(std::string, redis, EnvOr("HERALD_REDIS_URL", ""),
-          "Redis address (redis://host:port, host:port or unix:///path); empty starts an embedded redis-server "
-          "[env HERALD_REDIS_URL]");
-ABSL_FLAG(std::string, data_dir, EnvOr("HERALD_DATA_DIR", "herald-data"),
-          "Folder for the embedded Redis (AOF everysec) [env HERALD_DATA_DIR]");
-ABSL_FLAG(std::string, workflows, EnvOr("HERALD_WORKFLOWS_DIR", "examples/workflows"),
-          "Folder of workflow files (*.yaml, *.yml, *.json) [env HERALD_WORKFLOWS_DIR]");
-ABSL_FLAG(std::string, grpc_address, EnvOr("HERALD_GRPC_ADDR", "127.0.0.1:50051"),
-          "gRPC listen address [env HERALD_GRPC_ADDR]");
-ABSL_FLAG(std::string, metrics_address, EnvOr("HERALD_METRICS_ADDR", "127.0.0.1:9464"),
-          "Prometheus /metrics listen address; empty disables [env HERALD_METRICS_ADDR]");
+ABSL_FLAG(std::string, redis, "",
+          "Redis address (redis://host:port, host:port or unix:///path); empty starts an embedded redis-server");
+ABSL_FLAG(std::string, data_dir, "herald-data", "Folder for the embedded Redis (AOF everysec)");
+ABSL_FLAG(std::string, workflows, "examples/workflows", "Folder of workflow files (*.yaml, *.yml, *.json)");
+ABSL_FLAG(std::string, grpc_address, "127.0.0.1:50051", "gRPC listen address");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9464", "Prometheus /metrics listen address; empty disables");
 ABSL_FLAG(int, partitions, 4, "Number of Redis partitions (must match across every replica, forever)");
 ABSL_FLAG(int, batcher_threads, 1, "Batcher worker threads");
 ABSL_FLAG(int, fanout_threads, 2, "Fan-out worker threads");
@@ -40,16 +32,14 @@ ABSL_FLAG(int64_t, reclaim_idle_ms, 15000, "Take over stream entries pending thi
 ABSL_FLAG(int, max_recipients, 1000, "Maximum recipients per trigger");
 ABSL_FLAG(int, max_data_bytes, 32768, "Maximum size of a trigger's data JSON");
 ABSL_FLAG(std::string, consumer, "", "Consumer name prefix (default hostname-pid)");
-ABSL_FLAG(std::string, default_preferences, EnvOr("HERALD_DEFAULT_PREFERENCES", ""),
+ABSL_FLAG(std::string, default_preferences, "",
           "JSON file with the environment's default preference set (least specific level)");
 ABSL_FLAG(int, object_page_size, 500, "Subscribers per page of an object fan-out (1-10000)");
-ABSL_FLAG(std::string, delivery_config, EnvOr("HERALD_DELIVERY_CONFIG", ""),
-          "YAML file of delivery channels (providers, options, secrets, retry, rate limit) [env "
-          "HERALD_DELIVERY_CONFIG]");
+ABSL_FLAG(std::string, delivery_config, "",
+          "YAML file of delivery channels (providers, options, secrets, retry, rate limit)");
 ABSL_FLAG(std::vector<std::string>, channels, {},
           "herald delivery: the configured channels this delivery service serves (default: all)");
-ABSL_FLAG(std::string, delivery_address, EnvOr("HERALD_DELIVERY_ADDR", "127.0.0.1:50061"),
-          "herald delivery: DeliveryService gRPC listen address [env HERALD_DELIVERY_ADDR]");
+ABSL_FLAG(std::string, delivery_address, "127.0.0.1:50061", "herald delivery: DeliveryService gRPC listen address");
 ABSL_FLAG(int, dispatcher_threads, 1, "Delivery dispatcher stream readers");
 ABSL_FLAG(bool, event_webhooks, true,
           "With the dispatcher role: POST status and engagement events to the configured event webhook "
@@ -63,9 +53,35 @@ ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
           "(default 30 days)");
 ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest items, this many (1-100000)");
 
+namespace {
+
+// How the settings read the environment (README "Configuration").
+herald::settings::Options SettingsOptions() {
+  herald::settings::Options options;
+  // Names from before every flag F became HERALD_<F>, kept working.
+  options.aliases = {{"HERALD_REDIS_URL", "redis"},
+                     {"HERALD_GRPC_ADDR", "grpc_address"},
+                     {"HERALD_METRICS_ADDR", "metrics_address"},
+                     {"HERALD_WORKFLOWS_DIR", "workflows"},
+                     {"HERALD_DELIVERY_ADDR", "delivery_address"}};
+  // HERALD_* variables read by others, never warned about: heraldctl's key,
+  // the delivery config's overrides and event webhook, scripts/build, the
+  // test harness (ctest sets HERALD_BINARY_DIR and HERALD_SOURCE_DIR).
+  options.other_variables = {"HERALD_API_KEY",    "HERALD_CHANNEL_*",  "HERALD_EVENT_WEBHOOK_URL",
+                             "HERALD_EVENT_WEBHOOK_SECRET", "HERALD_BUILD_JOBS", "HERALD_TEST_*",
+                             "HERALD_BINARY_DIR", "HERALD_SOURCE_DIR"};
+  return options;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("herald all|api|batcher|fanout|dispatcher|delivery [flags]");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  absl::SetProgramUsageMessage(
+      "herald all|api|batcher|fanout|dispatcher|delivery [flags]\n  herald flags [--markdown] [flags]: the settings");
+  if (argc > 1 && std::string(argv[1]) == "flags") return herald::settings::FlagsCommand(argc, argv, SettingsOptions());
+  auto loaded = herald::settings::Load(argc, argv, SettingsOptions());
+  if (!loaded.ok()) return 2;
+  const std::vector<std::string>& args = *loaded;
   herald::RuntimeOptions options;
   options.roles = args.size() > 1 ? args[1] : "all";
   options.redis_address = absl::GetFlag(FLAGS_redis);
@@ -100,25 +116,39 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  herald::log::Info("herald", "starting",
+                    {{"roles", options.roles}, {"settings", herald::settings::NonDefaultSettings()}});
   auto runtime = herald::Runtime::Start(options);
   if (!runtime.ok()) {
-    std::cerr << "herald: " << runtime.status().message() << std::endl;
-    return 1;
+    // A bad option is a bad setting: exit code 2, like one that did not parse.
+    const bool invalid = runtime.status().code() == absl::StatusCode::kInvalidArgument;
+    herald::log::Error("herald", herald::settings::WithOrigin(runtime.status().message()),
+                       {{"code", absl::StatusCodeToString(runtime.status().code())}});
+    return invalid ? 2 : 1;
   }
+  // The one line on stdout, for scripts (bench/loadgen, bench/soak read the
+  // port from it); everything else is a log line on stderr.
   std::cout << "herald: roles " << options.roles;
-  if (!(*runtime)->redis_endpoint().empty()) std::cout << ", redis " << (*runtime)->redis_endpoint();
+  const std::string redis = herald::settings::Printable("redis", (*runtime)->redis_endpoint());  // no password
+  if (!redis.empty()) std::cout << ", redis " << redis;
   if ((*runtime)->grpc_port() != 0) std::cout << ", gRPC on port " << (*runtime)->grpc_port();
   if ((*runtime)->delivery_port() != 0) std::cout << ", delivery service on port " << (*runtime)->delivery_port();
   if (!options.metrics_address.empty()) std::cout << ", metrics on http://" << options.metrics_address << "/metrics";
   std::cout << std::endl;
+  herald::log::Info("herald", "started", {{"roles", options.roles},
+                                          {"redis", redis},
+                                          {"grpc_port", (*runtime)->grpc_port()},
+                                          {"delivery_port", (*runtime)->delivery_port()},
+                                          {"metrics_address", options.metrics_address}});
 
   std::thread waiter([&] {
     int signal = 0;
     sigwait(&signals, &signal);
-    std::cout << "herald: shutting down" << std::endl;
+    herald::log::Info("herald", "shutting down", {{"signal", strsignal(signal)}});
     (*runtime)->Shutdown();
   });
   (*runtime)->Wait();
   waiter.detach();
+  herald::log::Info("herald", "stopped");
   return 0;
 }
