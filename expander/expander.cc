@@ -124,7 +124,7 @@ ExpanderWorker::ExpanderWorker(const redis::Endpoint& endpoint, const Clock& clo
       // backlog check runs before each.
       worker_(endpoint,
               redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Expansions),
-                                         std::string(kExpanderGroup), "j", "herald expander", OnePagePerRead(options)},
+                                         std::string(kExpanderGroup), "j", "expander", OnePagePerRead(options)},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 }  // namespace herald::expander
