@@ -64,12 +64,11 @@ herald::settings::Options SettingsOptions() {
                      {"HERALD_METRICS_ADDR", "metrics_address"},
                      {"HERALD_WORKFLOWS_DIR", "workflows"},
                      {"HERALD_DELIVERY_ADDR", "delivery_address"}};
-  // HERALD_* variables read by others, never warned about: heraldctl's key,
-  // the delivery config's overrides and event webhook, scripts/build, the
-  // test harness (ctest sets HERALD_BINARY_DIR and HERALD_SOURCE_DIR).
-  options.other_variables = {"HERALD_API_KEY",    "HERALD_CHANNEL_*",  "HERALD_EVENT_WEBHOOK_URL",
-                             "HERALD_EVENT_WEBHOOK_SECRET", "HERALD_BUILD_JOBS", "HERALD_TEST_*",
-                             "HERALD_BINARY_DIR", "HERALD_SOURCE_DIR"};
+  // HERALD_* variables read by others, never reported as a near miss of a
+  // setting: heraldctl's key (one letter off HERALD_API_KEYS), the delivery
+  // config's overrides and event webhook.
+  options.other_variables = {"HERALD_API_KEY", "HERALD_CHANNEL_*", "HERALD_EVENT_WEBHOOK_URL",
+                             "HERALD_EVENT_WEBHOOK_SECRET"};
   return options;
 }
 

@@ -91,10 +91,10 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
   return row[b.size()];
 }
 
-// The candidate closest to `name`, if close enough to be a likely typo.
-std::string Closest(absl::string_view name, const std::vector<std::string>& candidates) {
+// The candidate closest to `name` within `max_distance` edits, or "".
+std::string Closest(absl::string_view name, const std::vector<std::string>& candidates, size_t max_distance) {
   std::string best;
-  size_t best_distance = std::max<size_t>(2, name.size() / 4) + 1;
+  size_t best_distance = max_distance + 1;
   for (const std::string& candidate : candidates) {
     const size_t distance = EditDistance(name, candidate);
     if (distance < best_distance) {
@@ -103,6 +103,11 @@ std::string Closest(absl::string_view name, const std::vector<std::string>& cand
     }
   }
   return best;
+}
+
+// Close enough to be a likely typo of a flag name (a hint in errors).
+std::string Closest(absl::string_view name, const std::vector<std::string>& candidates) {
+  return Closest(name, candidates, std::max<size_t>(2, name.size() / 4));
 }
 
 std::vector<std::string> SettingNames() {
@@ -258,10 +263,16 @@ void ApplyEnvironment(const std::map<std::string, std::string>& environment, con
       Set(*flag->second, value, variable, Where(variable, name, value), applied);
       continue;
     }
+    // Only a near miss of a setting's name is reported: the environment
+    // holds other HERALD_* variables on purpose (the delivery config's
+    // secrets are named freely, e.g. HERALD_SMTP_PASSWORD), and a variable
+    // one or two letters off a setting is the typo that would silently
+    // leave the default in force.
     if (IsOtherVariable(variable, options)) continue;
-    std::string hint = Closest(variable, variables);
-    applied.warnings.push_back(absl::StrCat(variable, " is not a Herald setting; ignored",
-                                            hint.empty() ? "" : absl::StrCat(" (did you mean ", hint, "?)")));
+    std::string hint = Closest(variable, variables, variable.size() > 20 ? 3 : 2);
+    if (hint.empty()) continue;
+    applied.warnings.push_back(
+        absl::StrCat(variable, " is not a Herald setting; ignored (did you mean ", hint, "?)"));
   }
 }
 

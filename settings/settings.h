@@ -34,8 +34,8 @@ struct Alias {
 struct Options {
   std::vector<Alias> aliases;
   // HERALD_* variables that belong to something else (heraldctl, the
-  // delivery config, the test harness), never warned about: exact names, or
-  // prefixes when they end in '*' (HERALD_CHANNEL_*).
+  // delivery config), never warned about even when a letter off a setting's
+  // name: exact names, or prefixes when they end in '*' (HERALD_CHANNEL_*).
   std::vector<std::string> other_variables;
   // The environment to read; nullopt = the process's.
   std::optional<std::map<std::string, std::string>> environment;
@@ -49,8 +49,8 @@ struct Applied {
   // "HERALD_PARTITIONS=abc: invalid value for --partitions (expected a
   // 32-bit whole number)". Any error means: do not start (exit code 2).
   std::vector<std::string> errors;
-  // HERALD_* variables that are not settings (a typo is ignored, not fatal:
-  // see README "Configuration").
+  // HERALD_* variables one or two letters off a setting's (a likely typo;
+  // ignored, not fatal: see README "Configuration").
   std::vector<std::string> warnings;
 };
 

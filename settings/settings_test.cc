@@ -168,15 +168,17 @@ TEST_F(SettingsTest, AliasesKeepOldVariableNamesWorking) {
               ElementsAre("HERALD_GONE: alias of an unknown flag --no_such_flag"));
 }
 
-TEST_F(SettingsTest, UnknownHeraldVariablesWarnOtherVariablesAreLeftAlone) {
+TEST_F(SettingsTest, NearMissesOfSettingVariablesWarnOtherVariablesAreLeftAlone) {
   Applied applied = Run({}, {{"HERALD_TEST_PARTITONS", "8"},
-                             {"HERALD_SOMETHING_ELSE", "x"},
+                             {"HERALD_TEST_ADRESS", "x"},
+                             {"HERALD_SMTP_PASSWORD", "a delivery config secret"},
+                             {"HERALD_TEST_ADDRESS_FOR_SOMETHING", "far from any setting"},
                              {"HERALD_API_KEY", "k"},
                              {"HERALD_CHANNEL_EMAIL_HOST", "smtp"},
                              {"PATH", "/bin"}});
   EXPECT_THAT(applied.errors, IsEmpty());
   EXPECT_THAT(applied.warnings,
-              ElementsAre("HERALD_SOMETHING_ELSE is not a Herald setting; ignored",
+              ElementsAre("HERALD_TEST_ADRESS is not a Herald setting; ignored (did you mean HERALD_TEST_ADDRESS?)",
                           "HERALD_TEST_PARTITONS is not a Herald setting; ignored (did you mean "
                           "HERALD_TEST_PARTITIONS?)"));
   EXPECT_EQ(absl::GetFlag(FLAGS_test_partitions), 4);
