@@ -4,7 +4,10 @@
 // `herald delivery --channels=email,sms` serves channels' providers over
 // the DeliveryService gRPC contract for dispatchers elsewhere.
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -12,6 +15,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "runtime/drain.h"
 #include "runtime/runtime.h"
 
 namespace {
@@ -19,6 +25,8 @@ std::string EnvOr(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? value : fallback;
 }
+
+const char* SignalName(int signal) { return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal"; }
 }  // namespace
 
 ABSL_FLAG(std::string, redis, EnvOr("HERALD_REDIS_URL", ""),
@@ -62,6 +70,9 @@ ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
           "How long messages (records, events, feed items, dead letters) and the message log are kept "
           "(default 30 days)");
 ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest items, this many (1-100000)");
+ABSL_FLAG(int64_t, drain_timeout_ms, 20000,
+          "On SIGTERM/SIGINT: how long gRPC calls in flight get to finish while the workers finish what they hold "
+          "(keep Kubernetes' terminationGracePeriodSeconds above it; 35 s for the default)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("herald all|api|batcher|fanout|dispatcher|delivery [flags]");
@@ -92,6 +103,7 @@ int main(int argc, char** argv) {
   options.stream_trim_interval_ms = absl::GetFlag(FLAGS_stream_trim_interval_ms);
   options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
   options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);
+  options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;
@@ -112,11 +124,33 @@ int main(int argc, char** argv) {
   if (!options.metrics_address.empty()) std::cout << ", metrics on http://" << options.metrics_address << "/metrics";
   std::cout << std::endl;
 
+  // The first signal drains on a thread of its own (runtime/drain.h); main
+  // returns 0 when the drain is done. A second signal during the drain, or
+  // a drain still running kDrainOverrun past its deadline, ends the
+  // process at once without finishing it: what the workers held stays
+  // pending and is reclaimed by other consumers, and the embedded Redis
+  // (its parent-death signal is SIGTERM) still flushes its AOF.
   std::thread waiter([&] {
     int signal = 0;
     sigwait(&signals, &signal);
-    std::cout << "herald: shutting down" << std::endl;
-    (*runtime)->Shutdown();
+    std::cout << "herald: " << SignalName(signal) << ": draining (up to " << options.drain_timeout_ms
+              << " ms for calls in flight; a second signal exits at once)" << std::endl;
+    std::thread([&] { (*runtime)->Shutdown(); }).detach();
+    const absl::Duration limit = absl::Milliseconds(options.drain_timeout_ms) + herald::kDrainOverrun;
+    const absl::Time give_up = absl::Now() + limit;
+    while (true) {
+      timespec left = absl::ToTimespec(std::max(give_up - absl::Now(), absl::ZeroDuration()));
+      int second = sigtimedwait(&signals, nullptr, &left);
+      if (second > 0) {
+        std::cout << "herald: " << SignalName(second) << " again during the drain: exiting now, status "
+                  << 128 + second << std::endl;
+        _exit(128 + second);
+      }
+      if (errno == EINTR) continue;
+      std::cout << "herald: the drain did not finish within " << absl::FormatDuration(limit) << ": exiting, status 1"
+                << std::endl;
+      _exit(1);
+    }
   });
   (*runtime)->Wait();
   waiter.detach();
