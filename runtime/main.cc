@@ -6,7 +6,10 @@
 // flags [--markdown]` prints the settings. Every flag is also settable as
 // HERALD_<FLAG> and from --config (settings/settings.h).
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -14,9 +17,17 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/log.h"
+#include "runtime/drain.h"
 #include "runtime/runtime.h"
 #include "settings/settings.h"
+
+namespace {
+const char* SignalName(int signal) { return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal"; }
+}  // namespace
 
 ABSL_FLAG(std::string, redis, "",
           "Redis address (redis://host:port, host:port or unix:///path); empty starts an embedded redis-server");
@@ -52,6 +63,9 @@ ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
           "How long messages (records, events, feed items, dead letters) and the message log are kept "
           "(default 30 days)");
 ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest items, this many (1-100000)");
+ABSL_FLAG(int64_t, drain_timeout_ms, 20000,
+          "On SIGTERM/SIGINT: how long gRPC calls in flight get to finish while the workers finish what they hold "
+          "(keep Kubernetes' terminationGracePeriodSeconds above it; 35 s for the default)");
 
 namespace {
 
@@ -107,6 +121,7 @@ int main(int argc, char** argv) {
   options.stream_trim_interval_ms = absl::GetFlag(FLAGS_stream_trim_interval_ms);
   options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
   options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);
+  options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;
@@ -140,11 +155,33 @@ int main(int argc, char** argv) {
                                           {"delivery_port", (*runtime)->delivery_port()},
                                           {"metrics_address", options.metrics_address}});
 
+  // The first signal drains on a thread of its own (runtime/drain.h); main
+  // returns 0 when the drain is done. A second signal during the drain, or
+  // a drain still running kDrainOverrun past its deadline, ends the
+  // process at once without finishing it: what the workers held stays
+  // pending and is reclaimed by other consumers, and the embedded Redis
+  // (its parent-death signal is SIGTERM) still flushes its AOF.
   std::thread waiter([&] {
     int signal = 0;
     sigwait(&signals, &signal);
-    herald::log::Info("herald", "shutting down", {{"signal", strsignal(signal)}});
-    (*runtime)->Shutdown();
+    herald::log::Info("herald", absl::StrCat(SignalName(signal), ": draining (up to ", options.drain_timeout_ms,
+                                             " ms for calls in flight; a second signal exits at once)"));
+    std::thread([&] { (*runtime)->Shutdown(); }).detach();
+    const absl::Duration limit = absl::Milliseconds(options.drain_timeout_ms) + herald::kDrainOverrun;
+    const absl::Time give_up = absl::Now() + limit;
+    while (true) {
+      timespec left = absl::ToTimespec(std::max(give_up - absl::Now(), absl::ZeroDuration()));
+      int second = sigtimedwait(&signals, nullptr, &left);
+      if (second > 0) {
+        herald::log::Error("herald", absl::StrCat(SignalName(second), " again during the drain: exiting now, status ",
+                                                  128 + second));
+        _exit(128 + second);
+      }
+      if (errno == EINTR) continue;
+      herald::log::Error("herald", absl::StrCat("the drain did not finish within ", absl::FormatDuration(limit),
+                                                ": exiting, status 1"));
+      _exit(1);
+    }
   });
   (*runtime)->Wait();
   waiter.detach();

@@ -6,7 +6,6 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
-#include <iostream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +17,7 @@
 #include "events/event_webhook_worker.h"
 #include "fanout/fanout.h"
 #include "runtime/delivery_roles.h"
+#include "runtime/drain.h"
 #include "expander/expander.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -43,23 +43,54 @@ class RuntimeImpl final : public Runtime {
 
   void Wait() override { stopped_.WaitForNotification(); }
 
+  // The drain (runtime/drain.h): each step logged with its duration.
   void Shutdown() override {
     if (shut_down_) return;
     shut_down_ = true;
-    if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    Drain drain(absl::Milliseconds(drain_timeout_ms_));
+    if (server_) {
+      drain.Step("readiness NOT_SERVING", [this] {
+        BeginDrain(server_.get());
+        return absl::OkStatus();
+      });
+    }
+    // The API's calls in flight and every stage worker finish side by side.
+    // A worker stops reading, finishes and acks what it read; entries it
+    // never read stay in their stream for the next consumer.
+    std::vector<std::pair<std::string, Drain::StepFn>> steps;
+    if (server_) {
+      steps.emplace_back("gRPC calls", [this, &drain] { return ShutdownServer(*server_, drain.deadline()); });
+    }
+    auto stop = [&steps](std::string name, auto* worker) {
+      steps.emplace_back(std::move(name), [worker] {
+        worker->Stop();
+        return absl::OkStatus();
+      });
+    };
+    for (size_t i = 0; i < expanders_.size(); ++i) stop(absl::StrCat("expander ", i), expanders_[i].get());
+    for (size_t i = 0; i < batchers_.size(); ++i) stop(absl::StrCat("batcher ", i), batchers_[i].get());
+    if (flusher_) stop("flusher", flusher_.get());
+    for (size_t i = 0; i < fanouts_.size(); ++i) stop(absl::StrCat("fanout ", i), fanouts_[i].get());
+    if (delivery_) {
+      steps.emplace_back("dispatcher and delivery service", [this, &drain] {
+        delivery_->Stop(drain.deadline());
+        return absl::OkStatus();
+      });
+    }
+    if (event_webhooks_) stop("event webhooks", event_webhooks_.get());
+    if (trimmer_) stop("stream trimmer", trimmer_.get());
+    drain.Parallel(std::move(steps));
     server_.reset();
     service_.reset();
     admin_.reset();
     pipeline_.reset();
-    for (auto& worker : expanders_) worker->Stop();
-    for (auto& worker : batchers_) worker->Stop();
-    if (flusher_) flusher_->Stop();
-    for (auto& worker : fanouts_) worker->Stop();
-    if (delivery_) delivery_->Stop();
-    if (event_webhooks_) event_webhooks_->Stop();
-    if (trimmer_) trimmer_->Stop();
     exposer_.reset();
+    if (embedded_) {
+      drain.Step("embedded Redis SHUTDOWN (AOF fsynced)",
+                 [this] { return embedded_->Shutdown(kRedisShutdownTimeout); });
+    }
     embedded_.reset();
+    drain.Finish();
     if (!stopped_.HasBeenNotified()) stopped_.Notify();
   }
 
@@ -100,6 +131,8 @@ class RuntimeImpl final : public Runtime {
     if (options.feed_max_items < 1 || options.feed_max_items > 100'000) {
       return absl::InvalidArgumentError("--feed_max_items: must be between 1 and 100000");
     }
+    if (options.drain_timeout_ms < 1) return absl::InvalidArgumentError("--drain_timeout_ms: must be >= 1");
+    drain_timeout_ms_ = options.drain_timeout_ms;
     if (options.partitions < 1 || options.partitions > 1024) {
       return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
     }
@@ -315,6 +348,7 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<events::EventWebhookMetrics> event_webhook_metrics_;
   std::unique_ptr<events::EventWebhookWorker> event_webhooks_;
   int grpc_port_ = 0;
+  int64_t drain_timeout_ms_ = 20'000;
   bool shut_down_ = false;
   absl::Notification stopped_;
 };

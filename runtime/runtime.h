@@ -63,6 +63,8 @@ struct RuntimeOptions {
   int64_t message_retention_ms = int64_t{30} * 24 * 3600 * 1000;
   // A user's in-app feed keeps its newest items, this many.
   int feed_max_items = 1000;
+  // Shutdown: how long gRPC calls in flight get to finish (runtime/drain.h).
+  int64_t drain_timeout_ms = 20'000;
 };
 
 class Runtime {
@@ -80,7 +82,10 @@ class Runtime {
   virtual std::string redis_endpoint() const = 0;
   // Blocks until Shutdown() is called from another thread or a signal handler thread.
   virtual void Wait() = 0;
-  // Stops the API first (no new triggers), then the workers, then Redis.
+  // Drains (runtime/drain.h): readiness NOT_SERVING, then new calls are
+  // refused while those in flight get drain_timeout_ms and every worker
+  // finishes and acks what it holds, then the embedded Redis shuts down.
+  // Logs each step with its duration to stdout. Idempotent.
   virtual void Shutdown() = 0;
 };
 
