@@ -5,6 +5,7 @@
 #include <grpcpp/resource_quota.h>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/drain.h"
 
 namespace herald {
 
@@ -50,16 +51,18 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
   return server;
 }
 
-GrpcServer::~GrpcServer() { Shutdown(absl::Now()); }
+GrpcServer::~GrpcServer() { (void)Shutdown(absl::Now()); }
 
-void GrpcServer::Shutdown(absl::Time deadline) {
+absl::Status GrpcServer::Shutdown(absl::Time deadline) {
   if (watchdog_) watchdog_->Stop();
   // No new connection reaches gRPC once it shuts down (it would drop the
   // fd without closing it).
   if (listener_) listener_->Stop();
   if (health_ != nullptr) health_->Attach(nullptr);
   health_ = nullptr;
-  if (server_) server_->Shutdown(absl::ToChronoTime(deadline));
+  if (!server_ || shut_down_) return absl::OkStatus();
+  shut_down_ = true;
+  return ShutdownServer(*server_, deadline);
 }
 
 }  // namespace herald

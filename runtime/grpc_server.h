@@ -64,8 +64,9 @@ class GrpcServer {
   GrpcListener& listener() { return *listener_; }
 
   // Stops the watchdog, then accepting (new clients are refused), then the
-  // server: calls in flight get until `deadline`. Idempotent.
-  void Shutdown(absl::Time deadline);
+  // server: calls in flight get until `deadline`, then are cancelled
+  // (DEADLINE_EXCEEDED when that happened). Idempotent.
+  absl::Status Shutdown(absl::Time deadline);
 
  private:
   GrpcServer() = default;
@@ -74,6 +75,7 @@ class GrpcServer {
   std::unique_ptr<GrpcListener> listener_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<LivenessWatchdog> watchdog_;
+  bool shut_down_ = false;
 };
 
 }  // namespace herald

@@ -89,6 +89,17 @@ TEST(HealthTest, TheHealthServiceAnswersWhatHealthDecides) {
   EXPECT_TRUE(Answers(*channel, kLivenessService, ServingStatus::kServing));
   health.SetRedisReachable(true);
   EXPECT_TRUE(Answers(*channel, kReadinessService, ServingStatus::kServing));
+
+  // The drain (SIGTERM): every readiness name goes NOT_SERVING and stays
+  // so whatever Redis does; liveness is untouched (no restart mid-drain).
+  health.SetDraining();
+  health.SetRedisReachable(false);
+  health.SetRedisReachable(true);
+  for (const char* service : {kReadinessService, "", "herald.v1.Herald"}) {
+    EXPECT_TRUE(Answers(*channel, service, ServingStatus::kNotServing));
+  }
+  EXPECT_TRUE(Answers(*channel, kLivenessService, ServingStatus::kServing));
+
   health.SetAlive("listener", false);
   EXPECT_TRUE(Answers(*channel, kLivenessService, ServingStatus::kNotServing));
 }

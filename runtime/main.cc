@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "runtime/drain.h"
+#include "runtime/grpc_listener.h"
 #include "runtime/runtime.h"
 
 namespace {
@@ -73,6 +74,11 @@ ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest item
 ABSL_FLAG(int64_t, drain_timeout_ms, 20000,
           "On SIGTERM/SIGINT: how long gRPC calls in flight get to finish while the workers finish what they hold "
           "(keep Kubernetes' terminationGracePeriodSeconds above it; 35 s for the default)");
+ABSL_FLAG(int, max_connections, 4096,
+          "gRPC connections served at once on --grpc_address; more are closed right after accept");
+ABSL_FLAG(int, grpc_memory_limit_mb, 256,
+          "Memory quota of the gRPC server (connection and call buffers), in MiB; keep it below the container's "
+          "memory limit");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("herald all|api|batcher|fanout|dispatcher|delivery [flags]");
@@ -104,6 +110,18 @@ int main(int argc, char** argv) {
   options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
   options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);
   options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.grpc_memory_limit_mb = absl::GetFlag(FLAGS_grpc_memory_limit_mb);
+
+  // Connections, Redis and outbound deliveries all need fds: take all the
+  // hard limit allows (the listener keeps a reserve below it).
+  auto open_files = herald::RaiseOpenFileLimit();
+  if (open_files.ok()) {
+    std::cerr << "herald: open-file limit " << open_files->soft_before << " -> " << open_files->soft << " (hard "
+              << open_files->hard << ")" << std::endl;
+  } else {
+    std::cerr << "herald: open-file limit unchanged: " << open_files.status().message() << std::endl;
+  }
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;
