@@ -1,6 +1,5 @@
 #include "runtime/drain.h"
 
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server.h>
 
 #include <thread>
@@ -10,13 +9,6 @@
 #include "core/log.h"
 
 namespace herald {
-
-void BeginDrain(grpc::Server* server) {
-  if (server == nullptr) return;
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  if (health == nullptr) return;
-  for (const char* service : kReadinessServices) health->SetServingStatus(service, false);
-}
 
 absl::Status ShutdownServer(grpc::Server& server, absl::Time deadline) {
   server.Shutdown(absl::ToChronoTime(deadline));

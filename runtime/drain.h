@@ -22,22 +22,12 @@ class Server;
 
 namespace herald {
 
-// The gRPC health services that follow readiness ("" and the API's own
-// name included, for clients that check those).
-inline constexpr const char* kReadinessServices[] = {"readiness", "", "herald.v1.Herald"};
-
 // How long the embedded Redis gets to SHUTDOWN (fsync its AOF) and exit.
 inline constexpr absl::Duration kRedisShutdownTimeout = absl::Seconds(5);
 // A drain still running this long after its deadline (a worker stuck in a
 // provider call) is abandoned: main exits 1, and what the workers held is
 // reclaimed by other consumers.
 inline constexpr absl::Duration kDrainOverrun = absl::Seconds(10);
-
-// Marks `server`'s health services in kReadinessServices NOT_SERVING, so
-// load balancers and Kubernetes stop sending new calls; "liveness" is left
-// alone (a draining pod must not be restarted). Does nothing for a null
-// server or one without the health service.
-void BeginDrain(grpc::Server* server);
 
 // One drain: its deadline, and a log line per step with its duration
 // (core/log.h, component "herald"). Thread-safe.

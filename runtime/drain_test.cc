@@ -1,53 +1,17 @@
-// The drain's pieces without Redis: BeginDrain flips exactly the readiness
-// health services of a real gRPC server, and Drain runs parallel steps at
-// once and logs every step with its outcome.
+// The drain's steps without Redis: Drain runs parallel steps at once and
+// logs every step with its outcome. (The readiness flip is Health's
+// SetDraining: runtime/health_test.)
 #include "runtime/drain.h"
 
-#include <grpcpp/generic/async_generic_service.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
+#include "absl/strings/str_cat.h"
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/log.h"
 #include "gtest/gtest.h"
-#include "tests/support/grpc_health.h"
 
 namespace herald {
 namespace {
-
-using testing::CheckHealth;
-using testing::Serving;
-
-TEST(BeginDrainTest, ReadinessServicesGoNotServingAndLivenessStays) {
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
-  // A server needs one service besides health to start (any method: UNIMPLEMENTED).
-  grpc::CallbackGenericService unimplemented;
-  builder.RegisterCallbackGenericService(&unimplemented);
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_TRUE(server != nullptr && port != 0);
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  ASSERT_NE(health, nullptr);
-  health->SetServingStatus("liveness", true);
-  for (const char* service : kReadinessServices) health->SetServingStatus(service, true);
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  for (const char* service : {"liveness", "readiness", "", "herald.v1.Herald"}) {
-    EXPECT_EQ(CheckHealth(channel, service).value_or(Serving::kUnknown), Serving::kServing) << "'" << service << "'";
-  }
-
-  BeginDrain(server.get());
-
-  // The server still answers (it is not shut down yet): probes read the truth.
-  for (const char* service : {"readiness", "", "herald.v1.Herald"}) {
-    EXPECT_EQ(CheckHealth(channel, service).value_or(Serving::kUnknown), Serving::kNotServing) << "'" << service << "'";
-  }
-  EXPECT_EQ(CheckHealth(channel, "liveness").value_or(Serving::kUnknown), Serving::kServing);
-  server->Shutdown();
-  BeginDrain(nullptr);  // a process without a gRPC server: nothing to do
-}
 
 TEST(DrainTest, ParallelStepsRunAtOnceAndEveryStepIsLogged) {
   std::string text;  // the log's lines, as text

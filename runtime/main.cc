@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "core/log.h"
 #include "runtime/drain.h"
+#include "runtime/grpc_listener.h"
 #include "runtime/runtime.h"
 #include "settings/settings.h"
 
@@ -66,6 +67,11 @@ ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest item
 ABSL_FLAG(int64_t, drain_timeout_ms, 20000,
           "On SIGTERM/SIGINT: how long gRPC calls in flight get to finish while the workers finish what they hold "
           "(keep Kubernetes' terminationGracePeriodSeconds above it; 35 s for the default)");
+ABSL_FLAG(int, max_connections, 4096,
+          "gRPC connections served at once on --grpc_address; more are closed right after accept");
+ABSL_FLAG(int, grpc_memory_limit_mb, 256,
+          "Memory quota of the gRPC server (connection and call buffers), in MiB; keep it below the container's "
+          "memory limit");
 
 namespace {
 
@@ -122,6 +128,20 @@ int main(int argc, char** argv) {
   options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
   options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);
   options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.grpc_memory_limit_mb = absl::GetFlag(FLAGS_grpc_memory_limit_mb);
+
+  // Connections, Redis and outbound deliveries all need fds: take all the
+  // hard limit allows (the listener keeps a reserve below it).
+  auto open_files = herald::RaiseOpenFileLimit();
+  if (open_files.ok()) {
+    herald::log::Info("herald", "open-file limit raised",
+                      {{"soft_before", static_cast<int64_t>(open_files->soft_before)},
+                       {"soft", static_cast<int64_t>(open_files->soft)},
+                       {"hard", static_cast<int64_t>(open_files->hard)}});
+  } else {
+    herald::log::Warning("herald", "open-file limit unchanged", {{"error", open_files.status()}});
+  }
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;

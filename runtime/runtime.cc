@@ -1,10 +1,9 @@
 #include "runtime/runtime.h"
 
+#include <signal.h>
 #include <unistd.h>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include <vector>
 
@@ -18,6 +17,8 @@
 #include "fanout/fanout.h"
 #include "runtime/delivery_roles.h"
 #include "runtime/drain.h"
+#include "runtime/grpc_server.h"
+#include "runtime/health.h"
 #include "expander/expander.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -35,7 +36,8 @@ namespace {
 
 class RuntimeImpl final : public Runtime {
  public:
-  int grpc_port() const override { return grpc_port_; }
+  int grpc_port() const override { return grpc_server_ ? grpc_server_->port() : 0; }
+  Health& health() override { return *health_; }
   int delivery_port() const override { return delivery_ ? delivery_->service_port() : 0; }
   std::string redis_endpoint() const override {
     return endpoint_.host.empty() && endpoint_.unix_socket.empty() ? "" : endpoint_.ToString();
@@ -48,9 +50,10 @@ class RuntimeImpl final : public Runtime {
     if (shut_down_) return;
     shut_down_ = true;
     Drain drain(absl::Milliseconds(drain_timeout_ms_));
-    if (server_) {
+    // Sticky: Redis answering again does not make a draining process ready.
+    if (health_) {
       drain.Step("readiness NOT_SERVING", [this] {
-        BeginDrain(server_.get());
+        health_->SetDraining();
         return absl::OkStatus();
       });
     }
@@ -58,8 +61,10 @@ class RuntimeImpl final : public Runtime {
     // A worker stops reading, finishes and acks what it read; entries it
     // never read stay in their stream for the next consumer.
     std::vector<std::pair<std::string, Drain::StepFn>> steps;
-    if (server_) {
-      steps.emplace_back("gRPC calls", [this, &drain] { return ShutdownServer(*server_, drain.deadline()); });
+    // Every role's gRPC server (the API, or health alone) stops accepting;
+    // its calls in flight get until the deadline.
+    if (grpc_server_) {
+      steps.emplace_back("gRPC calls", [this, &drain] { return grpc_server_->Shutdown(drain.deadline()); });
     }
     auto stop = [&steps](std::string name, auto* worker) {
       steps.emplace_back(std::move(name), [worker] {
@@ -80,7 +85,8 @@ class RuntimeImpl final : public Runtime {
     if (event_webhooks_) stop("event webhooks", event_webhooks_.get());
     if (trimmer_) stop("stream trimmer", trimmer_.get());
     drain.Parallel(std::move(steps));
-    server_.reset();
+    grpc_server_.reset();
+    if (redis_monitor_) redis_monitor_->Stop();
     service_.reset();
     admin_.reset();
     pipeline_.reset();
@@ -133,6 +139,9 @@ class RuntimeImpl final : public Runtime {
     }
     if (options.drain_timeout_ms < 1) return absl::InvalidArgumentError("--drain_timeout_ms: must be >= 1");
     drain_timeout_ms_ = options.drain_timeout_ms;
+    if (options.grpc_memory_limit_mb < 16) {
+      return absl::InvalidArgumentError("--grpc_memory_limit_mb: must be >= 16");
+    }
     if (options.partitions < 1 || options.partitions > 1024) {
       return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
     }
@@ -277,20 +286,36 @@ class RuntimeImpl final : public Runtime {
       admin_ = std::make_unique<api::AdminExecutor>(endpoint_);
       service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, *admin_, clock, service_options,
                                                       *registry_);
-      grpc::EnableDefaultHealthCheckService(true);
-      grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-      grpc::ServerBuilder builder;
-      builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &grpc_port_);
-      builder.RegisterService(service_.get());
-      server_ = builder.BuildAndStart();
-      if (!server_ || grpc_port_ == 0) {
-        return absl::FailedPreconditionError(absl::StrCat("--grpc_address ", options.grpc_address, ": cannot listen"));
-      }
+    }
+    return StartGrpc(options, needs_redis);
+  }
+
+ private:
+  // Every role serves gRPC health (and the api role its API) on
+  // --grpc_address; readiness follows Redis where the roles use it.
+  absl::Status StartGrpc(const RuntimeOptions& options, bool needs_redis) {
+    std::vector<std::string> follow_readiness = {""};
+    std::vector<grpc::Service*> services;
+    if (service_) {
+      follow_readiness.push_back(v1::Herald::service_full_name());
+      services.push_back(service_.get());
+    }
+    health_ = std::make_unique<Health>(needs_redis, std::move(follow_readiness));
+    GrpcServerOptions grpc_options;
+    grpc_options.listener.address = options.grpc_address;
+    grpc_options.listener.max_connections = options.max_connections;
+    grpc_options.memory_limit_bytes = int64_t{options.grpc_memory_limit_mb} << 20;
+    grpc_options.watchdog = options.liveness_watchdog;
+    auto server = GrpcServer::Start(grpc_options, services, *health_, *registry_);
+    if (!server.ok()) return server.status();
+    grpc_server_ = std::move(*server);
+    if (needs_redis) {
+      redis_monitor_ = std::make_unique<RedisMonitor>(endpoint_, *health_, options.redis_monitor);
+      redis_monitor_->Start();
     }
     return absl::OkStatus();
   }
 
- private:
   // The event-webhook worker, when the delivery config has an event_webhook.
   absl::Status StartEventWebhooks(const RuntimeOptions& options, const std::string& consumer_prefix,
                                   const Clock& clock) {
@@ -343,11 +368,12 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<redis::AsyncPipeline> pipeline_;
   std::unique_ptr<api::AdminExecutor> admin_;
   std::unique_ptr<api::HeraldService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Health> health_;
+  std::unique_ptr<GrpcServer> grpc_server_;
+  std::unique_ptr<RedisMonitor> redis_monitor_;
   std::unique_ptr<DeliveryRoles> delivery_;
   std::unique_ptr<events::EventWebhookMetrics> event_webhook_metrics_;
   std::unique_ptr<events::EventWebhookWorker> event_webhooks_;
-  int grpc_port_ = 0;
   int64_t drain_timeout_ms_ = 20'000;
   bool shut_down_ = false;
   absl::Notification stopped_;
@@ -356,6 +382,10 @@ class RuntimeImpl final : public Runtime {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Start(const RuntimeOptions& options) {
+  // hiredis writes to its sockets with write(): a Redis that went away
+  // would kill the process with SIGPIPE instead of failing the command
+  // with EPIPE (and Herald must outlive Redis: health reports it instead).
+  signal(SIGPIPE, SIG_IGN);
   // Deadlock detection costs a graph update on every lock; our lock order
   // is flat (no nested mutexes), so production runs without it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "runtime/health.h"
 
 namespace herald {
 
@@ -65,6 +66,14 @@ struct RuntimeOptions {
   int feed_max_items = 1000;
   // Shutdown: how long gRPC calls in flight get to finish (runtime/drain.h).
   int64_t drain_timeout_ms = 20'000;
+  // The gRPC port (every role): connections served at once (more are
+  // closed at accept) and gRPC's memory quota (runtime/grpc_server.h).
+  int max_connections = 4096;
+  int grpc_memory_limit_mb = 256;
+  // Health (runtime/health.h): how Redis is watched for readiness and how
+  // the liveness watchdog checks our own port.
+  RedisMonitorOptions redis_monitor;
+  LivenessWatchdogOptions liveness_watchdog;
 };
 
 class Runtime {
@@ -74,8 +83,10 @@ class Runtime {
   static absl::StatusOr<std::unique_ptr<Runtime>> Start(const RuntimeOptions& options);
   virtual ~Runtime() = default;
 
-  // The bound gRPC port (0 when the api role is not running).
+  // The bound gRPC port (every role serves at least health there).
   virtual int grpc_port() const = 0;
+  // What the gRPC health service answers; e.g. SetDraining() on SIGTERM.
+  virtual Health& health() = 0;
   // The delivery role's bound port (0 when it is not running).
   virtual int delivery_port() const = 0;
   // "" when no role needs Redis (a delivery service alone).
