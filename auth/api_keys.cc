@@ -4,7 +4,6 @@
 #include <openssl/sha.h>
 
 #include <fstream>
-#include <iostream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -14,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/log.h"
 
 namespace herald::auth {
 namespace {
@@ -130,8 +130,8 @@ void ApiKeys::Reload(const std::string& text, bool announce) {
   absl::MutexLock lock(&mu_);
   file_text_ = text;
   if (!parsed.ok()) {
-    std::cerr << "herald: --api_keys_file " << options_.file << ": " << parsed.status().message() << "; keeping the "
-              << keys_->size() << " key(s) loaded before" << std::endl;
+    log::Error("auth", "--api_keys_file changed but does not parse; the keys loaded before stay",
+               {{"file", options_.file}, {"error", std::string(parsed.status().message())}, {"keys", keys_->size()}});
     return;
   }
   auto keys = std::make_shared<std::vector<ApiKeyEntry>>(fixed_);
@@ -143,8 +143,8 @@ void ApiKeys::Reload(const std::string& text, bool announce) {
   for (const ApiKeyEntry& entry : *keys_) {
     if (!entry.label.empty()) labels.push_back(entry.label);
   }
-  std::cerr << "herald: --api_keys_file " << options_.file << " changed: " << keys_->size() << " key(s) accepted"
-            << (labels.empty() ? "" : absl::StrCat(" (", absl::StrJoin(labels, ", "), ")")) << std::endl;
+  log::Info("auth", "--api_keys_file changed",
+            {{"file", options_.file}, {"keys", keys_->size()}, {"labels", absl::StrJoin(labels, ", ")}});
 }
 
 void ApiKeys::Watch() {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -13,6 +14,7 @@
 #include "auth/api_keys.h"
 #include "auth/keys_command.h"
 #include "auth/protected_mode.h"
+#include "core/log.h"
 #include "gtest/gtest.h"
 
 namespace herald::auth {
@@ -181,24 +183,27 @@ TEST(ProtectedModeTest, LoopbackAddressesAreTheOnesOnlyThisHostReaches) {
 }
 
 TEST(ProtectedModeTest, WithoutKeysOnlyLoopbackOrAnExplicitFlagStarts) {
-  std::ostringstream log;
-  EXPECT_TRUE(CheckUnauthenticatedListener("--grpc_address", "0.0.0.0:50051", true, false, log).ok());
-  EXPECT_EQ(log.str(), "");
+  std::vector<std::string> lines;
+  log::SetSinkForTest([&lines](absl::string_view line) { lines.emplace_back(line); });
+  EXPECT_TRUE(CheckUnauthenticatedListener("--grpc_address", "0.0.0.0:50051", true, false).ok());
+  EXPECT_TRUE(lines.empty());
 
-  EXPECT_TRUE(CheckUnauthenticatedListener("--grpc_address", "127.0.0.1:50051", false, false, log).ok());
-  const std::string warning = log.str();
-  EXPECT_EQ(std::count(warning.begin(), warning.end(), '\n'), 1) << warning;
-  EXPECT_TRUE(absl::StrContains(log.str(), "warning: no API key configured")) << log.str();
+  EXPECT_TRUE(CheckUnauthenticatedListener("--grpc_address", "127.0.0.1:50051", false, false).ok());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(lines[0], R"("level":"warning")")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "no API key configured")) << lines[0];
 
-  absl::Status refused = CheckUnauthenticatedListener("--delivery_address", "0.0.0.0:50061", false, false, log);
+  absl::Status refused = CheckUnauthenticatedListener("--delivery_address", "0.0.0.0:50061", false, false);
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StartsWith(refused.message(), "--delivery_address 0.0.0.0:50061 is reachable from other hosts"))
       << refused;
   EXPECT_TRUE(absl::StrContains(refused.message(), "--api_keys")) << refused;
+  EXPECT_EQ(lines.size(), 1u);
 
-  std::ostringstream allowed_log;
-  EXPECT_TRUE(CheckUnauthenticatedListener("--grpc_address", "0.0.0.0:50051", false, true, allowed_log).ok());
-  EXPECT_TRUE(absl::StrContains(allowed_log.str(), "--allow_unauthenticated")) << allowed_log.str();
+  EXPECT_TRUE(CheckUnauthenticatedListener("--grpc_address", "0.0.0.0:50051", false, true).ok());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(lines[1], "--allow_unauthenticated")) << lines[1];
+  log::SetSinkForTest(nullptr);
 }
 
 TEST(KeysCommandTest, NewPrintsAFreshKeyAndTheHashOfExactlyThatKey) {

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/log.h"
 
 namespace herald::auth {
 
@@ -41,16 +42,16 @@ bool IsLoopbackAddress(absl::string_view address) {
 }
 
 absl::Status CheckUnauthenticatedListener(absl::string_view flag, absl::string_view address, bool keys_configured,
-                                          bool allow_unauthenticated, std::ostream& log) {
+                                          bool allow_unauthenticated) {
   if (keys_configured) return absl::OkStatus();
   if (IsLoopbackAddress(address)) {
-    log << "herald: warning: no API key configured (--api_keys, --api_keys_file): " << flag << " " << address
-        << " accepts every caller on this host" << std::endl;
+    log::Warning("auth", "no API key configured (--api_keys, --api_keys_file): every caller on this host is served",
+                 {{"setting", flag}, {"address", address}});
     return absl::OkStatus();
   }
   if (allow_unauthenticated) {
-    log << "herald: warning: --allow_unauthenticated: " << flag << " " << address
-        << " accepts every caller, without an API key" << std::endl;
+    log::Warning("auth", "--allow_unauthenticated: every caller is served, without an API key",
+                 {{"setting", flag}, {"address", address}});
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat(

@@ -5,8 +5,6 @@
 // 0.0.0.0 without one refuses to start.
 #pragma once
 
-#include <ostream>
-
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -19,10 +17,10 @@ bool IsLoopbackAddress(absl::string_view address);
 
 // Checks a service that asks for API keys, listening on `address` (set by
 // `flag`, e.g. "--grpc_address"). OK when keys are configured; without
-// keys, OK with a one-line warning to `log` on a loopback address or with
-// `allow_unauthenticated`, else INVALID_ARGUMENT naming `flag` and
+// keys, OK with a one-line warning (core/log.h) on a loopback address or
+// with `allow_unauthenticated`, else INVALID_ARGUMENT naming `flag` and
 // --api_keys.
 absl::Status CheckUnauthenticatedListener(absl::string_view flag, absl::string_view address, bool keys_configured,
-                                          bool allow_unauthenticated, std::ostream& log);
+                                          bool allow_unauthenticated);
 
 }  // namespace herald::auth

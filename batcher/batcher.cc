@@ -1,6 +1,5 @@
 #include "batcher/batcher.h"
 
-#include <iostream>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +7,7 @@
 #include "runs/wait_store.h"
 #include "core/ids.h"
 #include "core/keys.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "messages/message_store.h"
 #include "herald/v1/pipeline.pb.h"
@@ -20,10 +20,6 @@ prometheus::Family<prometheus::Counter>& RunsFamily(prometheus::Registry& regist
       .Name("herald_batcher_runs_total")
       .Help("Runs handled by the batcher, by outcome")
       .Register(registry);
-}
-
-void LogError(const absl::Status& status, absl::string_view what) {
-  std::cerr << "herald batcher: " << what << ": " << status << std::endl;
 }
 
 }  // namespace
@@ -57,6 +53,8 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
   };
   std::vector<redis::Command> commands;
   std::vector<bool> command_is_append;
+  // The run each command is for (nullptr: several), for the error log.
+  std::vector<const std::string*> command_run;
   std::vector<Planned> planned(entries.size());
   std::vector<const redis::StreamEntry*> poison;
   int64_t now_ms = clock_.NowMillis();
@@ -100,6 +98,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
                                      event.workflow(), event.tenant(), "", "not_sent", "unknown_workflow",
                                      clock_.NowMicros(), ""}));
         command_is_append.push_back(false);
+        command_run.push_back(&target.run_id());
       }
       planned[i].end_command = commands.size();
       continue;
@@ -153,10 +152,12 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
       commands.push_back(runs::AppendCommand(
           keys, runs::BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds)));
       command_is_append.push_back(true);
+      command_run.push_back(&target.run_id());
     }
     for (auto& [step, envelope] : direct) {
       commands.push_back({"XADD", keys.Batches(), "*", "s", envelope.SerializeAsString()});
       command_is_append.push_back(false);
+      command_run.push_back(event.targets_size() == 1 ? &event.targets(0).run_id() : nullptr);
     }
     planned[i].end_command = commands.size();
   }
@@ -165,13 +166,19 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
   if (!commands.empty()) results = client.Pipeline(commands);
   std::vector<const redis::StreamEntry*> done = poison;
   absl::Status first_error;
+  size_t first_error_entry = 0;
+  const std::string* first_error_run = nullptr;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (!decoded[i]) continue;
     bool ok = true;
     for (size_t c = planned[i].first_command; c < planned[i].end_command; ++c) {
       if (!results[c].ok()) {
         ok = false;
-        if (first_error.ok()) first_error = results[c].status();
+        if (first_error.ok()) {
+          first_error = results[c].status();
+          first_error_entry = i;
+          first_error_run = command_run[c];
+        }
         continue;
       }
       if (!command_is_append[c]) continue;
@@ -200,7 +207,11 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
   }
   if (!first_error.ok()) {
     metrics_.errors.Increment();
-    LogError(first_error, "event processing failed; entries stay pending and are retried");
+    log::Error("batcher", "event processing failed; entries stay pending and are retried",
+               {{"entry_id", entries[first_error_entry].id},
+                {"workflow", events[first_error_entry].workflow()},
+                log::Field::IfSet("workflow_run_id", first_error_run != nullptr ? *first_error_run : ""),
+                {"error", first_error}});
   }
   return consumer.Ack(done);
 }
@@ -210,11 +221,11 @@ BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Re
     : processor_(workflows, clock, options, metrics),
       worker_(endpoint,
               redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Events), std::string(kBatcherGroup),
-                                         "e", "herald batcher", options},
+                                         "e", "batcher", options},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics)
-    : task_(endpoint, "herald flusher", options.flush_tick_ms,
+    : task_(endpoint, "batcher.flusher", options.flush_tick_ms,
             [&clock, options, &metrics](redis::RedisClient& client) -> absl::StatusOr<bool> {
               auto claimed = ClaimDue(client, options.partitions, clock.NowMillis(), options.claim_limit, &metrics);
               if (!claimed.ok()) return claimed.status();

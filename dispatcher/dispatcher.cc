@@ -172,13 +172,13 @@ Dispatcher::Dispatcher(const redis::Endpoint& endpoint, const delivery::Delivery
     workers_.push_back(std::make_unique<redis::StreamWorker>(
         endpoint,
         redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Deliveries),
-                                   std::string(kDeliveryGroup), "m", "herald dispatcher", reader_options},
+                                   std::string(kDeliveryGroup), "m", "dispatcher", reader_options},
         clock, *reader, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)));
     readers_.push_back(std::move(reader));
   }
   const int partitions = options.partitions;
   retry_timer_ = std::make_unique<redis::PeriodicTask>(
-      endpoint, "herald retry timer", options.retry_tick_ms,
+      endpoint, "dispatcher.retry_timer", options.retry_tick_ms,
       [&clock, partitions, &metrics](redis::RedisClient& client) -> absl::StatusOr<bool> {
         auto moved = MoveDueRetries(client, partitions, clock.NowMillis(), kRetryClaimLimit);
         if (!moved.ok()) return moved.status();

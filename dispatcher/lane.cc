@@ -1,10 +1,10 @@
 #include "dispatcher/lane.h"
 
-#include <iostream>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "core/keys.h"
+#include "core/log.h"
 #include "core/status_macros.h"
 #include "dispatcher/outcome.h"
 #include "dispatcher/rate_limiter.h"
@@ -16,8 +16,15 @@ namespace {
 
 using messages::DeliveryRecord;
 
-void LogError(const std::string& channel, const absl::Status& status) {
-  std::cerr << "herald dispatcher [" << channel << "]: " << status << std::endl;
+// `what` failed for `batch` (messages leased, not recorded: taken over
+// once their leases lapse). A batch of one names its message.
+void LogError(absl::string_view what, const std::string& channel, const absl::Status& status,
+              const std::vector<Pending>& batch) {
+  log::Error("dispatcher", what,
+             {{"channel", channel},
+              {"messages", batch.size()},
+              log::Field::IfSet("message_id", batch.size() == 1 ? batch.front().delivery.message_id() : ""),
+              {"error", status}});
 }
 
 }  // namespace
@@ -65,11 +72,13 @@ void Lane::Stop() {
   }
   if (left.empty()) return;
   auto client = redis::ConnectRedis(endpoint_);
-  if (!client.ok()) return LogError(config_.name, client.status());  // leases lapse; taken over later
+  if (!client.ok()) {
+    return LogError("cannot record the deferral of queued messages at stop", config_.name, client.status(), left);
+  }
   std::vector<DeliveryRecord> records;
   for (const Pending& item : left) records.push_back(Deferral(item.delivery.message_id(), clock_.NowMillis()));
   absl::Status status = RecordAndAck(**client, left, records);
-  if (!status.ok()) LogError(config_.name, status);
+  if (!status.ok()) LogError("cannot record the deferral of queued messages at stop", config_.name, status, left);
 }
 
 void Lane::Run() {
@@ -93,7 +102,7 @@ void Lane::Run() {
       if (!connected.ok()) {
         // Unacked, leased: taken over once the leases lapse.
         shared_metrics_.errors.Increment();
-        LogError(config_.name, connected.status());
+        LogError("cannot connect to Redis", config_.name, connected.status(), batch);
         continue;
       }
       client = std::move(*connected);
@@ -101,7 +110,7 @@ void Lane::Run() {
     absl::Status status = DeliverBatch(*client, batch, random);
     if (!status.ok()) {
       shared_metrics_.errors.Increment();
-      LogError(config_.name, status);
+      LogError("delivering a batch failed", config_.name, status, batch);
       client.reset();
     }
   }

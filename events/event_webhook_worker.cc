@@ -1,11 +1,11 @@
 #include "events/event_webhook_worker.h"
 
 #include <chrono>
-#include <iostream>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "core/keys.h"
+#include "core/log.h"
 #include "core/status_macros.h"
 #include "events/outbox_event.h"
 #include "redis/move_due.h"
@@ -16,7 +16,7 @@ namespace herald::events {
 namespace {
 
 
-constexpr const char* kLogName = "herald event webhooks";
+constexpr const char* kLogName = "events";
 
 prometheus::Counter& Outcome(prometheus::Family<prometheus::Counter>& family, const std::string& outcome) {
   return family.Add({{"outcome", outcome}});
@@ -70,7 +70,8 @@ class EventWebhookWorker::Poster final : public redis::StreamProcessor {
       auto event = ParseOutboxEntry(entry.payload, partition, entry.id);
       if (!event.ok()) {
         // A poison entry is dropped (acked below), never retried forever.
-        std::cerr << kLogName << ": dropping outbox entry " << entry.id << ": " << event.status() << std::endl;
+        log::Error(kLogName, "dropping an outbox entry that does not decode",
+                   {{"entry_id", entry.id}, {"error", event.status()}});
         ++malformed;
         continue;
       }
@@ -110,8 +111,12 @@ class EventWebhookWorker::Poster final : public redis::StreamProcessor {
           break;
         case Verdict::kFailed:
         case Verdict::kExhausted:
-          std::cerr << kLogName << ": dropping " << event.type << " " << event.id << " after "
-                    << event.attempts + 1 << " attempt(s): " << results[i].reason() << std::endl;
+          log::Error(kLogName, "dropping an event the webhook did not take",
+                       {{"event_id", event.id},
+                        {"event_type", event.type},
+                        log::Field::IfSet("message_id", event.message_id),
+                        {"attempts", event.attempts + 1},
+                        {"reason", results[i].reason()}});
           ++(decision.verdict == Verdict::kFailed ? failed : exhausted);
           break;
       }
@@ -163,7 +168,7 @@ EventWebhookWorker::EventWebhookWorker(const redis::Endpoint& endpoint, delivery
                                  std::string(kEventWebhookGroup), "e", kLogName, options_},
       clock_, *poster_, redis::StreamWorker::Counting(metrics_.errors, metrics_.reclaimed));
   timer_ = std::make_unique<redis::PeriodicTask>(
-      endpoint_, absl::StrCat(kLogName, " timer"), options_.retry_tick_ms,
+      endpoint_, absl::StrCat(kLogName, ".retry_timer"), options_.retry_tick_ms,
       [this](redis::RedisClient& client) -> absl::StatusOr<bool> {
         const int64_t now = SteadyMillis();
         if (now - flags_refreshed_ms_ >= options_.flag_refresh_ms) {

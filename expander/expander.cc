@@ -53,7 +53,7 @@ void ExpansionProcessor::WaitForBacklog(redis::RedisClient& client) {
       if (reply.ok()) backlog += reply->integer;
     }
     auto waited = std::chrono::steady_clock::now() - started;
-    if (backlog <= options_.max_backlog_entries ||
+    if (backlog <= options_.max_backlog_entries || skip_backlog_wait_ ||
         waited >= std::chrono::milliseconds(options_.max_backlog_wait_ms)) {
       metrics_.throttled_seconds.Increment(std::chrono::duration<double>(waited).count());
       return;
@@ -124,7 +124,7 @@ ExpanderWorker::ExpanderWorker(const redis::Endpoint& endpoint, const Clock& clo
       // backlog check runs before each.
       worker_(endpoint,
               redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Expansions),
-                                         std::string(kExpanderGroup), "j", "herald expander", OnePagePerRead(options)},
+                                         std::string(kExpanderGroup), "j", "expander", OnePagePerRead(options)},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 }  // namespace herald::expander

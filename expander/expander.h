@@ -6,6 +6,7 @@
 // queues ahead of other triggers' work.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ class ExpansionProcessor final : public redis::StreamProcessor {
   // The most subscriber ids this processor has held at once (a page).
   size_t peak_page() const { return peak_page_; }
 
+  // Ends the wait for the backlog early (any thread): a draining process
+  // writes the page it holds at once rather than wait for stages that are
+  // stopping too.
+  void SkipBacklogWait() { skip_backlog_wait_ = true; }
+
  private:
   void WaitForBacklog(redis::RedisClient& client);
 
@@ -57,6 +63,7 @@ class ExpansionProcessor final : public redis::StreamProcessor {
   const ExpanderOptions options_;
   ExpanderMetrics& metrics_;
   size_t peak_page_ = 0;
+  std::atomic<bool> skip_backlog_wait_{false};
 };
 
 class ExpanderWorker {
@@ -64,7 +71,11 @@ class ExpanderWorker {
   ExpanderWorker(const redis::Endpoint& endpoint, const Clock& clock, ExpanderOptions options,
                  ExpanderMetrics& metrics);
   void Start() { worker_.Start(); }
-  void Stop() { worker_.Stop(); }
+  // Returns once the page being expanded is written and acked.
+  void Stop() {
+    processor_.SkipBacklogWait();
+    worker_.Stop();
+  }
 
  private:
   ExpansionProcessor processor_;

@@ -1,11 +1,11 @@
 #include "fanout/fanout.h"
 
-#include <iostream>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/keys.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "core/status_macros.h"
 
@@ -14,9 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-void LogError(const absl::Status& status, absl::string_view what) {
-  std::cerr << "herald fanout: " << what << ": " << status << std::endl;
-}
 
 // The per-worker caches, as the planner's directories.
 class CachedUsers final : public UserDirectory {
@@ -100,6 +97,21 @@ struct EntryWrites {
   size_t end_command = 0;
   BatchPlan plan;
 };
+
+// What the entry's k-th command writes, for the error log: commands are
+// the plan's not-sent records, then its queued messages, then its waits.
+struct Subject {
+  std::string workflow_run_id;
+  std::string message_id;
+};
+Subject SubjectOf(const BatchPlan& plan, size_t k) {
+  if (k < plan.not_sent.size()) return {plan.not_sent[k].record.workflow_run_id, plan.not_sent[k].record.message_id};
+  k -= plan.not_sent.size();
+  if (k < plan.queued.size()) return {plan.queued[k].workflow_run_id, plan.queued[k].message_id};
+  k -= plan.queued.size();
+  if (k < plan.waits.size()) return {plan.waits[k].run_id, ""};
+  return {};
+}
 
 }  // namespace
 
@@ -237,8 +249,12 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
   if (!commands.empty()) results = client.Pipeline(commands);
 
   absl::Status first_error;
-  auto failed = [&](const absl::Status& status) {
-    if (first_error.ok()) first_error = status;
+  Subject first_error_subject;
+  auto failed = [&](const absl::Status& status, Subject subject = {}) {
+    if (first_error.ok()) {
+      first_error = status;
+      first_error_subject = std::move(subject);
+    }
     return false;
   };
   for (const auto& [partition, c] : insert_command) {
@@ -260,7 +276,7 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
     const EntryWrites& entry = writes[i];
     bool ok = true;
     for (size_t c = entry.first_command; c < entry.end_command; ++c) {
-      if (!results[c].ok()) ok = failed(results[c].status());
+      if (!results[c].ok()) ok = failed(results[c].status(), SubjectOf(entry.plan, c - entry.first_command));
     }
     auto insert = insert_command.find(static_cast<int>(entries[i].stream_index));
     if (insert != insert_command.end() && !results[insert->second].ok()) ok = failed(results[insert->second].status());
@@ -290,7 +306,9 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
   }
   if (!first_error.ok()) {
     metrics_.errors.Increment();
-    LogError(first_error, "batch processing failed; entries stay pending and are retried");
+    log::Error("fanout", "batch processing failed; entries stay pending and are retried",
+               {log::Field::IfSet("workflow_run_id", first_error_subject.workflow_run_id),
+                log::Field::IfSet("message_id", first_error_subject.message_id), {"error", first_error}});
   }
   return consumer.Ack(done);
 }
@@ -300,7 +318,7 @@ FanoutWorker::FanoutWorker(const redis::Endpoint& endpoint, const workflow::Regi
     : processor_(workflows, clock, options, metrics),
       worker_(endpoint,
               redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Batches), std::string(kFanoutGroup),
-                                         "s", "herald fanout", options},
+                                         "s", "fanout", options},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 }  // namespace herald::fanout

@@ -95,9 +95,14 @@ absl::StatusOr<std::unique_ptr<EmbeddedServer>> EmbeddedServer::Start(const Embe
   pid_t pid = fork();
   if (pid < 0) return absl::ResourceExhaustedError("fork failed for redis-server");
   if (pid == 0) {
-    // Die with the parent so a crashed Herald never leaves Redis behind.
+    // Die with the parent so a crashed Herald never leaves Redis behind
+    // (SIGTERM: Redis still fsyncs its AOF on the way out).
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(1);
+    // Out of Herald's process group: a Ctrl-C in a terminal signals the
+    // whole foreground group, and Redis must outlive Herald's drain (which
+    // ends by shutting it down), not stop under the workers still writing.
+    setpgid(0, 0);
     // The parent may block signals for its own signal thread; the mask is
     // inherited across exec, and redis must see SIGTERM.
     sigset_t none;
@@ -134,22 +139,60 @@ absl::StatusOr<std::unique_ptr<EmbeddedServer>> EmbeddedServer::Start(const Embe
   return server;
 }
 
-void EmbeddedServer::Stop() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  int status = 0;
-  // Redis flushes its AOF on SIGTERM; give it time, then insist.
-  for (int i = 0; i < 1000; ++i) {
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return;
-    }
-    usleep(10 * 1000);
+namespace {
+
+// Polls waitpid until `pid` exits or `timeout` passes; true with its
+// status when it exited.
+bool WaitForExit(pid_t pid, absl::Duration timeout, int* status) {
+  absl::Time give_up = absl::Now() + timeout;
+  while (true) {
+    if (waitpid(pid, status, WNOHANG) == pid) return true;
+    if (absl::Now() >= give_up) return false;
+    usleep(5 * 1000);
   }
-  kill(pid_, SIGKILL);
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
 }
+
+}  // namespace
+
+absl::Status EmbeddedServer::Shutdown(absl::Duration timeout) {
+  if (pid_ <= 0) return absl::OkStatus();
+  // SHUTDOWN rather than a signal, so a refusal comes back with its reason.
+  absl::Status refused;
+  ClientOptions client_options;
+  client_options.connect_timeout = absl::Seconds(1);
+  client_options.command_timeout = timeout;
+  auto client = ConnectRedis(endpoint_, client_options);
+  if (client.ok()) {
+    // A clean shutdown closes the connection without a reply (UNAVAILABLE).
+    auto reply = (*client)->Execute({"SHUTDOWN"});
+    if (reply.ok()) {
+      refused = absl::InternalError("redis-server answered SHUTDOWN and kept running");
+    } else if (reply.status().code() != absl::StatusCode::kUnavailable) {
+      refused = reply.status();
+    }
+  }
+  // Redis shuts down the same way on SIGTERM: the fallback when the
+  // command could not be sent or was refused.
+  if (!client.ok() || !refused.ok()) kill(pid_, SIGTERM);
+  int status = 0;
+  if (!WaitForExit(pid_, timeout, &status)) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return absl::DeadlineExceededError(absl::StrCat(
+        "redis-server did not exit within ", absl::FormatDuration(timeout),
+        " of SHUTDOWN and was killed; its last second of writes may be lost",
+        refused.ok() ? "" : absl::StrCat(" (", refused.message(), ")")));
+  }
+  pid_ = -1;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  std::string how = WIFEXITED(status) ? absl::StrCat("exited with status ", WEXITSTATUS(status))
+                                      : absl::StrCat("was killed by signal ", WTERMSIG(status));
+  if (!refused.ok()) absl::StrAppend(&how, " after refusing SHUTDOWN: ", refused.message());
+  return absl::InternalError(absl::StrCat("redis-server ", how));
+}
+
+void EmbeddedServer::Stop() { Shutdown(absl::Seconds(10)).IgnoreError(); }
 
 EmbeddedServer::~EmbeddedServer() { Stop(); }
 

@@ -1,6 +1,7 @@
 // Runs a private redis-server child for `herald all` on a laptop and for
 // tests: unix socket in a data folder, AOF everysec so a restart keeps
-// pending batches, killed with its parent.
+// pending batches, shut down cleanly (SHUTDOWN: the AOF is fsynced) when
+// Herald drains, and killed with its parent otherwise.
 #pragma once
 
 #include <sys/types.h>
@@ -26,7 +27,7 @@ struct EmbeddedServerOptions {
   std::string redis_server_binary = "redis-server";
 };
 
-// Owns the child process; the destructor stops it (SIGTERM, then waits).
+// Owns the child process; the destructor shuts it down (see Shutdown).
 class EmbeddedServer {
  public:
   static absl::StatusOr<std::unique_ptr<EmbeddedServer>> Start(const EmbeddedServerOptions& options);
@@ -36,7 +37,15 @@ class EmbeddedServer {
 
   const Endpoint& endpoint() const { return endpoint_; }
   pid_t pid() const { return pid_; }
-  // Stops the server now (idempotent).
+  // Sends SHUTDOWN (Redis fsyncs the AOF, then exits; SIGTERM when the
+  // command cannot be sent) and waits up to `timeout` for the process to
+  // exit. OK when it exited 0. INTERNAL when it refused (its error: e.g.
+  // the AOF could not be written) or exited otherwise; DEADLINE_EXCEEDED
+  // when it did not exit in time: it is then killed, and writes of its
+  // last second may be lost. The process is gone in every case; a second
+  // call returns OK at once.
+  absl::Status Shutdown(absl::Duration timeout);
+  // Shutdown with a 10 s timeout, its outcome ignored (idempotent).
   void Stop();
 
  private:

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iostream>
+
+#include "core/log.h"
 
 namespace herald::redis {
 
@@ -29,7 +30,7 @@ void PeriodicTask::Run() {
     if (!client) {
       auto connected = ConnectRedis(endpoint_);
       if (!connected.ok()) {
-        std::cerr << log_name_ << ": connect: " << connected.status() << std::endl;
+        log::Error(log_name_, "cannot connect to Redis; retrying", {{"error", connected.status()}});
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
@@ -38,7 +39,7 @@ void PeriodicTask::Run() {
     absl::StatusOr<bool> more = pass_(*client);
     if (!more.ok()) {
       on_error_();
-      std::cerr << log_name_ << ": " << more.status() << std::endl;
+      log::Error(log_name_, "pass failed; reconnecting", {{"error", more.status()}});
       client.reset();
       // A lasting error (OOM, a read-only replica) must not turn the loop
       // into a busy one against Redis.

@@ -20,6 +20,7 @@ class PeriodicTask {
   // to sleep a tick; an error drops the connection and is reported.
   using Pass = std::function<absl::StatusOr<bool>(RedisClient& client)>;
 
+  // `log_name`: the component of its log lines (core/log.h).
   PeriodicTask(Endpoint endpoint, std::string log_name, int tick_ms, Pass pass,
                std::function<void()> on_error = [] {});
   ~PeriodicTask();

@@ -1,7 +1,8 @@
 #include "redis/stream_worker.h"
 
 #include <chrono>
-#include <iostream>
+
+#include "core/log.h"
 
 namespace herald::redis {
 
@@ -24,7 +25,7 @@ void StreamWorker::Stop() {
 
 void StreamWorker::Fail(const absl::Status& status, const char* what) {
   hooks_.on_error();
-  std::cerr << options_.log_name << ": " << what << ": " << status << std::endl;
+  log::Error(options_.log_name, what, {{"error", status}});
 }
 
 void StreamWorker::Run() {
@@ -35,7 +36,7 @@ void StreamWorker::Run() {
     if (!client) {
       auto connected = ConnectRedis(endpoint_);
       if (!connected.ok()) {
-        Fail(connected.status(), "connect");
+        Fail(connected.status(), "cannot connect to Redis; retrying");
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
@@ -44,7 +45,7 @@ void StreamWorker::Run() {
                                                   options_.payload_field);
       absl::Status groups = consumer->EnsureGroups();
       if (!groups.ok()) {
-        Fail(groups, "create consumer groups");
+        Fail(groups, "cannot create the consumer groups; retrying");
         client.reset();
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
@@ -60,14 +61,14 @@ void StreamWorker::Run() {
       entries = consumer->ReadNew(options_.consumer.read_count, options_.consumer.block_ms);
     }
     if (!entries.ok()) {
-      Fail(entries.status(), "read");
+      Fail(entries.status(), "stream read failed; reconnecting");
       client.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
     if (entries->empty()) continue;
     absl::Status processed = processor_.Process(*client, *consumer, *entries);
-    if (!processed.ok()) Fail(processed, "process");
+    if (!processed.ok()) Fail(processed, "processing entries failed; they stay pending and are retried");
   }
 }
 

@@ -34,7 +34,7 @@ struct StreamWorkerOptions {
   std::vector<std::string> streams;
   std::string group;
   std::string payload_field;
-  std::string log_name;  // prefix of error lines on stderr
+  std::string log_name;  // the component of its log lines (core/log.h), e.g. "batcher"
   ConsumerOptions consumer;
 };
 

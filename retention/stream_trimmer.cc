@@ -160,7 +160,7 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
 
 StreamTrimmer::StreamTrimmer(const redis::Endpoint& endpoint, const Clock& clock, StreamTrimmerOptions options,
                              RetentionMetrics& metrics)
-    : task_(endpoint, "herald retention", options.poll_ms,
+    : task_(endpoint, "retention", options.poll_ms,
             [&clock, options, &metrics, next_pass_ms = int64_t{0}](redis::RedisClient& client) mutable
             -> absl::StatusOr<bool> {
               const int64_t now = clock.NowMillis();

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "core/keys.h"
 #include "dispatcher/dispatcher.h"
 #include "grpcpp/grpcpp.h"
@@ -18,15 +19,15 @@ namespace {
 
 class DeliveryRolesImpl final : public DeliveryRoles {
  public:
-  ~DeliveryRolesImpl() override { Stop(); }
+  ~DeliveryRolesImpl() override { Stop(absl::Now() + absl::Seconds(5)); }
 
   int service_port() const override { return service_port_; }
 
-  void Stop() override {
+  void Stop(absl::Time deadline) override {
     if (stopped_) return;
     stopped_ = true;
     if (dispatcher_) dispatcher_->Stop();
-    if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (server_) server_->Shutdown(absl::ToChronoTime(deadline));
   }
 
   absl::Status Init(const DeliveryRoleOptions& options, const redis::Endpoint& endpoint, const Clock& clock,

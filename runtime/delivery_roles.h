@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "auth/api_keys.h"
 #include "core/clock.h"
 #include "prometheus/registry.h"
@@ -48,8 +49,10 @@ class DeliveryRoles {
   virtual ~DeliveryRoles() = default;
   // The service role's bound port (0 without it).
   virtual int service_port() const = 0;
-  // Stops reading first, then finishes deliveries in flight, then the service.
-  virtual void Stop() = 0;
+  // Stops reading first, then finishes deliveries in flight, then the
+  // service: its calls in flight get until `deadline`, later ones are
+  // refused.
+  virtual void Stop(absl::Time deadline) = 0;
 };
 
 }  // namespace herald

@@ -2,37 +2,41 @@
 // (with an embedded redis-server unless --redis / HERALD_REDIS_URL is set);
 // `herald api|batcher|fanout|dispatcher` runs one role for scale-out;
 // `herald delivery --channels=email,sms` serves channels' providers over
-// the DeliveryService gRPC contract for dispatchers elsewhere.
+// the DeliveryService gRPC contract for dispatchers elsewhere; `herald
+// flags [--markdown]` prints the settings. Every flag is also settable as
+// HERALD_<FLAG> and from --config (settings/settings.h).
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "auth/keys_command.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/log.h"
+#include "runtime/drain.h"
+#include "runtime/grpc_listener.h"
 #include "runtime/runtime.h"
+#include "settings/settings.h"
 
 namespace {
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
+const char* SignalName(int signal) { return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal"; }
 }  // namespace
 
-ABSL_FLAG(std::string, redis, EnvOr("HERALD_REDIS_URL", ""),
-          "Redis address (redis://host:port, host:port or unix:///path); empty starts an embedded redis-server "
-          "[env HERALD_REDIS_URL]");
-ABSL_FLAG(std::string, data_dir, EnvOr("HERALD_DATA_DIR", "herald-data"),
-          "Folder for the embedded Redis (AOF everysec) [env HERALD_DATA_DIR]");
-ABSL_FLAG(std::string, workflows, EnvOr("HERALD_WORKFLOWS_DIR", "examples/workflows"),
-          "Folder of workflow files (*.yaml, *.yml, *.json) [env HERALD_WORKFLOWS_DIR]");
-ABSL_FLAG(std::string, grpc_address, EnvOr("HERALD_GRPC_ADDR", "127.0.0.1:50051"),
-          "gRPC listen address [env HERALD_GRPC_ADDR]");
-ABSL_FLAG(std::string, metrics_address, EnvOr("HERALD_METRICS_ADDR", "127.0.0.1:9464"),
-          "Prometheus /metrics listen address; empty disables [env HERALD_METRICS_ADDR]");
+ABSL_FLAG(std::string, redis, "",
+          "Redis address (redis://host:port, host:port or unix:///path); empty starts an embedded redis-server");
+ABSL_FLAG(std::string, data_dir, "herald-data", "Folder for the embedded Redis (AOF everysec)");
+ABSL_FLAG(std::string, workflows, "examples/workflows", "Folder of workflow files (*.yaml, *.yml, *.json)");
+ABSL_FLAG(std::string, grpc_address, "127.0.0.1:50051", "gRPC listen address");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9464", "Prometheus /metrics listen address; empty disables");
 ABSL_FLAG(int, partitions, 4, "Number of Redis partitions (must match across every replica, forever)");
 ABSL_FLAG(int, batcher_threads, 1, "Batcher worker threads");
 ABSL_FLAG(int, fanout_threads, 2, "Fan-out worker threads");
@@ -41,16 +45,14 @@ ABSL_FLAG(int64_t, reclaim_idle_ms, 15000, "Take over stream entries pending thi
 ABSL_FLAG(int, max_recipients, 1000, "Maximum recipients per trigger");
 ABSL_FLAG(int, max_data_bytes, 32768, "Maximum size of a trigger's data JSON");
 ABSL_FLAG(std::string, consumer, "", "Consumer name prefix (default hostname-pid)");
-ABSL_FLAG(std::string, default_preferences, EnvOr("HERALD_DEFAULT_PREFERENCES", ""),
+ABSL_FLAG(std::string, default_preferences, "",
           "JSON file with the environment's default preference set (least specific level)");
 ABSL_FLAG(int, object_page_size, 500, "Subscribers per page of an object fan-out (1-10000)");
-ABSL_FLAG(std::string, delivery_config, EnvOr("HERALD_DELIVERY_CONFIG", ""),
-          "YAML file of delivery channels (providers, options, secrets, retry, rate limit) [env "
-          "HERALD_DELIVERY_CONFIG]");
+ABSL_FLAG(std::string, delivery_config, "",
+          "YAML file of delivery channels (providers, options, secrets, retry, rate limit)");
 ABSL_FLAG(std::vector<std::string>, channels, {},
           "herald delivery: the configured channels this delivery service serves (default: all)");
-ABSL_FLAG(std::string, delivery_address, EnvOr("HERALD_DELIVERY_ADDR", "127.0.0.1:50061"),
-          "herald delivery: DeliveryService gRPC listen address [env HERALD_DELIVERY_ADDR]");
+ABSL_FLAG(std::string, delivery_address, "127.0.0.1:50061", "herald delivery: DeliveryService gRPC listen address");
 ABSL_FLAG(int, dispatcher_threads, 1, "Delivery dispatcher stream readers");
 ABSL_FLAG(bool, event_webhooks, true,
           "With the dispatcher role: POST status and engagement events to the configured event webhook "
@@ -77,12 +79,47 @@ ABSL_FLAG(int, trigger_burst_per_key, 0, "Triggers at once per API key (0 = the 
 ABSL_FLAG(double, trigger_rate_per_tenant, 0, "Triggers per second per tenant, shared by every API replica; 0 = no limit");
 ABSL_FLAG(int, trigger_burst_per_tenant, 0, "Triggers at once per tenant (0 = the rate rounded up)");
 
+ABSL_FLAG(int64_t, drain_timeout_ms, 20000,
+          "On SIGTERM/SIGINT: how long gRPC calls in flight get to finish while the workers finish what they hold "
+          "(keep Kubernetes' terminationGracePeriodSeconds above it; 35 s for the default)");
+ABSL_FLAG(int, max_connections, 4096,
+          "gRPC connections served at once on --grpc_address; more are closed right after accept");
+ABSL_FLAG(int, grpc_memory_limit_mb, 256,
+          "Memory quota of the gRPC server (connection and call buffers), in MiB; keep it below the container's "
+          "memory limit");
+
+namespace {
+
+// How the settings read the environment (README "Configuration").
+herald::settings::Options SettingsOptions() {
+  herald::settings::Options options;
+  // Names from before every flag F became HERALD_<F>, kept working.
+  options.aliases = {{"HERALD_REDIS_URL", "redis"},
+                     {"HERALD_GRPC_ADDR", "grpc_address"},
+                     {"HERALD_METRICS_ADDR", "metrics_address"},
+                     {"HERALD_WORKFLOWS_DIR", "workflows"},
+                     {"HERALD_DELIVERY_ADDR", "delivery_address"}};
+  // HERALD_* variables read by others, never reported as a near miss of a
+  // setting: heraldctl's key (one letter off HERALD_API_KEYS), the delivery
+  // config's overrides and event webhook.
+  options.other_variables = {"HERALD_API_KEY", "HERALD_CHANNEL_*", "HERALD_EVENT_WEBHOOK_URL",
+                             "HERALD_EVENT_WEBHOOK_SECRET"};
+  return options;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("herald all|api|batcher|fanout|dispatcher|delivery [flags] | herald keys new");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() > 1 && std::string(args[1]) == "keys") {
-    return herald::auth::RunKeysCommand(std::vector<std::string>(args.begin() + 2, args.end()), std::cout, std::cerr);
+  absl::SetProgramUsageMessage(
+      "herald all|api|batcher|fanout|dispatcher|delivery [flags]\n  herald flags [--markdown] [flags]: the settings\n"
+      "  herald keys new: a fresh API key and its SHA-256 hash");
+  if (argc > 1 && std::string(argv[1]) == "flags") return herald::settings::FlagsCommand(argc, argv, SettingsOptions());
+  if (argc > 1 && std::string(argv[1]) == "keys") {
+    return herald::auth::RunKeysCommand(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
   }
+  auto loaded = herald::settings::Load(argc, argv, SettingsOptions());
+  if (!loaded.ok()) return 2;
+  const std::vector<std::string>& args = *loaded;
   herald::RuntimeOptions options;
   options.roles = args.size() > 1 ? args[1] : "all";
   options.redis_address = absl::GetFlag(FLAGS_redis);
@@ -117,6 +154,21 @@ int main(int argc, char** argv) {
   options.trigger_burst_per_key = absl::GetFlag(FLAGS_trigger_burst_per_key);
   options.trigger_rate_per_tenant = absl::GetFlag(FLAGS_trigger_rate_per_tenant);
   options.trigger_burst_per_tenant = absl::GetFlag(FLAGS_trigger_burst_per_tenant);
+  options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.grpc_memory_limit_mb = absl::GetFlag(FLAGS_grpc_memory_limit_mb);
+
+  // Connections, Redis and outbound deliveries all need fds: take all the
+  // hard limit allows (the listener keeps a reserve below it).
+  auto open_files = herald::RaiseOpenFileLimit();
+  if (open_files.ok()) {
+    herald::log::Info("herald", "open-file limit raised",
+                      {{"soft_before", static_cast<int64_t>(open_files->soft_before)},
+                       {"soft", static_cast<int64_t>(open_files->soft)},
+                       {"hard", static_cast<int64_t>(open_files->hard)}});
+  } else {
+    herald::log::Warning("herald", "open-file limit unchanged", {{"error", open_files.status()}});
+  }
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;
@@ -125,25 +177,61 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  herald::log::Info("herald", "starting",
+                    {{"roles", options.roles}, {"settings", herald::settings::NonDefaultSettings()}});
   auto runtime = herald::Runtime::Start(options);
   if (!runtime.ok()) {
-    std::cerr << "herald: " << runtime.status().message() << std::endl;
-    return 1;
+    // A bad option is a bad setting: exit code 2, like one that did not parse.
+    const bool invalid = runtime.status().code() == absl::StatusCode::kInvalidArgument;
+    herald::log::Error("herald", herald::settings::WithOrigin(runtime.status().message()),
+                       {{"code", absl::StatusCodeToString(runtime.status().code())}});
+    return invalid ? 2 : 1;
   }
+  // The one line on stdout, for scripts (bench/loadgen, bench/soak read the
+  // port from it); everything else is a log line on stderr.
   std::cout << "herald: roles " << options.roles;
-  if (!(*runtime)->redis_endpoint().empty()) std::cout << ", redis " << (*runtime)->redis_endpoint();
+  const std::string redis = herald::settings::Printable("redis", (*runtime)->redis_endpoint());  // no password
+  if (!redis.empty()) std::cout << ", redis " << redis;
   if ((*runtime)->grpc_port() != 0) std::cout << ", gRPC on port " << (*runtime)->grpc_port();
   if ((*runtime)->delivery_port() != 0) std::cout << ", delivery service on port " << (*runtime)->delivery_port();
   if (!options.metrics_address.empty()) std::cout << ", metrics on http://" << options.metrics_address << "/metrics";
   std::cout << std::endl;
+  herald::log::Info("herald", "started", {{"roles", options.roles},
+                                          {"redis", redis},
+                                          {"grpc_port", (*runtime)->grpc_port()},
+                                          {"delivery_port", (*runtime)->delivery_port()},
+                                          {"metrics_address", options.metrics_address}});
 
+  // The first signal drains on a thread of its own (runtime/drain.h); main
+  // returns 0 when the drain is done. A second signal during the drain, or
+  // a drain still running kDrainOverrun past its deadline, ends the
+  // process at once without finishing it: what the workers held stays
+  // pending and is reclaimed by other consumers, and the embedded Redis
+  // (its parent-death signal is SIGTERM) still flushes its AOF.
   std::thread waiter([&] {
     int signal = 0;
     sigwait(&signals, &signal);
-    std::cout << "herald: shutting down" << std::endl;
-    (*runtime)->Shutdown();
+    herald::log::Info("herald", absl::StrCat(SignalName(signal), ": draining (up to ", options.drain_timeout_ms,
+                                             " ms for calls in flight; a second signal exits at once)"));
+    std::thread([&] { (*runtime)->Shutdown(); }).detach();
+    const absl::Duration limit = absl::Milliseconds(options.drain_timeout_ms) + herald::kDrainOverrun;
+    const absl::Time give_up = absl::Now() + limit;
+    while (true) {
+      timespec left = absl::ToTimespec(std::max(give_up - absl::Now(), absl::ZeroDuration()));
+      int second = sigtimedwait(&signals, nullptr, &left);
+      if (second > 0) {
+        herald::log::Error("herald", absl::StrCat(SignalName(second), " again during the drain: exiting now, status ",
+                                                  128 + second));
+        _exit(128 + second);
+      }
+      if (errno == EINTR) continue;
+      herald::log::Error("herald", absl::StrCat("the drain did not finish within ", absl::FormatDuration(limit),
+                                                ": exiting, status 1"));
+      _exit(1);
+    }
   });
   (*runtime)->Wait();
   waiter.detach();
+  herald::log::Info("herald", "stopped");
   return 0;
 }

@@ -1,12 +1,10 @@
 #include "runtime/runtime.h"
 
+#include <signal.h>
 #include <unistd.h>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
-#include <iostream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +18,9 @@
 #include "events/event_webhook_worker.h"
 #include "fanout/fanout.h"
 #include "runtime/delivery_roles.h"
+#include "runtime/drain.h"
+#include "runtime/grpc_server.h"
+#include "runtime/health.h"
 #include "expander/expander.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -37,7 +38,8 @@ namespace {
 
 class RuntimeImpl final : public Runtime {
  public:
-  int grpc_port() const override { return grpc_port_; }
+  int grpc_port() const override { return grpc_server_ ? grpc_server_->port() : 0; }
+  Health& health() override { return *health_; }
   int delivery_port() const override { return delivery_ ? delivery_->service_port() : 0; }
   std::string redis_endpoint() const override {
     return endpoint_.host.empty() && endpoint_.unix_socket.empty() ? "" : endpoint_.ToString();
@@ -45,23 +47,58 @@ class RuntimeImpl final : public Runtime {
 
   void Wait() override { stopped_.WaitForNotification(); }
 
+  // The drain (runtime/drain.h): each step logged with its duration.
   void Shutdown() override {
     if (shut_down_) return;
     shut_down_ = true;
-    if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    server_.reset();
+    Drain drain(absl::Milliseconds(drain_timeout_ms_));
+    // Sticky: Redis answering again does not make a draining process ready.
+    if (health_) {
+      drain.Step("readiness NOT_SERVING", [this] {
+        health_->SetDraining();
+        return absl::OkStatus();
+      });
+    }
+    // The API's calls in flight and every stage worker finish side by side.
+    // A worker stops reading, finishes and acks what it read; entries it
+    // never read stay in their stream for the next consumer.
+    std::vector<std::pair<std::string, Drain::StepFn>> steps;
+    // Every role's gRPC server (the API, or health alone) stops accepting;
+    // its calls in flight get until the deadline.
+    if (grpc_server_) {
+      steps.emplace_back("gRPC calls", [this, &drain] { return grpc_server_->Shutdown(drain.deadline()); });
+    }
+    auto stop = [&steps](std::string name, auto* worker) {
+      steps.emplace_back(std::move(name), [worker] {
+        worker->Stop();
+        return absl::OkStatus();
+      });
+    };
+    for (size_t i = 0; i < expanders_.size(); ++i) stop(absl::StrCat("expander ", i), expanders_[i].get());
+    for (size_t i = 0; i < batchers_.size(); ++i) stop(absl::StrCat("batcher ", i), batchers_[i].get());
+    if (flusher_) stop("flusher", flusher_.get());
+    for (size_t i = 0; i < fanouts_.size(); ++i) stop(absl::StrCat("fanout ", i), fanouts_[i].get());
+    if (delivery_) {
+      steps.emplace_back("dispatcher and delivery service", [this, &drain] {
+        delivery_->Stop(drain.deadline());
+        return absl::OkStatus();
+      });
+    }
+    if (event_webhooks_) stop("event webhooks", event_webhooks_.get());
+    if (trimmer_) stop("stream trimmer", trimmer_.get());
+    drain.Parallel(std::move(steps));
+    grpc_server_.reset();
+    if (redis_monitor_) redis_monitor_->Stop();
     service_.reset();
     admin_.reset();
     pipeline_.reset();
-    for (auto& worker : expanders_) worker->Stop();
-    for (auto& worker : batchers_) worker->Stop();
-    if (flusher_) flusher_->Stop();
-    for (auto& worker : fanouts_) worker->Stop();
-    if (delivery_) delivery_->Stop();
-    if (event_webhooks_) event_webhooks_->Stop();
-    if (trimmer_) trimmer_->Stop();
     exposer_.reset();
+    if (embedded_) {
+      drain.Step("embedded Redis SHUTDOWN (AOF fsynced)",
+                 [this] { return embedded_->Shutdown(kRedisShutdownTimeout); });
+    }
     embedded_.reset();
+    drain.Finish();
     if (!stopped_.HasBeenNotified()) stopped_.Notify();
   }
 
@@ -102,19 +139,25 @@ class RuntimeImpl final : public Runtime {
     if (options.feed_max_items < 1 || options.feed_max_items > 100'000) {
       return absl::InvalidArgumentError("--feed_max_items: must be between 1 and 100000");
     }
+    if (options.drain_timeout_ms < 1) return absl::InvalidArgumentError("--drain_timeout_ms: must be >= 1");
+    drain_timeout_ms_ = options.drain_timeout_ms;
+    if (options.grpc_memory_limit_mb < 16) {
+      return absl::InvalidArgumentError("--grpc_memory_limit_mb: must be >= 16");
+    }
     if (options.partitions < 1 || options.partitions > 1024) {
       return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
     }
-    // Protected mode (auth/protected_mode.h) for the services that ask for keys.
+    // Protected mode (auth/protected_mode.h): every role listens on
+    // --grpc_address, the delivery role on --delivery_address too.
     const bool keys_configured = !options.api_keys.empty() || !options.api_keys_file.empty();
-    if (api) {
+    {
       absl::Status open = auth::CheckUnauthenticatedListener("--grpc_address", options.grpc_address, keys_configured,
-                                                             options.allow_unauthenticated, std::cerr);
+                                                             options.allow_unauthenticated);
       if (!open.ok()) return open;
     }
     if (delivery) {
       absl::Status open = auth::CheckUnauthenticatedListener("--delivery_address", options.delivery_address,
-                                                             keys_configured, options.allow_unauthenticated, std::cerr);
+                                                             keys_configured, options.allow_unauthenticated);
       if (!open.ok()) return open;
     }
     const api::TriggerRateLimits rate_limits{options.trigger_rate_per_key, options.trigger_burst_per_key,
@@ -271,20 +314,36 @@ class RuntimeImpl final : public Runtime {
       admin_ = std::make_unique<api::AdminExecutor>(endpoint_);
       service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, *admin_, clock, service_options,
                                                       *registry_);
-      grpc::EnableDefaultHealthCheckService(true);
-      grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-      grpc::ServerBuilder builder;
-      builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &grpc_port_);
-      builder.RegisterService(service_.get());
-      server_ = builder.BuildAndStart();
-      if (!server_ || grpc_port_ == 0) {
-        return absl::FailedPreconditionError(absl::StrCat("--grpc_address ", options.grpc_address, ": cannot listen"));
-      }
+    }
+    return StartGrpc(options, needs_redis);
+  }
+
+ private:
+  // Every role serves gRPC health (and the api role its API) on
+  // --grpc_address; readiness follows Redis where the roles use it.
+  absl::Status StartGrpc(const RuntimeOptions& options, bool needs_redis) {
+    std::vector<std::string> follow_readiness = {""};
+    std::vector<grpc::Service*> services;
+    if (service_) {
+      follow_readiness.push_back(v1::Herald::service_full_name());
+      services.push_back(service_.get());
+    }
+    health_ = std::make_unique<Health>(needs_redis, std::move(follow_readiness));
+    GrpcServerOptions grpc_options;
+    grpc_options.listener.address = options.grpc_address;
+    grpc_options.listener.max_connections = options.max_connections;
+    grpc_options.memory_limit_bytes = int64_t{options.grpc_memory_limit_mb} << 20;
+    grpc_options.watchdog = options.liveness_watchdog;
+    auto server = GrpcServer::Start(grpc_options, services, *health_, *registry_);
+    if (!server.ok()) return server.status();
+    grpc_server_ = std::move(*server);
+    if (needs_redis) {
+      redis_monitor_ = std::make_unique<RedisMonitor>(endpoint_, *health_, options.redis_monitor);
+      redis_monitor_->Start();
     }
     return absl::OkStatus();
   }
 
- private:
   // The event-webhook worker, when the delivery config has an event_webhook.
   absl::Status StartEventWebhooks(const RuntimeOptions& options, const std::string& consumer_prefix,
                                   const Clock& clock) {
@@ -339,11 +398,13 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<redis::AsyncPipeline> pipeline_;
   std::unique_ptr<api::AdminExecutor> admin_;
   std::unique_ptr<api::HeraldService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Health> health_;
+  std::unique_ptr<GrpcServer> grpc_server_;
+  std::unique_ptr<RedisMonitor> redis_monitor_;
   std::unique_ptr<DeliveryRoles> delivery_;
   std::unique_ptr<events::EventWebhookMetrics> event_webhook_metrics_;
   std::unique_ptr<events::EventWebhookWorker> event_webhooks_;
-  int grpc_port_ = 0;
+  int64_t drain_timeout_ms_ = 20'000;
   bool shut_down_ = false;
   absl::Notification stopped_;
 };
@@ -351,6 +412,10 @@ class RuntimeImpl final : public Runtime {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Start(const RuntimeOptions& options) {
+  // hiredis writes to its sockets with write(): a Redis that went away
+  // would kill the process with SIGPIPE instead of failing the command
+  // with EPIPE (and Herald must outlive Redis: health reports it instead).
+  signal(SIGPIPE, SIG_IGN);
   // Deadlock detection costs a graph update on every lock; our lock order
   // is flat (no nested mutexes), so production runs without it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "runtime/health.h"
 
 namespace herald {
 
@@ -63,6 +64,16 @@ struct RuntimeOptions {
   int64_t message_retention_ms = int64_t{30} * 24 * 3600 * 1000;
   // A user's in-app feed keeps its newest items, this many.
   int feed_max_items = 1000;
+  // Shutdown: how long gRPC calls in flight get to finish (runtime/drain.h).
+  int64_t drain_timeout_ms = 20'000;
+  // The gRPC port (every role): connections served at once (more are
+  // closed at accept) and gRPC's memory quota (runtime/grpc_server.h).
+  int max_connections = 4096;
+  int grpc_memory_limit_mb = 256;
+  // Health (runtime/health.h): how Redis is watched for readiness and how
+  // the liveness watchdog checks our own port.
+  RedisMonitorOptions redis_monitor;
+  LivenessWatchdogOptions liveness_watchdog;
   // API keys (auth/api_keys.h) asked of every caller of the API and the
   // delivery service: SHA-256 hex hashes, comma-separated, and a file of
   // them re-read every api_keys_reload_ms. With neither, those services
@@ -89,15 +100,20 @@ class Runtime {
   static absl::StatusOr<std::unique_ptr<Runtime>> Start(const RuntimeOptions& options);
   virtual ~Runtime() = default;
 
-  // The bound gRPC port (0 when the api role is not running).
+  // The bound gRPC port (every role serves at least health there).
   virtual int grpc_port() const = 0;
+  // What the gRPC health service answers; e.g. SetDraining() on SIGTERM.
+  virtual Health& health() = 0;
   // The delivery role's bound port (0 when it is not running).
   virtual int delivery_port() const = 0;
   // "" when no role needs Redis (a delivery service alone).
   virtual std::string redis_endpoint() const = 0;
   // Blocks until Shutdown() is called from another thread or a signal handler thread.
   virtual void Wait() = 0;
-  // Stops the API first (no new triggers), then the workers, then Redis.
+  // Drains (runtime/drain.h): readiness NOT_SERVING, then new calls are
+  // refused while those in flight get drain_timeout_ms and every worker
+  // finishes and acks what it holds, then the embedded Redis shuts down.
+  // Logs each step with its duration to stdout. Idempotent.
   virtual void Shutdown() = 0;
 };
 

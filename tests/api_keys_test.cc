@@ -456,7 +456,7 @@ TEST_F(ApiKeysTest, TheKeyNeverShowsInErrorsMetricsOrHeraldsOutput) {
   EXPECT_EQ(herald.Stop(), 0);
   const std::string output = herald.Output();
   ExpectNoSecrets(output, "herald's output");
-  EXPECT_FALSE(absl::StrContains(output, "warning: no API key")) << output;
+  EXPECT_FALSE(absl::StrContains(output, "no API key configured")) << output;
 }
 
 TEST_F(ApiKeysTest, WithoutAKeyHeraldStartsOnlyOnLoopbackOrWhenToldTo) {
@@ -467,36 +467,44 @@ TEST_F(ApiKeysTest, WithoutAKeyHeraldStartsOnlyOnLoopbackOrWhenToldTo) {
 
   HeraldProcess refused({"api", redis, workflows, absl::StrCat("--grpc_address=0.0.0.0:", port), "--metrics_address="},
                         dir + "/refused");
-  EXPECT_EQ(refused.WaitExit(), 1);
+  EXPECT_EQ(refused.WaitExit(), 2);  // a bad setting
   EXPECT_TRUE(absl::StrContains(refused.Output(), absl::StrCat("--grpc_address 0.0.0.0:", port,
                                                                " is reachable from other hosts")))
       << refused.Output();
   EXPECT_TRUE(absl::StrContains(refused.Output(), "--api_keys")) << refused.Output();
 
-  HeraldProcess delivery_refused({"delivery", absl::StrCat("--delivery_address=0.0.0.0:", port), "--metrics_address="},
+  // A worker role serves only health and reflection, yet listens too.
+  HeraldProcess worker_refused({"batcher", redis, workflows, absl::StrCat("--grpc_address=0.0.0.0:", port),
+                                "--metrics_address="},
+                               dir + "/worker-refused");
+  EXPECT_EQ(worker_refused.WaitExit(), 2);
+  EXPECT_TRUE(absl::StrContains(worker_refused.Output(), "is reachable from other hosts")) << worker_refused.Output();
+
+  HeraldProcess delivery_refused({"delivery", absl::StrCat("--delivery_address=0.0.0.0:", port), "--metrics_address=",
+                                  "--grpc_address=127.0.0.1:0"},
                                  dir + "/delivery-refused");
-  EXPECT_EQ(delivery_refused.WaitExit(), 1);
+  EXPECT_EQ(delivery_refused.WaitExit(), 2);
   EXPECT_TRUE(absl::StrContains(delivery_refused.Output(), "--delivery_address 0.0.0.0:")) << delivery_refused.Output();
 
   HeraldProcess loopback({"api", redis, workflows, absl::StrCat("--grpc_address=127.0.0.1:", port),
                           "--metrics_address="},
                          dir + "/loopback");
   ASSERT_TRUE(loopback.WaitStarted()) << loopback.Output();
-  EXPECT_TRUE(absl::StrContains(loopback.Output(), "warning: no API key configured")) << loopback.Output();
+  EXPECT_TRUE(absl::StrContains(loopback.Output(), "no API key configured")) << loopback.Output();
   EXPECT_EQ(loopback.Stop(), 0);
 
   HeraldProcess allowed({"api", redis, workflows, absl::StrCat("--grpc_address=0.0.0.0:", port), "--metrics_address=",
                          "--allow_unauthenticated"},
                         dir + "/allowed");
   ASSERT_TRUE(allowed.WaitStarted()) << allowed.Output();
-  EXPECT_TRUE(absl::StrContains(allowed.Output(), "warning: --allow_unauthenticated")) << allowed.Output();
+  EXPECT_TRUE(absl::StrContains(allowed.Output(), "--allow_unauthenticated: every caller is served")) << allowed.Output();
   EXPECT_EQ(allowed.Stop(), 0);
 
   HeraldProcess keyed({"api", redis, workflows, absl::StrCat("--grpc_address=0.0.0.0:", port), "--metrics_address=",
                        "--api_keys=" + auth::Sha256Hex(kKey)},
                       dir + "/keyed");
   ASSERT_TRUE(keyed.WaitStarted()) << keyed.Output();
-  EXPECT_FALSE(absl::StrContains(keyed.Output(), "warning")) << keyed.Output();
+  EXPECT_FALSE(absl::StrContains(keyed.Output(), "every caller")) << keyed.Output();
   EXPECT_EQ(keyed.Stop(), 0);
 }
 

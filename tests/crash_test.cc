@@ -43,6 +43,8 @@ pid_t SpawnWorker(const std::string& redis, const std::string& workflows, const 
                                    "--redis=" + redis,
                                    "--workflows=" + workflows,
                                    "--metrics_address=",
+                                   // every role serves health on a gRPC port: a free one
+                                   "--grpc_address=127.0.0.1:0",
                                    "--consumer=" + name,
                                    "--reclaim_idle_ms=300"};
   pid_t pid = fork();

@@ -1,7 +1,8 @@
 #include "services/api/grpc_metrics.h"
 
 #include <cstdlib>
-#include <iostream>
+
+#include "core/log.h"
 
 namespace herald::api {
 namespace {
@@ -48,7 +49,8 @@ int GrpcServerMetrics::MethodIndex(absl::string_view method) const {
   for (size_t i = 0; i < methods_.size(); ++i) {
     if (methods_[i].name == method) return static_cast<int>(i);
   }
-  std::cerr << "herald: no gRPC method " << method << " to record metrics for" << std::endl;
+  // A broken invariant (a handler for a method the service does not have).
+  log::Error("api", "no gRPC method to record metrics for", {{"method", method}});
   std::abort();
 }
 
