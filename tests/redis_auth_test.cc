@@ -5,7 +5,8 @@
 // user); a wrong or missing password, which fails the start at once with a
 // message naming --redis and never the password; and a TLS-only Redis
 // (--port 0 --tls-port) reached through a local stunnel client tunnel that
-// verifies Redis's certificate — Debian's hiredis 0.14 has no TLS.
+// verifies Redis's certificate — Debian's hiredis 0.14 has no TLS — run
+// from the shipped deploy/redis-tls/stunnel.conf.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,10 +18,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -176,6 +180,29 @@ class RedisAuthTest : public ::testing::Test {
     return {runtime.ok() ? "started" : std::string(runtime.status().message()), took};
   }
 
+  // deploy/redis-tls/stunnel.conf with the value of each key in `values`
+  // replaced (the line uncommented). Every key must be in the file.
+  static std::string TunnelConfig(const std::map<std::string, std::string>& values) {
+    const char* source = std::getenv("HERALD_SOURCE_DIR");
+    std::ifstream in(absl::StrCat(source != nullptr ? source : ".", "/deploy/redis-tls/stunnel.conf"));
+    EXPECT_TRUE(in.good()) << "deploy/redis-tls/stunnel.conf not found (HERALD_SOURCE_DIR)";
+    std::string config, line;
+    std::set<std::string> replaced;
+    while (std::getline(in, line)) {
+      absl::string_view setting = absl::StripPrefix(line, ";");
+      const size_t equals = setting.find(" = ");
+      auto value = equals == absl::string_view::npos ? values.end()
+                                                     : values.find(std::string(setting.substr(0, equals)));
+      if (value != values.end()) {
+        line = absl::StrCat(value->first, " = ", value->second);
+        replaced.insert(value->first);
+      }
+      absl::StrAppend(&config, line, "\n");
+    }
+    EXPECT_EQ(replaced.size(), values.size()) << config;
+    return config;
+  }
+
   std::string dir_;
   std::vector<std::unique_ptr<ChildProcess>> processes_;
 };
@@ -289,23 +316,17 @@ TEST_F(RedisAuthTest, ATlsOnlyRedisThroughAStunnelTunnel) {
        "--tls-cert-file", pki->server.cert_file, "--tls-key-file", pki->server.key_file, "--tls-ca-cert-file",
        pki->ca_file, "--tls-auth-clients", "yes"}));
 
-  // stunnel's configuration as deploy/redis-tls/stunnel.conf has it, with
-  // this test's files and ports.
+  // deploy/redis-tls/stunnel.conf itself, with this test's files and
+  // ports (and its commented-out client certificate lines enabled).
   auto tunnel = [&](const std::string& name, const std::string& ca_file) {
     const int port = FreePort();
-    const std::string config = WriteFile(name + ".conf", absl::StrCat(R"(foreground = yes
-pid =
-output = )", dir_, "/", name, R"(.log
-[redis]
-client = yes
-accept = 127.0.0.1:)", port, R"(
-connect = 127.0.0.1:)", tls_port, R"(
-verifyChain = yes
-CAfile = )", ca_file, R"(
-checkHost = localhost
-sslVersionMin = TLSv1.2
-cert = )", pki->client.cert_file, R"(
-key = )", pki->client.key_file, "\n"));
+    const std::string config =
+        WriteFile(name + ".conf", TunnelConfig({{"accept", absl::StrCat("127.0.0.1:", port)},
+                                                {"connect", absl::StrCat("127.0.0.1:", tls_port)},
+                                                {"CAfile", ca_file},
+                                                {"checkHost", "localhost"},
+                                                {"cert", pki->client.cert_file},
+                                                {"key", pki->client.key_file}}));
     processes_.push_back(ChildProcess::Start({"stunnel4", config}));
     return port;
   };
