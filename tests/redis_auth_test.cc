@@ -222,14 +222,15 @@ TEST_F(RedisAuthTest, RequirepassWithThePasswordPercentEncodedInTheUrl) {
 }
 
 // An ACL user that may do everything Herald does, and nothing as the
-// default user: the API process and a worker process (batcher, fan-out,
-// dispatcher, stream trimming) each log in as it on every connection.
+// default user, limited to Herald's keys (~herald:*): the API process and a
+// worker process (batcher, fan-out, dispatcher, stream trimming) each log
+// in as it on every connection, and the ACL denies them nothing.
 TEST_F(RedisAuthTest, AnAclUserFromTheUrlWithItsPasswordFromAFileServesTheApiAndTheWorkers) {
   redis::Endpoint admin = StartRedis({"--requirepass", "admin-secret"}, "admin-secret");
   {
     auto client = redis::ConnectRedis(admin);
     ASSERT_TRUE(client.ok()) << client.status();
-    auto created = (*client)->Execute({"ACL", "SETUSER", "herald", "on", ">herald-secret", "~*", "&*", "+@all"});
+    auto created = (*client)->Execute({"ACL", "SETUSER", "herald", "on", ">herald-secret", "~herald:*", "&*", "+@all"});
     ASSERT_TRUE(created.ok()) << created.status();
   }
   const std::string password_file = WriteFile("redis-password", "herald-secret\n");
@@ -272,6 +273,11 @@ TEST_F(RedisAuthTest, AnAclUserFromTheUrlWithItsPasswordFromAFileServesTheApiAnd
     ++herald_connections;
   }
   EXPECT_GE(herald_connections, 4) << clients->str;  // the API's pipeline and each worker's own
+  // Nothing Herald did was denied by the ACL (keys outside herald:*, a
+  // command outside the user's rights) or failed to log in.
+  auto denied = (*client)->Execute({"ACL", "LOG"});
+  ASSERT_TRUE(denied.ok());
+  EXPECT_EQ(denied->elements.size(), 0u) << "ACL LOG has entries";
   (*runtime)->Shutdown();
 }
 
