@@ -75,7 +75,8 @@ std::string JsonOf(const google::protobuf::Message& message);
 // One heraldctl invocation's connection and output mode. Not thread-safe.
 class Cli {
  public:
-  Cli(const std::string& address, absl::Duration timeout, bool json);
+  // `channel` reaches Herald at `address` (see cli/channel.h).
+  Cli(std::shared_ptr<grpc::Channel> channel, const std::string& address, absl::Duration timeout, bool json);
   Cli(const Cli&) = delete;
   Cli& operator=(const Cli&) = delete;
 

@@ -15,17 +15,31 @@ namespace herald::redis {
 
 using Command = std::vector<std::string>;
 
-// Where Redis is: a TCP host/port or a unix socket path.
+// Where Redis is: a TCP host/port or a unix socket path, and how to log in.
 struct Endpoint {
   std::string host;
   int port = 0;
   std::string unix_socket;  // wins when set
+  // Sent as AUTH right after every connect when `password` is set: the
+  // two-argument form (an ACL user) when `username` is set too.
+  std::string username;
+  std::string password;
+  // "host:port" or "unix:///path": never the user or the password, so it
+  // is safe in logs and errors.
   std::string ToString() const;
 };
 
-// Parses "unix:///path", "/path.sock", "redis://host:port", "host:port".
-// INVALID_ARGUMENT names the problem.
+// Parses "unix:///path", "/path.sock", "host:port", and
+// "redis://[user[:password]@]host[:port]" (user and password
+// percent-decoded; "redis://:password@host" logs in as the default user).
+// INVALID_ARGUMENT names the problem, with any password shown as "***".
 absl::StatusOr<Endpoint> ParseEndpoint(const std::string& address);
+
+// The endpoint of herald's --redis and --redis_password_file flags:
+// ParseEndpoint(address), then the password read from `password_file` when
+// set (one line; a trailing newline is dropped), which wins over one in the
+// URL. INVALID_ARGUMENT naming the flag; no message shows a password.
+absl::StatusOr<Endpoint> EndpointFromFlags(const std::string& address, const std::string& password_file);
 
 struct ClientOptions {
   absl::Duration connect_timeout = absl::Seconds(2);
@@ -57,12 +71,15 @@ class RedisClient {
 // (INTERNAL naming them: a mistake in Herald's code, never sent).
 absl::Status CheckScriptKeys(const Command& command);
 
-// Connects (lazily reconnecting after a failure). UNAVAILABLE when the
-// server cannot be reached.
+// Connects (lazily reconnecting after a failure), logging in with AUTH
+// when the endpoint has a password. UNAVAILABLE when the server cannot be
+// reached; FAILED_PRECONDITION when it refuses the login or wants one that
+// was not given.
 absl::StatusOr<std::unique_ptr<RedisClient>> ConnectRedis(const Endpoint& endpoint,
                                                           const ClientOptions& options = {});
 
-// Polls PING until it answers or `deadline` passes.
+// Polls PING until it answers or `deadline` passes; returns a refused
+// login (FAILED_PRECONDITION) at once.
 absl::Status WaitForRedis(const Endpoint& endpoint, absl::Duration deadline);
 
 }  // namespace herald::redis

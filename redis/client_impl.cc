@@ -82,6 +82,8 @@ class HiredisClient final : public RedisClient {
       return absl::UnavailableError("redis: cannot set the command timeout");
     }
     context_ = std::move(context);
+    absl::Status authenticated = Authenticate();
+    if (!authenticated.ok()) return authenticated;
     return LoadScripts();
   }
 
@@ -149,6 +151,24 @@ class HiredisClient final : public RedisClient {
   }
 
  private:
+  // AUTH [user] password, before any other command, when the endpoint has
+  // a password. FAILED_PRECONDITION when Redis refuses it: Herald's
+  // configuration is wrong, not the caller's request (API callers must not
+  // take it for their own UNAUTHENTICATED), and waiting does not heal it.
+  // Redis's message never holds the password.
+  absl::Status Authenticate() {
+    if (endpoint_.password.empty()) return absl::OkStatus();
+    Append(endpoint_.username.empty() ? Command{"AUTH", endpoint_.password}
+                                      : Command{"AUTH", endpoint_.username, endpoint_.password});
+    absl::StatusOr<Reply> reply = ReadReply();
+    if (reply.ok() && !reply->is_error()) return absl::OkStatus();
+    context_.reset();
+    if (!reply.ok()) return reply.status();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "redis ", endpoint_.ToString(), ": authentication failed",
+        endpoint_.username.empty() ? "" : absl::StrCat(" for user '", endpoint_.username, "'"), ": ", reply->str));
+  }
+
   // Loads every registered script, so calls by SHA find them.
   absl::Status LoadScripts() {
     std::vector<const Script*> scripts = Script::All();
@@ -161,6 +181,11 @@ class HiredisClient final : public RedisClient {
       }
       if (reply->is_error()) {
         context_.reset();
+        if (absl::StartsWith(reply->str, "NOAUTH") || absl::StartsWith(reply->str, "NOPERM")) {
+          return absl::FailedPreconditionError(absl::StrCat("redis ", endpoint_.ToString(), ": ", reply->str,
+                                                            endpoint_.password.empty() ? " (no password was given)"
+                                                                                       : ""));
+        }
         return absl::InternalError(absl::StrCat("redis: script ", script->sha(), " does not load: ", reply->str));
       }
     }
@@ -225,34 +250,6 @@ absl::Status CheckScriptKeys(const Command& command) {
   return absl::OkStatus();
 }
 
-std::string Endpoint::ToString() const {
-  if (!unix_socket.empty()) return absl::StrCat("unix://", unix_socket);
-  return absl::StrCat(host, ":", port);
-}
-
-absl::StatusOr<Endpoint> ParseEndpoint(const std::string& address) {
-  absl::string_view rest = address;
-  Endpoint endpoint;
-  if (absl::ConsumePrefix(&rest, "unix://") || absl::StartsWith(rest, "/")) {
-    if (rest.empty()) return absl::InvalidArgumentError("redis address: empty unix socket path");
-    endpoint.unix_socket = std::string(rest);
-    return endpoint;
-  }
-  absl::ConsumePrefix(&rest, "redis://");
-  size_t colon = rest.rfind(':');
-  if (colon == absl::string_view::npos) {
-    endpoint.host = std::string(rest);
-    endpoint.port = 6379;
-  } else {
-    endpoint.host = std::string(rest.substr(0, colon));
-    if (!absl::SimpleAtoi(rest.substr(colon + 1), &endpoint.port) || endpoint.port <= 0 || endpoint.port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat("redis address: bad port in '", address, "'"));
-    }
-  }
-  if (endpoint.host.empty()) return absl::InvalidArgumentError(absl::StrCat("redis address: no host in '", address, "'"));
-  return endpoint;
-}
-
 absl::StatusOr<std::unique_ptr<RedisClient>> ConnectRedis(const Endpoint& endpoint, const ClientOptions& options) {
   auto client = std::make_unique<HiredisClient>(endpoint, options);
   absl::Status status = client->Connect();
@@ -275,6 +272,9 @@ absl::Status WaitForRedis(const Endpoint& endpoint, absl::Duration deadline) {
     } else {
       last = client.status();
     }
+    // A refused login (the only FAILED_PRECONDITION here) does not heal by
+    // waiting.
+    if (absl::IsFailedPrecondition(last)) return last;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return absl::DeadlineExceededError(absl::StrCat("redis did not answer PING in time: ", last.message()));

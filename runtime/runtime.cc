@@ -145,6 +145,11 @@ class RuntimeImpl final : public Runtime {
     if (options.partitions < 1 || options.partitions > 1024) {
       return absl::InvalidArgumentError("--partitions: must be between 1 and 1024");
     }
+    if (options.redis_address.empty() && !options.redis_password_file.empty()) {
+      return absl::InvalidArgumentError("--redis_password_file: needs --redis (the embedded Redis has no password)");
+    }
+    auto credentials = security::MakeServerCredentials(options.tls);
+    if (!credentials.ok()) return credentials.status();
     // The dispatcher and the delivery service deliver rendered messages:
     // only the roles that run workflows read them.
     if (api || batcher || fanout) {
@@ -163,7 +168,7 @@ class RuntimeImpl final : public Runtime {
       embedded_ = std::move(*started);
       endpoint_ = embedded_->endpoint();
     } else if (needs_redis) {
-      auto endpoint = redis::ParseEndpoint(options.redis_address);
+      auto endpoint = redis::EndpointFromFlags(options.redis_address, options.redis_password_file);
       if (!endpoint.ok()) return endpoint.status();
       endpoint_ = *endpoint;
       absl::Status ready = redis::WaitForRedis(endpoint_, absl::Seconds(10));
@@ -255,6 +260,8 @@ class RuntimeImpl final : public Runtime {
       delivery_options.reclaim_idle_ms = options.reclaim_idle_ms;
       delivery_options.consumer_name = absl::StrCat(consumer_prefix, "-dispatcher");
       delivery_options.dispatcher_threads = options.dispatcher_threads;
+      delivery_options.service_tls = options.tls;
+      delivery_options.client_tls = options.delivery_tls;
       auto started = DeliveryRoles::Start(delivery_options, endpoint_, clock, *registry_);
       if (!started.ok()) return started.status();
       delivery_ = std::move(*started);

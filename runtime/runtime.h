@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "core/clock.h"
 #include "runtime/health.h"
+#include "security/tls.h"
 
 namespace herald {
 
@@ -20,6 +21,14 @@ struct RuntimeOptions {
   std::string roles = "all";
   // Empty: start an embedded redis-server in data_dir.
   std::string redis_address;
+  // A file holding Redis's password (wins over one in redis_address).
+  std::string redis_password_file;
+  // TLS of the gRPC listeners (API/health and the delivery service); none
+  // set = plaintext. ca_file is --tls_client_ca_file: client certificates
+  // required (mTLS).
+  security::TlsFiles tls;
+  // TLS of the dispatcher's calls to delivery services (--delivery_tls_*).
+  security::TlsFiles delivery_tls;
   std::string data_dir = "herald-data";
   std::string workflows_dir = "examples/workflows";
   std::string grpc_address = "127.0.0.1:50051";

@@ -44,13 +44,15 @@ HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions opt
   runtime_options.flush_tick_ms = 2;
   runtime_options.object_page_size = options_.object_page_size;
   runtime_options.fanout_cache_capacity = options_.fanout_cache_capacity;
+  if (options_.customize) options_.customize(runtime_options);
   auto runtime = Runtime::Start(runtime_options);
   EXPECT_TRUE(runtime.ok()) << runtime.status();
   if (!runtime.ok()) return;
   runtime_ = std::move(*runtime);
   if (runtime_->grpc_port() != 0) {
-    stub_ = v1::Herald::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(runtime_->grpc_port()),
-                                                    grpc::InsecureChannelCredentials()));
+    stub_ = v1::Herald::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(runtime_->grpc_port()),
+        options_.channel_credentials ? options_.channel_credentials : grpc::InsecureChannelCredentials()));
   }
 }
 

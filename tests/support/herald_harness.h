@@ -3,6 +3,7 @@
 // and helpers that wait for the pipeline to drain.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +33,11 @@ struct HarnessOptions {
   // Where the simulated clock starts (0 = the real now), e.g. days ago, so
   // a test can compare the expiry of records with waits due in the future.
   int64_t clock_start_micros = 0;
+  // Applied to the runtime's options last, e.g. TLS files or a Redis URL
+  // with a password (the endpoint's ToString() never carries one).
+  std::function<void(RuntimeOptions&)> customize;
+  // The credentials of stub()'s channel (null: plaintext).
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
 };
 
 class HeraldHarness {
