@@ -96,7 +96,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
         commands.push_back(messages::RecordNotDeliveredCommand(
             keys, messages::NotDelivered{DeterministicId({target.run_id(), "workflow"}), target.recipient(),
                                      event.workflow(), event.tenant(), "", "not_sent", "unknown_workflow",
-                                     clock_.NowMicros(), ""}));
+                                     clock_.NowMicros(), /*rule=*/"", /*channel_type=*/"", target.run_id()}));
         command_is_append.push_back(false);
         command_run.push_back(&target.run_id());
       }

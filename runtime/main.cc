@@ -67,6 +67,9 @@ ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest item
 ABSL_FLAG(int64_t, drain_timeout_ms, 20000,
           "On SIGTERM/SIGINT: how long gRPC calls in flight get to finish while the workers finish what they hold "
           "(keep Kubernetes' terminationGracePeriodSeconds above it; 35 s for the default)");
+ABSL_FLAG(std::string, health_address, "",
+          "A second, plaintext port serving only gRPC health (e.g. 0.0.0.0:50052; empty = none): Kubernetes' gRPC "
+          "probes cannot speak TLS, so with --tls_cert_file they probe here");
 ABSL_FLAG(int, max_connections, 4096,
           "gRPC connections served at once on --grpc_address; more are closed right after accept");
 ABSL_FLAG(int, grpc_memory_limit_mb, 256,
@@ -144,6 +147,7 @@ int main(int argc, char** argv) {
   options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);
   options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.health_address = absl::GetFlag(FLAGS_health_address);
   options.grpc_memory_limit_mb = absl::GetFlag(FLAGS_grpc_memory_limit_mb);
 
   // Connections, Redis and outbound deliveries all need fds: take all the
@@ -186,6 +190,7 @@ int main(int argc, char** argv) {
   const std::string redis = herald::settings::Printable("redis", (*runtime)->redis_endpoint());  // no password
   if (!redis.empty()) std::cout << ", redis " << redis;
   if ((*runtime)->grpc_port() != 0) std::cout << ", gRPC on port " << (*runtime)->grpc_port();
+  if ((*runtime)->health_port() != 0) std::cout << ", health on port " << (*runtime)->health_port();
   if ((*runtime)->delivery_port() != 0) std::cout << ", delivery service on port " << (*runtime)->delivery_port();
   if (!options.metrics_address.empty()) std::cout << ", metrics on http://" << options.metrics_address << "/metrics";
   std::cout << std::endl;

@@ -37,6 +37,7 @@ namespace {
 class RuntimeImpl final : public Runtime {
  public:
   int grpc_port() const override { return grpc_server_ ? grpc_server_->port() : 0; }
+  int health_port() const override { return health_server_ ? health_server_->port() : 0; }
   Health& health() override { return *health_; }
   int delivery_port() const override { return delivery_ ? delivery_->service_port() : 0; }
   std::string redis_endpoint() const override {
@@ -86,6 +87,8 @@ class RuntimeImpl final : public Runtime {
     if (trimmer_) stop("stream trimmer", trimmer_.get());
     drain.Parallel(std::move(steps));
     grpc_server_.reset();
+    // Probes read NOT_SERVING until the very end.
+    health_server_.reset();
     if (redis_monitor_) redis_monitor_->Stop();
     service_.reset();
     admin_.reset();
@@ -150,6 +153,8 @@ class RuntimeImpl final : public Runtime {
     }
     auto credentials = security::MakeServerCredentials(options.tls);
     if (!credentials.ok()) return credentials.status();
+    const bool tls = !options.tls.cert_file.empty();
+    if (tls) grpc_credentials_ = *credentials;
     // The dispatcher and the delivery service deliver rendered messages:
     // only the roles that run workflows read them.
     if (api || batcher || fanout) {
@@ -313,9 +318,26 @@ class RuntimeImpl final : public Runtime {
     grpc_options.listener.max_connections = options.max_connections;
     grpc_options.memory_limit_bytes = int64_t{options.grpc_memory_limit_mb} << 20;
     grpc_options.watchdog = options.liveness_watchdog;
+    grpc_options.credentials = grpc_credentials_;
     auto server = GrpcServer::Start(grpc_options, services, *health_, *registry_);
     if (!server.ok()) return server.status();
     grpc_server_ = std::move(*server);
+    if (!options.health_address.empty()) {
+      // Plaintext, health and reflection only: Kubernetes' gRPC probes
+      // cannot speak TLS, so with TLS on --grpc_address they probe here.
+      GrpcServerOptions probe_options = grpc_options;
+      probe_options.listener.address = options.health_address;
+      probe_options.listener.name = "health";
+      probe_options.listener.max_connections = 64;
+      probe_options.credentials = nullptr;
+      probe_options.watchdog_enabled = false;
+      auto probe_server = GrpcServer::Start(probe_options, {}, *health_, *registry_);
+      if (!probe_server.ok()) {
+        return absl::Status(probe_server.status().code(),
+                            absl::StrCat("--health_address: ", probe_server.status().message()));
+      }
+      health_server_ = std::move(*probe_server);
+    }
     if (needs_redis) {
       redis_monitor_ = std::make_unique<RedisMonitor>(endpoint_, *health_, options.redis_monitor);
       redis_monitor_->Start();
@@ -377,6 +399,10 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<api::HeraldService> service_;
   std::unique_ptr<Health> health_;
   std::unique_ptr<GrpcServer> grpc_server_;
+  // TLS credentials of --grpc_address (nullptr: plaintext).
+  std::shared_ptr<grpc::ServerCredentials> grpc_credentials_;
+  // The plaintext probe port (--health_address), when set.
+  std::unique_ptr<GrpcServer> health_server_;
   std::unique_ptr<RedisMonitor> redis_monitor_;
   std::unique_ptr<DeliveryRoles> delivery_;
   std::unique_ptr<events::EventWebhookMetrics> event_webhook_metrics_;

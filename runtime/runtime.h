@@ -32,6 +32,9 @@ struct RuntimeOptions {
   std::string data_dir = "herald-data";
   std::string workflows_dir = "examples/workflows";
   std::string grpc_address = "127.0.0.1:50051";
+  // A second, plaintext port serving only gRPC health (empty: none). For
+  // Kubernetes probes when --grpc_address serves TLS.
+  std::string health_address;
   // Empty: no metrics endpoint.
   std::string metrics_address = "127.0.0.1:9464";
   int partitions = 4;
@@ -94,6 +97,8 @@ class Runtime {
 
   // The bound gRPC port (every role serves at least health there).
   virtual int grpc_port() const = 0;
+  // The plaintext probe port (--health_address; 0 when not set).
+  virtual int health_port() const = 0;
   // What the gRPC health service answers; e.g. SetDraining() on SIGTERM.
   virtual Health& health() = 0;
   // The delivery role's bound port (0 when it is not running).

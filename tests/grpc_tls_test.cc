@@ -7,6 +7,8 @@
 // is refused (its messages wait for a retry).
 #include <sys/wait.h>
 
+#include <grpcpp/create_channel.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "runtime/health.h"
 #include "security/testing/test_pki.h"
 #include "security/tls.h"
 #include "services/delivery/providers/testing/test_servers.h"
@@ -184,6 +187,40 @@ TEST_F(GrpcTlsTest, WithAClientCaOnlyClientsWithACertificateFromItAreServed) {
   CliResult half = RunCli(absl::StrCat(addr, " --tls_cert_file=", pki_->client.cert_file, " user bo"));
   EXPECT_EQ(half.exit_code, 2) << half.output;
   EXPECT_THAT(half.output, HasSubstr("heraldctl: --tls_cert_file is set but --tls_key_file is not"));
+}
+
+TEST_F(GrpcTlsTest, ProbesReadHealthOnThePlaintextHealthPortAndLivenessHoldsUnderMtls) {
+  // Kubernetes' gRPC probes speak no TLS: with mTLS on the API port they
+  // read --health_address; the watchdog, holding no client certificate,
+  // checks the TLS port's accept loop, so liveness stays SERVING.
+  testing::HarnessOptions options;
+  options.workflow_files["welcome.yaml"] = kWelcome;
+  TlsFiles tls{pki_->server.cert_file, pki_->server.key_file, pki_->ca_file};
+  options.customize = [tls](RuntimeOptions& runtime) {
+    runtime.tls = tls;
+    runtime.health_address = "127.0.0.1:0";
+    runtime.liveness_watchdog.interval = absl::Milliseconds(20);
+    runtime.liveness_watchdog.timeout = absl::Milliseconds(200);
+    runtime.liveness_watchdog.failures = 2;
+  };
+  options.channel_credentials = Client({pki_->client.cert_file, pki_->client.key_file, pki_->ca_file});
+  testing::HeraldHarness harness(endpoint(), options);
+  ASSERT_TRUE(harness.ok());
+  ASSERT_NE(harness.health_port(), 0);
+  ASSERT_NE(harness.health_port(), harness.grpc_port());
+  auto probe = grpc::CreateChannel(absl::StrCat("127.0.0.1:", harness.health_port()), grpc::InsecureChannelCredentials());
+  absl::SleepFor(absl::Milliseconds(800));  // a failing check would have flipped liveness by now
+  for (const char* service : {"liveness", "readiness", "", "herald.v1.Herald"}) {
+    auto answer = CheckHealth(*probe, service, absl::Seconds(5));
+    ASSERT_TRUE(answer.ok()) << service << ": " << answer.status();
+    EXPECT_EQ(*answer, ServingStatus::kServing) << "'" << service << "'";
+  }
+  // The probe port serves health only: no API in plaintext.
+  EXPECT_EQ(Identify(harness.health_port(), grpc::InsecureChannelCredentials()).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  // The API port still refuses plaintext.
+  EXPECT_EQ(Identify(harness.grpc_port(), grpc::InsecureChannelCredentials()).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(GrpcTlsTest, BadTlsFilesStopTheStartNamingTheFlag) {

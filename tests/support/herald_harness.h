@@ -51,6 +51,7 @@ class HeraldHarness {
   SimulatedClock& clock() { return clock_; }
   const std::string& workflows_dir() const { return workflows_dir_; }
   int grpc_port() const { return runtime_ ? runtime_->grpc_port() : 0; }
+  int health_port() const { return runtime_ ? runtime_->health_port() : 0; }
 
   // A deadline-bound client context.
   static std::unique_ptr<grpc::ClientContext> Context();
