@@ -61,6 +61,9 @@ ABSL_FLAG(int64_t, stream_trim_interval_ms, 10000,
 ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
           "How long messages (records, events, feed items, dead letters) and the message log are kept "
           "(default 30 days)");
+ABSL_FLAG(int64_t, metrics_sample_interval_ms, 5000,
+          "How often worker processes sample stream lag, pending entries, open batches and dead letters for "
+          "/metrics; 0 = never");
 ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest items, this many (1-100000)");
 
 int main(int argc, char** argv) {
@@ -92,6 +95,7 @@ int main(int argc, char** argv) {
   options.stream_trim_interval_ms = absl::GetFlag(FLAGS_stream_trim_interval_ms);
   options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
   options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);
+  options.metrics_sample_interval_ms = absl::GetFlag(FLAGS_metrics_sample_interval_ms);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;
