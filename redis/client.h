@@ -15,7 +15,40 @@ namespace herald::redis {
 
 using Command = std::vector<std::string>;
 
-// Where Redis is: a TCP host/port or a unix socket path, and how to log in.
+// Which kind of client a connection is: the `client` label of Herald's Redis
+// metrics (a small fixed set, never a per-call name).
+enum class ClientKind {
+  kSync = 0,  // a blocking connection owned by one worker or call
+  kPipeline,  // an I/O thread of the API's group-commit AsyncPipeline
+};
+inline constexpr size_t kClientKinds = 2;
+
+// Hears about the round trips of every connection made from an Endpoint
+// that carries it (metrics/redis_metrics.h counts them for Prometheus). Called
+// on the connection's own thread once per round trip, never per command, so
+// the hot path pays one clock pair and one observation per pipeline.
+// Implementations are thread-safe and must not block.
+class ClientObserver {
+ public:
+  enum class Failure {
+    kConnection = 0,  // cannot connect, or the connection broke
+    kTimeout,         // no reply within the command timeout
+    kReply,           // an error reply from Redis that is not a Herald user error
+  };
+  static constexpr size_t kFailures = 3;
+
+  virtual ~ClientObserver() = default;
+  // One pipeline of `commands` commands went out and every reply came back
+  // (or the connection failed) after `seconds`. `blocking`: the pipeline was
+  // one blocking command (XREADGROUP ... BLOCK, BLPOP, ...), whose time is
+  // mostly a wait for data, not Redis's latency.
+  virtual void RoundTrip(ClientKind kind, double seconds, size_t commands, bool blocking) = 0;
+  // `count` failures of one kind in one round trip.
+  virtual void Failed(ClientKind kind, Failure failure, size_t count) = 0;
+};
+
+// Where Redis is (a TCP host/port or a unix socket path), how to log in,
+// and who hears about the round trips of the connections made to it.
 struct Endpoint {
   std::string host;
   int port = 0;
@@ -26,6 +59,9 @@ struct Endpoint {
   std::string password;
   // "host:port" or "unix:///path": never the user or the password, so it
   // is safe in logs and errors.
+  // Not part of the address: every connection made from this endpoint
+  // reports to it (nullptr: nobody). Shared because workers copy endpoints.
+  std::shared_ptr<ClientObserver> observer;
   std::string ToString() const;
 };
 
@@ -42,6 +78,8 @@ absl::StatusOr<Endpoint> ParseEndpoint(const std::string& address);
 absl::StatusOr<Endpoint> EndpointFromFlags(const std::string& address, const std::string& password_file);
 
 struct ClientOptions {
+  // The `client` label of this connection's round trips.
+  ClientKind kind = ClientKind::kSync;
   absl::Duration connect_timeout = absl::Seconds(2);
   // Applies to every reply; blocking commands must use a shorter BLOCK.
   absl::Duration command_timeout = absl::Seconds(5);

@@ -63,6 +63,9 @@ ABSL_FLAG(int64_t, stream_trim_interval_ms, 10000,
 ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
           "How long messages (records, events, feed items, dead letters) and the message log are kept "
           "(default 30 days)");
+ABSL_FLAG(int64_t, metrics_sample_interval_ms, 5000,
+          "How often worker processes sample stream lag, pending entries, open batches and dead letters for "
+          "/metrics; 0 = never");
 ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest items, this many (1-100000)");
 ABSL_FLAG(int64_t, drain_timeout_ms, 20000,
           "On SIGTERM/SIGINT: how long gRPC calls in flight get to finish while the workers finish what they hold "
@@ -166,6 +169,7 @@ int main(int argc, char** argv) {
                  absl::GetFlag(FLAGS_tls_client_ca_file)};
   options.delivery_tls = {absl::GetFlag(FLAGS_delivery_tls_cert_file), absl::GetFlag(FLAGS_delivery_tls_key_file),
                           absl::GetFlag(FLAGS_delivery_tls_ca_file)};
+  options.metrics_sample_interval_ms = absl::GetFlag(FLAGS_metrics_sample_interval_ms);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;

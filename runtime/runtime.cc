@@ -20,6 +20,9 @@
 #include "runtime/grpc_server.h"
 #include "runtime/health.h"
 #include "expander/expander.h"
+#include "metrics/build_info.h"
+#include "metrics/pipeline_sampler.h"
+#include "metrics/redis_metrics.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "redis/async_pipeline.h"
@@ -85,6 +88,7 @@ class RuntimeImpl final : public Runtime {
     }
     if (event_webhooks_) stop("event webhooks", event_webhooks_.get());
     if (trimmer_) stop("stream trimmer", trimmer_.get());
+    if (sampler_) stop("pipeline sampler", sampler_.get());
     drain.Parallel(std::move(steps));
     grpc_server_.reset();
     // Probes read NOT_SERVING until the very end.
@@ -136,6 +140,9 @@ class RuntimeImpl final : public Runtime {
     }
     if (options.message_retention_ms < 1) {
       return absl::InvalidArgumentError("--message_retention_ms: must be >= 1");
+    }
+    if (options.metrics_sample_interval_ms < 0) {
+      return absl::InvalidArgumentError("--metrics_sample_interval_ms: must be >= 0 (0 = never sample)");
     }
     if (options.feed_max_items < 1 || options.feed_max_items > 100'000) {
       return absl::InvalidArgumentError("--feed_max_items: must be between 1 and 100000");
@@ -209,6 +216,9 @@ class RuntimeImpl final : public Runtime {
       }
       exposer_->RegisterCollectable(registry_);
     }
+    metrics::RegisterBuildInfo(*registry_);
+    // Every Redis connection made from here on reports its round trips.
+    if (needs_redis) endpoint_.observer = std::make_shared<metrics::RedisMetrics>(registry_);
 
     std::string consumer_prefix = options.consumer_prefix;
     if (consumer_prefix.empty()) {
@@ -286,6 +296,10 @@ class RuntimeImpl final : public Runtime {
       trimmer_ = std::make_unique<retention::StreamTrimmer>(endpoint_, clock, trim_options, *retention_metrics_);
       trimmer_->Start();
     }
+    if ((batcher || fanout || dispatcher) && options.metrics_sample_interval_ms > 0) {
+      absl::Status sampling = StartPipelineSampler(options, dispatcher, clock);
+      if (!sampling.ok()) return sampling;
+    }
     if (api) {
       auto pipeline = redis::AsyncPipeline::Create(endpoint_, options.api_redis_connections);
       if (!pipeline.ok()) return pipeline.status();
@@ -345,6 +359,27 @@ class RuntimeImpl final : public Runtime {
     return absl::OkStatus();
   }
 
+  // The pipeline sampler; a dispatcher process also samples dead letters,
+  // labelled by its delivery configuration's channels.
+  absl::Status StartPipelineSampler(const RuntimeOptions& options, bool dispatcher, const Clock& clock) {
+    std::shared_ptr<const delivery::DeliveryConfig> delivery;
+    if (dispatcher) {
+      auto config = delivery::LoadDeliveryConfig(options.delivery_config_file);
+      if (!config.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("--delivery_config: ", config.status().message()));
+      }
+      delivery = std::make_shared<const delivery::DeliveryConfig>(std::move(*config));
+    }
+    pipeline_metrics_ = std::make_unique<metrics::PipelineMetrics>(*registry_, options.partitions, delivery);
+    metrics::PipelineSamplerOptions sampler_options;
+    sampler_options.partitions = options.partitions;
+    sampler_options.interval_ms = options.metrics_sample_interval_ms;
+    sampler_options.dead_letters = delivery != nullptr;
+    sampler_ = std::make_unique<metrics::PipelineSampler>(endpoint_, clock, sampler_options, *pipeline_metrics_);
+    sampler_->Start();
+    return absl::OkStatus();
+  }
+
   // The event-webhook worker, when the delivery config has an event_webhook.
   absl::Status StartEventWebhooks(const RuntimeOptions& options, const std::string& consumer_prefix,
                                   const Clock& clock) {
@@ -394,6 +429,8 @@ class RuntimeImpl final : public Runtime {
   std::vector<std::unique_ptr<expander::ExpanderWorker>> expanders_;
   std::unique_ptr<retention::RetentionMetrics> retention_metrics_;
   std::unique_ptr<retention::StreamTrimmer> trimmer_;
+  std::unique_ptr<metrics::PipelineMetrics> pipeline_metrics_;
+  std::unique_ptr<metrics::PipelineSampler> sampler_;
   std::unique_ptr<redis::AsyncPipeline> pipeline_;
   std::unique_ptr<api::AdminExecutor> admin_;
   std::unique_ptr<api::HeraldService> service_;

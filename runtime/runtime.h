@@ -74,6 +74,10 @@ struct RuntimeOptions {
   // items, dead letters) and the message log are kept (30 days).
   int64_t stream_trim_interval_ms = 10'000;
   int64_t message_retention_ms = int64_t{30} * 24 * 3600 * 1000;
+  // How often a process running a worker role samples stream length, lag,
+  // pending entries, consumers, open batches and dead letters for the
+  // metrics (metrics/pipeline_sampler.h); 0 = never.
+  int64_t metrics_sample_interval_ms = 5'000;
   // A user's in-app feed keeps its newest items, this many.
   int feed_max_items = 1000;
   // Shutdown: how long gRPC calls in flight get to finish (runtime/drain.h).
