@@ -38,7 +38,20 @@ BatcherMetrics::BatcherMetrics(prometheus::Registry& registry)
                        "Event entries taken over from a stalled consumer")),
       errors(SimpleCounter(registry, "herald_batcher_errors_total", "Redis errors in the batcher (entries retried)")),
       waits_claimed(SimpleCounter(registry, "herald_waits_claimed_total", "Batches and delays taken off the timer")),
-      batches_flushed(SimpleCounter(registry, "herald_batches_flushed_total", "Non-empty batches and delays flushed")) {}
+      batches_flushed(SimpleCounter(registry, "herald_batches_flushed_total", "Non-empty batches and delays flushed")),
+      batch_activities(prometheus::BuildHistogram()
+                           .Name("herald_batch_activities")
+                           .Help("Activities per flushed batch (delays are not batches)")
+                           .Register(registry)
+                           .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 3, 5, 10, 20, 50, 100, 200, 500,
+                                                                            1000, 5000})),
+      flush_lateness_seconds(prometheus::BuildHistogram()
+                                 .Name("herald_flush_lateness_seconds")
+                                 .Help("Flush time minus due time of each flushed batch or delay")
+                                 .Register(registry)
+                                 .Add({}, prometheus::Histogram::BucketBoundaries{
+                                              0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                                              10, 30, 60, 300})) {}
 
 EventProcessor::EventProcessor(const workflow::Registry& workflows, const Clock& clock, const BatcherOptions& options,
                                BatcherMetrics& metrics)
@@ -96,7 +109,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
         commands.push_back(messages::RecordNotDeliveredCommand(
             keys, messages::NotDelivered{DeterministicId({target.run_id(), "workflow"}), target.recipient(),
                                      event.workflow(), event.tenant(), "", "not_sent", "unknown_workflow",
-                                     clock_.NowMicros(), ""}));
+                                     clock_.NowMicros(), /*rule=*/"", /*channel_type=*/"", target.run_id()}));
         command_is_append.push_back(false);
         command_run.push_back(&target.run_id());
       }
@@ -251,6 +264,12 @@ absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partit
     if (metrics != nullptr) {
       metrics->waits_claimed.Increment(static_cast<double>(result->claimed));
       metrics->batches_flushed.Increment(static_cast<double>(result->emitted));
+      for (const runs::FlushedWait& wait : result->flushed) {
+        // The claim ran at now_ms: a wait is claimed once due, never before.
+        metrics->flush_lateness_seconds.Observe(static_cast<double>(std::max<int64_t>(now_ms - wait.due_ms, 0)) /
+                                                1000.0);
+        if (!wait.delay) metrics->batch_activities.Observe(static_cast<double>(wait.activities));
+      }
     }
   }
   return claimed;

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "core/clock.h"
 #include "prometheus/counter.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "redis/client.h"
 #include "redis/stream_consumer.h"
@@ -46,6 +47,12 @@ struct BatcherMetrics {
   prometheus::Counter& errors;
   prometheus::Counter& waits_claimed;
   prometheus::Counter& batches_flushed;
+  // Activities in each flushed batch (delays, one activity each, are not
+  // observed).
+  prometheus::Histogram& batch_activities;
+  // Claim time minus due time of each flushed batch or delay: how late the
+  // flusher is (its tick, a backlog, a slow Redis).
+  prometheus::Histogram& flush_lateness_seconds;
 };
 
 // Turns a batch of event entries into Redis work and acks what succeeded.

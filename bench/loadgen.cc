@@ -271,12 +271,21 @@ std::pair<double, double> HistogramQuantile(const std::vector<Sample>& samples, 
   return {lower, total};
 }
 
+// The sum of `name`'s samples whose labels include `labels` (e.g. a
+// channel's deliveries whatever its provider label says).
 double SampleValue(const std::vector<Sample>& samples, const std::string& name,
                    const std::map<std::string, std::string>& labels) {
+  double sum = 0;
   for (const Sample& sample : samples) {
-    if (sample.name == name && sample.labels == labels) return sample.value;
+    if (sample.name != name) continue;
+    bool match = true;
+    for (const auto& [label, value] : labels) {
+      auto found = sample.labels.find(label);
+      match = match && found != sample.labels.end() && found->second == value;
+    }
+    if (match) sum += sample.value;
   }
-  return 0;
+  return sum;
 }
 
 struct OwnHerald {

@@ -53,8 +53,9 @@ std::string JsonOf(const google::protobuf::Message& message) {
   return out;
 }
 
-Cli::Cli(const std::string& address, absl::Duration timeout, bool json, std::string api_key)
-    : stub_(v1::Herald::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+Cli::Cli(std::shared_ptr<grpc::Channel> channel, const std::string& address, absl::Duration timeout, bool json,
+         std::string api_key)
+    : stub_(v1::Herald::NewStub(std::move(channel))),
       address_(address),
       timeout_(timeout),
       json_(json),

@@ -76,8 +76,10 @@ std::string JsonOf(const google::protobuf::Message& message);
 // One heraldctl invocation's connection and output mode. Not thread-safe.
 class Cli {
  public:
-  // A non-empty `api_key` is sent with every call (`authorization: Bearer`).
-  Cli(const std::string& address, absl::Duration timeout, bool json, std::string api_key = "");
+  // `channel` reaches Herald at `address` (see cli/channel.h). A non-empty
+  // `api_key` is sent with every call (`authorization: Bearer`).
+  Cli(std::shared_ptr<grpc::Channel> channel, const std::string& address, absl::Duration timeout, bool json,
+      std::string api_key = "");
   Cli(const Cli&) = delete;
   Cli& operator=(const Cli&) = delete;
 

@@ -22,7 +22,9 @@ constexpr char kIntro[] =
     "\n"
     "usage: heraldctl [GLOBAL FLAGS] COMMAND [ARGS...] [FLAGS...]\n";
 
-constexpr absl::string_view kGlobalFlags[] = {"--addr=HOST:PORT", "--json", "--timeout_ms=MS", "--api_key=KEY"};
+constexpr absl::string_view kGlobalFlags[] = {"--addr=HOST:PORT", "--json", "--timeout_ms=MS",
+                                              "--tls", "--tls_ca_file=FILE", "--tls_cert_file=FILE",
+                                              "--tls_key_file=FILE", "--tls_server_name=NAME", "--api_key=KEY"};
 
 // -h and absl's usage flags (absl would print its dump of every flag).
 constexpr absl::string_view kHelpFlags[] = {"h",           "help",   "helpfull", "helpshort",

@@ -107,7 +107,8 @@ TEST(HelpTest, RecognisesAbslUsageFlags) {
 }
 
 TEST(DispatchTest, HandlerUsageProblemsExitWithTwoBeforeAnyCall) {
-  Cli cli("127.0.0.1:1", absl::Milliseconds(100), false);
+  Cli cli(grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), "127.0.0.1:1",
+          absl::Milliseconds(100), false);
   std::vector<std::string> words = Words("trigger welcome");  // neither --to nor --objects
   EXPECT_EQ(Dispatch(cli, words), kUsageExitCode);
   words = Words("feed mark rita sideways");

@@ -7,6 +7,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/time/time.h"
+#include "cli/channel.h"
 #include "cli/cli.h"
 #include "cli/command_table.h"
 
@@ -31,7 +32,12 @@ int main(int argc, char** argv) {
     PrintHelp(std::cout, words.size() > 1 ? words[1] : "");
     return 0;
   }
-  herald::cli::Cli cli(absl::GetFlag(FLAGS_addr), absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)),
+  auto channel = herald::cli::MakeChannel(absl::GetFlag(FLAGS_addr));
+  if (!channel.ok()) {
+    std::cerr << "heraldctl: " << channel.status().message() << std::endl;
+    return herald::cli::kUsageExitCode;
+  }
+  herald::cli::Cli cli(*channel, absl::GetFlag(FLAGS_addr), absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)),
                        absl::GetFlag(FLAGS_json), herald::cli::ApiKeyFromFlagOrEnvironment());
   return herald::cli::Dispatch(cli, words);
 }

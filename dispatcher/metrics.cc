@@ -28,8 +28,8 @@ DispatcherMetrics::DispatcherMetrics(prometheus::Registry& registry, const deliv
                       .Add({}, kLatencyBuckets)),
       deliveries_(prometheus::BuildCounter()
                       .Name("herald_deliveries_total")
-                      .Help("Delivery outcomes by channel: delivered, retry, failed, deferred (rate limit, open "
-                            "circuit, backpressure: not an attempt)")
+                      .Help("Delivery outcomes by channel and provider: delivered, retry, failed, deferred (rate "
+                            "limit, open circuit, backpressure: not an attempt)")
                       .Register(registry)),
       dead_letters_(prometheus::BuildCounter()
                         .Name("herald_delivery_dead_letters_total")
@@ -43,16 +43,20 @@ DispatcherMetrics::DispatcherMetrics(prometheus::Registry& registry, const deliv
                         .Name("herald_delivery_circuit_open")
                         .Help("1 while the channel's circuit breaker holds its deliveries back")
                         .Register(registry)) {
-  for (const auto& [name, channel] : config.channels) channels_.emplace(name, Build(name));
-  other_ = Build("other");
+  for (const auto& [name, channel] : config.channels) channels_.emplace(name, Build(name, channel.provider));
+  // Messages for a channel that is not configured fail before any provider.
+  other_ = Build("other", "none");
 }
 
-ChannelMetrics DispatcherMetrics::Build(const std::string& channel) {
+ChannelMetrics DispatcherMetrics::Build(const std::string& channel, const std::string& provider) {
   ChannelMetrics m;
-  m.delivered = &deliveries_.Add({{"channel", channel}, {"outcome", "delivered"}});
-  m.retried = &deliveries_.Add({{"channel", channel}, {"outcome", "retry"}});
-  m.failed = &deliveries_.Add({{"channel", channel}, {"outcome", "failed"}});
-  m.deferred = &deliveries_.Add({{"channel", channel}, {"outcome", "deferred"}});
+  auto outcome = [&](const char* name) {
+    return &deliveries_.Add({{"channel", channel}, {"provider", provider}, {"outcome", name}});
+  };
+  m.delivered = outcome("delivered");
+  m.retried = outcome("retry");
+  m.failed = outcome("failed");
+  m.deferred = outcome("deferred");
   m.dead_letters = &dead_letters_.Add({{"channel", channel}});
   m.provider_seconds = &provider_seconds_.Add({{"channel", channel}}, kLatencyBuckets);
   m.circuit_open = &circuit_open_.Add({{"channel", channel}});

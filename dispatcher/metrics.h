@@ -40,7 +40,8 @@ class DispatcherMetrics {
   prometheus::Histogram& hop_seconds;
 
  private:
-  ChannelMetrics Build(const std::string& channel);
+  // `provider`: the channel's provider kind ("none" for "other").
+  ChannelMetrics Build(const std::string& channel, const std::string& provider);
 
   prometheus::Family<prometheus::Counter>& deliveries_;
   prometheus::Family<prometheus::Counter>& dead_letters_;

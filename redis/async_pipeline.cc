@@ -9,8 +9,11 @@ constexpr size_t kMaxCommandsPerFlush = 4096;
 absl::StatusOr<std::unique_ptr<AsyncPipeline>> AsyncPipeline::Create(const Endpoint& endpoint, int threads,
                                                                       const ClientOptions& options) {
   std::unique_ptr<AsyncPipeline> pipeline(new AsyncPipeline());
+  // Each flush is one round trip, so the metrics observe once per flush.
+  ClientOptions pipeline_options = options;
+  pipeline_options.kind = ClientKind::kPipeline;
   for (int i = 0; i < std::max(1, threads); ++i) {
-    auto client = ConnectRedis(endpoint, options);
+    auto client = ConnectRedis(endpoint, pipeline_options);
     if (!client.ok()) return client.status();
     pipeline->clients_.push_back(std::move(*client));
   }

@@ -23,7 +23,8 @@ class AsyncPipeline {
   using Results = std::vector<absl::StatusOr<Reply>>;
   using Callback = absl::AnyInvocable<void(Results) &&>;
 
-  // Starts `threads` I/O threads, each with its own connection.
+  // Starts `threads` I/O threads, each with its own connection (of kind
+  // ClientKind::kPipeline whatever `options` says).
   static absl::StatusOr<std::unique_ptr<AsyncPipeline>> Create(const Endpoint& endpoint, int threads,
                                                                const ClientOptions& options = {});
   ~AsyncPipeline();

@@ -2,6 +2,8 @@
 // redisAppendCommandArgv, reconnect on the next call after a failure.
 #include <hiredis/hiredis.h>
 
+#include <chrono>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -62,12 +64,85 @@ absl::StatusOr<Reply> ResultOf(Reply reply) {
   return reply;
 }
 
+// Whether an error reply counts as a Redis error in the metrics: not the
+// errors Herald's scripts return on purpose for bad input (HERALD
+// NOT_FOUND ...), not an existing consumer group (BUSYGROUP, expected when
+// every process creates the groups it reads), not NOSCRIPT (the command is
+// re-sent with its script at once).
+bool CountsAsFailure(const Reply& reply, const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+      return false;
+    default:
+      return !absl::StartsWith(reply.str, "BUSYGROUP") && !absl::StartsWith(reply.str, "NOSCRIPT");
+  }
+}
+
+// Whether `command` may wait for data on the server. Only checked for a
+// pipeline of one command: Herald sends blocking commands alone.
+bool IsBlocking(const Command& command) {
+  if (command.empty()) return false;
+  const std::string& name = command[0];
+  if (absl::EqualsIgnoreCase(name, "XREADGROUP") || absl::EqualsIgnoreCase(name, "XREAD")) {
+    for (const std::string& arg : command) {
+      if (absl::EqualsIgnoreCase(arg, "STREAMS")) break;
+      if (absl::EqualsIgnoreCase(arg, "BLOCK")) return true;
+    }
+    return false;
+  }
+  static constexpr absl::string_view kBlocking[] = {"BLPOP", "BRPOP",    "BLMOVE",   "BRPOPLPUSH", "BLMPOP",
+                                                    "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT"};
+  for (absl::string_view blocking : kBlocking) {
+    if (absl::EqualsIgnoreCase(name, blocking)) return true;
+  }
+  return false;
+}
+
+ClientObserver::Failure TransportFailure(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kDeadlineExceeded ? ClientObserver::Failure::kTimeout
+                                                              : ClientObserver::Failure::kConnection;
+}
+
 class HiredisClient final : public RedisClient {
  public:
   HiredisClient(Endpoint endpoint, ClientOptions options)
       : endpoint_(std::move(endpoint)), options_(options) {}
 
   absl::Status Connect() {
+    absl::Status status = ConnectOnce();
+    if (!status.ok() && endpoint_.observer) {
+      endpoint_.observer->Failed(options_.kind, ClientObserver::Failure::kConnection, 1);
+    }
+    return status;
+  }
+
+  std::vector<absl::StatusOr<Reply>> Pipeline(const std::vector<Command>& commands) override {
+    if (!endpoint_.observer) return Exchange(commands);
+    if (!context_) {
+      absl::Status status = Connect();  // reports its own failure
+      if (!status.ok()) return std::vector<absl::StatusOr<Reply>>(commands.size(), status);
+    }
+    // One observation per round trip (connecting excluded): the group
+    // commit and the workers' batches keep the per-command cost near zero.
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<absl::StatusOr<Reply>> results = Exchange(commands);
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    endpoint_.observer->RoundTrip(options_.kind, std::chrono::duration<double>(elapsed).count(), commands.size(),
+                                  commands.size() == 1 && IsBlocking(commands[0]));
+    if (transport_failure_) {
+      endpoint_.observer->Failed(options_.kind, TransportFailure(*transport_failure_), 1);
+    }
+    if (reply_failures_ > 0) {
+      endpoint_.observer->Failed(options_.kind, ClientObserver::Failure::kReply, reply_failures_);
+    }
+    return results;
+  }
+
+ private:
+  absl::Status ConnectOnce() {
     timeval connect_timeout = absl::ToTimeval(options_.connect_timeout);
     redisContext* raw = endpoint_.unix_socket.empty()
                             ? redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, connect_timeout)
@@ -82,10 +157,16 @@ class HiredisClient final : public RedisClient {
       return absl::UnavailableError("redis: cannot set the command timeout");
     }
     context_ = std::move(context);
+    absl::Status authenticated = Authenticate();
+    if (!authenticated.ok()) return authenticated;
     return LoadScripts();
   }
 
-  std::vector<absl::StatusOr<Reply>> Pipeline(const std::vector<Command>& commands) override {
+  // Pipeline without the observer: also notes, for it, the transport
+  // failure (if any) and how many error replies count as failures.
+  std::vector<absl::StatusOr<Reply>> Exchange(const std::vector<Command>& commands) {
+    transport_failure_.reset();
+    reply_failures_ = 0;
     std::vector<absl::StatusOr<Reply>> results(commands.size(), absl::UnavailableError("redis: not sent"));
     if (!context_) {
       absl::Status status = Connect();
@@ -112,6 +193,7 @@ class HiredisClient final : public RedisClient {
       if (!reply.ok()) {
         // The connection is unusable: fail what is left and reconnect later.
         context_.reset();
+        transport_failure_ = reply.status();
         for (size_t m = n; m < sent.size(); ++m) results[sent[m]] = reply.status();
         return results;
       }
@@ -119,7 +201,8 @@ class HiredisClient final : public RedisClient {
           commands[i][0] == "EVALSHA" && Script::Find(commands[i][1]) != nullptr) {
         unknown_scripts.push_back(i);
       }
-      results[i] = ResultOf(std::move(*reply));
+      results[i] = ResultOf(*reply);
+      if (reply->is_error() && CountsAsFailure(*reply, results[i].status())) ++reply_failures_;
     }
     // A restarted or flushed Redis forgot our scripts: send those commands
     // again with their bodies (EVAL also caches the script for next time).
@@ -139,16 +222,36 @@ class HiredisClient final : public RedisClient {
         absl::StatusOr<Reply> reply = ReadReply();
         if (!reply.ok()) {
           context_.reset();
+          transport_failure_ = reply.status();
           results[index] = reply.status();
           continue;
         }
-        results[index] = ResultOf(std::move(*reply));
+        results[index] = ResultOf(*reply);
+        if (reply->is_error() && CountsAsFailure(*reply, results[index].status())) ++reply_failures_;
       }
     }
     return results;
   }
 
  private:
+  // AUTH [user] password, before any other command, when the endpoint has
+  // a password. FAILED_PRECONDITION when Redis refuses it: Herald's
+  // configuration is wrong, not the caller's request (API callers must not
+  // take it for their own UNAUTHENTICATED), and waiting does not heal it.
+  // Redis's message never holds the password.
+  absl::Status Authenticate() {
+    if (endpoint_.password.empty()) return absl::OkStatus();
+    Append(endpoint_.username.empty() ? Command{"AUTH", endpoint_.password}
+                                      : Command{"AUTH", endpoint_.username, endpoint_.password});
+    absl::StatusOr<Reply> reply = ReadReply();
+    if (reply.ok() && !reply->is_error()) return absl::OkStatus();
+    context_.reset();
+    if (!reply.ok()) return reply.status();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "redis ", endpoint_.ToString(), ": authentication failed",
+        endpoint_.username.empty() ? "" : absl::StrCat(" for user '", endpoint_.username, "'"), ": ", reply->str));
+  }
+
   // Loads every registered script, so calls by SHA find them.
   absl::Status LoadScripts() {
     std::vector<const Script*> scripts = Script::All();
@@ -161,6 +264,11 @@ class HiredisClient final : public RedisClient {
       }
       if (reply->is_error()) {
         context_.reset();
+        if (absl::StartsWith(reply->str, "NOAUTH") || absl::StartsWith(reply->str, "NOPERM")) {
+          return absl::FailedPreconditionError(absl::StrCat("redis ", endpoint_.ToString(), ": ", reply->str,
+                                                            endpoint_.password.empty() ? " (no password was given)"
+                                                                                       : ""));
+        }
         return absl::InternalError(absl::StrCat("redis: script ", script->sha(), " does not load: ", reply->str));
       }
     }
@@ -195,6 +303,9 @@ class HiredisClient final : public RedisClient {
   const Endpoint endpoint_;
   const ClientOptions options_;
   ContextPtr context_;
+  // What the last Exchange saw, for the observer.
+  std::optional<absl::Status> transport_failure_;
+  size_t reply_failures_ = 0;
 };
 
 }  // namespace
@@ -225,34 +336,6 @@ absl::Status CheckScriptKeys(const Command& command) {
   return absl::OkStatus();
 }
 
-std::string Endpoint::ToString() const {
-  if (!unix_socket.empty()) return absl::StrCat("unix://", unix_socket);
-  return absl::StrCat(host, ":", port);
-}
-
-absl::StatusOr<Endpoint> ParseEndpoint(const std::string& address) {
-  absl::string_view rest = address;
-  Endpoint endpoint;
-  if (absl::ConsumePrefix(&rest, "unix://") || absl::StartsWith(rest, "/")) {
-    if (rest.empty()) return absl::InvalidArgumentError("redis address: empty unix socket path");
-    endpoint.unix_socket = std::string(rest);
-    return endpoint;
-  }
-  absl::ConsumePrefix(&rest, "redis://");
-  size_t colon = rest.rfind(':');
-  if (colon == absl::string_view::npos) {
-    endpoint.host = std::string(rest);
-    endpoint.port = 6379;
-  } else {
-    endpoint.host = std::string(rest.substr(0, colon));
-    if (!absl::SimpleAtoi(rest.substr(colon + 1), &endpoint.port) || endpoint.port <= 0 || endpoint.port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat("redis address: bad port in '", address, "'"));
-    }
-  }
-  if (endpoint.host.empty()) return absl::InvalidArgumentError(absl::StrCat("redis address: no host in '", address, "'"));
-  return endpoint;
-}
-
 absl::StatusOr<std::unique_ptr<RedisClient>> ConnectRedis(const Endpoint& endpoint, const ClientOptions& options) {
   auto client = std::make_unique<HiredisClient>(endpoint, options);
   absl::Status status = client->Connect();
@@ -275,6 +358,9 @@ absl::Status WaitForRedis(const Endpoint& endpoint, absl::Duration deadline) {
     } else {
       last = client.status();
     }
+    // A refused login (the only FAILED_PRECONDITION here) does not heal by
+    // waiting.
+    if (absl::IsFailedPrecondition(last)) return last;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return absl::DeadlineExceededError(absl::StrCat("redis did not answer PING in time: ", last.message()));

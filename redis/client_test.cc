@@ -1,6 +1,8 @@
 #include "redis/client.h"
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 
 #include "absl/synchronization/notification.h"
 #include "redis/async_pipeline.h"
@@ -101,6 +103,77 @@ TEST(EndpointTest, ParsesEveryForm) {
   EXPECT_EQ(ParseEndpoint("localhost")->port, 6379);
   EXPECT_FALSE(ParseEndpoint("host:notaport").ok());
   EXPECT_FALSE(ParseEndpoint(":1").ok());
+  EXPECT_EQ(ParseEndpoint("redis://127.0.0.1:6380/0")->port, 6380);
+  EXPECT_EQ(ParseEndpoint("redis://redis.internal/")->host, "redis.internal");
+}
+
+TEST(EndpointTest, ParsesAUserAndAPasswordPercentDecoded) {
+  auto both = ParseEndpoint("redis://herald:s%40cret%3A%2F@redis.internal:6380");
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->username, "herald");
+  EXPECT_EQ(both->password, "s@cret:/");
+  EXPECT_EQ(both->host, "redis.internal");
+  EXPECT_EQ(both->port, 6380);
+  EXPECT_EQ(both->ToString(), "redis.internal:6380");
+
+  auto password_only = ParseEndpoint("redis://:p:w@10.0.0.5");
+  ASSERT_TRUE(password_only.ok());
+  EXPECT_EQ(password_only->username, "");
+  EXPECT_EQ(password_only->password, "p:w");
+  EXPECT_EQ(password_only->port, 6379);
+  // An unencoded '@' in the password: the last '@' ends the user info.
+  EXPECT_EQ(ParseEndpoint("redis://:a@b@host:1")->password, "a@b");
+  EXPECT_EQ(ParseEndpoint("redis://user@host:1")->username, "user");
+  EXPECT_EQ(ParseEndpoint("redis://user@host:1")->password, "");
+}
+
+TEST(EndpointTest, ErrorsNeverShowThePassword) {
+  auto bad_port = ParseEndpoint("redis://herald:hunter2@host:x");
+  ASSERT_FALSE(bad_port.ok());
+  EXPECT_EQ(bad_port.status().message(), "redis address: bad port in 'redis://herald:***@host:x'");
+  auto bad_escape = ParseEndpoint("redis://:hunter2%zz@host:1");
+  ASSERT_FALSE(bad_escape.ok());
+  EXPECT_EQ(bad_escape.status().message(),
+            "redis address: bad percent-encoding in the password (a '%' must start %XX)");
+  auto no_scheme = ParseEndpoint(":hunter2@host:1");
+  ASSERT_FALSE(no_scheme.ok());
+  EXPECT_THAT(std::string(no_scheme.status().message()), ::testing::HasSubstr("':***@host:1'"));
+  auto database = ParseEndpoint("redis://:hunter2@host:1/3");
+  ASSERT_FALSE(database.ok());
+  EXPECT_THAT(std::string(database.status().message()), ::testing::Not(::testing::HasSubstr("hunter2")));
+  auto tls = ParseEndpoint("rediss://:hunter2@host:1");
+  ASSERT_FALSE(tls.ok());
+  EXPECT_THAT(std::string(tls.status().message()), ::testing::HasSubstr("local TLS tunnel"));
+  EXPECT_THAT(std::string(tls.status().message()), ::testing::Not(::testing::HasSubstr("hunter2")));
+}
+
+TEST(EndpointTest, ThePasswordFileWinsOverTheUrlAndLosesItsNewline) {
+  const std::string dir = testing::MakeTempDir("herald-endpoint-");
+  const std::string file = dir + "/password";
+  std::ofstream(file) << "from-file\r\n";
+  auto endpoint = EndpointFromFlags("redis://herald:from-url@host:1", file);
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  EXPECT_EQ(endpoint->username, "herald");
+  EXPECT_EQ(endpoint->password, "from-file");
+  EXPECT_EQ(EndpointFromFlags("unix:///run/redis.sock", file)->password, "from-file");
+
+  auto bad_url = EndpointFromFlags("host:x", file);
+  ASSERT_FALSE(bad_url.ok());
+  EXPECT_EQ(bad_url.status().message(), "--redis: redis address: bad port in 'host:x'");
+  auto missing = EndpointFromFlags("host:1", dir + "/nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(),
+            "--redis_password_file " + dir + "/nope: cannot read: No such file or directory");
+  std::ofstream(dir + "/empty") << "\n";
+  EXPECT_THAT(std::string(EndpointFromFlags("host:1", dir + "/empty").status().message()),
+              ::testing::HasSubstr(": empty"));
+  std::ofstream(dir + "/two-lines") << "a\nb\n";
+  EXPECT_THAT(std::string(EndpointFromFlags("host:1", dir + "/two-lines").status().message()),
+              ::testing::HasSubstr("more than one line"));
+  auto user_without_password = EndpointFromFlags("redis://herald@host:1", "");
+  ASSERT_FALSE(user_without_password.ok());
+  EXPECT_THAT(std::string(user_without_password.status().message()), ::testing::HasSubstr("--redis: user 'herald'"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

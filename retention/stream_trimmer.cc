@@ -63,13 +63,6 @@ prometheus::Family<prometheus::Counter>& TrimmedFamily(prometheus::Registry& reg
       .Register(registry);
 }
 
-prometheus::Family<prometheus::Gauge>& LengthFamily(prometheus::Registry& registry) {
-  return prometheus::BuildGauge()
-      .Name("herald_stream_length")
-      .Help("Entries in the stream, summed over partitions, after the last retention pass")
-      .Register(registry);
-}
-
 }  // namespace
 
 absl::string_view StreamLabel(StreamKind kind) {
@@ -95,11 +88,8 @@ RetentionMetrics::RetentionMetrics(prometheus::Registry& registry)
                  .Register(registry)
                  .Add({})) {
   auto& trimmed_family = TrimmedFamily(registry);
-  auto& length_family = LengthFamily(registry);
   for (size_t i = 0; i < kStreamKinds; ++i) {
-    std::string label(StreamLabel(static_cast<StreamKind>(i)));
-    trimmed[i] = &trimmed_family.Add({{"stream", label}});
-    length[i] = &length_family.Add({{"stream", label}});
+    trimmed[i] = &trimmed_family.Add({{"stream", std::string(StreamLabel(static_cast<StreamKind>(i)))}});
   }
 }
 
@@ -150,10 +140,7 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
     total.length += log->length;
   }
   if (metrics != nullptr) {
-    for (size_t i = 0; i < kStreamKinds; ++i) {
-      metrics->trimmed[i]->Increment(static_cast<double>(pass[i].trimmed));
-      metrics->length[i]->Set(static_cast<double>(pass[i].length));
-    }
+    for (size_t i = 0; i < kStreamKinds; ++i) metrics->trimmed[i]->Increment(static_cast<double>(pass[i].trimmed));
   }
   return pass;
 }

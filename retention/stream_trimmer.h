@@ -13,7 +13,6 @@
 #include "absl/synchronization/notification.h"
 #include "core/clock.h"
 #include "prometheus/counter.h"
-#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "redis/client.h"
 #include "redis/periodic_task.h"
@@ -47,13 +46,12 @@ struct StreamTrimStats {
 };
 using TrimPassStats = std::array<StreamTrimStats, kStreamKinds>;
 
-// Built once per process; thread-safe (prometheus-cpp metrics are).
+// Built once per process; thread-safe (prometheus-cpp metrics are). Stream
+// lengths are sampled per partition by metrics/pipeline_sampler.h.
 struct RetentionMetrics {
   explicit RetentionMetrics(prometheus::Registry& registry);
   // herald_stream_trimmed_entries_total{stream}, by StreamKind.
   std::array<prometheus::Counter*, kStreamKinds> trimmed;
-  // herald_stream_length{stream}, by StreamKind, summed over partitions.
-  std::array<prometheus::Gauge*, kStreamKinds> length;
   prometheus::Counter& errors;
 };
 

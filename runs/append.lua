@@ -16,7 +16,8 @@
 --       [10] max window ms, [11] sliding '1'/'0', [12] max activities (0 = no
 --       cap), [13] flush leading '1'/'0', [14] leading BatchEnvelope,
 --       [15] recipient, [16] how long (ms) run and cancellation records
---       outlive the wait's latest due time.
+--       outlive the wait's latest due time, [17] kind: 'b' batch, 'd' delay
+--       (kept in the header for the flusher's metrics).
 -- Reply: 'opened' | 'joined' | 'leading' | 'duplicate' | 'cancelled'.
 --!include core/keys.lua
 --!include runs/wait_helpers.lua
@@ -25,7 +26,7 @@ local cancel_mine, cancel_everyone, cancel_recipients = KEYS[5], KEYS[6], KEYS[7
 local wait_key, proposed_id, header_blob, run_id, step, activity = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local accepted, now, window, max_window = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local sliding, max_activities, leading, leading_blob = ARGV[11] == '1', tonumber(ARGV[12]), ARGV[13] == '1', ARGV[14]
-local recipient, records_outlive_ms = ARGV[15], tonumber(ARGV[16])
+local recipient, records_outlive_ms, kind = ARGV[15], tonumber(ARGV[16]), ARGV[17]
 local partition = partition_of(due)
 -- The run's records live as long as the wait can: a cancel on day 80 of a
 -- 90-day delay must still find the run.
@@ -58,7 +59,7 @@ if opening then
 end
 local header, activities = wait_header_key(partition, batch_id), wait_activities_key(partition, batch_id)
 if opening then
-  redis.call('HSET', header, 'h', header_blob, 'opened', now, 'wait', wait_key)
+  redis.call('HSET', header, 'h', header_blob, 'opened', now, 'wait', wait_key, 'k', kind)
   redis.call('ZADD', due, now + window, batch_id)
   if leading then
     redis.call('XADD', batches, '*', 's', leading_blob)

@@ -6,18 +6,21 @@
 --
 -- KEYS: [1] due (ZSET batch id -> due ms), [2] the batches stream.
 -- ARGV: [1] now ms, [2] how many waits to take at most.
--- Reply: {waits taken off the timer, entries written (empty waits write none)}.
+-- Reply: {waits taken off the timer, entries written (empty waits write none),
+--        {due ms, activities, kind ('b' batch | 'd' delay), ...} per entry
+--        written} (the flusher's lateness and batch-size metrics).
 --!include core/keys.lua
 --!include runs/wait_helpers.lua
 local due, batches = KEYS[1], KEYS[2]
 local now, limit = ARGV[1], tonumber(ARGV[2])
 local partition = partition_of(due)
-local waits = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)
-local emitted = 0
-for _, batch_id in ipairs(waits) do
+local waits = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+local emitted, flushed = 0, {}
+for w = 1, #waits, 2 do
+  local batch_id, due_ms = waits[w], waits[w + 1]
   redis.call('ZREM', due, batch_id)
   local header, activities = wait_header_key(partition, batch_id), wait_activities_key(partition, batch_id)
-  local stored = redis.call('HMGET', header, 'h', 'wait')
+  local stored = redis.call('HMGET', header, 'h', 'wait', 'k')
   local collected = redis.call('HVALS', activities)
   redis.call('DEL', header, activities)
   -- A batch that closed by its window: the next activity opens a new one.
@@ -28,6 +31,9 @@ for _, batch_id in ipairs(waits) do
   if stored[1] and #collected > 0 then
     redis.call('XADD', batches, '*', 's', envelope_with(stored[1], collected))
     emitted = emitted + 1
+    -- Waits opened before kinds were recorded count as batches.
+    local n = #flushed
+    flushed[n + 1], flushed[n + 2], flushed[n + 3] = tonumber(due_ms), #collected, stored[3] or 'b'
   end
 end
-return {#waits, emitted}
+return {#waits / 2, emitted, flushed}

@@ -66,6 +66,7 @@ WaitAppend BuildWaitAppend(const workflow::Workflow& workflow, int step_index, c
     }
   } else {
     append.wait_key = DeterministicId({"delay", run.run_id, step_text});
+    append.delay = true;
     append.window_ms = absl::ToInt64Milliseconds(step.delay.duration);
     append.max_window_ms = append.window_ms;
     target->set_batch_id(DeterministicId({run.run_id, "delay", step_text}));

@@ -31,7 +31,8 @@ redis::Command AppendCommand(const Keys& keys, const WaitAppend& append) {
                        std::to_string(append.now_ms), std::to_string(append.window_ms),
                        std::to_string(append.max_window_ms), append.sliding ? "1" : "0",
                        std::to_string(append.max_activities), append.flush_leading ? "1" : "0",
-                       append.leading_batch_blob, append.recipient, Millis(append.run_ttl_seconds)});
+                       append.leading_batch_blob, append.recipient, Millis(append.run_ttl_seconds),
+                       append.delay ? "d" : "b"});
 }
 
 absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply) {
@@ -49,8 +50,16 @@ redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit) {
 }
 
 absl::StatusOr<ClaimResult> ParseClaimReply(const redis::Reply& reply) {
-  if (reply.elements.size() != 2) return absl::InternalError("wait claim: unexpected reply shape");
-  return ClaimResult{reply.elements[0].integer, reply.elements[1].integer};
+  if (reply.elements.size() != 3 || reply.elements[2].elements.size() % 3 != 0) {
+    return absl::InternalError("wait claim: unexpected reply shape");
+  }
+  ClaimResult result{reply.elements[0].integer, reply.elements[1].integer, {}};
+  const std::vector<redis::Reply>& flushed = reply.elements[2].elements;
+  result.flushed.reserve(flushed.size() / 3);
+  for (size_t i = 0; i < flushed.size(); i += 3) {
+    result.flushed.push_back({flushed[i].integer, flushed[i + 1].integer, flushed[i + 2].str == "d"});
+  }
+  return result;
 }
 
 redis::Command CancelCommand(const Keys& keys, const std::string& workflow, const std::string& cancellation_key,

@@ -44,6 +44,8 @@ struct WaitAppend {
   int64_t window_ms = 0;
   int64_t max_window_ms = 0;
   bool sliding = false;
+  // A delay step's wait (one activity, never joined) rather than a batch.
+  bool delay = false;
   int max_activities = 0;
   bool flush_leading = false;
   // Serialized BatchEnvelope for the leading item (flush_leading only).
@@ -64,9 +66,16 @@ absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply);
 
 // Claims up to `limit` waits due at `now_ms`. Reply parsed by ParseClaimReply.
 redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit);
+// One wait the claim turned into a batches-stream entry.
+struct FlushedWait {
+  int64_t due_ms = 0;      // when it was due (flush lateness = claim time - due)
+  int64_t activities = 0;  // how many it carried
+  bool delay = false;      // a delay's wait, not a batch
+};
 struct ClaimResult {
   int64_t claimed = 0;  // waits taken off the timer
   int64_t emitted = 0;  // batches written (claimed minus empty ones)
+  std::vector<FlushedWait> flushed;  // one per batch written, in claim order
 };
 absl::StatusOr<ClaimResult> ParseClaimReply(const redis::Reply& reply);
 

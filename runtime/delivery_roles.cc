@@ -50,8 +50,10 @@ class DeliveryRolesImpl final : public DeliveryRoles {
       if (!providers.ok()) return absl::InvalidArgumentError(absl::StrCat("--delivery_config: ", providers.status().message()));
       served_ = std::move(*providers);
       grpc_service_ = std::make_unique<delivery::DeliveryGrpcService>(*served_, options.api_keys);
+      auto credentials = security::MakeServerCredentials(options.service_tls);
+      if (!credentials.ok()) return credentials.status();
       grpc::ServerBuilder builder;
-      builder.AddListeningPort(options.service_address, grpc::InsecureServerCredentials(), &service_port_);
+      builder.AddListeningPort(options.service_address, *credentials, &service_port_);
       builder.SetMaxReceiveMessageSize(delivery::kMaxDeliveryCallBytes);
       builder.SetMaxSendMessageSize(delivery::kMaxDeliveryCallBytes);
       builder.RegisterService(grpc_service_.get());
@@ -70,13 +72,15 @@ class DeliveryRolesImpl final : public DeliveryRoles {
                                prometheus::Registry& registry) {
     // Channels without a service address are delivered in this process.
     std::vector<std::string> local;
+    auto credentials = security::MakeChannelCredentials(options.client_tls, /*tls=*/false, "delivery_tls_");
+    if (!credentials.ok()) return credentials.status();
     for (const auto& [name, channel] : config_.channels) {
       if (channel.service.empty()) {
         local.push_back(name);
         continue;
       }
       auto remote = delivery::RemoteDeliveryService::Connect(channel.service, channel.timeout_ms, channel.concurrency,
-                                                           options.service_api_key);
+                                                             *credentials, options.service_api_key);
       if (!remote.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("--delivery_config: channels.", name, ".service: ",
                                                        remote.status().message()));

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "prometheus/registry.h"
 #include "redis/client.h"
+#include "security/tls.h"
 
 namespace herald {
 
@@ -33,6 +34,10 @@ struct DeliveryRoleOptions {
   int64_t reclaim_idle_ms = 15000;
   std::string consumer_name;
   int dispatcher_threads = 1;
+  // TLS of the service role's listener (--tls_*) and of the dispatcher's
+  // calls to remote delivery services (--delivery_tls_*); none = plaintext.
+  security::TlsFiles service_tls;
+  security::TlsFiles client_tls;
   // The service role asks callers for one of these keys (null: none asked).
   const auth::ApiKeys* api_keys = nullptr;
   // The dispatcher sends this key to delivery services reached over gRPC.

@@ -87,6 +87,18 @@ std::string TargetFor(const sockaddr_storage& bound, int port) {
   return absl::StrCat("[", text, "]:", port);
 }
 
+// `bound` with a wildcard address replaced by loopback (TargetFor's choice).
+sockaddr_storage LoopbackFor(const sockaddr_storage& bound) {
+  sockaddr_storage address = bound;
+  if (!IsWildcard(bound)) return address;
+  if (bound.ss_family == AF_INET) {
+    reinterpret_cast<sockaddr_in&>(address).sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else {
+    reinterpret_cast<sockaddr_in6&>(address).sin6_addr = in6addr_loopback;
+  }
+  return address;
+}
+
 }  // namespace
 
 absl::StatusOr<OpenFileLimit> RaiseOpenFileLimit() {
@@ -112,31 +124,31 @@ absl::StatusOr<OpenFileLimit> RaiseOpenFileLimit() {
   return result;
 }
 
-GrpcListener::Metrics::Metrics(prometheus::Registry& registry)
+GrpcListener::Metrics::Metrics(prometheus::Registry& registry, const std::string& listener)
     : accept_errors(prometheus::BuildCounter()
                         .Name("herald_grpc_accept_errors_total")
                         .Help("accept() errors on the gRPC port, by reason (emfile, enfile: out of file "
                               "descriptors; no_buffers; aborted: the client was gone; other)")
                         .Register(registry)),
-      emfile(accept_errors.Add({{"reason", "emfile"}})),
-      enfile(accept_errors.Add({{"reason", "enfile"}})),
-      no_buffers(accept_errors.Add({{"reason", "no_buffers"}})),
-      aborted(accept_errors.Add({{"reason", "aborted"}})),
-      other(accept_errors.Add({{"reason", "other"}})),
+      emfile(accept_errors.Add({{"listener", listener}, {"reason", "emfile"}})),
+      enfile(accept_errors.Add({{"listener", listener}, {"reason", "enfile"}})),
+      no_buffers(accept_errors.Add({{"listener", listener}, {"reason", "no_buffers"}})),
+      aborted(accept_errors.Add({{"listener", listener}, {"reason", "aborted"}})),
+      other(accept_errors.Add({{"listener", listener}, {"reason", "other"}})),
       shed(prometheus::BuildCounter()
                .Name("herald_grpc_connections_shed_total")
                .Help("gRPC connections closed right after accept: over --max_connections, into the file-descriptor "
                      "reserve, or pending while no file descriptor was free")
                .Register(registry)
-               .Add({})),
+               .Add({{"listener", listener}})),
       connections(prometheus::BuildGauge()
                       .Name("herald_grpc_connections")
                       .Help("gRPC connections open (accepted by Herald's listener, not yet closed)")
                       .Register(registry)
-                      .Add({})) {}
+                      .Add({{"listener", listener}})) {}
 
 GrpcListener::GrpcListener(const GrpcListenerOptions& options, prometheus::Registry& registry)
-    : options_(options), metrics_(registry) {}
+    : options_(options), metrics_(registry, options.name) {}
 
 absl::StatusOr<std::unique_ptr<GrpcListener>> GrpcListener::Bind(const GrpcListenerOptions& options,
                                                                  prometheus::Registry& registry) {
@@ -216,6 +228,7 @@ absl::StatusOr<std::unique_ptr<GrpcListener>> GrpcListener::Bind(const GrpcListe
   listener->port_ = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in&>(bound).sin_port
                                                      : reinterpret_cast<sockaddr_in6&>(bound).sin6_port);
   listener->local_target_ = TargetFor(bound, listener->port_);
+  listener->local_address_ = LoopbackFor(bound);
   listener->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   listener->reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (listener->wake_fd_ < 0 || listener->reserve_fd_ < 0) {
@@ -298,6 +311,7 @@ void GrpcListener::AcceptBurst() {
   for (int taken = 0; taken < kAcceptBurst && !stopping_ && !paused_; ++taken) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
+      accepted_.fetch_add(1, std::memory_order_relaxed);
       EndErrorEpisode();
       Take(fd);
       continue;
@@ -378,6 +392,7 @@ void GrpcListener::OnFdsExhausted(int error) {
     close(reserve_fd_);
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd >= 0) {
+      accepted_.fetch_add(1, std::memory_order_relaxed);
       metrics_.shed.Increment();
       close(fd);
     }
@@ -464,6 +479,28 @@ void GrpcListener::SweepLocked() {
     }
   }
   metrics_.connections.Set(static_cast<double>(live_.size()));
+}
+
+absl::Status GrpcListener::ProbeAccept(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  const int64_t before = accepted_.load(std::memory_order_relaxed);
+  int fd = socket(local_address_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("probe socket: ", Errno(errno)));
+  const socklen_t length = local_address_.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  // A wedged accept loop still lets the kernel complete the handshake into
+  // the backlog: only the counter tells whether the loop took it.
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&local_address_), length) != 0 && errno != EINPROGRESS) {
+    const int error = errno;
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("probe connect: ", Errno(error)));
+  }
+  bool accepted = false;
+  while (!(accepted = accepted_.load(std::memory_order_relaxed) > before) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  close(fd);
+  if (!accepted) return absl::UnavailableError("the listener accepted no connection in time");
+  return absl::OkStatus();
 }
 
 }  // namespace herald

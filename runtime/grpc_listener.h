@@ -9,6 +9,8 @@
 // to gRPC through ServerBuilder's external connection acceptor (FROM_FD).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <sys/types.h>
@@ -41,6 +43,9 @@ struct GrpcListenerOptions {
   // a connection accepted into that reserve is shed. -1: a quarter of the
   // soft limit, between 32 and 1024.
   int fd_reserve = -1;
+  // The `listener` label of this listener's metrics ("grpc" for the API
+  // port, "health" for the plaintext probe port).
+  std::string name = "grpc";
 };
 
 // The rlimit this process had and now has (RaiseOpenFileLimit).
@@ -93,13 +98,19 @@ class GrpcListener {
   // Connections handed to gRPC that are still open.
   int live_connections();
 
+  // Whether the accept loop still takes connections off the socket: opens
+  // a TCP connection to local_target() and waits up to `timeout` for the
+  // loop to accept something. Needs no TLS or gRPC, so it checks a TLS port
+  // without client credentials. UNAVAILABLE when nothing was accepted.
+  absl::Status ProbeAccept(absl::Duration timeout);
+
   // Test seam: a paused listener takes no connection off its socket, which
   // stays open, so clients wait in the backlog as with a wedged listener.
   void SetPausedForTest(bool paused);
 
  private:
   struct Metrics {
-    explicit Metrics(prometheus::Registry& registry);
+    Metrics(prometheus::Registry& registry, const std::string& listener);
     prometheus::Family<prometheus::Counter>& accept_errors;
     prometheus::Counter& emfile;
     prometheus::Counter& enfile;
@@ -142,6 +153,11 @@ class GrpcListener {
   int wake_fd_ = -1;  // eventfd: Stop and pause changes wake the loop
   int port_ = 0;
   std::string local_target_;
+  // local_target_ as a socket address (ProbeAccept).
+  sockaddr_storage local_address_{};
+  // Connections taken off the socket (handed to gRPC or shed): ProbeAccept
+  // watches it move.
+  std::atomic<int64_t> accepted_{0};
   uint64_t fd_limit_ = 0;  // soft RLIMIT_NOFILE when bound
   int fd_reserve_ = 0;
 

@@ -121,6 +121,19 @@ TEST(GrpcListenerTest, ServesHealthOnAnEphemeralPort) {
   EXPECT_EQ(Check(test.target(), "herald.v1.Herald").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(GrpcListenerTest, ProbeAcceptTellsWhetherTheAcceptLoopTakesConnections) {
+  TestServer test(LocalOptions());
+  ASSERT_TRUE(test.server);
+  GrpcListener& listener = test.server->listener();
+  EXPECT_TRUE(listener.ProbeAccept(absl::Seconds(5)).ok());
+  // Paused like a wedged loop: the kernel still completes the TCP
+  // handshake into the backlog, but nothing takes it off.
+  listener.SetPausedForTest(true);
+  EXPECT_EQ(listener.ProbeAccept(absl::Milliseconds(200)).code(), absl::StatusCode::kUnavailable);
+  listener.SetPausedForTest(false);
+  EXPECT_TRUE(listener.ProbeAccept(absl::Seconds(5)).ok());
+}
+
 TEST(GrpcListenerTest, WildcardAddressesAreReachedOverLoopback) {
   for (const char* address : {"0.0.0.0:0", ":0"}) {
     GrpcServerOptions options = LocalOptions();

@@ -44,10 +44,17 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
   }
   health.Attach(health_service);
   server->health_ = &health;
+  server->health_service_ = health_service;
   server->listener_->Start();
-  server->watchdog_ = std::make_unique<LivenessWatchdog>(server->listener_->local_target(), options.self_credentials,
-                                                         health, options.watchdog);
-  server->watchdog_->Start();
+  if (options.watchdog_enabled) {
+    GrpcListener* listener = server->listener_.get();
+    PortCheck check = options.credentials ? PortCheck([listener](absl::Duration timeout) {
+      return listener->ProbeAccept(timeout);
+    })
+                                          : HealthCallCheck(listener->local_target(), nullptr);
+    server->watchdog_ = std::make_unique<LivenessWatchdog>(std::move(check), health, options.watchdog);
+    server->watchdog_->Start();
+  }
   return server;
 }
 
@@ -58,7 +65,7 @@ absl::Status GrpcServer::Shutdown(absl::Time deadline) {
   // No new connection reaches gRPC once it shuts down (it would drop the
   // fd without closing it).
   if (listener_) listener_->Stop();
-  if (health_ != nullptr) health_->Attach(nullptr);
+  if (health_ != nullptr) health_->Detach(health_service_);
   health_ = nullptr;
   if (!server_ || shut_down_) return absl::OkStatus();
   shut_down_ = true;

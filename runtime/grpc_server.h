@@ -26,9 +26,12 @@ struct GrpcServerOptions {
   GrpcListenerOptions listener;
   // How the port is served; nullptr = insecure.
   std::shared_ptr<grpc::ServerCredentials> credentials;
-  // How this process's own clients (the liveness watchdog) reach the port;
-  // nullptr = insecure. Must match `credentials`.
-  std::shared_ptr<grpc::ChannelCredentials> self_credentials;
+  // The liveness watchdog: off for the plaintext probe port (the API
+  // port's watchdog speaks for the process). On a plaintext port it makes
+  // a health call over a new connection; on a TLS port, which it holds no
+  // client certificate for, it checks that the accept loop takes a new
+  // connection (GrpcListener::ProbeAccept) — the failure it exists for.
+  bool watchdog_enabled = true;
   // Streams one connection may have open at once (HTTP/2 SETTINGS).
   int max_concurrent_streams = 256;
   // A connection that has not finished its HTTP/2 (and TLS) handshake by
@@ -72,6 +75,7 @@ class GrpcServer {
   GrpcServer() = default;
 
   Health* health_ = nullptr;
+  grpc::HealthCheckServiceInterface* health_service_ = nullptr;
   std::unique_ptr<GrpcListener> listener_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<LivenessWatchdog> watchdog_;

@@ -1,5 +1,7 @@
 #include "runtime/health.h"
 
+#include <algorithm>
+
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
@@ -51,8 +53,13 @@ Health::Health(bool needs_redis, std::vector<std::string> readiness_aliases)
 
 void Health::Attach(grpc::HealthCheckServiceInterface* service) {
   absl::MutexLock lock(&mu_);
-  service_ = service;
+  services_.push_back(service);
   PublishLocked();
+}
+
+void Health::Detach(grpc::HealthCheckServiceInterface* service) {
+  absl::MutexLock lock(&mu_);
+  services_.erase(std::remove(services_.begin(), services_.end(), service), services_.end());
 }
 
 void Health::SetRedisReachable(bool reachable) {
@@ -93,11 +100,12 @@ bool Health::draining() const {
 bool Health::ReadyLocked() const { return !draining_ && (!needs_redis_ || redis_reachable_); }
 
 void Health::PublishLocked() {
-  if (service_ == nullptr) return;
   const bool ready = ReadyLocked();
-  service_->SetServingStatus(kLivenessService, dead_.empty());
-  service_->SetServingStatus(kReadinessService, ready);
-  for (const std::string& alias : readiness_aliases_) service_->SetServingStatus(alias, ready);
+  for (grpc::HealthCheckServiceInterface* service : services_) {
+    service->SetServingStatus(kLivenessService, dead_.empty());
+    service->SetServingStatus(kReadinessService, ready);
+    for (const std::string& alias : readiness_aliases_) service->SetServingStatus(alias, ready);
+  }
 }
 
 absl::StatusOr<ServingStatus> CheckHealth(grpc::Channel& channel, const std::string& service, absl::Duration timeout) {
@@ -173,12 +181,22 @@ void RedisMonitor::Run() {
   } while (!stop_.WaitForNotificationWithTimeout(options_.interval));
 }
 
-LivenessWatchdog::LivenessWatchdog(std::string target, std::shared_ptr<grpc::ChannelCredentials> credentials,
-                                   Health& health, LivenessWatchdogOptions options)
-    : target_(std::move(target)),
-      credentials_(credentials ? std::move(credentials) : grpc::InsecureChannelCredentials()),
-      health_(health),
-      options_(options) {}
+PortCheck HealthCallCheck(std::string target, std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  if (!credentials) credentials = grpc::InsecureChannelCredentials();
+  return [target = std::move(target), credentials = std::move(credentials)](absl::Duration timeout) -> absl::Status {
+    grpc::ChannelArguments args;
+    // A private subchannel pool: this channel's connection is new, never
+    // one shared with another channel to the same target.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, credentials, args);
+    // Any answer will do (our own liveness may be NOT_SERVING right now):
+    // the point is that a new connection was accepted and served.
+    return CheckHealth(*channel, kLivenessService, timeout).status();
+  };
+}
+
+LivenessWatchdog::LivenessWatchdog(PortCheck check, Health& health, LivenessWatchdogOptions options)
+    : check_(std::move(check)), health_(health), options_(options) {}
 
 LivenessWatchdog::~LivenessWatchdog() { Stop(); }
 
@@ -195,14 +213,7 @@ void LivenessWatchdog::Run() {
   int failures = 0;
   bool alive = true;
   while (!stop_.WaitForNotificationWithTimeout(options_.interval)) {
-    grpc::ChannelArguments args;
-    // A private subchannel pool: this channel's connection is new, never
-    // one shared with another channel to the same target.
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target_, credentials_, args);
-    // Any answer will do (our own liveness may be NOT_SERVING right now):
-    // the point is that a new connection was accepted and served.
-    absl::StatusOr<ServingStatus> answer = CheckHealth(*channel, kLivenessService, options_.timeout);
+    absl::Status answer = check_(options_.timeout);
     failures = answer.ok() ? 0 : failures + 1;
     if (answer.ok() && !alive) {
       alive = true;
@@ -211,7 +222,7 @@ void LivenessWatchdog::Run() {
     } else if (failures >= options_.failures && alive) {
       alive = false;
       log::Error("health", "liveness: checks of the gRPC port failed: not live",
-                 {{"failures", failures}, {"error", answer.status()}});
+                 {{"failures", failures}, {"error", answer}});
       health_.SetAlive(kListenerComponent, false);
     }
   }

@@ -15,6 +15,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,9 +44,12 @@ class Health {
   Health(const Health&) = delete;
   Health& operator=(const Health&) = delete;
 
-  // Publishes the state to `service` now and on every change; nullptr
-  // stops publishing. `service` must stay valid until detached.
+  // Publishes the state to `service` now and on every change, until
+  // Detach: every gRPC server of the process (the API port and the
+  // plaintext probe port) answers the same. `service` must stay valid
+  // until detached.
   void Attach(grpc::HealthCheckServiceInterface* service);
+  void Detach(grpc::HealthCheckServiceInterface* service);
 
   void SetRedisReachable(bool reachable);
   // Readiness NOT_SERVING from now on; nothing flips it back (SIGTERM drain).
@@ -67,7 +71,7 @@ class Health {
   const std::vector<std::string> readiness_aliases_;
 
   mutable absl::Mutex mu_;
-  grpc::HealthCheckServiceInterface* service_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<grpc::HealthCheckServiceInterface*> services_ ABSL_GUARDED_BY(mu_);
   // Start() verified Redis before anything serves.
   bool redis_reachable_ ABSL_GUARDED_BY(mu_) = true;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
@@ -121,16 +125,19 @@ struct LivenessWatchdogOptions {
   int failures = 3;
 };
 
-// Checks that our own gRPC port still accepts: every interval a new channel
-// (so a new TCP connection, never a pooled one) calls Health/Check on
-// `target` with a short deadline. Reports component "listener" to Health.
+// One check that our own gRPC port still accepts, within `timeout`.
+using PortCheck = std::function<absl::Status(absl::Duration timeout)>;
+
+// A new channel (so a new TCP connection, never a pooled one) calls
+// Health/Check on `target`: accept, handshake and serving, all checked.
+// `credentials`: how this process reaches the port; nullptr = insecure.
+PortCheck HealthCallCheck(std::string target, std::shared_ptr<grpc::ChannelCredentials> credentials);
+
+// Runs `check` every interval. Reports component "listener" to Health.
 // Thread-safe.
 class LivenessWatchdog {
  public:
-  // `credentials`: how this process's clients reach the port (TLS when the
-  // port serves TLS); nullptr = insecure.
-  LivenessWatchdog(std::string target, std::shared_ptr<grpc::ChannelCredentials> credentials, Health& health,
-                   LivenessWatchdogOptions options = {});
+  LivenessWatchdog(PortCheck check, Health& health, LivenessWatchdogOptions options = {});
   ~LivenessWatchdog();
   LivenessWatchdog(const LivenessWatchdog&) = delete;
   LivenessWatchdog& operator=(const LivenessWatchdog&) = delete;
@@ -140,8 +147,7 @@ class LivenessWatchdog {
  private:
   void Run();
 
-  const std::string target_;
-  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  const PortCheck check_;
   Health& health_;
   const LivenessWatchdogOptions options_;
   absl::Notification stop_;

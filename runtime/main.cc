@@ -64,6 +64,9 @@ ABSL_FLAG(int64_t, stream_trim_interval_ms, 10000,
 ABSL_FLAG(int64_t, message_retention_ms, int64_t{30} * 24 * 3600 * 1000,
           "How long messages (records, events, feed items, dead letters) and the message log are kept "
           "(default 30 days)");
+ABSL_FLAG(int64_t, metrics_sample_interval_ms, 5000,
+          "How often worker processes sample stream lag, pending entries, open batches and dead letters for "
+          "/metrics; 0 = never");
 ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest items, this many (1-100000)");
 ABSL_FLAG(std::string, api_keys, "",
           "SHA-256 hex hashes of the API keys callers must send (`authorization: Bearer <key>`), comma-separated; "
@@ -82,6 +85,9 @@ ABSL_FLAG(int, trigger_burst_per_tenant, 0, "Triggers at once per tenant (0 = th
 ABSL_FLAG(int64_t, drain_timeout_ms, 20000,
           "On SIGTERM/SIGINT: how long gRPC calls in flight get to finish while the workers finish what they hold "
           "(keep Kubernetes' terminationGracePeriodSeconds above it; 35 s for the default)");
+ABSL_FLAG(std::string, health_address, "",
+          "A second, plaintext port serving only gRPC health (e.g. 0.0.0.0:50052; empty = none): Kubernetes' gRPC "
+          "probes cannot speak TLS, so with --tls_cert_file they probe here");
 ABSL_FLAG(int, max_connections, 4096,
           "gRPC connections served at once on --grpc_address; more are closed right after accept");
 ABSL_FLAG(int, grpc_memory_limit_mb, 256,
@@ -108,6 +114,21 @@ herald::settings::Options SettingsOptions() {
 }
 
 }  // namespace
+ABSL_FLAG(std::string, redis_password_file, "",
+          "File holding the Redis password (one line; wins over a password in --redis; keeps it out of URLs and "
+          "process lists)");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain of the gRPC listeners (API/health and delivery service); with --tls_key_file turns "
+          "on TLS; re-read when it changes");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file (unencrypted)");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: when set, clients must present a certificate signed by it (mTLS)");
+ABSL_FLAG(std::string, delivery_tls_ca_file, "",
+          "Dispatcher: PEM CA bundle that verifies delivery services; any --delivery_tls_* turns on TLS to them "
+          "(without this flag: the system's roots)");
+ABSL_FLAG(std::string, delivery_tls_cert_file, "",
+          "Dispatcher: PEM client certificate presented to delivery services (their mTLS)");
+ABSL_FLAG(std::string, delivery_tls_key_file, "", "Dispatcher: PEM private key of --delivery_tls_cert_file");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -156,6 +177,7 @@ int main(int argc, char** argv) {
   options.trigger_burst_per_tenant = absl::GetFlag(FLAGS_trigger_burst_per_tenant);
   options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.health_address = absl::GetFlag(FLAGS_health_address);
   options.grpc_memory_limit_mb = absl::GetFlag(FLAGS_grpc_memory_limit_mb);
 
   // Connections, Redis and outbound deliveries all need fds: take all the
@@ -169,6 +191,12 @@ int main(int argc, char** argv) {
   } else {
     herald::log::Warning("herald", "open-file limit unchanged", {{"error", open_files.status()}});
   }
+  options.redis_password_file = absl::GetFlag(FLAGS_redis_password_file);
+  options.tls = {absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file),
+                 absl::GetFlag(FLAGS_tls_client_ca_file)};
+  options.delivery_tls = {absl::GetFlag(FLAGS_delivery_tls_cert_file), absl::GetFlag(FLAGS_delivery_tls_key_file),
+                          absl::GetFlag(FLAGS_delivery_tls_ca_file)};
+  options.metrics_sample_interval_ms = absl::GetFlag(FLAGS_metrics_sample_interval_ms);
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;
@@ -193,6 +221,7 @@ int main(int argc, char** argv) {
   const std::string redis = herald::settings::Printable("redis", (*runtime)->redis_endpoint());  // no password
   if (!redis.empty()) std::cout << ", redis " << redis;
   if ((*runtime)->grpc_port() != 0) std::cout << ", gRPC on port " << (*runtime)->grpc_port();
+  if ((*runtime)->health_port() != 0) std::cout << ", health on port " << (*runtime)->health_port();
   if ((*runtime)->delivery_port() != 0) std::cout << ", delivery service on port " << (*runtime)->delivery_port();
   if (!options.metrics_address.empty()) std::cout << ", metrics on http://" << options.metrics_address << "/metrics";
   std::cout << std::endl;

@@ -22,6 +22,9 @@
 #include "runtime/grpc_server.h"
 #include "runtime/health.h"
 #include "expander/expander.h"
+#include "metrics/build_info.h"
+#include "metrics/pipeline_sampler.h"
+#include "metrics/redis_metrics.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "redis/async_pipeline.h"
@@ -39,6 +42,7 @@ namespace {
 class RuntimeImpl final : public Runtime {
  public:
   int grpc_port() const override { return grpc_server_ ? grpc_server_->port() : 0; }
+  int health_port() const override { return health_server_ ? health_server_->port() : 0; }
   Health& health() override { return *health_; }
   int delivery_port() const override { return delivery_ ? delivery_->service_port() : 0; }
   std::string redis_endpoint() const override {
@@ -86,8 +90,11 @@ class RuntimeImpl final : public Runtime {
     }
     if (event_webhooks_) stop("event webhooks", event_webhooks_.get());
     if (trimmer_) stop("stream trimmer", trimmer_.get());
+    if (sampler_) stop("pipeline sampler", sampler_.get());
     drain.Parallel(std::move(steps));
     grpc_server_.reset();
+    // Probes read NOT_SERVING until the very end.
+    health_server_.reset();
     if (redis_monitor_) redis_monitor_->Stop();
     service_.reset();
     admin_.reset();
@@ -136,6 +143,9 @@ class RuntimeImpl final : public Runtime {
     if (options.message_retention_ms < 1) {
       return absl::InvalidArgumentError("--message_retention_ms: must be >= 1");
     }
+    if (options.metrics_sample_interval_ms < 0) {
+      return absl::InvalidArgumentError("--metrics_sample_interval_ms: must be >= 0 (0 = never sample)");
+    }
     if (options.feed_max_items < 1 || options.feed_max_items > 100'000) {
       return absl::InvalidArgumentError("--feed_max_items: must be between 1 and 100000");
     }
@@ -163,6 +173,13 @@ class RuntimeImpl final : public Runtime {
     const api::TriggerRateLimits rate_limits{options.trigger_rate_per_key, options.trigger_burst_per_key,
                                              options.trigger_rate_per_tenant, options.trigger_burst_per_tenant};
     if (absl::Status valid = api::TriggerRateLimiter::Validate(rate_limits); !valid.ok()) return valid;
+    if (options.redis_address.empty() && !options.redis_password_file.empty()) {
+      return absl::InvalidArgumentError("--redis_password_file: needs --redis (the embedded Redis has no password)");
+    }
+    auto credentials = security::MakeServerCredentials(options.tls);
+    if (!credentials.ok()) return credentials.status();
+    const bool tls = !options.tls.cert_file.empty();
+    if (tls) grpc_credentials_ = *credentials;
     // The dispatcher and the delivery service deliver rendered messages:
     // only the roles that run workflows read them.
     if (api || batcher || fanout) {
@@ -181,7 +198,7 @@ class RuntimeImpl final : public Runtime {
       embedded_ = std::move(*started);
       endpoint_ = embedded_->endpoint();
     } else if (needs_redis) {
-      auto endpoint = redis::ParseEndpoint(options.redis_address);
+      auto endpoint = redis::EndpointFromFlags(options.redis_address, options.redis_password_file);
       if (!endpoint.ok()) return endpoint.status();
       endpoint_ = *endpoint;
       absl::Status ready = redis::WaitForRedis(endpoint_, absl::Seconds(10));
@@ -223,6 +240,9 @@ class RuntimeImpl final : public Runtime {
       if (!keys.ok()) return keys.status();
       api_keys_ = std::move(*keys);
     }
+    metrics::RegisterBuildInfo(*registry_);
+    // Every Redis connection made from here on reports its round trips.
+    if (needs_redis) endpoint_.observer = std::make_shared<metrics::RedisMetrics>(registry_);
 
     std::string consumer_prefix = options.consumer_prefix;
     if (consumer_prefix.empty()) {
@@ -281,6 +301,8 @@ class RuntimeImpl final : public Runtime {
       delivery_options.dispatcher_threads = options.dispatcher_threads;
       delivery_options.api_keys = api_keys_.get();
       delivery_options.service_api_key = options.delivery_service_api_key;
+      delivery_options.service_tls = options.tls;
+      delivery_options.client_tls = options.delivery_tls;
       auto started = DeliveryRoles::Start(delivery_options, endpoint_, clock, *registry_);
       if (!started.ok()) return started.status();
       delivery_ = std::move(*started);
@@ -299,6 +321,10 @@ class RuntimeImpl final : public Runtime {
       trim_options.message_retention_ms = options.message_retention_ms;
       trimmer_ = std::make_unique<retention::StreamTrimmer>(endpoint_, clock, trim_options, *retention_metrics_);
       trimmer_->Start();
+    }
+    if ((batcher || fanout || dispatcher) && options.metrics_sample_interval_ms > 0) {
+      absl::Status sampling = StartPipelineSampler(options, dispatcher, clock);
+      if (!sampling.ok()) return sampling;
     }
     if (api) {
       auto pipeline = redis::AsyncPipeline::Create(endpoint_, options.api_redis_connections);
@@ -334,13 +360,51 @@ class RuntimeImpl final : public Runtime {
     grpc_options.listener.max_connections = options.max_connections;
     grpc_options.memory_limit_bytes = int64_t{options.grpc_memory_limit_mb} << 20;
     grpc_options.watchdog = options.liveness_watchdog;
+    grpc_options.credentials = grpc_credentials_;
     auto server = GrpcServer::Start(grpc_options, services, *health_, *registry_);
     if (!server.ok()) return server.status();
     grpc_server_ = std::move(*server);
+    if (!options.health_address.empty()) {
+      // Plaintext, health and reflection only: Kubernetes' gRPC probes
+      // cannot speak TLS, so with TLS on --grpc_address they probe here.
+      GrpcServerOptions probe_options = grpc_options;
+      probe_options.listener.address = options.health_address;
+      probe_options.listener.name = "health";
+      probe_options.listener.max_connections = 64;
+      probe_options.credentials = nullptr;
+      probe_options.watchdog_enabled = false;
+      auto probe_server = GrpcServer::Start(probe_options, {}, *health_, *registry_);
+      if (!probe_server.ok()) {
+        return absl::Status(probe_server.status().code(),
+                            absl::StrCat("--health_address: ", probe_server.status().message()));
+      }
+      health_server_ = std::move(*probe_server);
+    }
     if (needs_redis) {
       redis_monitor_ = std::make_unique<RedisMonitor>(endpoint_, *health_, options.redis_monitor);
       redis_monitor_->Start();
     }
+    return absl::OkStatus();
+  }
+
+  // The pipeline sampler; a dispatcher process also samples dead letters,
+  // labelled by its delivery configuration's channels.
+  absl::Status StartPipelineSampler(const RuntimeOptions& options, bool dispatcher, const Clock& clock) {
+    std::shared_ptr<const delivery::DeliveryConfig> delivery;
+    if (dispatcher) {
+      auto config = delivery::LoadDeliveryConfig(options.delivery_config_file);
+      if (!config.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("--delivery_config: ", config.status().message()));
+      }
+      delivery = std::make_shared<const delivery::DeliveryConfig>(std::move(*config));
+    }
+    pipeline_metrics_ = std::make_unique<metrics::PipelineMetrics>(*registry_, options.partitions, delivery);
+    metrics::PipelineSamplerOptions sampler_options;
+    sampler_options.partitions = options.partitions;
+    sampler_options.interval_ms = options.metrics_sample_interval_ms;
+    sampler_options.dead_letters = delivery != nullptr;
+    sampler_ = std::make_unique<metrics::PipelineSampler>(endpoint_, clock, sampler_options, *pipeline_metrics_);
+    sampler_->Start();
     return absl::OkStatus();
   }
 
@@ -395,11 +459,17 @@ class RuntimeImpl final : public Runtime {
   std::vector<std::unique_ptr<expander::ExpanderWorker>> expanders_;
   std::unique_ptr<retention::RetentionMetrics> retention_metrics_;
   std::unique_ptr<retention::StreamTrimmer> trimmer_;
+  std::unique_ptr<metrics::PipelineMetrics> pipeline_metrics_;
+  std::unique_ptr<metrics::PipelineSampler> sampler_;
   std::unique_ptr<redis::AsyncPipeline> pipeline_;
   std::unique_ptr<api::AdminExecutor> admin_;
   std::unique_ptr<api::HeraldService> service_;
   std::unique_ptr<Health> health_;
   std::unique_ptr<GrpcServer> grpc_server_;
+  // TLS credentials of --grpc_address (nullptr: plaintext).
+  std::shared_ptr<grpc::ServerCredentials> grpc_credentials_;
+  // The plaintext probe port (--health_address), when set.
+  std::unique_ptr<GrpcServer> health_server_;
   std::unique_ptr<RedisMonitor> redis_monitor_;
   std::unique_ptr<DeliveryRoles> delivery_;
   std::unique_ptr<events::EventWebhookMetrics> event_webhook_metrics_;

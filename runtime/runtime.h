@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "core/clock.h"
 #include "runtime/health.h"
+#include "security/tls.h"
 
 namespace herald {
 
@@ -20,9 +21,20 @@ struct RuntimeOptions {
   std::string roles = "all";
   // Empty: start an embedded redis-server in data_dir.
   std::string redis_address;
+  // A file holding Redis's password (wins over one in redis_address).
+  std::string redis_password_file;
+  // TLS of the gRPC listeners (API/health and the delivery service); none
+  // set = plaintext. ca_file is --tls_client_ca_file: client certificates
+  // required (mTLS).
+  security::TlsFiles tls;
+  // TLS of the dispatcher's calls to delivery services (--delivery_tls_*).
+  security::TlsFiles delivery_tls;
   std::string data_dir = "herald-data";
   std::string workflows_dir = "examples/workflows";
   std::string grpc_address = "127.0.0.1:50051";
+  // A second, plaintext port serving only gRPC health (empty: none). For
+  // Kubernetes probes when --grpc_address serves TLS.
+  std::string health_address;
   // Empty: no metrics endpoint.
   std::string metrics_address = "127.0.0.1:9464";
   int partitions = 4;
@@ -62,6 +74,10 @@ struct RuntimeOptions {
   // items, dead letters) and the message log are kept (30 days).
   int64_t stream_trim_interval_ms = 10'000;
   int64_t message_retention_ms = int64_t{30} * 24 * 3600 * 1000;
+  // How often a process running a worker role samples stream length, lag,
+  // pending entries, consumers, open batches and dead letters for the
+  // metrics (metrics/pipeline_sampler.h); 0 = never.
+  int64_t metrics_sample_interval_ms = 5'000;
   // A user's in-app feed keeps its newest items, this many.
   int feed_max_items = 1000;
   // Shutdown: how long gRPC calls in flight get to finish (runtime/drain.h).
@@ -102,6 +118,8 @@ class Runtime {
 
   // The bound gRPC port (every role serves at least health there).
   virtual int grpc_port() const = 0;
+  // The plaintext probe port (--health_address; 0 when not set).
+  virtual int health_port() const = 0;
   // What the gRPC health service answers; e.g. SetDraining() on SIGTERM.
   virtual Health& health() = 0;
   // The delivery role's bound port (0 when it is not running).

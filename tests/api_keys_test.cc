@@ -325,7 +325,7 @@ TEST_F(ApiKeysTest, TheDeliveryServiceRefusesCallsWithoutAValidKeyAndSendsNothin
   EXPECT_EQ(refused[0].provider_status(), "rpc 16");  // UNAUTHENTICATED
   EXPECT_EQ(sent(), 0u);
 
-  auto keyed = delivery::RemoteDeliveryService::Connect(address, 2000, 1, kKey);
+  auto keyed = delivery::RemoteDeliveryService::Connect(address, 2000, 1, nullptr, kKey);
   ASSERT_TRUE(keyed.ok());
   std::vector<delivery::Result> delivered = (*keyed)->Deliver({delivery});
   ASSERT_EQ(delivered.size(), 1u);

@@ -176,7 +176,9 @@ TEST_F(MessagesTest, EveryMessageIsLoggedWithItsRunItsCreationEventAndARetention
   // One log entry per message in alice's partition, none elsewhere.
   EXPECT_EQ(Run({"XLEN", KeysOf("alice").MessageLog()}).integer, 4);
   for (int p = 0; p < 4; ++p) {
-    if (p != KeysOf("alice").partition()) EXPECT_EQ(Run({"XLEN", Keys(p).MessageLog()}).integer, 0);
+    if (p != KeysOf("alice").partition()) {
+      EXPECT_EQ(Run({"XLEN", Keys(p).MessageLog()}).integer, 0);
+    }
   }
 
   // Creation events: recorded for the other channels (their list expires

@@ -8,15 +8,15 @@
 
 namespace herald::delivery {
 
-absl::StatusOr<std::unique_ptr<RemoteDeliveryService>> RemoteDeliveryService::Connect(const std::string& address,
-                                                                                     int64_t timeout_ms,
-                                                                                     int concurrency,
-                                                                                     std::string api_key) {
+absl::StatusOr<std::unique_ptr<RemoteDeliveryService>> RemoteDeliveryService::Connect(
+    const std::string& address, int64_t timeout_ms, int concurrency,
+    std::shared_ptr<grpc::ChannelCredentials> credentials, std::string api_key) {
   if (address.empty()) return absl::InvalidArgumentError("service: empty address");
   grpc::ChannelArguments arguments;
   arguments.SetMaxSendMessageSize(kMaxDeliveryCallBytes);
   arguments.SetMaxReceiveMessageSize(kMaxDeliveryCallBytes);
-  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  auto channel = grpc::CreateCustomChannel(address, std::move(credentials), arguments);
   return std::unique_ptr<RemoteDeliveryService>(
       new RemoteDeliveryService(v1::DeliveryService::NewStub(channel), timeout_ms, std::max(1, concurrency),
                                 std::move(api_key)));

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include <grpcpp/security/credentials.h>
+
 #include "absl/status/statusor.h"
 #include "herald/delivery/v1/delivery.grpc.pb.h"
 #include "services/delivery/delivery_service.h"
@@ -19,11 +21,12 @@ class RemoteDeliveryService final : public DeliveryService {
  public:
   // `address` is host:port. A call of n messages may take
   // ceil(n / concurrency) provider timeouts plus a margin; past that it
-  // fails and every message of it is retried. A non-empty `api_key` is
+  // fails and every message of it is retried. `credentials`: the channel's
+  // (TLS, see security/tls.h); null = plaintext. A non-empty `api_key` is
   // sent with every call (`authorization: Bearer <key>`).
-  static absl::StatusOr<std::unique_ptr<RemoteDeliveryService>> Connect(const std::string& address,
-                                                                       int64_t timeout_ms, int concurrency,
-                                                                       std::string api_key = "");
+  static absl::StatusOr<std::unique_ptr<RemoteDeliveryService>> Connect(
+      const std::string& address, int64_t timeout_ms, int concurrency,
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr, std::string api_key = "");
 
   std::vector<Result> Deliver(const std::vector<Delivery>& deliveries) override;
 

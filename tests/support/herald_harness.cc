@@ -83,19 +83,21 @@ HeraldHarness::HeraldHarness(const redis::Endpoint& endpoint, HarnessOptions opt
   runtime_options.trigger_burst_per_key = options_.trigger_burst_per_key;
   runtime_options.trigger_rate_per_tenant = options_.trigger_rate_per_tenant;
   runtime_options.trigger_burst_per_tenant = options_.trigger_burst_per_tenant;
+  if (options_.customize) options_.customize(runtime_options);
   auto runtime = Runtime::Start(runtime_options);
   EXPECT_TRUE(runtime.ok()) << runtime.status();
   if (!runtime.ok()) return;
   runtime_ = std::move(*runtime);
   if (runtime_->grpc_port() != 0) {
     const std::string target = "127.0.0.1:" + std::to_string(runtime_->grpc_port());
+    auto credentials = options_.channel_credentials ? options_.channel_credentials : grpc::InsecureChannelCredentials();
     if (options_.api_key.empty()) {
-      stub_ = v1::Herald::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+      stub_ = v1::Herald::NewStub(grpc::CreateChannel(target, credentials));
     } else {
       std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
       interceptors.push_back(std::make_unique<AuthorizationInterceptorFactory>("Bearer " + options_.api_key));
       stub_ = v1::Herald::NewStub(grpc::experimental::CreateCustomChannelWithInterceptors(
-          target, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(), std::move(interceptors)));
+          target, credentials, grpc::ChannelArguments(), std::move(interceptors)));
     }
   }
 }

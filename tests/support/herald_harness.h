@@ -3,6 +3,7 @@
 // and helpers that wait for the pipeline to drain.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,6 +45,11 @@ struct HarnessOptions {
   int trigger_burst_per_key = 0;
   double trigger_rate_per_tenant = 0;
   int trigger_burst_per_tenant = 0;
+  // Applied to the runtime's options last, e.g. TLS files or a Redis URL
+  // with a password (the endpoint's ToString() never carries one).
+  std::function<void(RuntimeOptions&)> customize;
+  // The credentials of stub()'s channel (null: plaintext).
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
 };
 
 class HeraldHarness {
@@ -59,6 +65,7 @@ class HeraldHarness {
   int grpc_port() const { return runtime_ ? runtime_->grpc_port() : 0; }
   // The delivery role's port (0 without it).
   int delivery_port() const { return runtime_ ? runtime_->delivery_port() : 0; }
+  int health_port() const { return runtime_ ? runtime_->health_port() : 0; }
 
   // A deadline-bound client context.
   static std::unique_ptr<grpc::ClientContext> Context();
