@@ -180,17 +180,6 @@ int main(int argc, char** argv) {
   options.health_address = absl::GetFlag(FLAGS_health_address);
   options.grpc_memory_limit_mb = absl::GetFlag(FLAGS_grpc_memory_limit_mb);
 
-  // Connections, Redis and outbound deliveries all need fds: take all the
-  // hard limit allows (the listener keeps a reserve below it).
-  auto open_files = herald::RaiseOpenFileLimit();
-  if (open_files.ok()) {
-    herald::log::Info("herald", "open-file limit raised",
-                      {{"soft_before", static_cast<int64_t>(open_files->soft_before)},
-                       {"soft", static_cast<int64_t>(open_files->soft)},
-                       {"hard", static_cast<int64_t>(open_files->hard)}});
-  } else {
-    herald::log::Warning("herald", "open-file limit unchanged", {{"error", open_files.status()}});
-  }
   options.redis_password_file = absl::GetFlag(FLAGS_redis_password_file);
   options.tls = {absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file),
                  absl::GetFlag(FLAGS_tls_client_ca_file)};
@@ -207,6 +196,17 @@ int main(int argc, char** argv) {
 
   herald::log::Info("herald", "starting",
                     {{"roles", options.roles}, {"settings", herald::settings::NonDefaultSettings()}});
+  // Connections, Redis and outbound deliveries all need fds: take all the
+  // hard limit allows (the listener keeps a reserve below it).
+  auto open_files = herald::RaiseOpenFileLimit();
+  if (open_files.ok()) {
+    herald::log::Info("herald", "open-file limit raised",
+                      {{"soft_before", static_cast<int64_t>(open_files->soft_before)},
+                       {"soft", static_cast<int64_t>(open_files->soft)},
+                       {"hard", static_cast<int64_t>(open_files->hard)}});
+  } else {
+    herald::log::Warning("herald", "open-file limit unchanged", {{"error", open_files.status()}});
+  }
   auto runtime = herald::Runtime::Start(options);
   if (!runtime.ok()) {
     // A bad option is a bad setting: exit code 2, like one that did not parse.

@@ -299,16 +299,19 @@ TEST(ConfigurationTest, RunningHeraldLogsJsonLines) {
       EXPECT_THAT(line["settings"].get<std::string>(), HasSubstr("--grpc_address=127.0.0.1:0 (command line)"));
     }
   }
-  ASSERT_GE(messages.size(), 5u) << herald.err();
+  ASSERT_GE(messages.size(), 6u) << herald.err();
   EXPECT_EQ(messages[0], "starting");
-  EXPECT_EQ(messages[1], "started");
-  EXPECT_THAT(messages[2], ::testing::StartsWith("SIGTERM: draining"));
+  EXPECT_EQ(messages[1], "open-file limit raised");
+  EXPECT_EQ(messages[2], "started");
+  EXPECT_THAT(messages[3], ::testing::StartsWith("SIGTERM: draining"));
   EXPECT_THAT(messages[messages.size() - 2], ::testing::StartsWith("drain: finished in "));
   EXPECT_EQ(messages.back(), "stopped");
 }
 
 TEST(ConfigurationTest, GrpcLinesAreJsonLinesToo) {
-  // A port already taken: gRPC logs why it cannot bind, then Herald gives up.
+  // A port already taken by the delivery service's listener (gRPC's own;
+  // --grpc_address has Herald's accept loop, which binds without gRPC):
+  // gRPC logs why it cannot bind, then Herald gives up.
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(listener, 0);
   sockaddr_in address{};
@@ -321,8 +324,8 @@ TEST(ConfigurationTest, GrpcLinesAreJsonLinesToo) {
   const std::string taken = absl::StrCat("127.0.0.1:", ntohs(address.sin_port));
 
   const std::string dir = testing::MakeTempDir("herald-logs-");
-  Herald herald({"api", "--data_dir=" + dir, "--workflows=" + SourceDir() + "/examples/workflows",
-                 "--grpc_address=" + taken, "--metrics_address="},
+  Herald herald({"delivery", "--data_dir=" + dir, "--grpc_address=127.0.0.1:0", "--delivery_address=" + taken,
+                 "--metrics_address="},
                 {});
   EXPECT_EQ(herald.Wait(), 1) << herald.err();
   close(listener);
@@ -336,7 +339,7 @@ TEST(ConfigurationTest, GrpcLinesAreJsonLinesToo) {
   }
   EXPECT_TRUE(grpc_line) << herald.err();
   EXPECT_THAT(ErrorMessages(herald).back(),
-              HasSubstr("--grpc_address " + taken + ": cannot listen (set on the command line)"));
+              HasSubstr("--delivery_address " + taken + ": cannot listen (set on the command line)"));
 }
 
 }  // namespace
