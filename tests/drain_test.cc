@@ -480,6 +480,18 @@ TEST_F(DrainTest, CallInFlightFinishesWhileNewCallsAreRefused) {
   // Draining: not ready, and a new call is refused rather than held.
   auto health = testing::CheckHealth(channel, "");
   EXPECT_FALSE(health.ok() && *health == testing::Serving::kServing);
+  // The readiness flip comes first; the gRPC server starts refusing a
+  // moment later, in the drain's parallel step. A call that needs no Redis
+  // tells when it does (a write sent before would be held, not refused).
+  bool refusing = false;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10); !refusing && absl::Now() < deadline;) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::ListWorkflowsResponse workflows;
+    refusing = !stub->ListWorkflows(&context, v1::ListWorkflowsRequest(), &workflows).ok();
+    if (!refusing) absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(refusing) << "new calls were still served 10 s into the drain";
   v1::TriggerResponse refused_response;
   grpc::Status refused = Trigger(*stub, DrainTrigger("refused", 0, 1), &refused_response, absl::Seconds(5));
   EXPECT_FALSE(refused.ok());
