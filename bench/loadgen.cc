@@ -19,7 +19,6 @@
 // the in-app rate, lost and duplicated deliveries (counted by the sink per
 // message id), Herald's delivery outcomes, and the delivery hop p50/p99
 // (fan-out queued -> outcome recorded) from Herald's /metrics histogram.
-#include <curl/curl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -57,6 +56,8 @@
 #include "nlohmann/json.hpp"
 #include "redis/client.h"
 #include "redis/embedded_server.h"
+#include "tests/support/loopback.h"
+#include "tests/support/scrape.h"
 
 ABSL_FLAG(int, recipients_per_trigger, 1, "Recipients in each Trigger call");
 ABSL_FLAG(int, triggers, 20000, "Trigger calls to send");
@@ -79,6 +80,12 @@ ABSL_FLAG(int, dispatcher_threads, 0, "With a sink: Herald's --dispatcher_thread
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using herald::testing::FreeLoopbackPort;
+using herald::testing::HasLabels;
+using herald::testing::HttpGet;
+using herald::testing::ParseScrape;
+using herald::testing::Sample;
+using herald::testing::SumOf;
 
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -146,52 +153,14 @@ std::unique_ptr<Sink> StartSink(const std::vector<std::string>& args) {
   return sink;
 }
 
-// A free loopback TCP port (bound, then released for the child to take).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-size_t AppendBody(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
-}
-
-// GET `url` (loopback, 5 s deadline); the body on a 200, nothing otherwise.
-std::optional<std::string> HttpGet(const std::string& url) {
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return std::nullopt;
-  std::string body;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
-  CURLcode code = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  if (code != CURLE_OK || status != 200) return std::nullopt;
-  return body;
-}
-
 struct SinkStats {
   int64_t count = 0, unique = 0, duplicates = 0, first_ms = 0, last_ms = 0;
 };
 
 std::optional<SinkStats> ReadSinkStats(const Sink& sink) {
-  auto body = HttpGet(absl::StrCat("http://127.0.0.1:", sink.stats_port, "/stats"));
-  if (!body) return std::nullopt;
-  auto json = nlohmann::json::parse(*body, nullptr, false);
+  auto response = HttpGet(sink.stats_port, "/stats");
+  if (!response || response->status != 200) return std::nullopt;
+  auto json = nlohmann::json::parse(response->body, nullptr, false);
   if (!json.is_object()) return std::nullopt;
   SinkStats stats;
   stats.count = json.value("count", int64_t{0});
@@ -202,40 +171,6 @@ std::optional<SinkStats> ReadSinkStats(const Sink& sink) {
   return stats;
 }
 
-// One sample of Prometheus text exposition: name, labels, value.
-struct Sample {
-  std::string name;
-  std::map<std::string, std::string> labels;
-  double value = 0;
-};
-
-// Parses the text format well enough for Herald's own /metrics (label
-// values never hold '"' or ',' there).
-std::vector<Sample> ParseMetrics(const std::string& text) {
-  std::vector<Sample> samples;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    Sample sample;
-    size_t brace = line.find('{');
-    size_t space = line.rfind(' ');
-    if (space == absl::string_view::npos) continue;
-    if (brace != absl::string_view::npos && brace < space) {
-      sample.name = std::string(line.substr(0, brace));
-      size_t close = line.find('}', brace);
-      if (close == absl::string_view::npos) continue;
-      for (absl::string_view pair : absl::StrSplit(line.substr(brace + 1, close - brace - 1), ',', absl::SkipEmpty())) {
-        std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
-        sample.labels[kv.first] = std::string(absl::StripSuffix(absl::StripPrefix(kv.second, "\""), "\""));
-      }
-    } else {
-      sample.name = std::string(line.substr(0, space));
-    }
-    if (!absl::SimpleAtod(line.substr(space + 1), &sample.value)) continue;
-    samples.push_back(std::move(sample));
-  }
-  return samples;
-}
-
 // Quantile `q` of the histogram `name` (samples matching `labels`), linear
 // within the bucket it falls in, as Prometheus' histogram_quantile does;
 // in the +Inf bucket, the highest finite bound. Also returns the count.
@@ -243,14 +178,9 @@ std::pair<double, double> HistogramQuantile(const std::vector<Sample>& samples, 
                                             const std::map<std::string, std::string>& labels, double q) {
   std::vector<std::pair<double, double>> buckets;  // (upper bound, cumulative count)
   for (const Sample& sample : samples) {
-    if (sample.name != name + "_bucket") continue;
-    bool match = true;
-    for (const auto& [key, value] : labels) {
-      auto it = sample.labels.find(key);
-      if (it == sample.labels.end() || it->second != value) match = false;
-    }
+    if (sample.name != name + "_bucket" || !HasLabels(sample, labels)) continue;
     auto le = sample.labels.find("le");
-    if (!match || le == sample.labels.end()) continue;
+    if (le == sample.labels.end()) continue;
     double bound = le->second == "+Inf" ? std::numeric_limits<double>::infinity() : std::atof(le->second.c_str());
     buckets.emplace_back(bound, sample.value);
   }
@@ -269,23 +199,6 @@ std::pair<double, double> HistogramQuantile(const std::vector<Sample>& samples, 
     below = cumulative;
   }
   return {lower, total};
-}
-
-// The sum of `name`'s samples whose labels include `labels` (e.g. a
-// channel's deliveries whatever its provider label says).
-double SampleValue(const std::vector<Sample>& samples, const std::string& name,
-                   const std::map<std::string, std::string>& labels) {
-  double sum = 0;
-  for (const Sample& sample : samples) {
-    if (sample.name != name) continue;
-    bool match = true;
-    for (const auto& [label, value] : labels) {
-      auto found = sample.labels.find(label);
-      match = match && found != sample.labels.end() && found->second == value;
-    }
-    if (match) sum += sample.value;
-  }
-  return sum;
 }
 
 struct OwnHerald {
@@ -377,7 +290,7 @@ bool StartHerald(OwnHerald& own, const HeraldSettings& settings, std::string* ad
   const bool delivery = !channels.empty();
   if (delivery) {
     std::ofstream(own.dir + "/delivery.yaml") << "channels:\n" << channels;
-    own.metrics_port = FreePort();
+    own.metrics_port = FreeLoopbackPort();
   }
   int out[2];
   if (pipe(out) != 0) return false;
@@ -709,8 +622,8 @@ int main(int argc, char** argv) {
     // Deliveries are recorded right after the sink answers: give the last
     // outcomes a moment to land before reading the histogram.
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    auto text = HttpGet(absl::StrCat("http://127.0.0.1:", own.metrics_port, "/metrics"));
-    if (text) metrics = ParseMetrics(*text);
+    auto response = HttpGet(own.metrics_port, "/metrics");
+    if (response && response->status == 200) metrics = ParseScrape(response->body);
     else std::cerr << "loadgen: could not read Herald's /metrics" << std::endl;
   }
 
@@ -779,7 +692,8 @@ int main(int argc, char** argv) {
     auto provider = HistogramQuantile(metrics, "herald_delivery_provider_seconds", {{"channel", run.channel}}, 0.5);
     auto provider99 = HistogramQuantile(metrics, "herald_delivery_provider_seconds", {{"channel", run.channel}}, 0.99);
     auto outcome = [&](const char* name) {
-      return SampleValue(metrics, "herald_deliveries_total", {{"channel", run.channel}, {"outcome", name}});
+      // Summed over the provider label; none is 0 here.
+      return std::max(0.0, SumOf(metrics, "herald_deliveries_total", {{"channel", run.channel}, {"outcome", name}}));
     };
     result[run.name] = {
         {"deliveries_per_s", std::round(per_s)},

@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <thread>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -20,6 +19,8 @@
 #include "gtest/gtest.h"
 #include "runtime/grpc_server.h"
 #include "runtime/health.h"
+#include "tests/support/eventually.h"
+#include "tests/support/loopback.h"
 
 namespace herald {
 namespace {
@@ -52,29 +53,12 @@ absl::StatusOr<ServingStatus> Check(const std::string& target, const std::string
 
 // Polls a fresh health call until it answers SERVING or `timeout` passes.
 bool ServesWithin(const std::string& target, absl::Duration timeout) {
-  absl::Time give_up = absl::Now() + timeout;
-  while (absl::Now() < give_up) {
-    auto answer = CheckHealth(*NewChannel(target), kLivenessService, absl::Milliseconds(500));
-    if (answer.ok() && *answer == ServingStatus::kServing) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
-// A TCP socket connected to 127.0.0.1:port (the kernel completes the
-// handshake whether or not the server accepts), or -1.
-int ConnectRaw(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return testing::Eventually(
+      [&] {
+        auto answer = CheckHealth(*NewChannel(target), kLivenessService, absl::Milliseconds(500));
+        return answer.ok() && *answer == ServingStatus::kServing;
+      },
+      timeout);
 }
 
 // Whether the server answered `fd` within `timeout`: closed it (EOF or
@@ -182,7 +166,7 @@ TEST(GrpcListenerTest, ShedsConnectionsAboveTheBoundAndServesAgainWhenOneCloses)
   EXPECT_EQ(test.server->listener().live_connections(), 2);
 
   // A third is accepted and closed at once: its client learns promptly.
-  int third = ConnectRaw(test.server->port());
+  int third = testing::ConnectLoopback(test.server->port());
   ASSERT_GE(third, 0);
   EXPECT_TRUE(AnsweredByServer(third, absl::Seconds(5)));
   close(third);

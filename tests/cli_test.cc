@@ -1,38 +1,21 @@
 // heraldctl against a running Herald: human and --json output, exit codes
 // and error text for bad input and for an unreachable server.
-#include <sys/wait.h>
-
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
 #include "auth/api_keys.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/herald_harness.h"
+#include "tests/support/herald_process.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using Result = testing::CommandResult;
 
 // `environment`: arguments of env(1) before heraldctl, e.g. "-u HERALD_API_KEY".
 Result RunCli(const std::string& args, const std::string& environment = "") {
-  const char* dir = std::getenv("HERALD_BINARY_DIR");
-  std::string command = absl::StrCat(environment.empty() ? "" : "env " + environment + " ", dir != nullptr ? dir : ".",
-                                     "/cli/heraldctl ", args, " 2>&1");
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t read;
-  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, read);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return testing::RunHeraldctl(args, environment);
 }
 
 class CliTest : public testing::RedisTest {};

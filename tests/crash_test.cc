@@ -7,9 +7,10 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "herald/v1/pipeline.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/herald_harness.h"
+#include "tests/support/herald_process.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
@@ -35,27 +37,12 @@ constexpr int kPartitions = 4;  // HarnessOptions' default, as the worker's --pa
 // (runtime/runtime.cc), e.g. victim-batcher-0, victim-fanout-1.
 constexpr char kVictim[] = "victim";
 
-pid_t SpawnWorker(const std::string& redis, const std::string& workflows, const std::string& name) {
-  const char* binary_dir = std::getenv("HERALD_BINARY_DIR");
-  std::string binary = absl::StrCat(binary_dir != nullptr ? binary_dir : ".", "/runtime/herald");
-  std::vector<std::string> args = {binary,
-                                   "batcher,fanout",
-                                   "--redis=" + redis,
-                                   "--workflows=" + workflows,
-                                   "--metrics_address=",
-                                   // every role serves health on a gRPC port: a free one
-                                   "--grpc_address=127.0.0.1:0",
-                                   "--consumer=" + name,
-                                   "--reclaim_idle_ms=300"};
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+std::unique_ptr<testing::HeraldProcess> SpawnWorker(const std::string& redis, const std::string& workflows,
+                                                    const std::string& name) {
+  return std::make_unique<testing::HeraldProcess>(std::vector<std::string>{
+      "batcher,fanout", "--redis=" + redis, "--workflows=" + workflows, "--metrics_address=",
+      // every role serves health on a gRPC port: a free one
+      "--grpc_address=127.0.0.1:0", "--consumer=" + name, "--reclaim_idle_ms=300"});
 }
 
 int64_t CountMessages(redis::RedisClient& client) {
@@ -156,9 +143,8 @@ steps:
   ASSERT_TRUE(api.ok());
   for (int r = 0; r < kRecipients; ++r) ASSERT_TRUE(api.Identify(absl::StrCat("u", r), "U").ok());
 
-  pid_t victim = SpawnWorker(endpoint().ToString(), api.workflows_dir(), kVictim);
-  ASSERT_GT(victim, 0);
-  bool victim_reaped = false;
+  std::unique_ptr<testing::HeraldProcess> victim = SpawnWorker(endpoint().ToString(), api.workflows_dir(), kVictim);
+  ASSERT_TRUE(victim->started());
   std::thread load([&] {
     for (int start = 0; start < kTriggers; start += 200) {
       v1::TriggerBatchRequest batch;
@@ -176,10 +162,7 @@ steps:
   // Whatever fails below, no stopped or running worker outlives the test
   // and the load thread is joined.
   absl::Cleanup cleanup = [&] {
-    if (!victim_reaped) {
-      kill(victim, SIGKILL);
-      waitpid(victim, nullptr, 0);
-    }
+    victim.reset();
     if (load.joinable()) load.join();
   };
 
@@ -197,10 +180,8 @@ steps:
   const std::string victim_prefix = absl::StrCat(kVictim, "-");
   std::set<HeldEntry> held_when_frozen;
   for (int attempt = 0; attempt < 100 && held_when_frozen.empty(); ++attempt) {
-    ASSERT_EQ(kill(victim, SIGSTOP), 0);
-    int status = 0;
-    ASSERT_EQ(waitpid(victim, &status, WUNTRACED), victim);
-    ASSERT_TRUE(WIFSTOPPED(status)) << "the worker exited early, status " << status;
+    ASSERT_TRUE(victim->Freeze()) << "the worker exited early, status " << victim->Exited().value_or(-1) << "\n"
+                                  << victim->Log();
     // An acknowledgement it wrote just before it stopped may still be
     // unread in its socket: a round trip of ours after it is read lets
     // Redis apply it first, so what we see below stays held.
@@ -209,16 +190,15 @@ steps:
     PendingFor(*client, victim_prefix, &held_when_frozen);
     if (HasFatalFailure()) return;
     if (held_when_frozen.empty()) {
-      ASSERT_EQ(kill(victim, SIGCONT), 0);
+      ASSERT_TRUE(victim->Signal(SIGCONT));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
   ASSERT_FALSE(held_when_frozen.empty()) << "the worker never held an entry when frozen (100 attempts)";
-  ASSERT_EQ(kill(victim, SIGKILL), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(victim, &status, 0), victim);
-  victim_reaped = true;
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+  ASSERT_TRUE(victim->Signal(SIGKILL));
+  std::optional<int> status = victim->WaitForExit(absl::Seconds(10));
+  ASSERT_TRUE(status.has_value()) << "the worker outlived SIGKILL";
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL) << "status " << *status;
   EXPECT_LT(at_kill, kTriggers) << "the worker finished before it could be killed";
   load.join();
 
@@ -242,12 +222,13 @@ steps:
   std::cout << "killed at " << at_kill << " messages holding " << held.size() << " entries ("
             << absl::StrJoin(holders, ", ") << ") that carry " << carried.size() << " triggers" << std::endl;
 
-  pid_t survivor = SpawnWorker(endpoint().ToString(), api.workflows_dir(), "survivor");
-  ASSERT_GT(survivor, 0);
+  std::unique_ptr<testing::HeraldProcess> survivor =
+      SpawnWorker(endpoint().ToString(), api.workflows_dir(), "survivor");
+  ASSERT_TRUE(survivor->started());
   bool drained = api.WaitForIdle(absl::Seconds(120));
-  kill(survivor, SIGTERM);
-  waitpid(survivor, &status, 0);
-  ASSERT_TRUE(drained) << "entries left in the streams after the survivor ran";
+  survivor->Signal(SIGTERM);
+  survivor->WaitForExit(absl::Seconds(30));
+  ASSERT_TRUE(drained) << "entries left in the streams after the survivor ran\n" << survivor->Log();
 
   // The held entries were taken over, processed, acknowledged and deleted.
   for (const HeldEntry& entry : held) {

@@ -8,10 +8,10 @@
 
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/eventually.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
 
@@ -68,12 +68,7 @@ class DeadlineRetryTest : public testing::RedisTest {
 
   // Polls until `user`'s feed has an item; false at `timeout`.
   bool WaitForFeedItem(testing::HeraldHarness& harness, const std::string& user, absl::Duration timeout) {
-    const absl::Time give_up = absl::Now() + timeout;
-    while (absl::Now() < give_up) {
-      if (!harness.AllFeedItems(user).empty()) return true;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return false;
+    return testing::Eventually([&] { return !harness.AllFeedItems(user).empty(); }, timeout);
   }
 };
 
@@ -82,15 +77,15 @@ TEST_F(DeadlineRetryTest, GivenUpTriggerIsDeliveredOnceAndTheRetryNamesItsRun) {
   // workers once it resumes.
   testing::HeraldHarness api(endpoint(), Options("api"));
   ASSERT_TRUE(api.ok());
-  std::thread retry_thread;
-  absl::Cleanup join = [&] {
-    if (retry_thread.joinable()) retry_thread.join();
-  };
+  grpc::Status retried;
+  v1::TriggerResponse retried_response;
+  // Declared before the pause: Redis resumes before the retry is joined.
+  std::jthread retry_thread;
   auto client = Connect();
   // Writes wait (the API's scripts are writes); the API has no timeout on
   // them, so each call is held in flight until UNPAUSE.
-  ASSERT_TRUE(client->Execute({"CLIENT", "PAUSE", "20000", "WRITE"}).ok());
-  absl::Cleanup unpause = [&] { client->Execute({"CLIENT", "UNPAUSE"}).IgnoreError(); };
+  testing::PausedWrites pause(*client);
+  ASSERT_TRUE(pause.ok());
 
   // Two callers give up after 1 s: "later" retries once its trigger was
   // delivered, "held" retries at once, while its first call is still held.
@@ -99,11 +94,9 @@ TEST_F(DeadlineRetryTest, GivenUpTriggerIsDeliveredOnceAndTheRetryNamesItsRun) {
   EXPECT_EQ(later.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << later.error_message();
   grpc::Status held = Trigger(api.stub(), Request("held", "export-held"), &ignored, absl::Seconds(1));
   EXPECT_EQ(held.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << held.error_message();
-  grpc::Status retried;
-  v1::TriggerResponse retried_response;
-  retry_thread = std::thread(
+  retry_thread = std::jthread(
       [&] { retried = Trigger(api.stub(), Request("held", "export-held"), &retried_response, absl::Seconds(20)); });
-  ASSERT_TRUE(client->Execute({"CLIENT", "UNPAUSE"}).ok());
+  ASSERT_TRUE(pause.Resume().ok());
   retry_thread.join();
   ASSERT_TRUE(retried.ok()) << retried.error_message();
   ASSERT_EQ(retried_response.runs_size(), 1);

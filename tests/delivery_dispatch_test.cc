@@ -24,6 +24,7 @@
 #include "services/delivery/remote.h"
 #include "services/delivery/server.h"
 #include "services/delivery/providers/testing/test_servers.h"
+#include "tests/support/eventually.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
@@ -31,6 +32,7 @@ namespace {
 
 using delivery::Delivery;
 using delivery::Result;
+using testing::Eventually;
 using testing::RedisTest;
 
 constexpr int kPartitions = 2;
@@ -101,15 +103,6 @@ class ScriptedService final : public delivery::DeliveryService {
   std::map<std::string, int> calls_;
   std::vector<Delivery> seen_;
 };
-
-bool Eventually(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(15)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return condition();
-}
 
 class DeliveryDispatchTest : public RedisTest {
  protected:

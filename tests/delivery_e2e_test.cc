@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "services/delivery/providers/testing/test_servers.h"
+#include "tests/support/eventually.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
 
@@ -24,6 +25,7 @@ namespace herald {
 namespace {
 
 using nlohmann::json;
+using testing::Eventually;
 
 constexpr char kSecret[] = "whsec_e2e";
 
@@ -61,15 +63,6 @@ steps:
   - {ref: sms, type: channel, channel_type: sms, channel: sms, template: {text: "Sign-in from {{ data.where }}"}}
 )"},
 };
-
-bool Eventually(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return condition();
-}
 
 class DeliveryE2eTest : public testing::RedisTest {
  protected:

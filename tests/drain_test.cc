@@ -6,20 +6,15 @@
 // once and every unacknowledged one at most once. A call held in flight
 // finishes during the drain while new calls are refused, and a second
 // SIGTERM ends a drain at once.
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -30,11 +25,17 @@
 #include "gtest/gtest.h"
 #include "herald/v1/herald.grpc.pb.h"
 #include "nlohmann/json.hpp"
-#include "tests/support/grpc_health.h"
+#include "runtime/health.h"
+#include "tests/support/eventually.h"
+#include "tests/support/herald_process.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
 namespace {
+
+using testing::Eventually;
+using testing::HeraldProcess;
+using testing::ReadFile;
 
 constexpr int kPartitions = 4;
 constexpr int64_t kDrainTimeoutMs = 5000;
@@ -46,92 +47,6 @@ constexpr char kWorkflow[] = R"(key: drain
 steps:
   - {ref: feed, type: channel, channel_type: in_app_feed, template: {markdown: "{{ data.i }}"}}
 )";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// One `herald` child process, its stdout and stderr in `log_path`. The
-// destructor kills (SIGKILL) and reaps it if it still runs.
-class HeraldProcess {
- public:
-  HeraldProcess(std::vector<std::string> args, std::string log_path) : log_path_(std::move(log_path)) {
-    const char* binary_dir = std::getenv("HERALD_BINARY_DIR");
-    args.insert(args.begin(), absl::StrCat(binary_dir != nullptr ? binary_dir : ".", "/runtime/herald"));
-    pid_ = fork();
-    if (pid_ == 0) {
-      int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (log >= 0) {
-        dup2(log, STDOUT_FILENO);
-        dup2(log, STDERR_FILENO);
-      }
-      std::vector<char*> argv;
-      for (std::string& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~HeraldProcess() {
-    if (pid_ > 0 && !exit_status_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  HeraldProcess(const HeraldProcess&) = delete;
-  HeraldProcess& operator=(const HeraldProcess&) = delete;
-
-  void Signal(int signal) { kill(pid_, signal); }
-  std::string Log() const { return ReadFile(log_path_); }
-
-  // The exit status once the process has exited; nullopt while it runs.
-  std::optional<int> Exited() {
-    if (!exit_status_) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) exit_status_ = status;
-    }
-    return exit_status_;
-  }
-
-  // Polls until the process exits; nullopt when it still runs at `timeout`.
-  std::optional<int> WaitForExit(absl::Duration timeout) {
-    const absl::Time give_up = absl::Now() + timeout;
-    while (!Exited() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(2));
-    return Exited();
-  }
-
-  // Polls the log for `text`; false at `timeout` or when the process exited
-  // without writing it.
-  bool WaitForLog(const std::string& text, absl::Duration timeout) {
-    const absl::Time give_up = absl::Now() + timeout;
-    while (absl::Now() < give_up) {
-      if (absl::StrContains(Log(), text)) return true;
-      if (Exited()) return absl::StrContains(Log(), text);
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return false;
-  }
-
-  // The gRPC port from the startup line (printed once every role runs), or
-  // 0 when it did not come within `timeout`.
-  int WaitForPort(absl::Duration timeout) {
-    const std::string kMarker = "gRPC on port ";
-    if (!WaitForLog(kMarker, timeout)) return 0;
-    std::string log = Log();
-    std::string digits = log.substr(log.find(kMarker) + kMarker.size());
-    int port = 0;
-    absl::SimpleAtoi(digits.substr(0, digits.find_first_not_of("0123456789")), &port);
-    return port;
-  }
-
- private:
-  const std::string log_path_;
-  pid_t pid_ = -1;
-  std::optional<int> exit_status_;
-};
 
 std::unique_ptr<v1::Herald::Stub> StubFor(int port) {
   grpc::ChannelArguments args;
@@ -278,8 +193,7 @@ class DrainTest : public testing::RedisTest {
     testing::RedisTest::SetUp();
     dir_ = testing::MakeTempDir("herald-drain-");
     ASSERT_FALSE(dir_.empty());
-    std::filesystem::create_directories(dir_ + "/workflows");
-    std::ofstream(dir_ + "/workflows/drain.yaml") << kWorkflow;
+    testing::WriteFile(dir_ + "/workflows", "drain.yaml", kWorkflow);
   }
   void TearDown() override {
     std::error_code ignored;
@@ -313,14 +227,11 @@ void DrainTest::SigtermUnderLoadLosesAndDoublesNothing(const std::string& where,
                                                        bool embedded) {
   std::vector<Attempt> attempts;
   {
-    HeraldProcess first(Flags("all", where, "first", kDrainTimeoutMs), dir_ + "/first.log");
+    HeraldProcess first(Flags("all", where, "first", kDrainTimeoutMs));
     const int port = first.WaitForPort(absl::Seconds(30));
     ASSERT_NE(port, 0) << first.Log();
     TriggerLoad load(port);
-    const absl::Time give_up = absl::Now() + absl::Seconds(60);
-    while (load.acked() < kAckedBeforeSignal && absl::Now() < give_up && !first.Exited()) {
-      absl::SleepFor(absl::Milliseconds(1));
-    }
+    Eventually([&] { return load.acked() >= kAckedBeforeSignal || first.Exited(); }, absl::Seconds(60));
     ASSERT_GE(load.acked(), kAckedBeforeSignal) << first.Log();
 
     load.SignalSent();
@@ -363,7 +274,7 @@ void DrainTest::SigtermUnderLoadLosesAndDoublesNothing(const std::string& where,
   }
   EXPECT_GE(refused, 1) << "no call was refused: the load stopped before the drain";
 
-  HeraldProcess second(Flags("all", where, "second", kDrainTimeoutMs), dir_ + "/second.log");
+  HeraldProcess second(Flags("all", where, "second", kDrainTimeoutMs));
   const int port = second.WaitForPort(absl::Seconds(30));
   ASSERT_NE(port, 0) << second.Log();
   auto client = ConnectWhenUp(redis);
@@ -427,17 +338,16 @@ TEST_F(DrainTest, SigtermUnderLoadWithEmbeddedRedis) {
 // Polls CLIENT LIST until a connection waits in a paused EVALSHA (every
 // trigger runs a script): the API has the call in flight.
 bool WaitForHeldScript(redis::RedisClient& client, absl::Duration timeout) {
-  const absl::Time give_up = absl::Now() + timeout;
-  while (absl::Now() < give_up) {
-    auto list = client.Execute({"CLIENT", "LIST"});
-    if (list.ok()) {
-      for (absl::string_view line : absl::StrSplit(list->str, '\n')) {
-        if (absl::StrContains(line, " flags=b") && absl::StrContains(line, " cmd=evalsha")) return true;
-      }
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return false;
+  return Eventually(
+      [&] {
+        auto list = client.Execute({"CLIENT", "LIST"});
+        if (!list.ok()) return false;
+        for (absl::string_view line : absl::StrSplit(list->str, '\n')) {
+          if (absl::StrContains(line, " flags=b") && absl::StrContains(line, " cmd=evalsha")) return true;
+        }
+        return false;
+      },
+      timeout);
 }
 
 int64_t EventsWritten(redis::RedisClient& client) {
@@ -452,34 +362,31 @@ int64_t EventsWritten(redis::RedisClient& client) {
 TEST_F(DrainTest, CallInFlightFinishesWhileNewCallsAreRefused) {
   // The API alone: nothing consumes what it writes, and the only scripts
   // Redis holds while paused are its own.
-  HeraldProcess api(Flags("api", "--redis=" + endpoint().ToString(), "held", 10'000), dir_ + "/api.log");
+  HeraldProcess api(Flags("api", "--redis=" + endpoint().ToString(), "held", 10'000));
   const int port = api.WaitForPort(absl::Seconds(30));
   ASSERT_NE(port, 0) << api.Log();
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
   auto stub = v1::Herald::NewStub(channel);
-  EXPECT_EQ(testing::CheckHealth(channel, "").value_or(testing::Serving::kUnknown), testing::Serving::kServing);
+  EXPECT_EQ(CheckHealth(*channel, "", absl::Seconds(2)).value_or(ServingStatus::kUnknown), ServingStatus::kServing);
 
-  // Cleanups run in reverse: Redis resumes before the caller is joined.
-  std::thread held;
-  absl::Cleanup join = [&] {
-    if (held.joinable()) held.join();
-  };
-  auto client = Connect();
-  ASSERT_TRUE(client->Execute({"CLIENT", "PAUSE", "20000", "WRITE"}).ok());
-  absl::Cleanup unpause = [&] { client->Execute({"CLIENT", "UNPAUSE"}).IgnoreError(); };
   grpc::Status held_status;
   v1::TriggerResponse held_response;
-  held = std::thread([&] {
+  // Declared before the pause: Redis resumes before the caller is joined.
+  std::jthread held;
+  auto client = Connect();
+  testing::PausedWrites pause(*client);
+  ASSERT_TRUE(pause.ok());
+  held = std::jthread([&] {
     held_status = Trigger(*stub, DrainTrigger("held", 0, 0), &held_response, absl::Seconds(30));
   });
   ASSERT_TRUE(WaitForHeldScript(*client, absl::Seconds(10))) << "the trigger never reached Redis";
 
   const absl::Time signalled = absl::Now();
   api.Signal(SIGTERM);
-  ASSERT_TRUE(api.WaitForLog("herald: drain: readiness NOT_SERVING: done", absl::Seconds(10))) << api.Log();
+  ASSERT_TRUE(api.WaitForOutput("herald: drain: readiness NOT_SERVING: done", absl::Seconds(10))) << api.Log();
   // Draining: not ready, and a new call is refused rather than held.
-  auto health = testing::CheckHealth(channel, "");
-  EXPECT_FALSE(health.ok() && *health == testing::Serving::kServing);
+  auto health = CheckHealth(*channel, "", absl::Seconds(2));
+  EXPECT_FALSE(health.ok() && *health == ServingStatus::kServing);
   // The readiness flip comes first; the gRPC server starts refusing a
   // moment later, in the drain's parallel step. A call that needs no Redis
   // tells when it does (a write sent before would be held, not refused).
@@ -500,7 +407,7 @@ TEST_F(DrainTest, CallInFlightFinishesWhileNewCallsAreRefused) {
   EXPECT_FALSE(api.Exited().has_value()) << api.Log();
   EXPECT_FALSE(absl::StrContains(api.Log(), "herald: drain: gRPC calls: done")) << api.Log();
 
-  ASSERT_TRUE(client->Execute({"CLIENT", "UNPAUSE"}).ok());
+  ASSERT_TRUE(pause.Resume().ok());
   std::optional<int> status = api.WaitForExit(absl::Seconds(15));
   ASSERT_TRUE(status.has_value()) << api.Log();
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << api.Log();
@@ -513,19 +420,17 @@ TEST_F(DrainTest, CallInFlightFinishesWhileNewCallsAreRefused) {
 }
 
 TEST_F(DrainTest, SecondSigtermDuringTheDrainExitsAtOnce) {
-  HeraldProcess api(Flags("api", "--redis=" + endpoint().ToString(), "held", 10'000), dir_ + "/api.log");
+  HeraldProcess api(Flags("api", "--redis=" + endpoint().ToString(), "held", 10'000));
   const int port = api.WaitForPort(absl::Seconds(30));
   ASSERT_NE(port, 0) << api.Log();
   auto stub = StubFor(port);
-  std::thread held;
-  absl::Cleanup join = [&] {
-    if (held.joinable()) held.join();
-  };
-  auto client = Connect();
-  ASSERT_TRUE(client->Execute({"CLIENT", "PAUSE", "20000", "WRITE"}).ok());
-  absl::Cleanup unpause = [&] { client->Execute({"CLIENT", "UNPAUSE"}).IgnoreError(); };
   grpc::Status held_status;
-  held = std::thread([&] {
+  // Declared before the pause: Redis resumes before the caller is joined.
+  std::jthread held;
+  auto client = Connect();
+  testing::PausedWrites pause(*client);
+  ASSERT_TRUE(pause.ok());
+  held = std::jthread([&] {
     v1::TriggerResponse response;
     held_status = Trigger(*stub, DrainTrigger("held", 0, 0), &response, absl::Seconds(30));
   });
@@ -533,7 +438,7 @@ TEST_F(DrainTest, SecondSigtermDuringTheDrainExitsAtOnce) {
 
   api.Signal(SIGTERM);
   // Signals of one kind do not queue: the second is sent once the first was taken.
-  ASSERT_TRUE(api.WaitForLog("herald: SIGTERM: draining", absl::Seconds(10))) << api.Log();
+  ASSERT_TRUE(api.WaitForOutput("herald: SIGTERM: draining", absl::Seconds(10))) << api.Log();
   api.Signal(SIGTERM);
   std::optional<int> status = api.WaitForExit(absl::Seconds(3));
   ASSERT_TRUE(status.has_value()) << "the second SIGTERM did not end the drain\n" << api.Log();

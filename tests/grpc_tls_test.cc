@@ -5,11 +5,8 @@
 // variables; and the dispatcher reaches a `herald delivery` service over
 // mTLS (--delivery_tls_*), while a dispatcher without a client certificate
 // is refused (its messages wait for a retry).
-#include <sys/wait.h>
-
 #include <grpcpp/create_channel.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -23,7 +20,9 @@
 #include "security/tls.h"
 #include "services/delivery/providers/testing/test_servers.h"
 #include "services/delivery/remote.h"
+#include "tests/support/eventually.h"
 #include "tests/support/herald_harness.h"
+#include "tests/support/herald_process.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
@@ -44,26 +43,9 @@ steps:
   - {ref: hook, type: channel, channel_type: webhook, channel: hooks, template: {body: '{"service": {{ data.service | json }}}'}}
 )";
 
-struct CliResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// heraldctl with `args`, after `env` (e.g. "HERALD_TLS_CA_FILE=/x").
-CliResult RunCli(const std::string& args, const std::string& env = "") {
-  const char* dir = std::getenv("HERALD_BINARY_DIR");
-  const std::string command =
-      absl::StrCat(env, env.empty() ? "" : " ", dir != nullptr ? dir : ".", "/cli/heraldctl ", args, " 2>&1");
-  CliResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t read;
-  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, read);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using CliResult = testing::CommandResult;
+using testing::Eventually;
+using testing::RunHeraldctl;
 
 std::shared_ptr<grpc::ChannelCredentials> Client(const TlsFiles& files) {
   auto credentials = security::MakeChannelCredentials(files, /*tls=*/true, "tls_");
@@ -81,15 +63,6 @@ grpc::Status Identify(int port, std::shared_ptr<grpc::ChannelCredentials> creden
   request.mutable_user()->set_id("ana");
   v1::User user;
   return stub->IdentifyUser(testing::HeraldHarness::Context().get(), request, &user);
-}
-
-bool Eventually(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return condition();
 }
 
 class GrpcTlsTest : public testing::RedisTest {
@@ -146,20 +119,22 @@ TEST_F(GrpcTlsTest, TheApiServesTlsClientsAndRefusesPlaintextOnes) {
 
   // heraldctl: from its flags, from HERALD_TLS_* variables, and not without TLS.
   const std::string addr = absl::StrCat("--addr=127.0.0.1:", port, " --timeout_ms=5000");
-  CliResult flags = RunCli(absl::StrCat(addr, " --tls_ca_file=", pki_->ca_file, " user rita"));
+  CliResult flags = RunHeraldctl(absl::StrCat(addr, " --tls_ca_file=", pki_->ca_file, " user rita"));
   EXPECT_EQ(flags.exit_code, 0) << flags.output;
   EXPECT_THAT(flags.output, HasSubstr("rita  Rita"));
-  CliResult env = RunCli(addr + " user rita", "HERALD_TLS_CA_FILE=" + pki_->ca_file);
+  CliResult env = RunHeraldctl(addr + " user rita", "HERALD_TLS_CA_FILE=" + pki_->ca_file);
   EXPECT_EQ(env.exit_code, 0) << env.output;
-  CliResult named = RunCli(absl::StrCat(addr, " --tls_ca_file=", pki_->ca_file, " --tls_server_name=localhost user rita"));
+  CliResult named =
+      RunHeraldctl(absl::StrCat(addr, " --tls_ca_file=", pki_->ca_file, " --tls_server_name=localhost user rita"));
   EXPECT_EQ(named.exit_code, 0) << named.output;
   CliResult misnamed =
-      RunCli(absl::StrCat(addr, " --tls_ca_file=", pki_->ca_file, " --tls_server_name=herald.internal user rita"));
+      RunHeraldctl(
+          absl::StrCat(addr, " --tls_ca_file=", pki_->ca_file, " --tls_server_name=herald.internal user rita"));
   EXPECT_EQ(misnamed.exit_code, 1) << misnamed.output;
-  CliResult plaintext = RunCli(addr + " user rita");
+  CliResult plaintext = RunHeraldctl(addr + " user rita");
   EXPECT_EQ(plaintext.exit_code, 1) << plaintext.output;
   EXPECT_THAT(plaintext.output, HasSubstr("heraldctl: unavailable"));
-  CliResult system_roots = RunCli(addr + " --tls user rita");  // the test CA is no system root
+  CliResult system_roots = RunHeraldctl(addr + " --tls user rita");  // the test CA is no system root
   EXPECT_EQ(system_roots.exit_code, 1) << system_roots.output;
 }
 
@@ -175,16 +150,16 @@ TEST_F(GrpcTlsTest, WithAClientCaOnlyClientsWithACertificateFromItAreServed) {
             grpc::StatusCode::UNAVAILABLE);
 
   const std::string addr = absl::StrCat("--addr=127.0.0.1:", port, " --timeout_ms=5000 --tls_ca_file=", pki_->ca_file);
-  CliResult with_certificate = RunCli(absl::StrCat(addr, " --tls_cert_file=", pki_->client.cert_file,
-                                                   " --tls_key_file=", pki_->client.key_file, " identify bo --name=Bo"));
+  CliResult with_certificate = RunHeraldctl(absl::StrCat(addr, " --tls_cert_file=", pki_->client.cert_file,
+                                                         " --tls_key_file=", pki_->client.key_file, " identify bo --name=Bo"));
   EXPECT_EQ(with_certificate.exit_code, 0) << with_certificate.output;
-  CliResult from_env = RunCli(addr + " user bo", absl::StrCat("HERALD_TLS_CERT_FILE=", pki_->client.cert_file,
-                                                             " HERALD_TLS_KEY_FILE=", pki_->client.key_file));
+  CliResult from_env = RunHeraldctl(addr + " user bo", absl::StrCat("HERALD_TLS_CERT_FILE=", pki_->client.cert_file,
+                                                                   " HERALD_TLS_KEY_FILE=", pki_->client.key_file));
   EXPECT_EQ(from_env.exit_code, 0) << from_env.output;
   EXPECT_THAT(from_env.output, HasSubstr("bo  Bo"));
-  CliResult without = RunCli(addr + " user bo");
+  CliResult without = RunHeraldctl(addr + " user bo");
   EXPECT_EQ(without.exit_code, 1) << without.output;
-  CliResult half = RunCli(absl::StrCat(addr, " --tls_cert_file=", pki_->client.cert_file, " user bo"));
+  CliResult half = RunHeraldctl(absl::StrCat(addr, " --tls_cert_file=", pki_->client.cert_file, " user bo"));
   EXPECT_EQ(half.exit_code, 2) << half.output;
   EXPECT_THAT(half.output, HasSubstr("heraldctl: --tls_cert_file is set but --tls_key_file is not"));
 }

@@ -7,27 +7,18 @@
 // those scrapes; and a real Prometheus server on loopback scrapes the
 // roles, evaluates deploy/prometheus/herald-rules.yml and answers queries.
 // Needs the Debian package `prometheus` (promtool and the server).
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -43,26 +34,23 @@
 #include "nlohmann/json.hpp"
 #include "redis/embedded_server.h"
 #include "services/delivery/providers/testing/test_servers.h"
+#include "tests/support/eventually.h"
+#include "tests/support/herald_process.h"
+#include "tests/support/loopback.h"
 #include "tests/support/redis_fixture.h"
+#include "tests/support/scrape.h"
 #include "yaml-cpp/yaml.h"
 
 namespace herald {
 namespace {
 
 using nlohmann::json;
-
-std::string SourceDir() {
-  const char* dir = std::getenv("HERALD_SOURCE_DIR");
-  return dir != nullptr ? dir : ".";
-}
-
-std::string HeraldBinary() {
-  const char* dir = std::getenv("HERALD_BINARY_DIR");
-  return absl::StrCat(dir != nullptr ? dir : ".", "/runtime/herald");
-}
-
-// A loopback port nothing listens on right now.
-int FreePort() { return delivery::testing::ClosedLoopbackPort(); }
+using testing::Eventually;
+using testing::FreeLoopbackPort;
+using testing::HttpGet;
+using testing::ParseScrape;
+using testing::Sample;
+using testing::SumOf;
 
 // The first of `program`'s locations that exists on PATH, or "".
 std::string FindOnPath(const std::string& program) {
@@ -74,98 +62,13 @@ std::string FindOnPath(const std::string& program) {
   return "";
 }
 
-bool Eventually(const std::function<bool()>& done, absl::Duration within) {
-  const absl::Time deadline = absl::Now() + within;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return done();
-}
-
-// A child process with stdout and stderr in a log file; SIGTERM (then
-// SIGKILL after 10 s) and reaped when destroyed.
-class Child {
- public:
-  Child(std::vector<std::string> argv, const std::string& log_file) : log_file_(log_file) {
-    std::vector<char*> args;
-    for (std::string& arg : argv) args.push_back(arg.data());
-    args.push_back(nullptr);
-    const int log = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(log, STDOUT_FILENO);
-      dup2(log, STDERR_FILENO);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    close(log);
-  }
-  ~Child() {
-    if (pid_ <= 0) return;
-    Terminate();
-    for (int i = 0; i < 1000; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      usleep(10'000);
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  // Asks the process to stop (SIGTERM) without waiting: stopping several at
-  // once takes as long as the slowest, not the sum.
-  void Terminate() { kill(pid_, SIGTERM); }
-  std::string Log() const {
-    std::ifstream in(log_file_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-
- private:
-  std::string log_file_;
-  pid_t pid_ = -1;
-};
-
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-};
-
-// GET http://127.0.0.1:<port><path> (HTTP/1.0, the body up to close).
-std::optional<HttpResponse> HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return std::nullopt;
-  }
-  const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return std::nullopt;
-  }
-  std::string raw;
-  char buffer[65536];
-  ssize_t n;
-  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) raw.append(buffer, static_cast<size_t>(n));
-  close(fd);
-  const size_t head_end = raw.find("\r\n\r\n");
-  HttpResponse response;
-  if (head_end == std::string::npos || raw.size() < 12 || !absl::SimpleAtoi(raw.substr(9, 3), &response.status)) {
-    return std::nullopt;
-  }
-  response.body = raw.substr(head_end + 4);
-  return response;
+// How the role processes and Prometheus are stopped: SIGTERM, then SIGKILL
+// after 10 s.
+testing::HeraldProcessOptions StopGracefully(const std::string& program = "") {
+  testing::HeraldProcessOptions options;
+  options.program = program;
+  options.stop_grace = absl::Seconds(10);
+  return options;
 }
 
 std::string UrlEncode(const std::string& text) {
@@ -178,55 +81,6 @@ std::string UrlEncode(const std::string& text) {
     }
   }
   return out;
-}
-
-// One sample line of a text exposition: name, labels, value.
-struct Sample {
-  std::string name;
-  std::map<std::string, std::string> labels;
-  double value = 0;
-};
-
-// Parses the sample lines of a scrape (Herald's label values never hold
-// '"', ',' or '}', which keeps this small).
-std::vector<Sample> ParseScrape(const std::string& text) {
-  std::vector<Sample> samples;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    if (absl::StartsWith(line, "#")) continue;
-    Sample sample;
-    const size_t brace = line.find('{');
-    const size_t space = line.rfind(' ');
-    if (space == absl::string_view::npos) continue;
-    if (brace != absl::string_view::npos && brace < space) {
-      sample.name = std::string(line.substr(0, brace));
-      const size_t close = line.find('}', brace);
-      for (absl::string_view pair : absl::StrSplit(line.substr(brace + 1, close - brace - 1), ',', absl::SkipEmpty())) {
-        std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
-        sample.labels[kv.first] = std::string(absl::StripSuffix(absl::StripPrefix(kv.second, "\""), "\""));
-      }
-    } else {
-      sample.name = std::string(line.substr(0, line.find(' ')));
-    }
-    if (!absl::SimpleAtod(line.substr(space + 1), &sample.value)) continue;
-    samples.push_back(std::move(sample));
-  }
-  return samples;
-}
-
-// The sum of `name`'s samples whose labels include `labels`; -1 when none.
-double SumOf(const std::vector<Sample>& samples, const std::string& name,
-             const std::map<std::string, std::string>& labels = {}) {
-  double sum = -1;
-  for (const Sample& sample : samples) {
-    if (sample.name != name) continue;
-    bool match = true;
-    for (const auto& [label, value] : labels) {
-      auto found = sample.labels.find(label);
-      match = match && found != sample.labels.end() && found->second == value;
-    }
-    if (match) sum = (sum < 0 ? 0 : sum) + sample.value;
-  }
-  return sum;
 }
 
 // The metric names an expression reads: identifiers that are not
@@ -321,8 +175,7 @@ class MetricsE2eTest : public ::testing::Test {
     dir_ = testing::MakeTempDir("herald-metrics-e2e-");
     ASSERT_FALSE(dir_.empty());
     workflows_ = dir_ + "/workflows";
-    std::filesystem::create_directories(workflows_);
-    for (const auto& [name, text] : kWorkflows) std::ofstream(workflows_ + "/" + name) << text;
+    for (const auto& [name, text] : kWorkflows) testing::WriteFile(workflows_, name, text);
 
     redis::EmbeddedServerOptions redis_options;
     redis_options.data_dir = dir_ + "/redis";
@@ -334,7 +187,7 @@ class MetricsE2eTest : public ::testing::Test {
     ASSERT_TRUE(http.ok()) << http.status();
     http_ = http->release();
 
-    delivery_port_ = FreePort();
+    delivery_port_ = FreeLoopbackPort();
     const std::string config = dir_ + "/delivery.yaml";
     // hooks: through the delivery role; broken: in the dispatcher, to a
     // closed port, one attempt, so it dead-letters at once.
@@ -346,14 +199,14 @@ channels:
     service: "127.0.0.1:)", delivery_port_, R"("
   broken:
     provider: webhook
-    options: {url: "http://127.0.0.1:)", FreePort(), R"(/gone"}
+    options: {url: "http://127.0.0.1:)", FreeLoopbackPort(), R"(/gone"}
     retry: {max_attempts: 1}
 )");
     const std::string redis_url = absl::StrCat("--redis=", redis_->endpoint().ToString());
     const std::vector<std::string> common = {"--workflows=" + workflows_, absl::StrCat("--partitions=", kPartitions),
                                              "--metrics_sample_interval_ms=200", "--data_dir=" + dir_ + "/data",
                                              "--delivery_config=" + config};
-    grpc_port_ = FreePort();
+    grpc_port_ = FreeLoopbackPort();
     struct RoleArgs {
       std::string role;
       std::vector<std::string> args;
@@ -366,14 +219,13 @@ channels:
         {"api", {redis_url}},
     };
     for (const RoleArgs& role : roles) {
-      const int metrics_port = FreePort();
-      std::vector<std::string> argv = {HeraldBinary(), role.role,
-                                       absl::StrCat("--metrics_address=127.0.0.1:", metrics_port),
+      const int metrics_port = FreeLoopbackPort();
+      std::vector<std::string> args = {role.role, absl::StrCat("--metrics_address=127.0.0.1:", metrics_port),
                                        absl::StrCat("--grpc_address=127.0.0.1:", role.role == "api" ? grpc_port_ : 0),
                                        "--consumer=" + role.role};
-      argv.insert(argv.end(), common.begin(), common.end());
-      argv.insert(argv.end(), role.args.begin(), role.args.end());
-      processes_[role.role] = new Child(argv, absl::StrCat(dir_, "/", role.role, ".log"));
+      args.insert(args.end(), common.begin(), common.end());
+      args.insert(args.end(), role.args.begin(), role.args.end());
+      processes_[role.role] = new testing::HeraldProcess(args, StopGracefully());
       metrics_ports_[role.role] = metrics_port;
     }
     for (const auto& [role, port] : metrics_ports_) {
@@ -389,7 +241,8 @@ channels:
   }
 
   static void TearDownTestSuite() {
-    for (auto& [role, process] : processes_) process->Terminate();
+    // All asked at once: stopping them takes as long as the slowest, not the sum.
+    for (auto& [role, process] : processes_) process->Signal(SIGTERM);
     for (auto& [role, process] : processes_) delete process;
     processes_.clear();
     channel_.reset();
@@ -439,23 +292,16 @@ channels:
 
   // Runs `promtool check metrics` on `scrape`; its exit status and output.
   static std::pair<int, std::string> Promtool(const std::string& scrape) {
-    const std::string file = absl::StrCat(dir_, "/scrape-", ++scrapes_, ".txt");
-    std::ofstream(file) << scrape;
-    const std::string command = absl::StrCat(promtool_, " check metrics < ", file, " 2>&1");
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string output;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-    const int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+    const std::string file = testing::WriteFile(dir_, absl::StrCat("scrape-", ++scrapes_, ".txt"), scrape);
+    testing::CommandResult result = testing::RunCommand(absl::StrCat(promtool_, " check metrics < ", file));
+    return {result.exit_code, result.output};
   }
 
   static inline std::string promtool_, prometheus_, dir_, workflows_;
   static inline int grpc_port_ = 0, delivery_port_ = 0, scrapes_ = 0;
   static inline redis::EmbeddedServer* redis_ = nullptr;
   static inline delivery::testing::ScriptedHttpServer* http_ = nullptr;
-  static inline std::map<std::string, Child*> processes_;
+  static inline std::map<std::string, testing::HeraldProcess*> processes_;
   static inline std::map<std::string, int> metrics_ports_;
   static inline std::shared_ptr<grpc::Channel> channel_;
 };
@@ -524,7 +370,7 @@ TEST_F(MetricsE2eTest, DashboardAndRulesUseOnlyMetricsThatExist) {
   // Names Prometheus makes itself, and the rules file's recording rules.
   std::set<std::string> known = {"up"};
   std::vector<std::pair<std::string, std::string>> expressions;  // where, expression
-  YAML::Node rules = YAML::LoadFile(SourceDir() + "/deploy/prometheus/herald-rules.yml");
+  YAML::Node rules = YAML::LoadFile(testing::SourcePath("deploy/prometheus/herald-rules.yml"));
   for (const YAML::Node& group : rules["groups"]) {
     for (const YAML::Node& rule : group["rules"]) {
       if (rule["record"]) known.insert(rule["record"].as<std::string>());
@@ -532,7 +378,7 @@ TEST_F(MetricsE2eTest, DashboardAndRulesUseOnlyMetricsThatExist) {
       expressions.emplace_back("herald-rules.yml " + name, rule["expr"].as<std::string>());
     }
   }
-  std::ifstream dashboard_file(SourceDir() + "/deploy/grafana/herald-dashboard.json");
+  std::ifstream dashboard_file(testing::SourcePath("deploy/grafana/herald-dashboard.json"));
   json dashboard = json::parse(dashboard_file);
   std::vector<std::string> panel_expressions;
   DashboardExpressions(dashboard["panels"], &panel_expressions);
@@ -565,17 +411,17 @@ TEST_F(MetricsE2eTest, PrometheusScrapesEveryRoleAndAnswersQueries) {
   {
     std::ofstream out(config);
     out << "global: {scrape_interval: 300ms, scrape_timeout: 250ms, evaluation_interval: 300ms}\n"
-        << "rule_files: [\"" << SourceDir() << "/deploy/prometheus/herald-rules.yml\"]\n"
+        << "rule_files: [\"" << testing::SourcePath("deploy/prometheus/herald-rules.yml") << "\"]\n"
         << "scrape_configs:\n";
     for (const auto& [role, port] : metrics_ports_) {
       out << "  - job_name: herald-" << role << "\n"
           << "    static_configs: [{targets: [\"127.0.0.1:" << port << "\"], labels: {role: " << role << "}}]\n";
     }
   }
-  const int port = FreePort();
-  Child prometheus({prometheus_, "--config.file=" + config, "--storage.tsdb.path=" + dir_ + "/prometheus-data",
-                    absl::StrCat("--web.listen-address=127.0.0.1:", port), "--log.level=warn"},
-                   dir_ + "/prometheus.log");
+  const int port = FreeLoopbackPort();
+  testing::HeraldProcess prometheus({"--config.file=" + config, "--storage.tsdb.path=" + dir_ + "/prometheus-data",
+                                     absl::StrCat("--web.listen-address=127.0.0.1:", port), "--log.level=warn"},
+                                    StopGracefully(prometheus_));
   ASSERT_TRUE(Eventually(
       [&] {
         auto ready = HttpGet(port, "/-/ready");
@@ -632,12 +478,13 @@ TEST_F(MetricsE2eTest, PrometheusScrapesEveryRoleAndAnswersQueries) {
 
 TEST_F(MetricsE2eTest, AllRolesInOneProcessPassPromtool) {
   // Its own embedded Redis (no --redis), in-app load only.
-  const int metrics_port = FreePort();
-  const int grpc_port = FreePort();
-  Child all({HeraldBinary(), "all", "--workflows=" + workflows_, "--data_dir=" + dir_ + "/all",
-             absl::StrCat("--partitions=", kPartitions), absl::StrCat("--grpc_address=127.0.0.1:", grpc_port),
-             absl::StrCat("--metrics_address=127.0.0.1:", metrics_port), "--metrics_sample_interval_ms=200"},
-            dir_ + "/all.log");
+  const int metrics_port = FreeLoopbackPort();
+  const int grpc_port = FreeLoopbackPort();
+  testing::HeraldProcess all({"all", "--workflows=" + workflows_, "--data_dir=" + dir_ + "/all",
+                              absl::StrCat("--partitions=", kPartitions), absl::StrCat("--grpc_address=127.0.0.1:", grpc_port),
+                              absl::StrCat("--metrics_address=127.0.0.1:", metrics_port),
+                              "--metrics_sample_interval_ms=200"},
+                             StopGracefully());
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port), grpc::InsecureChannelCredentials());
   ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) << all.Log();
   ASSERT_NO_FATAL_FAILURE(RunLoad(channel, /*deliveries=*/false));

@@ -20,11 +20,13 @@
 #include "prometheus/registry.h"
 #include "runs/wait_store.h"
 #include "services/delivery/config.h"
+#include "tests/support/eventually.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
 namespace {
 
+using testing::Eventually;
 using Labels = std::map<std::string, std::string>;
 
 // The value of the series `name`{labels} in `registry` (a counter, gauge,
@@ -44,16 +46,6 @@ double Value(prometheus::Registry& registry, const std::string& name, const Labe
     }
   }
   return std::nan("");
-}
-
-// Polls `done` every few ms until it holds or `within` passes.
-bool Eventually(const std::function<bool()>& done, absl::Duration within = absl::Seconds(10)) {
-  const absl::Time deadline = absl::Now() + within;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return done();
 }
 
 class PipelineMetricsTest : public testing::RedisTest {

@@ -7,15 +7,6 @@
 // (--port 0 --tls-port) reached through a local stunnel client tunnel that
 // verifies Redis's certificate — Debian's hiredis 0.14 has no TLS — run
 // from the shipped deploy/redis-tls/stunnel.conf.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,6 +21,8 @@
 #include "gtest/gtest.h"
 #include "security/testing/test_pki.h"
 #include "tests/support/herald_harness.h"
+#include "tests/support/herald_process.h"
+#include "tests/support/loopback.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
@@ -44,60 +37,15 @@ steps:
   - {ref: feed, type: channel, channel_type: in_app_feed, template: {markdown: "Welcome, {{ recipient.name }}!"}}
 )";
 
-// A child process the test owns: stopped (SIGTERM, then SIGKILL) when this
-// object goes, and killed with the test process should that die first.
-class ChildProcess {
- public:
-  static std::unique_ptr<ChildProcess> Start(std::vector<std::string> argv) {
-    std::vector<char*> args;
-    for (std::string& arg : argv) args.push_back(arg.data());
-    args.push_back(nullptr);
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) return nullptr;
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(1);
-      const int devnull = open("/dev/null", O_RDWR);
-      dup2(devnull, STDIN_FILENO);
-      dup2(devnull, STDOUT_FILENO);
-      dup2(devnull, STDERR_FILENO);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-    return std::unique_ptr<ChildProcess>(new ChildProcess(pid));
-  }
-  ~ChildProcess() {
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 500; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      usleep(10'000);
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
- private:
-  explicit ChildProcess(pid_t pid) : pid_(pid) {}
-  pid_t pid_;
-};
-
-// A loopback port nothing listens on right now.
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
+// A child process the test owns (redis-server, stunnel4; `argv[0]` is
+// looked up on PATH): stopped (SIGTERM, then SIGKILL) when it goes, and
+// killed with the test process should that die first.
+std::unique_ptr<testing::HeraldProcess> Start(std::vector<std::string> argv) {
+  testing::HeraldProcessOptions options;
+  options.program = argv[0];
+  options.stop_grace = absl::Seconds(5);
+  argv.erase(argv.begin());
+  return std::make_unique<testing::HeraldProcess>(std::move(argv), options);
 }
 
 redis::Endpoint Loopback(int port, const std::string& password = "", const std::string& username = "") {
@@ -124,23 +72,17 @@ class RedisAuthTest : public ::testing::Test {
   // A redis-server on a free loopback port with `args` added; ready when
   // `login` (the endpoint with its password) answers PING.
   redis::Endpoint StartRedis(const std::vector<std::string>& args, const std::string& password) {
-    const int port = FreePort();
+    const int port = testing::FreeLoopbackPort();
     std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1",
                                      "--save", "", "--appendonly", "no", "--dir", dir_,
                                      "--logfile", absl::StrCat(dir_, "/redis-", port, ".log")};
     argv.insert(argv.end(), args.begin(), args.end());
-    processes_.push_back(ChildProcess::Start(argv));
-    EXPECT_NE(processes_.back(), nullptr);
+    processes_.push_back(Start(argv));
+    EXPECT_TRUE(processes_.back()->started());
     redis::Endpoint endpoint = Loopback(port, password);
     absl::Status ready = redis::WaitForRedis(endpoint, absl::Seconds(15));
     EXPECT_TRUE(ready.ok()) << ready;
     return endpoint;
-  }
-
-  std::string WriteFile(const std::string& name, const std::string& text) {
-    const std::string path = absl::StrCat(dir_, "/", name);
-    std::ofstream(path) << text;
-    return path;
   }
 
   // Identify rita, trigger `welcome` for her, wait for the pipeline: her
@@ -204,7 +146,7 @@ class RedisAuthTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::vector<std::unique_ptr<ChildProcess>> processes_;
+  std::vector<std::unique_ptr<testing::HeraldProcess>> processes_;
 };
 
 // The password has characters a URL must encode: it is percent-decoded.
@@ -233,7 +175,7 @@ TEST_F(RedisAuthTest, AnAclUserFromTheUrlWithItsPasswordFromAFileServesTheApiAnd
     auto created = (*client)->Execute({"ACL", "SETUSER", "herald", "on", ">herald-secret", "~herald:*", "&*", "+@all"});
     ASSERT_TRUE(created.ok()) << created.status();
   }
-  const std::string password_file = WriteFile("redis-password", "herald-secret\n");
+  const std::string password_file = testing::WriteFile(dir_, "redis-password", "herald-secret\n");
   const std::string url = absl::StrCat("redis://herald@127.0.0.1:", admin.port);
 
   testing::HarnessOptions options;
@@ -292,7 +234,7 @@ TEST_F(RedisAuthTest, AWrongOrMissingPasswordFailsTheStartAtOnceWithoutShowingIt
   EXPECT_THAT(wrong, Not(HasSubstr("wrong-secret")));
   EXPECT_LT(took, absl::Seconds(5));
 
-  const std::string wrong_file = WriteFile("wrong-password", "also-wrong\n");
+  const std::string wrong_file = testing::WriteFile(dir_, "wrong-password", "also-wrong\n");
   auto [from_file, took_file] = StartError(absl::StrCat("redis://:right-secret@127.0.0.1:", endpoint.port), wrong_file);
   EXPECT_THAT(from_file, HasSubstr("authentication failed")) << "the file's password wins over the URL's";
   EXPECT_THAT(from_file, Not(HasSubstr("also-wrong")));
@@ -315,8 +257,8 @@ TEST_F(RedisAuthTest, AWrongOrMissingPasswordFailsTheStartAtOnceWithoutShowingIt
 TEST_F(RedisAuthTest, ATlsOnlyRedisThroughAStunnelTunnel) {
   auto pki = security::testing::MakeTestPki(dir_);
   ASSERT_TRUE(pki.ok()) << pki.status();
-  const int tls_port = FreePort();
-  processes_.push_back(ChildProcess::Start(
+  const int tls_port = testing::FreeLoopbackPort();
+  processes_.push_back(Start(
       {"redis-server", "--port", "0", "--tls-port", std::to_string(tls_port), "--bind", "127.0.0.1", "--save", "",
        "--appendonly", "no", "--dir", dir_, "--logfile", dir_ + "/redis-tls.log", "--requirepass", "tunnel-secret",
        "--tls-cert-file", pki->server.cert_file, "--tls-key-file", pki->server.key_file, "--tls-ca-cert-file",
@@ -325,15 +267,15 @@ TEST_F(RedisAuthTest, ATlsOnlyRedisThroughAStunnelTunnel) {
   // deploy/redis-tls/stunnel.conf itself, with this test's files and
   // ports (and its commented-out client certificate lines enabled).
   auto tunnel = [&](const std::string& name, const std::string& ca_file) {
-    const int port = FreePort();
+    const int port = testing::FreeLoopbackPort();
     const std::string config =
-        WriteFile(name + ".conf", TunnelConfig({{"accept", absl::StrCat("127.0.0.1:", port)},
+        testing::WriteFile(dir_, name + ".conf", TunnelConfig({{"accept", absl::StrCat("127.0.0.1:", port)},
                                                 {"connect", absl::StrCat("127.0.0.1:", tls_port)},
                                                 {"CAfile", ca_file},
                                                 {"checkHost", "localhost"},
                                                 {"cert", pki->client.cert_file},
                                                 {"key", pki->client.key_file}}));
-    processes_.push_back(ChildProcess::Start({"stunnel4", config}));
+    processes_.push_back(Start({"stunnel4", config}));
     return port;
   };
   const int tunnel_port = tunnel("stunnel", pki->ca_file);
@@ -351,7 +293,7 @@ TEST_F(RedisAuthTest, ATlsOnlyRedisThroughAStunnelTunnel) {
   options.workflow_files["welcome.yaml"] = kWelcome;
   options.customize = [&](RuntimeOptions& runtime) {
     runtime.redis_address = absl::StrCat("redis://127.0.0.1:", tunnel_port);
-    runtime.redis_password_file = WriteFile("tunnel-password", "tunnel-secret\n");
+    runtime.redis_password_file = testing::WriteFile(dir_, "tunnel-password", "tunnel-secret\n");
   };
   testing::HeraldHarness harness(through_tunnel, options);
   ASSERT_TRUE(harness.ok());

@@ -8,8 +8,6 @@
 #include <signal.h>
 
 #include <filesystem>
-#include <fstream>
-#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/time/clock.h"
@@ -18,6 +16,7 @@
 #include "redis/embedded_server.h"
 #include "runtime/health.h"
 #include "runtime/runtime.h"
+#include "tests/support/eventually.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
@@ -27,12 +26,11 @@ class RedisHealthTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("herald-health-");
-    std::filesystem::create_directories(dir_ + "/workflows");
-    std::ofstream(dir_ + "/workflows/direct.yaml") << R"(
+    testing::WriteFile(dir_ + "/workflows", "direct.yaml", R"(
 key: direct
 steps:
   - {ref: feed, type: channel, channel_type: in_app_feed, template: {markdown: "hi"}}
-)";
+)");
     StartRedis();
   }
   void TearDown() override {
@@ -71,12 +69,14 @@ steps:
 
   // Polls `service` until it answers `want` (10 s at most).
   ::testing::AssertionResult Answers(const std::string& service, ServingStatus want) {
-    absl::Time give_up = absl::Now() + absl::Seconds(10);
     absl::StatusOr<ServingStatus> answer;
-    while (absl::Now() < give_up) {
-      answer = CheckHealth(*channel_, service, absl::Seconds(2));
-      if (answer.ok() && *answer == want) return ::testing::AssertionSuccess();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (testing::Eventually(
+            [&] {
+              answer = CheckHealth(*channel_, service, absl::Seconds(2));
+              return answer.ok() && *answer == want;
+            },
+            absl::Seconds(10))) {
+      return ::testing::AssertionSuccess();
     }
     return ::testing::AssertionFailure() << "'" << service << "' answered "
                                          << (answer.ok() ? std::to_string(static_cast<int>(*answer))
@@ -123,12 +123,9 @@ TEST_F(RedisHealthTest, ApiIsNotReadyWhileRedisIsDownAndReadyWhenItReturns) {
   StartRedis();
   EXPECT_TRUE(Ready(true));
   // The API's own connections come back too.
-  absl::Time give_up = absl::Now() + absl::Seconds(10);
   grpc::Status identified;
-  while (!(identified = Identify()).ok() && absl::Now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_TRUE(identified.ok()) << identified.error_message();
+  EXPECT_TRUE(testing::Eventually([&] { return (identified = Identify()).ok(); }, absl::Seconds(10)))
+      << identified.error_message();
 }
 
 TEST_F(RedisHealthTest, AFrozenRedisIsNotReadyEither) {

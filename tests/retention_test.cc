@@ -14,10 +14,13 @@
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "retention/stream_trimmer.h"
+#include "tests/support/eventually.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald::retention {
 namespace {
+
+using herald::testing::Eventually;
 
 const Keys kKeys(0);
 
@@ -201,16 +204,6 @@ TEST_F(RetentionTest, MessageLogIsTrimmedByAgeOnly) {
   ASSERT_TRUE(pass.ok()) << pass.status();
   EXPECT_TRUE(Left(log).empty());
   EXPECT_EQ(metrics.trimmed[static_cast<size_t>(StreamKind::kMessageLog)]->Value(), 4);
-}
-
-// Polls `done` every few ms until it holds or `within` passes.
-bool Eventually(const std::function<bool()>& done, absl::Duration within = absl::Seconds(10)) {
-  absl::Time deadline = absl::Now() + within;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return done();
 }
 
 TEST_F(RetentionTest, TrimmerThreadPassesOnTheInjectedClockAndStopsPromptly) {

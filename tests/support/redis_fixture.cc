@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 
@@ -14,6 +16,41 @@ std::string MakeTempDir(const std::string& prefix) {
   char* made = mkdtemp(pattern.data());
   if (made == nullptr) return "";
   return made;
+}
+
+std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  EXPECT_FALSE(error) << dir << ": " << error.message();
+  const std::string path = dir + "/" + name;
+  std::ofstream out(path);
+  out << text;
+  EXPECT_TRUE(out.good()) << "could not write " << path;
+  return path;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+PausedWrites::PausedWrites(redis::RedisClient& client, absl::Duration at_most) : client_(client) {
+  auto paused = client_.Execute({"CLIENT", "PAUSE", std::to_string(absl::ToInt64Milliseconds(at_most)), "WRITE"});
+  EXPECT_TRUE(paused.ok()) << "CLIENT PAUSE: " << paused.status();
+  paused_ = paused.ok();
+}
+
+PausedWrites::~PausedWrites() {
+  if (paused_) Resume().IgnoreError();
+}
+
+absl::Status PausedWrites::Resume() {
+  auto resumed = client_.Execute({"CLIENT", "UNPAUSE"});
+  if (!resumed.ok()) return resumed.status();
+  paused_ = false;
+  return absl::OkStatus();
 }
 
 bool RedisTest::InClusterMode() {

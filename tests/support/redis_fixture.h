@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "redis/client.h"
 #include "redis/embedded_server.h"
@@ -33,7 +35,37 @@ class RedisTest : public ::testing::Test {
   static std::string& data_dir();
 };
 
+// Redis holds every write command (CLIENT PAUSE ... WRITE) from
+// construction until Resume() or destruction, so a call that writes stays
+// in flight meanwhile. Declare a std::jthread making such calls before it:
+// Redis then resumes before the thread is joined. Failures are reported via
+// gtest; `client` must outlive this.
+class PausedWrites {
+ public:
+  // Redis resumes by itself after `at_most` should the test hang.
+  explicit PausedWrites(redis::RedisClient& client, absl::Duration at_most = absl::Seconds(20));
+  ~PausedWrites();
+  PausedWrites(const PausedWrites&) = delete;
+  PausedWrites& operator=(const PausedWrites&) = delete;
+
+  // Whether Redis paused.
+  bool ok() const { return paused_; }
+  // CLIENT UNPAUSE.
+  absl::Status Resume();
+
+ private:
+  redis::RedisClient& client_;
+  bool paused_ = false;
+};
+
 // A fresh temporary directory path (created).
 std::string MakeTempDir(const std::string& prefix);
+
+// Writes `text` to `dir`/`name`, creating `dir` (and its parents) first;
+// returns the file's path.
+std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text);
+
+// The whole of the file at `path` ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
 
 }  // namespace herald::testing
