@@ -6,16 +6,12 @@
 // protected mode decides whether a keyless Herald starts.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -28,11 +24,17 @@
 #include "herald/v1/herald.pb.h"
 #include "services/delivery/providers/testing/test_servers.h"
 #include "services/delivery/remote.h"
+#include "tests/support/eventually.h"
 #include "tests/support/herald_harness.h"
+#include "tests/support/herald_process.h"
+#include "tests/support/loopback.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
 namespace {
+
+using testing::Eventually;
+using testing::HeraldProcess;
 
 constexpr char kKey[] = "hrld_valid-key-for-the-auth-tests-0123";
 constexpr char kRevoked[] = "hrld_revoked-key-for-the-auth-tests-456";
@@ -70,25 +72,11 @@ grpc::Status RawCall(int port, const std::string& method, const std::string& byt
   return result;
 }
 
-bool Eventually(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return condition();
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
+// Replaces the file in one rename, so the keys file's watcher never reads
+// it half written.
+void ReplaceFile(const std::string& path, const std::string& text) {
   std::ofstream(path + ".tmp") << text;
   std::filesystem::rename(path + ".tmp", path);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // Fails the test when `text` shows any of the keys or their hashes.
@@ -141,7 +129,7 @@ class ApiKeysTest : public testing::RedisTest {
   void SetUp() override {
     RedisTest::SetUp();
     keys_file_ = testing::MakeTempDir("herald-keys-") + "/keys";
-    WriteFile(keys_file_, absl::StrCat(auth::Sha256Hex(kKey), " ci\n", auth::Sha256Hex(kRevoked), " old\n"));
+    ReplaceFile(keys_file_, absl::StrCat(auth::Sha256Hex(kKey), " ci\n", auth::Sha256Hex(kRevoked), " old\n"));
   }
   void TearDown() override { std::filesystem::remove_all(std::filesystem::path(keys_file_).parent_path()); }
 
@@ -177,7 +165,7 @@ TEST_F(ApiKeysTest, EveryHeraldRpcRefusesAMissingWrongOrRevokedKeyAndChangesNoth
   v1::GetUserRequest get;
   get.set_id("rita");
   ASSERT_TRUE(RawCall(port, "/herald.v1.Herald/GetUser", get.SerializeAsString(), Bearer(kRevoked)).ok());
-  WriteFile(keys_file_, absl::StrCat("# ", "old revoked\n", auth::Sha256Hex(kKey), " ci\n"));
+  ReplaceFile(keys_file_, absl::StrCat("# ", "old revoked\n", auth::Sha256Hex(kKey), " ci\n"));
   ASSERT_TRUE(Eventually([&] {
     return RawCall(port, "/herald.v1.Herald/GetUser", get.SerializeAsString(), Bearer(kRevoked)).error_code() ==
            grpc::StatusCode::UNAUTHENTICATED;
@@ -298,7 +286,7 @@ TEST_F(ApiKeysTest, TheDeliveryServiceRefusesCallsWithoutAValidKeyAndSendsNothin
 
   // An empty call delivers nothing, so it can tell when the key is revoked.
   ASSERT_TRUE(RawCall(port, method, "", Bearer(kRevoked)).ok());
-  WriteFile(keys_file_, absl::StrCat(auth::Sha256Hex(kKey), " dispatcher\n"));
+  ReplaceFile(keys_file_, absl::StrCat(auth::Sha256Hex(kKey), " dispatcher\n"));
   ASSERT_TRUE(Eventually(
       [&] { return RawCall(port, method, "", Bearer(kRevoked)).error_code() == grpc::StatusCode::UNAUTHENTICATED; }));
 
@@ -335,78 +323,6 @@ TEST_F(ApiKeysTest, TheDeliveryServiceRefusesCallsWithoutAValidKeyAndSendsNothin
 
 // ---- The herald binary, as an operator runs it ----
 
-std::string BinaryDir() {
-  const char* dir = std::getenv("HERALD_BINARY_DIR");
-  return dir != nullptr ? dir : ".";
-}
-
-// A `herald` child process whose stdout and stderr go to one file.
-class HeraldProcess {
- public:
-  HeraldProcess(std::vector<std::string> args, const std::string& output) : output_(output) {
-    args.insert(args.begin(), BinaryDir() + "/runtime/herald");
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~HeraldProcess() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Waits until the start line is printed, or the process exits (false).
-  bool WaitStarted() {
-    return Eventually([&] { return absl::StrContains(Output(), "herald: roles") || Exited(); }) && !exited_;
-  }
-  bool Exited() {
-    if (exited_) return true;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
-    exited_ = true;
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return true;
-  }
-  // SIGTERM and wait; the exit code.
-  int Stop() {
-    if (!exited_) {
-      kill(pid_, SIGTERM);
-      Eventually([&] { return Exited(); });
-    }
-    return exit_code_;
-  }
-  int WaitExit() {
-    Eventually([&] { return Exited(); });
-    return exit_code_;
-  }
-  std::string Output() const { return ReadFile(output_); }
-
- private:
-  const std::string output_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int exit_code_ = -1;
-};
-
-std::string RunCommand(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return output;
-  char buffer[4096];
-  size_t read;
-  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, read);
-  pclose(pipe);
-  return output;
-}
-
 TEST_F(ApiKeysTest, TheKeyNeverShowsInErrorsMetricsOrHeraldsOutput) {
   const std::string dir = std::filesystem::path(keys_file_).parent_path();
   std::filesystem::create_directories(dir + "/workflows");
@@ -417,9 +333,8 @@ TEST_F(ApiKeysTest, TheKeyNeverShowsInErrorsMetricsOrHeraldsOutput) {
   HeraldProcess herald({"api", "--redis=" + endpoint().ToString(), "--workflows=" + dir + "/workflows",
                         absl::StrCat("--grpc_address=127.0.0.1:", grpc_port),
                         absl::StrCat("--metrics_address=127.0.0.1:", metrics_port), "--api_keys_file=" + keys_file_,
-                        "--trigger_rate_per_key=0.001", "--trigger_burst_per_key=1"},
-                       dir + "/output");
-  ASSERT_TRUE(herald.WaitStarted()) << herald.Output();
+                        "--trigger_rate_per_key=0.001", "--trigger_burst_per_key=1"});
+  ASSERT_TRUE(herald.WaitForPort(absl::Seconds(20)) != 0) << herald.Log();
 
   v1::TriggerRequest trigger;
   trigger.set_workflow("direct");
@@ -442,19 +357,22 @@ TEST_F(ApiKeysTest, TheKeyNeverShowsInErrorsMetricsOrHeraldsOutput) {
   for (const grpc::Status& answer : answers) ExpectNoSecrets(answer.error_message(), "an error message");
 
   // A key pasted where its hash belongs: refused, reported by line number.
-  WriteFile(keys_file_, absl::StrCat(auth::Sha256Hex(kKey), "\n", kRevoked, "\n"));
-  ASSERT_TRUE(Eventually([&] { return absl::StrContains(herald.Output(), "line 2 is not a SHA-256 hash"); }))
-      << herald.Output();
+  ReplaceFile(keys_file_, absl::StrCat(auth::Sha256Hex(kKey), "\n", kRevoked, "\n"));
+  ASSERT_TRUE(Eventually([&] { return absl::StrContains(herald.Log(), "line 2 is not a SHA-256 hash"); }))
+      << herald.Log();
 
-  const std::string metrics = RunCommand(absl::StrCat("curl -s --max-time 10 http://127.0.0.1:", metrics_port, "/metrics"));
+  auto scrape = testing::HttpGet(metrics_port, "/metrics", absl::Seconds(10));
+  ASSERT_TRUE(scrape.has_value());
+  const std::string metrics = scrape->body;
   EXPECT_TRUE(absl::StrContains(metrics, "herald_auth_failures_total{reason=\"missing\"} 2")) << metrics;
   EXPECT_TRUE(absl::StrContains(metrics, "herald_auth_failures_total{reason=\"invalid\"} 1")) << metrics;
   EXPECT_TRUE(absl::StrContains(metrics, "herald_rate_limited_total{scope=\"key\"} 1")) << metrics;
   EXPECT_TRUE(absl::StrContains(metrics, "herald_rate_limited_total{scope=\"tenant\"} 0")) << metrics;
   ExpectNoSecrets(metrics, "/metrics");
 
-  EXPECT_EQ(herald.Stop(), 0);
-  const std::string output = herald.Output();
+  ASSERT_TRUE(herald.Signal(SIGTERM));
+  EXPECT_EQ(herald.ExitCode(), 0);
+  const std::string output = herald.Log();
   ExpectNoSecrets(output, "herald's output");
   EXPECT_FALSE(absl::StrContains(output, "no API key configured")) << output;
 }
@@ -465,57 +383,54 @@ TEST_F(ApiKeysTest, WithoutAKeyHeraldStartsOnlyOnLoopbackOrWhenToldTo) {
   const std::string workflows = "--workflows=" + dir;  // no workflow at all is fine
   const int port = delivery::testing::ClosedLoopbackPort();
 
-  HeraldProcess refused({"api", redis, workflows, absl::StrCat("--grpc_address=0.0.0.0:", port), "--metrics_address="},
-                        dir + "/refused");
-  EXPECT_EQ(refused.WaitExit(), 2);  // a bad setting
-  EXPECT_TRUE(absl::StrContains(refused.Output(), absl::StrCat("--grpc_address 0.0.0.0:", port,
+  HeraldProcess refused({"api", redis, workflows, absl::StrCat("--grpc_address=0.0.0.0:", port), "--metrics_address="});
+  EXPECT_EQ(refused.ExitCode(), 2);  // a bad setting
+  EXPECT_TRUE(absl::StrContains(refused.Log(), absl::StrCat("--grpc_address 0.0.0.0:", port,
                                                                " is reachable from other hosts")))
-      << refused.Output();
-  EXPECT_TRUE(absl::StrContains(refused.Output(), "--api_keys")) << refused.Output();
+      << refused.Log();
+  EXPECT_TRUE(absl::StrContains(refused.Log(), "--api_keys")) << refused.Log();
 
   // A worker role serves only health and reflection, yet listens too.
   HeraldProcess worker_refused({"batcher", redis, workflows, absl::StrCat("--grpc_address=0.0.0.0:", port),
-                                "--metrics_address="},
-                               dir + "/worker-refused");
-  EXPECT_EQ(worker_refused.WaitExit(), 2);
-  EXPECT_TRUE(absl::StrContains(worker_refused.Output(), "is reachable from other hosts")) << worker_refused.Output();
+                                "--metrics_address="});
+  EXPECT_EQ(worker_refused.ExitCode(), 2);
+  EXPECT_TRUE(absl::StrContains(worker_refused.Log(), "is reachable from other hosts")) << worker_refused.Log();
 
   HeraldProcess delivery_refused({"delivery", absl::StrCat("--delivery_address=0.0.0.0:", port), "--metrics_address=",
-                                  "--grpc_address=127.0.0.1:0"},
-                                 dir + "/delivery-refused");
-  EXPECT_EQ(delivery_refused.WaitExit(), 2);
-  EXPECT_TRUE(absl::StrContains(delivery_refused.Output(), "--delivery_address 0.0.0.0:")) << delivery_refused.Output();
+                                  "--grpc_address=127.0.0.1:0"});
+  EXPECT_EQ(delivery_refused.ExitCode(), 2);
+  EXPECT_TRUE(absl::StrContains(delivery_refused.Log(), "--delivery_address 0.0.0.0:")) << delivery_refused.Log();
 
   HeraldProcess loopback({"api", redis, workflows, absl::StrCat("--grpc_address=127.0.0.1:", port),
-                          "--metrics_address="},
-                         dir + "/loopback");
-  ASSERT_TRUE(loopback.WaitStarted()) << loopback.Output();
-  EXPECT_TRUE(absl::StrContains(loopback.Output(), "no API key configured")) << loopback.Output();
-  EXPECT_EQ(loopback.Stop(), 0);
+                          "--metrics_address="});
+  ASSERT_TRUE(loopback.WaitForPort(absl::Seconds(20)) != 0) << loopback.Log();
+  EXPECT_TRUE(absl::StrContains(loopback.Log(), "no API key configured")) << loopback.Log();
+  ASSERT_TRUE(loopback.Signal(SIGTERM));
+  EXPECT_EQ(loopback.ExitCode(), 0);
 
   HeraldProcess allowed({"api", redis, workflows, absl::StrCat("--grpc_address=0.0.0.0:", port), "--metrics_address=",
-                         "--allow_unauthenticated"},
-                        dir + "/allowed");
-  ASSERT_TRUE(allowed.WaitStarted()) << allowed.Output();
-  EXPECT_TRUE(absl::StrContains(allowed.Output(), "--allow_unauthenticated: every caller is served")) << allowed.Output();
-  EXPECT_EQ(allowed.Stop(), 0);
+                         "--allow_unauthenticated"});
+  ASSERT_TRUE(allowed.WaitForPort(absl::Seconds(20)) != 0) << allowed.Log();
+  EXPECT_TRUE(absl::StrContains(allowed.Log(), "--allow_unauthenticated: every caller is served")) << allowed.Log();
+  ASSERT_TRUE(allowed.Signal(SIGTERM));
+  EXPECT_EQ(allowed.ExitCode(), 0);
 
   HeraldProcess keyed({"api", redis, workflows, absl::StrCat("--grpc_address=0.0.0.0:", port), "--metrics_address=",
-                       "--api_keys=" + auth::Sha256Hex(kKey)},
-                      dir + "/keyed");
-  ASSERT_TRUE(keyed.WaitStarted()) << keyed.Output();
-  EXPECT_FALSE(absl::StrContains(keyed.Output(), "every caller")) << keyed.Output();
-  EXPECT_EQ(keyed.Stop(), 0);
+                       "--api_keys=" + auth::Sha256Hex(kKey)});
+  ASSERT_TRUE(keyed.WaitForPort(absl::Seconds(20)) != 0) << keyed.Log();
+  EXPECT_FALSE(absl::StrContains(keyed.Log(), "every caller")) << keyed.Log();
+  ASSERT_TRUE(keyed.Signal(SIGTERM));
+  EXPECT_EQ(keyed.ExitCode(), 0);
 }
 
 TEST(KeysNewTest, PrintsAKeyAndTheHashOfThatKey) {
-  const std::string output = RunCommand(BinaryDir() + "/runtime/herald keys new");
+  const std::string output = testing::RunCommand(testing::BinaryPath("runtime/herald") + " keys new").output;
   std::vector<std::string> lines = absl::StrSplit(output, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 3u) << output;
   ASSERT_TRUE(absl::StartsWith(lines[0], "key:  hrld_")) << output;
   ASSERT_TRUE(absl::StartsWith(lines[1], "hash: ")) << output;
   EXPECT_EQ(auth::Sha256Hex(lines[0].substr(6)), lines[1].substr(6));
-  EXPECT_NE(RunCommand(BinaryDir() + "/runtime/herald keys new"), output);
+  EXPECT_NE(testing::RunCommand(testing::BinaryPath("runtime/herald") + " keys new").output, output);
 }
 
 }  // namespace
