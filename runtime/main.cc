@@ -93,6 +93,21 @@ ABSL_FLAG(int, max_connections, 4096,
 ABSL_FLAG(int, grpc_memory_limit_mb, 256,
           "Memory quota of the gRPC server (connection and call buffers), in MiB; keep it below the container's "
           "memory limit");
+ABSL_FLAG(std::string, redis_password_file, "",
+          "File holding the Redis password (one line; wins over a password in --redis; keeps it out of URLs and "
+          "process lists)");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain of the gRPC listeners (API/health and delivery service); with --tls_key_file turns "
+          "on TLS; re-read when it changes");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file (unencrypted)");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: when set, clients must present a certificate signed by it (mTLS)");
+ABSL_FLAG(std::string, delivery_tls_ca_file, "",
+          "Dispatcher: PEM CA bundle that verifies delivery services; any --delivery_tls_* turns on TLS to them "
+          "(without this flag: the system's roots)");
+ABSL_FLAG(std::string, delivery_tls_cert_file, "",
+          "Dispatcher: PEM client certificate presented to delivery services (their mTLS)");
+ABSL_FLAG(std::string, delivery_tls_key_file, "", "Dispatcher: PEM private key of --delivery_tls_cert_file");
 
 namespace {
 
@@ -114,21 +129,6 @@ herald::settings::Options SettingsOptions() {
 }
 
 }  // namespace
-ABSL_FLAG(std::string, redis_password_file, "",
-          "File holding the Redis password (one line; wins over a password in --redis; keeps it out of URLs and "
-          "process lists)");
-ABSL_FLAG(std::string, tls_cert_file, "",
-          "PEM certificate chain of the gRPC listeners (API/health and delivery service); with --tls_key_file turns "
-          "on TLS; re-read when it changes");
-ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file (unencrypted)");
-ABSL_FLAG(std::string, tls_client_ca_file, "",
-          "PEM CA bundle: when set, clients must present a certificate signed by it (mTLS)");
-ABSL_FLAG(std::string, delivery_tls_ca_file, "",
-          "Dispatcher: PEM CA bundle that verifies delivery services; any --delivery_tls_* turns on TLS to them "
-          "(without this flag: the system's roots)");
-ABSL_FLAG(std::string, delivery_tls_cert_file, "",
-          "Dispatcher: PEM client certificate presented to delivery services (their mTLS)");
-ABSL_FLAG(std::string, delivery_tls_key_file, "", "Dispatcher: PEM private key of --delivery_tls_cert_file");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
