@@ -3,7 +3,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "feed/count_items.lua.h"
 #include "feed/insert_many.lua.h"
+#include "feed/item_times.lua.h"
 #include "feed/list.lua.h"
 #include "feed/mark.lua.h"
 #include "redis/script.h"
@@ -15,6 +17,8 @@ namespace {
 const redis::Script kInsertMany(lua::kFeedInsertMany);
 const redis::Script kList(lua::kFeedList);
 const redis::Script kMark(lua::kFeedMark);
+const redis::Script kCountItems(lua::kFeedCountItems);
+const redis::Script kItemTimes(lua::kFeedItemTimes);
 
 struct FeedKeys {
   std::string active, unseen, unread, read, archived, meta;
@@ -195,6 +199,27 @@ absl::StatusOr<v1::MarkFeedItemsResponse> ParseMarkReply(const redis::Reply& rep
   response.mutable_metadata()->set_unread_count(reply.elements[2].integer);
   response.mutable_metadata()->set_total_count(reply.elements[3].integer);
   return response;
+}
+
+redis::Command CountItemsCommand(const Keys& keys, const std::vector<std::string>& users) {
+  std::vector<std::string> script_keys;
+  for (const std::string& user : users) {
+    script_keys.push_back(keys.FeedSet(user, "active"));
+    script_keys.push_back(keys.FeedSet(user, "archived"));
+  }
+  return kCountItems.Call(std::move(script_keys), {});
+}
+
+redis::Command ItemTimesCommand(const Keys& keys, const std::string& user, int count) {
+  return kItemTimes.Call({keys.FeedSet(user, "active"), keys.FeedSet(user, "archived")}, {std::to_string(count)});
+}
+
+std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply) {
+  std::vector<ItemTimes> times;
+  for (size_t i = 0; i + 2 < reply.elements.size(); i += 3) {
+    times.push_back({ToInt(reply.elements[i].str), ToInt(reply.elements[i + 1].str), reply.elements[i + 2].str});
+  }
+  return times;
 }
 
 }  // namespace herald::feed

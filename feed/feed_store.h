@@ -71,3 +71,22 @@ absl::StatusOr<v1::MarkFeedItemsResponse> ParseMarkReply(const redis::Reply& rep
 v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields);
 
 }  // namespace herald::feed
+
+namespace herald::feed {
+
+// For tools that watch feeds fill up (bench/, soak): items (active and
+// archived) in the feeds of `users`, all of `keys`' partition, summed in
+// one script call. Reply: an integer.
+redis::Command CountItemsCommand(const Keys& keys, const std::vector<std::string>& users);
+
+// For tools: when the newest `count` items of `user`'s feed were accepted
+// and inserted, and their tenant. Parse with ParseItemTimesReply.
+struct ItemTimes {
+  int64_t accepted_at_us = 0;
+  int64_t inserted_at_us = 0;
+  std::string tenant;
+};
+redis::Command ItemTimesCommand(const Keys& keys, const std::string& user, int count);
+std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply);
+
+}  // namespace herald::feed
