@@ -216,8 +216,11 @@ redis::Command ItemTimesCommand(const Keys& keys, const std::string& user, int c
 
 std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply) {
   std::vector<ItemTimes> times;
-  for (size_t i = 0; i + 2 < reply.elements.size(); i += 3) {
-    times.push_back({ToInt(reply.elements[i].str), ToInt(reply.elements[i + 1].str), reply.elements[i + 2].str});
+  for (size_t i = 0; i + 3 < reply.elements.size(); i += 4) {
+    v1::FeedItem item;
+    item.ParseFromString(reply.elements[i + 3].str);
+    times.push_back({ToInt(reply.elements[i].str), ToInt(reply.elements[i + 1].str), reply.elements[i + 2].str,
+                     item.total_activities()});
   }
   return times;
 }

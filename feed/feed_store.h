@@ -80,11 +80,13 @@ namespace herald::feed {
 redis::Command CountItemsCommand(const Keys& keys, const std::vector<std::string>& users);
 
 // For tools: when the newest `count` items of `user`'s feed were accepted
-// and inserted, and their tenant. Parse with ParseItemTimesReply.
+// and inserted, their tenant and how many activities each carries (a
+// batch's total). Parse with ParseItemTimesReply.
 struct ItemTimes {
   int64_t accepted_at_us = 0;
   int64_t inserted_at_us = 0;
   std::string tenant;
+  int64_t activities = 0;
 };
 redis::Command ItemTimesCommand(const Keys& keys, const std::string& user, int count);
 std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply);
