@@ -36,6 +36,9 @@ class Keys {
   // Stream of every message created in the partition (field 'm' = id), in
   // creation order: the time index ListMessages reads; trimmed by age.
   const std::string& MessageLog() const { return message_log_; }
+  // STRING: the partition's last feed sequence number (microseconds of the
+  // newest feed insert, unique and increasing; feed/feed_layout.lua).
+  std::string FeedSequence() const { return prefix_ + "feed_seq"; }
   // Stream of outbound webhook events (field 'e' = the event JSON, consumer
   // group "event_webhooks"): every status and engagement change of the
   // partition's messages, appended by the messages and feed scripts only

@@ -55,3 +55,17 @@ local function set_message_status(message_key, events_key, status, reason, now_u
                        {type = 'message.' .. status, at_us = tostring(now_us), status = status, reason = reason})
   outbox_message_event(message_key, 'message.' .. status, now_us)
 end
+
+-- Appends an event of a feed item (which has no message hash) to the
+-- partition's outbox, if it is on; `partition` is the 'herald:{p}:' prefix.
+local function outbox_feed_event(partition, event_type, id, user, workflow, tenant, at_us)
+  local on = event_outbox_on[partition]
+  if on == nil then
+    on = redis.call('EXISTS', event_outbox_enabled_key(partition)) == 1
+    event_outbox_on[partition] = on
+  end
+  if not on then return end
+  local event = {type = event_type, message_id = id, recipient = user, workflow = workflow, tenant = tenant,
+                 channel_type = 'in_app_feed', status = 'delivered', at_us = tostring(at_us)}
+  redis.call('XADD', event_outbox_key(partition), '*', 'e', cjson.encode(event))
+end

@@ -19,7 +19,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/ids.h"
 #include "core/keys.h"
+#include "feed/feed_store.h"
 #include "gtest/gtest.h"
 #include "herald/v1/pipeline.pb.h"
 #include "nlohmann/json.hpp"
@@ -47,13 +49,12 @@ std::unique_ptr<testing::HeraldProcess> SpawnWorker(const std::string& redis, co
 
 int64_t CountMessages(redis::RedisClient& client) {
   int64_t count = 0;
-  std::string cursor = "0";
-  do {
-    auto reply = client.Execute({"SCAN", cursor, "MATCH", "herald:*:msg:*", "COUNT", "1000"});
+  for (int r = 0; r < kRecipients; ++r) {
+    const std::string user = absl::StrCat("u", r);
+    auto reply = client.Execute(feed::CountItemsCommand(Keys(PartitionOf(user, kPartitions)), {user}));
     if (!reply.ok()) return -1;
-    cursor = reply->elements[0].str;
-    count += static_cast<int64_t>(reply->elements[1].elements.size());
-  } while (cursor != "0");
+    count += reply->integer;
+  }
   return count;
 }
 
