@@ -71,7 +71,7 @@ ABSL_FLAG(std::vector<std::string>, herald_arg, {},
 ABSL_FLAG(bool, compare_peer, false,
           "Afterwards run the BullMQ peer pipeline (Herald stopped first) and report the ratio");
 ABSL_FLAG(std::string, peer_script, "", "The peer's runner (default: <repo>/../shared/anchors/run_bullmq_peer.sh)");
-ABSL_FLAG(int64_t, peer_events, 0, "Events for the peer; 0 = the main load's notifications, at most 100,000");
+ABSL_FLAG(int64_t, peer_events, 0, "Events for the peer; 0 = the main load's notifications, within 50,000..100,000");
 ABSL_FLAG(std::string, addr, "", "Target a running Herald at HOST:PORT instead of starting one");
 ABSL_FLAG(std::string, redis, "", "With --addr: that Herald's Redis (to count feed items)");
 ABSL_FLAG(int, partitions, 4, "Partitions (must match the target Herald)");
@@ -96,6 +96,10 @@ using herald::testing::ParseScrape;
 using herald::testing::Sample;
 using herald::testing::SumOf;
 
+// The peer's end-to-end time has fixed parts (a 200 ms digest delay, 1 s
+// without progress before its final sweep): below ~50,000 events they, not
+// the queue, set its rate.
+constexpr int64_t kPeerEventsFloor = 50000;
 constexpr int64_t kPeerEventsCap = 100000;
 constexpr auto kPollEvery = std::chrono::milliseconds(200);
 // Feeds that stop changing this long are as complete as they will get.
@@ -517,8 +521,8 @@ void SendLoads(std::vector<Run>& runs, const std::string& addr, const std::share
 }
 
 // Runs the BullMQ peer (--peer_script) with the main load's notifications
-// (capped) over its pool, and adds `peer` and `vs_peer` = `per_s` / the
-// peer's end-to-end rate to `result`.
+// (within kPeerEventsFloor..kPeerEventsCap) over its pool, and adds `peer`
+// and `vs_peer` = `per_s` / the peer's end-to-end rate to `result`.
 void ComparePeer(const Run& main_run, double per_s, nlohmann::json& result) {
   std::string script = absl::GetFlag(FLAGS_peer_script);
   if (script.empty()) {
@@ -527,7 +531,7 @@ void ComparePeer(const Run& main_run, double per_s, nlohmann::json& result) {
                  .string();
   }
   int64_t events = absl::GetFlag(FLAGS_peer_events);
-  if (events <= 0) events = std::min(kPeerEventsCap, std::max<int64_t>(1, main_run.Owed()));
+  if (events <= 0) events = std::clamp(main_run.Owed(), kPeerEventsFloor, kPeerEventsCap);
   auto peer = RunPeer(script, events, main_run.spec.pool);
   if (!peer.ok()) {
     std::cerr << "loadgen: the peer: " << peer.status() << std::endl;
