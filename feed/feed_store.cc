@@ -9,6 +9,7 @@
 #include "feed/insert_many.lua.h"
 #include "feed/item_times.lua.h"
 #include "feed/list.lua.h"
+#include "feed/sweep.lua.h"
 #include "feed/mark.lua.h"
 #include "redis/script.h"
 #include "templates/markdown.h"
@@ -22,6 +23,7 @@ const redis::Script kList(lua::kFeedList);
 const redis::Script kMark(lua::kFeedMark);
 const redis::Script kCountItems(lua::kFeedCountItems);
 const redis::Script kItemTimes(lua::kFeedItemTimes);
+const redis::Script kSweep(lua::kFeedSweep);
 
 constexpr absl::string_view kCursorPrefix = "s";
 
@@ -230,6 +232,19 @@ std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply) {
                      item.total_activities()});
   }
   return times;
+}
+
+std::string FeedIndexPattern(const Keys& keys) { return keys.FeedSet("*", "index"); }
+
+std::optional<std::string> UserOfFeedIndex(const Keys& keys, absl::string_view key) {
+  const std::string prefix = keys.FeedSet("", "");  // "herald:{p}:feed::"
+  absl::string_view head = absl::string_view(prefix).substr(0, prefix.size() - 1);
+  if (!absl::ConsumePrefix(&key, head) || !absl::ConsumeSuffix(&key, ":index") || key.empty()) return std::nullopt;
+  return std::string(key);
+}
+
+redis::Command SweepCommand(const Keys& keys, const std::string& user, int64_t cutoff_us) {
+  return kSweep.Call({keys.FeedSet(user, "index")}, {user, std::to_string(cutoff_us)});
 }
 
 }  // namespace herald::feed

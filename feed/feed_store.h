@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -94,5 +95,18 @@ struct ItemTimes {
 };
 redis::Command ItemTimesCommand(const Keys& keys, const std::string& user, int count);
 std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply);
+
+}  // namespace herald::feed
+
+namespace herald::feed {
+
+// Retention for feeds that get no new items (retention/ runs it): SCAN
+// pattern matching every feed index of `keys`' partition, the user a
+// matching key belongs to (nullopt for another key), and the command that
+// removes the user's items inserted before `cutoff_us` (and the feed's keys
+// once it is empty). Reply: items removed.
+std::string FeedIndexPattern(const Keys& keys);
+std::optional<std::string> UserOfFeedIndex(const Keys& keys, absl::string_view key);
+redis::Command SweepCommand(const Keys& keys, const std::string& user, int64_t cutoff_us);
 
 }  // namespace herald::feed
