@@ -23,10 +23,6 @@ local items_key = feed_set_key(partition, user, 'items')
 local marks = watermarks(partition, user)
 local SEEN, READ, INTERACTED, ARCHIVED = 1, 2, 3, 4
 
-local function outbox_on()
-  return redis.call('EXISTS', event_outbox_enabled_key(partition)) == 1
-end
-
 -- Every tenant scope of the user plus the whole one ('').
 local function all_scopes()
   local scopes = redis.call('SMEMBERS', feed_set_key(partition, user, 'tenants'))
@@ -108,7 +104,7 @@ end
 local changed = 0
 if ARGV[5] == '*' then
   local by_watermark = {seen = true, read = true, unseen = true, unread = true}
-  if scope_tenant == '' and by_watermark[action] and not outbox_on() then
+  if scope_tenant == '' and by_watermark[action] and not outbox_is_on(partition) then
     changed = mark_all_by_watermark()
   else
     local filter = ''
