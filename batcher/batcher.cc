@@ -110,7 +110,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
     metrics_.events.Increment();
     planned[i].first_command = commands.size();
     const v1::internal::EventEnvelope& event = events[i];
-    const Keys keys(static_cast<int>(entries[entry_of[i]].stream_index));
+    const Keys& keys = KeysOf(static_cast<int>(entries[entry_of[i]].stream_index));
     const workflow::Workflow* workflow = workflows_.Find(event.workflow());
     if (workflow == nullptr) {
       // The workflow was removed after the trigger was accepted: record it.
