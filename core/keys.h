@@ -123,6 +123,12 @@ inline constexpr absl::string_view kExpanderGroup = "expander";
 inline constexpr absl::string_view kDeliveryGroup = "delivery";
 inline constexpr absl::string_view kEventWebhookGroup = "event_webhooks";
 
+// The Keys of `partition`, built once per process and kept (a Keys builds a
+// dozen strings; planning a trigger and processing an event want them per
+// call). Thread-safe; the reference is valid for the life of the process.
+// REQUIRES: partition >= 0.
+const Keys& KeysOf(int partition);
+
 // One stream of every partition (e.g. &Keys::Events), in partition order:
 // what one stage's consumer group reads.
 std::vector<std::string> EveryPartition(int partitions, const std::string& (Keys::*stream)() const);

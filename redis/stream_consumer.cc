@@ -7,12 +7,13 @@
 namespace herald::redis {
 
 StreamConsumer::StreamConsumer(RedisClient& client, std::vector<std::string> streams, std::string group,
-                               std::string consumer, std::string payload_field)
+                               std::string consumer, std::string payload_field, std::string batch_field)
     : client_(client),
       streams_(std::move(streams)),
       group_(std::move(group)),
       consumer_(std::move(consumer)),
       payload_field_(std::move(payload_field)),
+      batch_field_(std::move(batch_field)),
       reclaim_cursors_(streams_.size(), "0-0") {}
 
 absl::Status StreamConsumer::EnsureGroups() {
@@ -39,7 +40,11 @@ void StreamConsumer::ParseEntries(size_t stream_index, const Reply& entries, std
     parsed.id = entry.elements[0].str;
     const Reply& fields = entry.elements[1];
     for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-      if (fields.elements[i].str == payload_field_) parsed.payload = fields.elements[i + 1].str;
+      const std::string& field = fields.elements[i].str;
+      if (field == payload_field_ || (!batch_field_.empty() && field == batch_field_)) {
+        parsed.payload = fields.elements[i + 1].str;
+        parsed.batch = field != payload_field_;
+      }
     }
     out->push_back(std::move(parsed));
   }

@@ -14,7 +14,10 @@ namespace herald::redis {
 struct StreamEntry {
   size_t stream_index = 0;  // index into the consumer's stream list
   std::string id;
-  std::string payload;  // the value of the consumer's payload field
+  std::string payload;  // the value of the consumer's payload field (or batch field)
+  // The payload came from the consumer's batch field: the entry carries
+  // several records in it (the stage knows how to split them).
+  bool batch = false;
 };
 
 // Appends the commands that finish entries `ids` of `stream` for `group`:
@@ -25,8 +28,10 @@ void AppendAckCommands(const std::string& stream, const std::string& group, cons
 // Not thread-safe: one per worker thread, with that thread's client.
 class StreamConsumer {
  public:
+  // An entry's payload is its `payload_field`, or its `batch_field` when
+  // that is set and present (then StreamEntry::batch).
   StreamConsumer(RedisClient& client, std::vector<std::string> streams, std::string group, std::string consumer,
-                 std::string payload_field);
+                 std::string payload_field, std::string batch_field = "");
 
   // XGROUP CREATE ... 0 MKSTREAM for every stream (existing groups are
   // fine); also learns whether Redis is a Cluster (then each read touches
@@ -60,6 +65,7 @@ class StreamConsumer {
   const std::string group_;
   const std::string consumer_;
   const std::string payload_field_;
+  const std::string batch_field_;
   std::vector<std::string> reclaim_cursors_;
   bool read_one_stream_at_a_time_ = false;
   size_t next_blocking_stream_ = 0;

@@ -42,7 +42,7 @@ void StreamWorker::Run() {
       }
       client = std::move(*connected);
       consumer = std::make_unique<StreamConsumer>(*client, options_.streams, options_.group, options_.consumer.consumer_name,
-                                                  options_.payload_field);
+                                                  options_.payload_field, options_.batch_field);
       absl::Status groups = consumer->EnsureGroups();
       if (!groups.ok()) {
         Fail(groups, "cannot create the consumer groups; retrying");

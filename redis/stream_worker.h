@@ -36,6 +36,9 @@ struct StreamWorkerOptions {
   std::string payload_field;
   std::string log_name;  // the component of its log lines (core/log.h), e.g. "batcher"
   ConsumerOptions consumer;
+  // Where an entry carries several records instead (StreamEntry::batch);
+  // "" = none.
+  std::string batch_field = "";
 };
 
 // What a worker does with each read; the batcher and the fan-out implement it.
