@@ -28,6 +28,13 @@ struct ConsumerOptions {
   // Entries pending this long on another consumer are taken over.
   int64_t reclaim_idle_ms = 15000;
   int64_t reclaim_every_ms = 1000;
+  // Stages with lanes (StreamWorkerOptions::bulk_streams): how long one
+  // read's processing may take while the normal lane is in use (the bulk
+  // entries a read takes adapt to it), how long once the normal lane gave
+  // nothing for bulk_idle_after_ms (redis/bulk_read_budget.h).
+  int64_t bulk_cycle_us = 2'000;
+  int64_t bulk_idle_cycle_us = 50'000;
+  int64_t bulk_idle_after_ms = 500;
 };
 
 struct StreamWorkerOptions {
@@ -36,6 +43,9 @@ struct StreamWorkerOptions {
   std::string payload_field;
   std::string log_name;  // the component of its log lines (core/log.h), e.g. "batcher"
   ConsumerOptions consumer;
+  // The bulk lane's streams (core/keys.h Lane), read by the same group in
+  // every read beside `streams`; empty for a stage without lanes.
+  std::vector<std::string> bulk_streams = {};
 };
 
 // What a worker does with each read; the batcher and the fan-out implement it.
