@@ -162,13 +162,16 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
         continue;
       }
       runs::RunRef run{target.recipient(), event.tenant(), event.cancellation_key(), target.run_id()};
-      commands.push_back(runs::AppendCommand(
-          keys, runs::BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds)));
+      runs::WaitAppend append =
+          runs::BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds);
+      append.lane = entries[i].lane;
+      commands.push_back(runs::AppendCommand(keys, append));
       command_is_append.push_back(true);
       command_run.push_back(&target.run_id());
     }
     for (auto& [step, envelope] : direct) {
-      commands.push_back({"XADD", keys.Batches(), "*", "s", envelope.SerializeAsString()});
+      // The run stays in the lane its trigger came through.
+      commands.push_back({"XADD", keys.Batches(entries[i].lane), "*", "s", envelope.SerializeAsString()});
       command_is_append.push_back(false);
       command_run.push_back(event.targets_size() == 1 ? &event.targets(0).run_id() : nullptr);
     }
@@ -234,7 +237,8 @@ BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Re
     : processor_(workflows, clock, options, metrics),
       worker_(endpoint,
               redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Events), std::string(kBatcherGroup),
-                                         "e", "batcher", options},
+                                         "e", "batcher", options,
+                                         EveryPartition(options.partitions, &Keys::EventsBulk)},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics)

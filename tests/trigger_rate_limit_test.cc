@@ -91,8 +91,10 @@ steps:
     auto client = Connect();
     int64_t count = 0;
     for (int p = 0; p < 4; ++p) {
-      auto length = client->Execute({"XLEN", Keys(p).Events()});
-      if (length.ok()) count += length->integer;
+      for (const std::string& stream : {Keys(p).Events(), Keys(p).EventsBulk()}) {
+        auto length = client->Execute({"XLEN", stream});
+        if (length.ok()) count += length->integer;
+      }
     }
     return count;
   }
