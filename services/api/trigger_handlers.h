@@ -1,11 +1,13 @@
-// Triggers, trigger batches and cancellations: validated and planned by
-// trigger_planner, admitted by the rate limits (trigger_rate_limiter),
+// Triggers, trigger batches and cancellations: put in a lane by their
+// tenant's rate (tenant_lanes), validated and planned by trigger_planner,
+// admitted by the rate limits (trigger_rate_limiter),
 // written through the group-commit pipeline, answered only once Redis
 // acknowledged every write.
 #pragma once
 
 #include "herald/v1/herald.pb.h"
 #include "services/api/backend.h"
+#include "services/api/tenant_lanes.h"
 #include "services/api/trigger_rate_limiter.h"
 
 namespace herald::api {
@@ -13,9 +15,9 @@ namespace herald::api {
 // Thread-safe.
 class TriggerHandlers : public HandlerGroup {
  public:
-  // `limiter` must outlive the handlers.
-  TriggerHandlers(const Backend& backend, const TriggerRateLimiter& limiter)
-      : HandlerGroup(backend), limiter_(limiter) {}
+  // `limiter` and `lanes` must outlive the handlers.
+  TriggerHandlers(const Backend& backend, const TriggerRateLimiter& limiter, TenantLanes& lanes)
+      : HandlerGroup(backend), limiter_(limiter), lanes_(lanes) {}
 
   // RESOURCE_EXHAUSTED (nothing written) over the caller's or the tenant's
   // rate limit.
@@ -29,6 +31,7 @@ class TriggerHandlers : public HandlerGroup {
 
  private:
   const TriggerRateLimiter& limiter_;
+  TenantLanes& lanes_;
 };
 
 }  // namespace herald::api
