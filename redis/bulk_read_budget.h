@@ -9,8 +9,11 @@
 // while the normal lane is in use and longer once it has been idle for a
 // while, so a tenant alone in the bulk lane runs at nearly full speed; when
 // a normal entry shows up again the count is cut at once to the short
-// target. Plain logic with the times passed in; not thread-safe (one per
-// worker).
+// target. While the normal lane is in use the bulk lane also gets only a
+// share of the worker's time: after each bulk cycle the worker reads the
+// normal lane alone for a while, which leaves the machine (CPU, Redis)
+// room for the other tenants even when a flood saturates it.
+// Plain logic with the times passed in; not thread-safe (one per worker).
 #pragma once
 
 #include <cstddef>
@@ -26,17 +29,24 @@ struct BulkReadBudgetOptions {
   // ... and once the normal lane gave no entry for idle_after_us.
   int64_t idle_cycle_us = 50'000;
   int64_t idle_after_us = 500'000;
+  // While the normal lane is in use: the share of time bulk cycles take
+  // (in (0, 1]; 1 = no pause between them).
+  double busy_share = 0.5;
 };
 
 class BulkReadBudget {
  public:
   explicit BulkReadBudget(const BulkReadBudgetOptions& options);
 
-  // Entries the next read may take from each bulk stream (1..read_count).
-  int Next() const { return count_; }
-  // A read at `now_us` took `normal` and `bulk` entries, and processing them
-  // took `cycle_us`.
-  void Observe(size_t normal, size_t bulk, int64_t cycle_us, int64_t now_us);
+  // Entries the read at `now_us` may take from each bulk stream: 0 during
+  // the pause after a bulk cycle (read the normal lane alone), else
+  // 1..read_count.
+  int Next(int64_t now_us) const;
+  // How long the pause lasts from `now_us` (0 when none).
+  int64_t PauseLeft(int64_t now_us) const;
+  // A read at `now_us` took `normal` and `bulk` entries, and processing the
+  // bulk ones took `bulk_us` (ending at now_us).
+  void Observe(size_t normal, size_t bulk, int64_t bulk_us, int64_t now_us);
 
  private:
   bool Busy(int64_t now_us) const;
@@ -45,6 +55,7 @@ class BulkReadBudget {
   int count_;
   bool normal_seen_ = false;
   int64_t last_normal_us_ = 0;
+  int64_t resume_us_ = 0;  // no bulk read before this
 };
 
 }  // namespace herald::redis

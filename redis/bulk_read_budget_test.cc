@@ -13,6 +13,7 @@ BulkReadBudgetOptions Options() {
   options.busy_cycle_us = 2 * kMs;
   options.idle_cycle_us = 50 * kMs;
   options.idle_after_us = 500 * kMs;
+  options.busy_share = 1.0;  // no pauses, but in the test that is about them
   return options;
 }
 
@@ -20,11 +21,11 @@ BulkReadBudgetOptions Options() {
 // `streams` streams) until the count settles; returns it.
 int Settle(BulkReadBudget& budget, int64_t entry_us, int streams, size_t normal, int64_t* now_us) {
   for (int i = 0; i < 100; ++i) {
-    const size_t bulk = static_cast<size_t>(budget.Next()) * streams;
+    const size_t bulk = static_cast<size_t>(budget.Next(*now_us)) * streams;
     budget.Observe(normal, bulk, static_cast<int64_t>(bulk) * entry_us, *now_us);
     *now_us += kMs;
   }
-  return budget.Next();
+  return budget.Next(*now_us);
 }
 
 TEST(BulkReadBudgetTest, WhileTheNormalLaneIsInUseACycleStaysNearTheShortTarget) {
@@ -54,8 +55,8 @@ TEST(BulkReadBudgetTest, ANormalEntryAfterIdleCutsTheCountAtOnce) {
   const int idle = Settle(budget, 50, 4, 0, &now);
   ASSERT_GT(idle, 100);
   budget.Observe(/*normal=*/1, /*bulk=*/0, 0, now);
-  EXPECT_LE(budget.Next(), idle * 2 / 50 + 1) << "scaled by 2 ms / 50 ms";
-  EXPECT_GE(budget.Next(), 1);
+  EXPECT_LE(budget.Next(now), idle * 2 / 50 + 1) << "scaled by 2 ms / 50 ms";
+  EXPECT_GE(budget.Next(now), 1);
   // Idle again for longer than idle_after: the count grows back.
   now += 600 * kMs;
   EXPECT_GT(Settle(budget, 50, 4, 0, &now), 100);
@@ -71,10 +72,27 @@ TEST(BulkReadBudgetTest, EntriesCostlierThanTheTargetGoDownToOne) {
 TEST(BulkReadBudgetTest, ReadsWithoutBulkEntriesTeachNothingAboutTheirCost) {
   BulkReadBudget budget(Options());
   budget.Observe(1, 0, 0, 0);  // busy from here on
-  const int before = budget.Next();
+  const int before = budget.Next(0);
   // Slow reads of normal entries alone: the bulk count stays.
   for (int i = 1; i <= 10; ++i) budget.Observe(5, 0, 100 * kMs, i * kMs);
-  EXPECT_EQ(budget.Next(), before);
+  EXPECT_EQ(budget.Next(10 * kMs), before);
+}
+
+TEST(BulkReadBudgetTest, WhileTheNormalLaneIsInUseBulkCyclesTakeTheirShareOfTime) {
+  BulkReadBudgetOptions options = Options();
+  options.busy_share = 0.25;
+  BulkReadBudget budget(options);
+  budget.Observe(1, 0, 0, 0);
+  // A bulk cycle of 2 ms ending at 10 ms: the next 6 ms read the normal lane alone.
+  budget.Observe(0, 8, 2 * kMs, 10 * kMs);
+  EXPECT_EQ(budget.Next(10 * kMs), 0);
+  EXPECT_EQ(budget.PauseLeft(12 * kMs), 4 * kMs);
+  EXPECT_EQ(budget.Next(15 * kMs), 0);
+  EXPECT_GT(budget.Next(16 * kMs), 0);
+  // Alone in the bulk lane (the normal lane idle for idle_after): no pause.
+  budget.Observe(0, 8, 2 * kMs, 600 * kMs);
+  EXPECT_GT(budget.Next(600 * kMs), 0);
+  EXPECT_EQ(budget.PauseLeft(600 * kMs), 0);
 }
 
 }  // namespace

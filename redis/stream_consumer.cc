@@ -83,13 +83,15 @@ Command StreamConsumer::ReadCommand(const std::vector<size_t>& positions, int co
 absl::StatusOr<std::vector<StreamEntry>> StreamConsumer::ReadNew(int count_per_stream, int block_ms,
                                                                  int bulk_count_per_stream) {
   std::vector<StreamEntry> entries;
-  bulk_count_per_stream = std::max(bulk_count_per_stream, 1);
-  if (!read_one_stream_at_a_time_ && bulk_.empty()) {
+  // Without bulk streams, or with no bulk entry wanted: the normal lane alone.
+  const bool normal_only = bulk_.empty() || bulk_count_per_stream <= 0;
+  if (!read_one_stream_at_a_time_ && normal_only) {
     auto reply = client_.Execute(ReadCommand(normal_, count_per_stream, block_ms));
     if (!reply.ok()) return reply.status();
     ParseRead(*reply, &entries);
     return entries;
   }
+  const std::vector<size_t>& reading = normal_only ? normal_ : everything_;
   // Each lane with its own count, in one round trip and without blocking:
   // one XREADGROUP per lane, or, since Redis Cluster refuses one over
   // streams of several slots, one per stream.
@@ -98,7 +100,7 @@ absl::StatusOr<std::vector<StreamEntry>> StreamConsumer::ReadNew(int count_per_s
     reads.push_back(ReadCommand(normal_, count_per_stream, 0));
     reads.push_back(ReadCommand(bulk_, bulk_count_per_stream, 0));
   } else {
-    for (size_t position : everything_) {
+    for (size_t position : reading) {
       reads.push_back(ReadCommand(
           {position}, all_[position].lane == Lane::kBulk ? bulk_count_per_stream : count_per_stream, 0));
     }
@@ -110,13 +112,13 @@ absl::StatusOr<std::vector<StreamEntry>> StreamConsumer::ReadNew(int count_per_s
   if (!entries.empty() || block_ms <= 0) return entries;
   // Every stream was empty: wait for the first entry of either lane, taking
   // at most the bulk count of each stream (the next read takes the rest).
-  const int wake_count = bulk_.empty() ? count_per_stream : std::min(count_per_stream, bulk_count_per_stream);
+  const int wake_count = normal_only ? count_per_stream : std::min(count_per_stream, bulk_count_per_stream);
   Command wait;
   if (!read_one_stream_at_a_time_) {
     wait = ReadCommand(everything_, wake_count, block_ms);
   } else {
     // A short block on one stream after another.
-    const size_t next = everything_[next_blocking_stream_++ % everything_.size()];
+    const size_t next = reading[next_blocking_stream_++ % reading.size()];
     wait = ReadCommand({next}, wake_count, std::min(block_ms, kClusterBlockMs));
   }
   auto reply = client_.Execute(wait);

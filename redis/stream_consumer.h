@@ -45,13 +45,13 @@ class StreamConsumer {
 
   // New entries across all streams, waiting up to `block_ms` when none:
   // at most `count_per_stream` from each normal-lane stream and
-  // `bulk_count_per_stream` (>= 1) from each bulk-lane stream, normal-lane
-  // entries first. Without bulk streams one XREADGROUP over every stream;
+  // `bulk_count_per_stream` from each bulk-lane stream (0: the normal lane
+  // alone), normal-lane entries first. Without bulk streams one XREADGROUP over every stream;
   // with them one round trip of two non-blocking reads (one per lane, each
   // with its count), then, when both were empty, one blocking read over
   // both lanes. Against Redis Cluster (learned by EnsureGroups) one read
   // per stream, blocking at most kClusterBlockMs at once.
-  absl::StatusOr<std::vector<StreamEntry>> ReadNew(int count_per_stream, int block_ms, int bulk_count_per_stream = 1);
+  absl::StatusOr<std::vector<StreamEntry>> ReadNew(int count_per_stream, int block_ms, int bulk_count_per_stream = 0);
 
   // Takes over entries pending longer than `min_idle_ms` on any consumer,
   // in both lanes (each stream has its own cursor).

@@ -2,6 +2,9 @@
 // groups, alternates between reclaiming stalled entries (XAUTOCLAIM) and
 // reading new ones, and hands each read to a processing function. The
 // batcher and the fan-out are both one of these with their own processing.
+// With lanes (bulk_streams), a read's normal-lane entries are processed
+// first, on their own, then its bulk entries, whose share of a read is
+// sized by time (redis/bulk_read_budget.h).
 #pragma once
 
 #include <atomic>
@@ -35,6 +38,9 @@ struct ConsumerOptions {
   int64_t bulk_cycle_us = 2'000;
   int64_t bulk_idle_cycle_us = 50'000;
   int64_t bulk_idle_after_ms = 500;
+  // While the normal lane is in use, the share of the worker's time bulk
+  // entries take; the rest it reads the normal lane alone.
+  double bulk_busy_share = 0.5;
 };
 
 struct StreamWorkerOptions {
@@ -85,6 +91,9 @@ class StreamWorker {
  private:
   void Run();
   void Fail(const absl::Status& status, const char* what);
+  // One call of the processor; a failure is counted and logged (the
+  // entries stay pending and are retried).
+  void Process(RedisClient& client, StreamConsumer& consumer, const std::vector<StreamEntry>& entries);
 
   const Endpoint endpoint_;
   const StreamWorkerOptions options_;

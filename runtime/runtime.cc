@@ -180,6 +180,9 @@ class RuntimeImpl final : public Runtime {
       return absl::InvalidArgumentError("--bulk_read_ms: must be between 0.1 and 1000");
     }
     const auto bulk_cycle_us = static_cast<int64_t>(options.bulk_read_ms * 1000);
+    if (!(options.bulk_share >= 0.05 && options.bulk_share <= 1)) {
+      return absl::InvalidArgumentError("--bulk_share: must be between 0.05 and 1");
+    }
     if (options.redis_address.empty() && !options.redis_password_file.empty()) {
       return absl::InvalidArgumentError("--redis_password_file: needs --redis (the embedded Redis has no password)");
     }
@@ -274,6 +277,7 @@ class RuntimeImpl final : public Runtime {
       batcher_metrics_ = std::make_unique<batcher::BatcherMetrics>(*registry_);
       batcher::BatcherOptions batcher_options;
       batcher_options.bulk_cycle_us = bulk_cycle_us;
+      batcher_options.bulk_busy_share = options.bulk_share;
       StartWorkers(options, consumer_prefix, "batcher", options.batcher_threads, batcher_options, clock,
                    *batcher_metrics_, &batchers_);
       batcher::BatcherOptions flusher_options;
@@ -299,6 +303,7 @@ class RuntimeImpl final : public Runtime {
       fanout_options.message_retention_ms = options.message_retention_ms;
       fanout_options.feed_max_items = options.feed_max_items;
       fanout_options.bulk_cycle_us = bulk_cycle_us;
+      fanout_options.bulk_busy_share = options.bulk_share;
       StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout_options, clock,
                    *fanout_metrics_, &fanouts_);
     }
