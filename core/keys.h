@@ -50,6 +50,9 @@ class Keys {
   // Stream of every message created in the partition (field 'm' = id), in
   // creation order: the time index ListMessages reads; trimmed by age.
   const std::string& MessageLog() const { return message_log_; }
+  // STRING: the partition's last feed sequence number (microseconds of the
+  // newest feed insert, unique and increasing; feed/feed_layout.lua).
+  std::string FeedSequence() const { return prefix_ + "feed_seq"; }
   // Stream of outbound webhook events (field 'e' = the event JSON, consumer
   // group "event_webhooks"): every status and engagement change of the
   // partition's messages, appended by the messages and feed scripts only
@@ -135,6 +138,12 @@ inline constexpr absl::string_view kFanoutGroup = "fanout";
 inline constexpr absl::string_view kExpanderGroup = "expander";
 inline constexpr absl::string_view kDeliveryGroup = "delivery";
 inline constexpr absl::string_view kEventWebhookGroup = "event_webhooks";
+
+// The Keys of `partition`, built once per process and kept (a Keys builds a
+// dozen strings; planning a trigger and processing an event want them per
+// call). Thread-safe; the reference is valid for the life of the process.
+// REQUIRES: partition >= 0.
+const Keys& KeysOf(int partition);
 
 // One stream of every partition (e.g. &Keys::Events), in partition order:
 // what one stage's consumer group reads.

@@ -63,8 +63,10 @@ class FetchedMessageStates final : public MessageStates {
     for (size_t i = 0; i < batches.size(); ++i) {
       if (!decoded[i]) continue;
       const Keys keys(static_cast<int>(entries[i].stream_index));
+      // Refs are read after a wait, whose batch is one recipient's.
+      const std::string recipient = batches[i].targets_size() == 1 ? batches[i].targets(0).recipient() : "";
       for (std::string& id : RefMessageIds(workflows, batches[i])) {
-        commands.push_back(messages::MessageStateCommand(keys, id));
+        commands.push_back(messages::MessageStateCommand(keys, recipient, id));
         ids.push_back(std::move(id));
       }
     }

@@ -7,13 +7,15 @@
 namespace herald::redis {
 
 StreamConsumer::StreamConsumer(RedisClient& client, std::vector<std::string> streams, std::string group,
-                               std::string consumer, std::string payload_field, std::vector<std::string> bulk_streams)
+                               std::string consumer, std::string payload_field, std::string batch_field,
+                               std::vector<std::string> bulk_streams)
     : client_(client),
       streams_(std::move(streams)),
       bulk_streams_(std::move(bulk_streams)),
       group_(std::move(group)),
       consumer_(std::move(consumer)),
-      payload_field_(std::move(payload_field)) {
+      payload_field_(std::move(payload_field)),
+      batch_field_(std::move(batch_field)) {
   for (size_t i = 0; i < streams_.size(); ++i) {
     normal_.push_back(all_.size());
     all_.push_back({streams_[i], i, Lane::kNormal});
@@ -52,7 +54,11 @@ void StreamConsumer::ParseEntries(size_t position, const Reply& entries, std::ve
     parsed.id = entry.elements[0].str;
     const Reply& fields = entry.elements[1];
     for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-      if (fields.elements[i].str == payload_field_) parsed.payload = fields.elements[i + 1].str;
+      const std::string& field = fields.elements[i].str;
+      if (field == payload_field_ || (!batch_field_.empty() && field == batch_field_)) {
+        parsed.payload = fields.elements[i + 1].str;
+        parsed.batch = field != payload_field_;
+      }
     }
     out->push_back(std::move(parsed));
   }

@@ -22,7 +22,10 @@ struct StreamEntry {
   size_t stream_index = 0;
   Lane lane = Lane::kNormal;
   std::string id;
-  std::string payload;  // the value of the consumer's payload field
+  std::string payload;  // the value of the consumer's payload field (or batch field)
+  // The payload came from the consumer's batch field: the entry carries
+  // several records in it (the stage knows how to split them).
+  bool batch = false;
 };
 
 // Appends the commands that finish entries `ids` of `stream` for `group`:
@@ -33,10 +36,12 @@ void AppendAckCommands(const std::string& stream, const std::string& group, cons
 // Not thread-safe: one per worker thread, with that thread's client.
 class StreamConsumer {
  public:
-  // `bulk_streams`: the bulk lane's streams, read beside `streams` (the
-  // normal lane) by the same group; empty for a stage without lanes.
+  // An entry's payload is its `payload_field`, or its `batch_field` when
+  // that is set and present (then StreamEntry::batch). `bulk_streams`: the
+  // bulk lane's streams, read beside `streams` (the normal lane) by the
+  // same group; empty for a stage without lanes.
   StreamConsumer(RedisClient& client, std::vector<std::string> streams, std::string group, std::string consumer,
-                 std::string payload_field, std::vector<std::string> bulk_streams = {});
+                 std::string payload_field, std::string batch_field = "", std::vector<std::string> bulk_streams = {});
 
   // XGROUP CREATE ... 0 MKSTREAM for every stream of both lanes (existing
   // groups are fine); also learns whether Redis is a Cluster (then each
@@ -86,6 +91,7 @@ class StreamConsumer {
   const std::string group_;
   const std::string consumer_;
   const std::string payload_field_;
+  const std::string batch_field_;
   // Every stream of both lanes, the normal lane's first, and the positions
   // of each lane's (and of all) in it.
   std::vector<LaneStream> all_;

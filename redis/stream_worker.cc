@@ -53,7 +53,8 @@ void StreamWorker::Run() {
       }
       client = std::move(*connected);
       consumer = std::make_unique<StreamConsumer>(*client, options_.streams, options_.group, options_.consumer.consumer_name,
-                                                  options_.payload_field, options_.bulk_streams);
+                                                  options_.payload_field, options_.batch_field,
+                                                  options_.bulk_streams);
       absl::Status groups = consumer->EnsureGroups();
       if (!groups.ok()) {
         Fail(groups, "cannot create the consumer groups; retrying");

@@ -49,6 +49,9 @@ struct StreamWorkerOptions {
   std::string payload_field;
   std::string log_name;  // the component of its log lines (core/log.h), e.g. "batcher"
   ConsumerOptions consumer;
+  // Where an entry carries several records instead (StreamEntry::batch);
+  // "" = none.
+  std::string batch_field = "";
   // The bulk lane's streams (core/keys.h Lane), read by the same group in
   // every read beside `streams`; empty for a stage without lanes.
   std::vector<std::string> bulk_streams = {};

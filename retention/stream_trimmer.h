@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -76,6 +77,13 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
 // Runs TrimOnce every interval_ms of the injected clock on its own thread
 // and connection. Trimming is idempotent, so every process running a worker
 // role may run one. Start/Stop from one owning thread.
+// Feed retention for feeds that get no new items: one SCAN step per
+// partition (resumed from `cursors`, one per partition) and a sweep of each
+// feed found (feed::SweepCommand). A whole keyspace is covered over several
+// passes. Returns the items removed.
+absl::StatusOr<int64_t> SweepFeeds(redis::RedisClient& client, int partitions, int64_t cutoff_us,
+                                   std::vector<std::string>& cursors);
+
 class StreamTrimmer {
  public:
   // `clock` and `metrics` must outlive the trimmer.

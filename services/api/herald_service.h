@@ -13,6 +13,7 @@
 #include "prometheus/registry.h"
 #include "services/api/backend.h"
 #include "services/api/dead_letter_handlers.h"
+#include "services/api/event_writer.h"
 #include "services/api/feed_handlers.h"
 #include "services/api/grpc_metrics.h"
 #include "services/api/message_handlers.h"
@@ -107,6 +108,7 @@ class HeraldService final : public internal::RawHeraldService {
   GrpcServerMetrics metrics_;
   TriggerRateLimiter rate_limiter_;
   TenantLanes lanes_;
+  EventWriter event_writer_;
   TriggerHandlers triggers_;
   WorkflowHandlers workflows_;
   UserHandlers users_;

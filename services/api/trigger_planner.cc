@@ -60,9 +60,13 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
                                                    " bytes, more than the ", limits.max_data_bytes, " allowed"));
   }
   if (!request.data_json().empty()) {
-    nlohmann::json data = nlohmann::json::parse(request.data_json(), nullptr, /*allow_exceptions=*/false);
-    if (data.is_discarded()) return absl::InvalidArgumentError(field("data_json: is not valid JSON"));
-    if (!data.is_object()) return absl::InvalidArgumentError(field("data_json: must be a JSON object"));
+    // Checked without building it: the batcher parses it when it runs the
+    // workflow. Valid JSON starting with '{' is an object.
+    const std::string& data = request.data_json();
+    if (!nlohmann::json::accept(data)) return absl::InvalidArgumentError(field("data_json: is not valid JSON"));
+    if (data[data.find_first_not_of(" \t\n\r")] != '{') {
+      return absl::InvalidArgumentError(field("data_json: must be a JSON object"));
+    }
   }
   absl::Status status = CheckLength(request.tenant(), limits.max_key_bytes, field("tenant"));
   if (status.ok()) status = CheckLength(request.cancellation_key(), limits.max_key_bytes, field("cancellation_key"));
@@ -115,7 +119,7 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
     // An inline user is identified wherever it appears, also when the id
     // was named before: the trigger defined them either way.
     if (recipient.has_user()) {
-      plan.user_keys.push_back(Keys(partition).User(id));
+      plan.user_keys.push_back(KeysOf(partition).User(id));
       users::AppendUserArgs(recipient.user(), &plan.user_args);
     }
     if (!seen.insert(id).second) continue;  // the same recipient twice is one run
@@ -138,20 +142,20 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
   for (auto& [partition, job] : object_jobs) {
     *job.mutable_event() = shared_event;
     PartitionPlan& plan = by_partition[partition];
-    plan.fanout_keys.push_back(Keys(partition).Fanout(job.fanout_id()));
+    plan.fanout_keys.push_back(KeysOf(partition).Fanout(job.fanout_id()));
     plan.fanout_args.push_back(job.SerializeAsString());
     plan.fanout_args.push_back(job.object());
     plan.fanout_args.push_back(request.workflow());
   }
   const std::string fingerprint = idempotent ? DeterministicId({request.SerializeAsString()}) : "";
   if (idempotent) {
-    Keys record(PartitionOf(nonce, partitions));
+    const Keys& record = KeysOf(PartitionOf(nonce, partitions));
     planned.idempotency_claim =
         kClaimIdempotency.Call({record.Idempotency(request.workflow(), request.idempotency_key())},
                                {fingerprint, std::to_string(limits.idempotency_ttl_seconds)});
   }
   for (auto& [partition, plan] : by_partition) {
-    Keys keys(partition);
+    const Keys& keys = KeysOf(partition);
     const std::string& events = keys.Events(lane);  // the trigger's lane: its one choice of stream
     const bool has_targets = plan.event.targets_size() > 0;
     auto targets = std::move(*plan.event.mutable_targets());
