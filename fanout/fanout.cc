@@ -323,7 +323,7 @@ FanoutWorker::FanoutWorker(const redis::Endpoint& endpoint, const workflow::Regi
     : processor_(workflows, clock, options, metrics),
       worker_(endpoint,
               redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Batches), std::string(kFanoutGroup),
-                                         "s", "fanout", options,
+                                         "s", "fanout", options, /*batch_field=*/"",
                                          EveryPartition(options.partitions, &Keys::BatchesBulk)},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 

@@ -78,7 +78,7 @@ class FairnessTest : public testing::RedisTest {
 TEST_F(FairnessTest, AReadTakesTheNormalLaneFirstAndAtMostTheBulkCount) {
   const std::vector<std::string> normal = {Keys(0).Events(), Keys(1).Events()};
   const std::vector<std::string> bulk = {Keys(0).EventsBulk(), Keys(1).EventsBulk()};
-  redis::StreamConsumer consumer(*client_, normal, "batcher", "reader", "e", bulk);
+  redis::StreamConsumer consumer(*client_, normal, "batcher", "reader", "e", "", bulk);
   ASSERT_TRUE(consumer.EnsureGroups().ok());
   AddEntries(bulk[0], "b0-", 100);
   AddEntries(bulk[1], "b1-", 100);
@@ -117,7 +117,7 @@ TEST_F(FairnessTest, AReadTakesTheNormalLaneFirstAndAtMostTheBulkCount) {
 TEST_F(FairnessTest, ABlockedReadWakesForEitherLane) {
   const std::vector<std::string> normal = {Keys(0).Batches()};
   const std::vector<std::string> bulk = {Keys(0).BatchesBulk()};
-  redis::StreamConsumer consumer(*client_, normal, "fanout", "reader", "e", bulk);
+  redis::StreamConsumer consumer(*client_, normal, "fanout", "reader", "e", "", bulk);
   ASSERT_TRUE(consumer.EnsureGroups().ok());
   for (const std::string& stream : {bulk[0], normal[0]}) {
     std::thread writer([&] {
@@ -150,13 +150,13 @@ TEST_F(FairnessTest, ReclaimAfterACrashedConsumerWorksInEachLane) {
   {
     // Reads, then "crashes": never acks.
     auto crashed_client = Connect();
-    redis::StreamConsumer crashed(*crashed_client, normal, "batcher", "crashed", "e", bulk);
+    redis::StreamConsumer crashed(*crashed_client, normal, "batcher", "crashed", "e", "", bulk);
     ASSERT_TRUE(crashed.EnsureGroups().ok());
     auto read = crashed.ReadNew(256, 0, 16);
     ASSERT_TRUE(read.ok()) << read.status();
     ASSERT_EQ(read->size(), 6u);
   }
-  redis::StreamConsumer peer(*client_, normal, "batcher", "peer", "e", bulk);
+  redis::StreamConsumer peer(*client_, normal, "batcher", "peer", "e", "", bulk);
   ASSERT_TRUE(peer.EnsureGroups().ok());
   std::vector<redis::StreamEntry> reclaimed;
   std::set<std::tuple<Lane, size_t, std::string>> got;
