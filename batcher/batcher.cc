@@ -111,6 +111,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
     planned[i].first_command = commands.size();
     const v1::internal::EventEnvelope& event = events[i];
     const Keys& keys = KeysOf(static_cast<int>(entries[entry_of[i]].stream_index));
+    const Lane lane = entries[entry_of[i]].lane;  // the run stays in the lane its trigger came through
     const workflow::Workflow* workflow = workflows_.Find(event.workflow());
     if (workflow == nullptr) {
       // The workflow was removed after the trigger was accepted: record it.
@@ -172,13 +173,15 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
         continue;
       }
       runs::RunRef run{target.recipient(), event.tenant(), event.cancellation_key(), target.run_id()};
-      commands.push_back(runs::AppendCommand(
-          keys, runs::BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds)));
+      runs::WaitAppend append =
+          runs::BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds);
+      append.lane = lane;
+      commands.push_back(runs::AppendCommand(keys, append));
       command_is_append.push_back(true);
       command_run.push_back(&target.run_id());
     }
     for (auto& [step, envelope] : direct) {
-      commands.push_back({"XADD", keys.Batches(), "*", "s", envelope.SerializeAsString()});
+      commands.push_back({"XADD", keys.Batches(lane), "*", "s", envelope.SerializeAsString()});
       command_is_append.push_back(false);
       command_run.push_back(event.targets_size() == 1 ? &event.targets(0).run_id() : nullptr);
     }
@@ -246,7 +249,8 @@ BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Re
     : processor_(workflows, clock, options, metrics),
       worker_(endpoint,
               redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Events), std::string(kBatcherGroup),
-                                         runs::kEventField, "batcher", options, runs::kEventBatchField},
+                                         runs::kEventField, "batcher", options, runs::kEventBatchField,
+                                         EveryPartition(options.partitions, &Keys::EventsBulk)},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics)

@@ -1,7 +1,9 @@
-// The batcher role: consumes herald:{p}:events, expands each event's
-// recipients, walks each run to its first wait (appending to a batch or
-// delay) or channel step (emitting a batch entry for the fan-out), and a flusher
-// that claims due waits into herald:{p}:batches.
+// The batcher role: consumes herald:{p}:events (both lanes: core/keys.h
+// Lane), expands each event's recipients, walks each run to its first wait
+// (appending to a batch or delay) or channel step (emitting a batch entry
+// for the fan-out), and a flusher that claims due waits into
+// herald:{p}:batches. A run stays in its trigger's lane: its batch entry,
+// and the entry its wait flushes into, go to that lane's batches stream.
 #pragma once
 
 #include <atomic>

@@ -16,11 +16,15 @@ std::string Sized(absl::string_view text) { return absl::StrCat(text.size(), ":"
 
 }  // namespace
 
+absl::string_view LaneName(Lane lane) { return lane == Lane::kBulk ? "bulk" : "normal"; }
+
 Keys::Keys(int partition)
     : partition_(partition),
       prefix_(absl::StrCat("herald:{", partition, "}:")),
       events_(absl::StrCat(prefix_, "events")),
+      events_bulk_(absl::StrCat(prefix_, "events:bulk")),
       batches_(absl::StrCat(prefix_, "batches")),
+      batches_bulk_(absl::StrCat(prefix_, "batches:bulk")),
       due_(absl::StrCat(prefix_, "due")),
       expansions_(absl::StrCat(prefix_, "expansions")),
       deliveries_(absl::StrCat(prefix_, "deliveries")),

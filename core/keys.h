@@ -11,6 +11,14 @@
 
 namespace herald {
 
+// The two lanes of the streams where a backlog queues (events, batches):
+// tenants above their fair share go to the bulk lane, every read cycle of a
+// stage takes the normal lane's entries first however deep the bulk backlog
+// is (services/api/tenant_lanes.h, README "Fairness between tenants").
+enum class Lane { kNormal = 0, kBulk = 1 };
+// "normal" / "bulk" (the `lane` label of the stream metrics).
+absl::string_view LaneName(Lane lane);
+
 class Keys {
  public:
   explicit Keys(int partition);
@@ -18,9 +26,15 @@ class Keys {
   int partition() const { return partition_; }
   // Stream of triggered events (consumer group "batcher").
   const std::string& Events() const { return events_; }
+  // The bulk lane of the events stream (the same consumer group).
+  const std::string& EventsBulk() const { return events_bulk_; }
+  const std::string& Events(Lane lane) const { return lane == Lane::kBulk ? events_bulk_ : events_; }
   // Stream of batches ready to fan out (consumer group "fanout"): flushed
   // batches and delays, and runs that reached a channel step directly.
   const std::string& Batches() const { return batches_; }
+  // The bulk lane of the batches stream (the same consumer group).
+  const std::string& BatchesBulk() const { return batches_bulk_; }
+  const std::string& Batches(Lane lane) const { return lane == Lane::kBulk ? batches_bulk_ : batches_; }
   // ZSET: batch id -> due time in ms (open batches and delays).
   const std::string& Due() const { return due_; }
   // Stream of object fan-out pages (consumer group "expander").
@@ -105,7 +119,9 @@ class Keys {
   int partition_;
   std::string prefix_;
   std::string events_;
+  std::string events_bulk_;
   std::string batches_;
+  std::string batches_bulk_;
   std::string due_;
   std::string expansions_;
   std::string deliveries_;

@@ -60,7 +60,7 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
 TEST(KeysLayoutTest, EveryKeyOfAPartitionCarriesItsHashTag) {
   const Keys keys(12);
   for (const std::string& key :
-       {keys.Events(), keys.Batches(), keys.Due(), keys.Expansions(), keys.Deliveries(), keys.DeliveryDue(),
+       {keys.Events(), keys.EventsBulk(), keys.Batches(), keys.BatchesBulk(), keys.Due(), keys.Expansions(), keys.Deliveries(), keys.DeliveryDue(),
         keys.DeadLetters(), keys.MessageLog(), keys.EventOutbox(), keys.EventOutboxEnabled(), keys.EventDue(),
         keys.MessageEvents("m"), keys.User("u"),
         keys.Preferences("u"), keys.TenantPreferences("t"), keys.ChannelData("u"), keys.UserSubscriptions("u"),
@@ -70,6 +70,12 @@ TEST(KeysLayoutTest, EveryKeyOfAPartitionCarriesItsHashTag) {
         keys.WaitActivities("b"), keys.CancelIndex("w", "k", "r"), keys.CancelRecipients("w", "k")}) {
     EXPECT_EQ(HashTagOf(key), "12") << key;
   }
+  // The lanes are distinct streams, chosen by Lane.
+  EXPECT_NE(keys.Events(), keys.EventsBulk());
+  EXPECT_EQ(keys.Events(Lane::kNormal), keys.Events());
+  EXPECT_EQ(keys.Events(Lane::kBulk), keys.EventsBulk());
+  EXPECT_EQ(keys.Batches(Lane::kBulk), keys.BatchesBulk());
+  EXPECT_EQ(keys.BatchesBulk(), "herald:{12}:batches:bulk");
   // Parts that meet are length-prefixed: these must not collide.
   EXPECT_NE(keys.CancelIndex("a:b", "c", "r"), keys.CancelIndex("a", "b:c", "r"));
   EXPECT_NE(keys.Idempotency("a:b", "c"), keys.Idempotency("a", "b:c"));

@@ -18,9 +18,18 @@ namespace {
 
 const redis::Script kTrimConsumed(lua::kRetentionTrimConsumed);
 
-// The stage streams, trimmed by consumption, in StreamKind order.
-constexpr std::array<const std::string& (Keys::*)() const, 4> kStageStreams = {
-    &Keys::Events, &Keys::Batches, &Keys::Expansions, &Keys::Deliveries};
+// The stage streams, trimmed by consumption, and the kind each counts as
+// (a bulk lane counts with its stream: core/keys.h Lane).
+struct StageStream {
+  const std::string& (Keys::*stream)() const;
+  StreamKind kind;
+};
+constexpr std::array<StageStream, 6> kStageStreams = {{{&Keys::Events, StreamKind::kEvents},
+                                                       {&Keys::EventsBulk, StreamKind::kEvents},
+                                                       {&Keys::Batches, StreamKind::kBatches},
+                                                       {&Keys::BatchesBulk, StreamKind::kBatches},
+                                                       {&Keys::Expansions, StreamKind::kExpansions},
+                                                       {&Keys::Deliveries, StreamKind::kDeliveries}}};
 
 redis::Command TrimConsumedCommand(const std::string& stream) { return kTrimConsumed.Call({stream}, {}); }
 
@@ -116,7 +125,7 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
   commands.reserve(static_cast<size_t>(partitions) * kPerPartition);
   for (int p = 0; p < partitions; ++p) {
     Keys keys(p);
-    for (auto stream : kStageStreams) commands.push_back(TrimConsumedCommand((keys.*stream)()));
+    for (const StageStream& stage : kStageStreams) commands.push_back(TrimConsumedCommand((keys.*stage.stream)()));
     commands.push_back(TrimOlderThanCommand(keys.MessageLog(), now_ms - message_retention_ms));
     commands.push_back({"XLEN", keys.MessageLog()});
     commands.push_back({"ZREMRANGEBYSCORE", keys.DeadLetters(), "-inf",
@@ -130,8 +139,9 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
       if (!replies[base + s].ok()) return replies[base + s].status();
       auto stats = ParseTrimConsumed(*replies[base + s]);
       if (!stats.ok()) return stats.status();
-      pass[s].trimmed += stats->trimmed;
-      pass[s].length += stats->length;
+      StreamTrimStats& total = pass[static_cast<size_t>(kStageStreams[s].kind)];
+      total.trimmed += stats->trimmed;
+      total.length += stats->length;
     }
     if (!replies[base + kStageStreams.size() + 2].ok()) return replies[base + kStageStreams.size() + 2].status();
     auto log = ParseTrimOlderThan(replies[base + kStageStreams.size()], replies[base + kStageStreams.size() + 1]);

@@ -24,7 +24,8 @@ namespace herald::retention {
 // index have expired).
 inline constexpr int64_t kDefaultMessageRetentionMs = int64_t{30} * 24 * 3600 * 1000;
 
-// The streams of a partition the trimmer looks after, in label order.
+// The streams of a partition the trimmer looks after, in label order (the
+// bulk lanes of events and batches count with their streams).
 enum class StreamKind { kEvents = 0, kBatches, kExpansions, kDeliveries, kMessageLog };
 inline constexpr size_t kStreamKinds = 5;
 // The `stream` label value: "events", "batches", ... "message_log".

@@ -7,7 +7,8 @@
 -- leading item at once.
 --
 -- KEYS: [1] due (ZSET batch id -> due ms), [2] the run's record, [3] the
---       batches stream, [4] the wait key's open-batch pointer; with a
+--       batches stream of the run's lane (the leading item goes there),
+--       [4] the wait key's open-batch pointer; with a
 --       cancellation key also [5] its index for this recipient, [6] its index
 --       for every recipient ('*'), [7] its recipients set.
 -- ARGV: [1] wait key, [2] batch id to use if this append opens the batch,
@@ -17,7 +18,10 @@
 --       cap), [13] flush leading '1'/'0', [14] leading BatchEnvelope,
 --       [15] recipient, [16] how long (ms) run and cancellation records
 --       outlive the wait's latest due time, [17] kind: 'b' batch, 'd' delay
---       (kept in the header for the flusher's metrics).
+--       (kept in the header for the flusher's metrics), [18] '1' when the
+--       run is in the bulk lane ('' normal): kept in the header as 'l' (only
+--       for bulk, so normal waits store nothing more) so the claim flushes
+--       the wait into the same lane.
 -- Reply: 'opened' | 'joined' | 'leading' | 'duplicate' | 'cancelled'.
 --!include core/keys.lua
 --!include runs/wait_helpers.lua
@@ -26,7 +30,7 @@ local cancel_mine, cancel_everyone, cancel_recipients = KEYS[5], KEYS[6], KEYS[7
 local wait_key, proposed_id, header_blob, run_id, step, activity = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local accepted, now, window, max_window = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local sliding, max_activities, leading, leading_blob = ARGV[11] == '1', tonumber(ARGV[12]), ARGV[13] == '1', ARGV[14]
-local recipient, records_outlive_ms, kind = ARGV[15], tonumber(ARGV[16]), ARGV[17]
+local recipient, records_outlive_ms, kind, bulk = ARGV[15], tonumber(ARGV[16]), ARGV[17], ARGV[18] == '1'
 local partition = partition_of(due)
 -- The run's records live as long as the wait can: a cancel on day 80 of a
 -- 90-day delay must still find the run.
@@ -59,7 +63,11 @@ if opening then
 end
 local header, activities = wait_header_key(partition, batch_id), wait_activities_key(partition, batch_id)
 if opening then
-  redis.call('HSET', header, 'h', header_blob, 'opened', now, 'wait', wait_key, 'k', kind)
+  if bulk then
+    redis.call('HSET', header, 'h', header_blob, 'opened', now, 'wait', wait_key, 'k', kind, 'l', '1')
+  else
+    redis.call('HSET', header, 'h', header_blob, 'opened', now, 'wait', wait_key, 'k', kind)
+  end
   redis.call('ZADD', due, now + window, batch_id)
   if leading then
     redis.call('XADD', batches, '*', 's', leading_blob)

@@ -18,7 +18,7 @@ std::string Millis(int64_t seconds) { return std::to_string(seconds * 1000); }
 }  // namespace
 
 redis::Command AppendCommand(const Keys& keys, const WaitAppend& append) {
-  std::vector<std::string> script_keys = {keys.Due(), keys.Run(append.run_id), keys.Batches(),
+  std::vector<std::string> script_keys = {keys.Due(), keys.Run(append.run_id), keys.Batches(append.lane),
                                           keys.WaitOpen(append.wait_key)};
   if (!append.cancellation_key.empty()) {
     script_keys.push_back(keys.CancelIndex(append.workflow, append.cancellation_key, append.recipient));
@@ -32,7 +32,7 @@ redis::Command AppendCommand(const Keys& keys, const WaitAppend& append) {
                        std::to_string(append.max_window_ms), append.sliding ? "1" : "0",
                        std::to_string(append.max_activities), append.flush_leading ? "1" : "0",
                        append.leading_batch_blob, append.recipient, Millis(append.run_ttl_seconds),
-                       append.delay ? "d" : "b"});
+                       append.delay ? "d" : "b", append.lane == Lane::kBulk ? "1" : ""});
 }
 
 absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply) {
@@ -46,7 +46,7 @@ absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply) {
 }
 
 redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit) {
-  return kClaim.Call({keys.Due(), keys.Batches()}, {std::to_string(now_ms), std::to_string(limit)});
+  return kClaim.Call({keys.Due(), keys.Batches(), keys.BatchesBulk()}, {std::to_string(now_ms), std::to_string(limit)});
 }
 
 absl::StatusOr<ClaimResult> ParseClaimReply(const redis::Reply& reply) {

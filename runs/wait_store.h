@@ -6,7 +6,8 @@
 //             never earlier), close it at max activities so the next
 //             activity opens a new batch, or send the leading item at once;
 //   claim   - take due waits off the timer, turn each into one entry of
-//             herald:{p}:batches and delete it;
+//             herald:{p}:batches (of the lane the wait was opened in) and
+//             delete it;
 //   cancel  - remove a cancellation key's pending runs and record the
 //             cancellation so runs still in flight are stopped on arrival.
 // A wait key names what activities may share a batch (workflow, recipient,
@@ -57,6 +58,10 @@ struct WaitAppend {
   // How long the run's record and cancellation index outlive the wait's
   // latest due time.
   int64_t run_ttl_seconds = kDefaultRunTtlSeconds;
+  // The lane the run came through (core/keys.h Lane): a wait this append
+  // opens flushes into that lane's batches stream, and so does the leading
+  // item. Activities that join an open batch follow the batch's lane.
+  Lane lane = Lane::kNormal;
 };
 
 enum class AppendOutcome { kOpened, kJoined, kLeadingSent, kDuplicate, kCancelled };
@@ -64,7 +69,8 @@ enum class AppendOutcome { kOpened, kJoined, kLeadingSent, kDuplicate, kCancelle
 redis::Command AppendCommand(const Keys& keys, const WaitAppend& append);
 absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply);
 
-// Claims up to `limit` waits due at `now_ms`. Reply parsed by ParseClaimReply.
+// Claims up to `limit` waits due at `now_ms`, each into the batches stream
+// of its lane. Reply parsed by ParseClaimReply.
 redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit);
 // One wait the claim turned into a batches-stream entry.
 struct FlushedWait {

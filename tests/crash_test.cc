@@ -71,7 +71,9 @@ std::vector<GroupStream> WorkerStreams() {
   std::vector<GroupStream> streams;
   for (int p = 0; p < kPartitions; ++p) {
     streams.push_back({Keys(p).Events(), "batcher", "e"});
+    streams.push_back({Keys(p).EventsBulk(), "batcher", "e"});
     streams.push_back({Keys(p).Batches(), "fanout", "s"});
+    streams.push_back({Keys(p).BatchesBulk(), "fanout", "s"});
   }
   return streams;
 }

@@ -177,6 +177,27 @@ TEST_F(RetentionTest, StreamWithoutGroupIsNotTrimmed) {
   EXPECT_EQ(Read(stream, "delivery", 10), ids);
 }
 
+TEST_F(RetentionTest, ThePassTrimsTheBulkLanesWithTheirStreams) {
+  // Each lane read and acked in part; a pass trims both lanes up to what
+  // their group consumed, and counts a bulk lane with its stream.
+  for (const std::string& stream : {kKeys.Events(), kKeys.EventsBulk()}) CreateGroup(stream, "batcher");
+  CreateGroup(kKeys.BatchesBulk(), "fanout");
+  auto events = Add(kKeys.Events(), 4);
+  auto events_bulk = Add(kKeys.EventsBulk(), 6);
+  auto batches_bulk = Add(kKeys.BatchesBulk(), 3);
+  Ack(kKeys.Events(), "batcher", Read(kKeys.Events(), "batcher", 1));
+  Ack(kKeys.EventsBulk(), "batcher", Read(kKeys.EventsBulk(), "batcher", 4));
+  Ack(kKeys.BatchesBulk(), "fanout", Read(kKeys.BatchesBulk(), "fanout", 3));
+  auto pass = TrimOnce(*client_, 1, SystemClock::Get().NowMillis(), 1'000'000, nullptr);
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  EXPECT_EQ((*pass)[static_cast<size_t>(StreamKind::kEvents)].trimmed, 1 + 4);
+  EXPECT_EQ((*pass)[static_cast<size_t>(StreamKind::kEvents)].length, 3 + 2);
+  EXPECT_EQ((*pass)[static_cast<size_t>(StreamKind::kBatches)].trimmed, 3);
+  EXPECT_EQ(Left(kKeys.Events()), std::vector<std::string>(events.begin() + 1, events.end()));
+  EXPECT_EQ(Left(kKeys.EventsBulk()), std::vector<std::string>(events_bulk.begin() + 4, events_bulk.end()));
+  EXPECT_TRUE(Left(kKeys.BatchesBulk()).empty());
+}
+
 TEST_F(RetentionTest, MessageLogIsTrimmedByAgeOnly) {
   const int64_t retention_ms = 60'000;
   const int64_t now_ms = 1'800'000'000'000;

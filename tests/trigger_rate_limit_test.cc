@@ -94,13 +94,15 @@ steps:
     auto client = Connect();
     int64_t count = 0;
     for (int p = 0; p < 4; ++p) {
-      auto entries = client->Execute({"XRANGE", Keys(p).Events(), "-", "+"});
-      if (!entries.ok()) continue;
-      for (const redis::Reply& entry : entries->elements) {
-        const redis::Reply& fields = entry.elements[1];
-        std::vector<v1::internal::EventEnvelope> events;
-        const bool batch = fields.elements[0].str == runs::kEventBatchField;
-        if (runs::DecodeEventEntry(fields.elements[1].str, batch, &events).ok()) count += events.size();
+      for (const std::string& stream : {Keys(p).Events(), Keys(p).EventsBulk()}) {
+        auto entries = client->Execute({"XRANGE", stream, "-", "+"});
+        if (!entries.ok()) continue;
+        for (const redis::Reply& entry : entries->elements) {
+          const redis::Reply& fields = entry.elements[1];
+          std::vector<v1::internal::EventEnvelope> events;
+          const bool batch = fields.elements[0].str == runs::kEventBatchField;
+          if (runs::DecodeEventEntry(fields.elements[1].str, batch, &events).ok()) count += events.size();
+        }
       }
     }
     return count;

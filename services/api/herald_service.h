@@ -20,6 +20,7 @@
 #include "services/api/object_handlers.h"
 #include "services/api/preference_handlers.h"
 #include "services/api/tenant_handlers.h"
+#include "services/api/tenant_lanes.h"
 #include "services/api/trigger_handlers.h"
 #include "services/api/trigger_rate_limiter.h"
 #include "services/api/user_handlers.h"
@@ -106,6 +107,7 @@ class HeraldService final : public internal::RawHeraldService {
   Backend backend_;
   GrpcServerMetrics metrics_;
   TriggerRateLimiter rate_limiter_;
+  TenantLanes lanes_;
   EventWriter event_writer_;
   TriggerHandlers triggers_;
   WorkflowHandlers workflows_;

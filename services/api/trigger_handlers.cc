@@ -146,8 +146,9 @@ void AdmitAndWrite(const TriggerRateLimiter& limiter, EventWriter& events, redis
 
 void TriggerHandlers::Trigger(const Caller& caller, const v1::TriggerRequest& request, v1::TriggerResponse* response,
                               Finish finish) const {
-  auto planned = PlanTrigger(request, backend_.workflows(), backend_.options().limits, backend_.partitions(),
-                             backend_.clock().NowMicros());
+  const int64_t now_us = backend_.clock().NowMicros();
+  auto planned = PlanTrigger(request, backend_.workflows(), backend_.options().limits, backend_.partitions(), now_us,
+                             "", lanes_.Choose(request.tenant(), request.recipients_size(), now_us));
   if (!planned.ok()) return std::move(finish)(planned.status());
   *response = std::move(planned->response);
   PendingTriggers pending(1);
@@ -174,8 +175,10 @@ void TriggerHandlers::TriggerBatch(const Caller& caller, const v1::TriggerBatchR
   for (const v1::TriggerRequest& trigger : request.triggers()) tenants.push_back(trigger.tenant());
   for (int i = 0; i < request.triggers_size(); ++i) {
     v1::TriggerResult* result = response->add_results();
-    auto planned = PlanTrigger(request.triggers(i), backend_.workflows(), backend_.options().limits,
-                               backend_.partitions(), now_us, absl::StrCat("triggers[", i, "]."));
+    const v1::TriggerRequest& trigger = request.triggers(i);
+    auto planned = PlanTrigger(trigger, backend_.workflows(), backend_.options().limits, backend_.partitions(), now_us,
+                               absl::StrCat("triggers[", i, "]."),
+                               lanes_.Choose(trigger.tenant(), trigger.recipients_size(), now_us));
     if (!planned.ok()) {
       pending[i].status = planned.status();
       continue;

@@ -39,7 +39,7 @@ struct PartitionPlan {
 
 absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, const workflow::Registry& workflows,
                                            const TriggerLimits& limits, int partitions, int64_t now_us,
-                                           const std::string& field_prefix) {
+                                           const std::string& field_prefix, Lane lane) {
   auto field = [&](absl::string_view name) { return absl::StrCat(field_prefix, name); };
   if (request.workflow().empty()) return absl::InvalidArgumentError(field("workflow: is required"));
   if (workflows.Find(request.workflow()) == nullptr) {
@@ -99,6 +99,7 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
       job.set_fanout_id(fanout_id);
       job.set_object(*ref);
       job.set_nonce(nonce);
+      job.set_bulk(lane == Lane::kBulk);
       object_jobs.emplace_back(partition, std::move(job));
       auto* started = planned.response.add_fanouts();
       *started->mutable_object() = recipient.object();
@@ -155,18 +156,19 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
   }
   for (auto& [partition, plan] : by_partition) {
     const Keys& keys = KeysOf(partition);
+    const std::string& events = keys.Events(lane);  // the trigger's lane: its one choice of stream
     const bool has_targets = plan.event.targets_size() > 0;
     auto targets = std::move(*plan.event.mutable_targets());
     plan.event = shared_event;
     *plan.event.mutable_targets() = std::move(targets);
     if (!idempotent && plan.user_keys.empty() && plan.fanout_keys.empty()) {
       // Nothing to check or identify: a plain XADD is the whole write.
-      planned.commands.push_back({"XADD", keys.Events(), "*", "e", plan.event.SerializeAsString()});
+      planned.commands.push_back({"XADD", events, "*", "e", plan.event.SerializeAsString()});
       continue;
     }
     std::vector<std::string> script_keys = {
-        keys.Events(), keys.Expansions(),
-        idempotent ? keys.IdempotencyWritten(request.workflow(), request.idempotency_key()) : keys.Events()};
+        events, keys.Expansions(),
+        idempotent ? keys.IdempotencyWritten(request.workflow(), request.idempotency_key()) : events};
     script_keys.insert(script_keys.end(), plan.user_keys.begin(), plan.user_keys.end());
     script_keys.insert(script_keys.end(), plan.fanout_keys.begin(), plan.fanout_keys.end());
     std::vector<std::string> args = {std::to_string(now_us / 1000), has_targets ? plan.event.SerializeAsString() : "",
