@@ -1,7 +1,8 @@
 // Fairness between tenants (README "Fairness between tenants"), against a
 // real Redis: the API writes a tenant above the fair share into the bulk
 // lane; a read takes the normal lane first and few bulk entries; reclaim
-// works in both lanes; a wait remembers its lane through the claim; and
+// works in both lanes; a wait remembers its lane through the claim, an
+// object fan-out's pages the lane of their trigger; and
 // end to end, a quiet tenant's triggers reach the feed while a noisy
 // tenant's bulk backlog is still draining, and every bulk run lands once.
 #include <grpcpp/grpcpp.h>
@@ -355,6 +356,72 @@ steps:
   }
   EXPECT_EQ(bulk_recipients, (std::set<std::string>{"ann", "cid"}));
   EXPECT_EQ(normal_recipients, (std::set<std::string>{"bob", "dan"}));
+}
+
+TEST_F(FairnessTest, AnObjectFanoutsPagesGoToTheLaneOfItsTrigger) {
+  testing::HarnessOptions options;
+  options.roles = "api,batcher";  // the expander runs with the batcher; no fan-out
+  options.partitions = kPartitions;
+  options.object_page_size = 7;
+  options.workflow_files["direct.yaml"] = kDirect;
+  // The estimate after the tenant's k-th trigger (one run each, the clock
+  // stands still) is k runs/s: the first trigger is under the share, the
+  // second above.
+  options.customize = [](RuntimeOptions& runtime) { runtime.tenant_fair_share_rate = 1.5; };
+  testing::HeraldHarness herald(endpoint(), options);
+  ASSERT_TRUE(herald.ok());
+  constexpr int kMembers = 30;
+  v1::SubscriptionsRequest subscribe;
+  subscribe.mutable_object()->set_collection("teams");
+  subscribe.mutable_object()->set_id("core");
+  for (int i = 0; i < kMembers; ++i) {
+    ASSERT_TRUE(herald.Identify(absl::StrCat("member-", i), "M").ok());
+    subscribe.add_user_ids(absl::StrCat("member-", i));
+  }
+  v1::SubscriptionsResponse subscribed;
+  ASSERT_TRUE(herald.stub().Subscribe(testing::HeraldHarness::Context().get(), subscribe, &subscribed).ok());
+  std::vector<std::string> fanouts;
+  for (int n = 0; n < 2; ++n) {
+    v1::TriggerRequest request;
+    request.set_workflow("direct");
+    request.set_tenant("acme");
+    *request.add_recipients()->mutable_object() = subscribe.object();
+    request.set_data_json(absl::StrCat(R"({"n": )", n, "}"));
+    v1::TriggerResponse response;
+    ASSERT_TRUE(herald.stub().Trigger(testing::HeraldHarness::Context().get(), request, &response).ok());
+    ASSERT_EQ(response.fanouts_size(), 1);
+    fanouts.push_back(response.fanouts(0).fanout_id());
+  }
+  for (const std::string& id : fanouts) {
+    v1::GetObjectFanoutRequest progress;
+    progress.set_fanout_id(id);
+    ASSERT_TRUE(Eventually([&] {
+      v1::ObjectFanout fanout;
+      return herald.stub().GetObjectFanout(testing::HeraldHarness::Context().get(), progress, &fanout).ok() &&
+             fanout.status() == "done";
+    })) << id;
+  }
+  // Every member once in each lane's batches: the first fan-out's pages
+  // went through the normal lane, the second's through the bulk lane.
+  std::map<Lane, std::multiset<std::string>> recipients;
+  ASSERT_TRUE(Eventually([&] {
+    recipients.clear();
+    for (int p = 0; p < kPartitions; ++p) {
+      for (Lane lane : {Lane::kNormal, Lane::kBulk}) {
+        auto entries = client_->Execute({"XRANGE", Keys(p).Batches(lane), "-", "+"});
+        if (!entries.ok()) return false;
+        for (const redis::Reply& entry : entries->elements) {
+          v1::internal::BatchEnvelope batch;
+          if (!batch.ParseFromString(entry.elements[1].elements[1].str)) return false;
+          for (const auto& target : batch.targets()) recipients[lane].insert(target.recipient());
+        }
+      }
+    }
+    return recipients[Lane::kNormal].size() == kMembers && recipients[Lane::kBulk].size() == kMembers;
+  })) << recipients[Lane::kNormal].size() << " normal, " << recipients[Lane::kBulk].size() << " bulk";
+  EXPECT_EQ(recipients[Lane::kNormal], recipients[Lane::kBulk]);
+  EXPECT_EQ(std::set<std::string>(recipients[Lane::kBulk].begin(), recipients[Lane::kBulk].end()).size(),
+            static_cast<size_t>(kMembers));
 }
 
 // --- End to end: a bulk backlog does not hold back a quiet tenant ---------
