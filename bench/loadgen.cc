@@ -626,6 +626,8 @@ int Main(int argc, char** argv) {
   auto redis_before = ReadRedisInfo(**redis);
   if (!redis_before.ok()) return Fail("INFO", redis_before.status());
 
+  // Herald's CPU (loadgen's own Herald only) over the same span as Redis's.
+  const std::optional<double> herald_cpu_before = ProcessCpuMicros(own.herald_pid());
   StallMonitor stalls;
   wait.run_start_us = NowMicros();
   SendLoads(runs, addr, channel);
@@ -647,6 +649,7 @@ int Main(int argc, char** argv) {
     WaitForSinks(sinks, messages_owed, wait.give_up);
   });
   stalls.Stop();
+  const std::optional<double> herald_cpu_after = ProcessCpuMicros(own.herald_pid());
   if (!waited.ok()) return Fail("reading the feeds", waited.status());
   const auto& [redis_after, excluded] = *waited;
 
@@ -698,6 +701,11 @@ int Main(int argc, char** argv) {
   });
   if (batch) result["activities"] = activities;
   result.update(CostReport(*redis_before, redis_after, excluded, items, batch ? activities : 0));
+  if (herald_cpu_before && herald_cpu_after && items > 0) {
+    // Includes Herald's idle polling while loadgen waits for the last items.
+    result["herald_cpu_us_per_notification"] = Rounded((*herald_cpu_after - *herald_cpu_before) / items);
+    result["herald_cpu_share"] = Rounded((*herald_cpu_after - *herald_cpu_before) / (seconds * 1e6));
+  }
   if (runs.size() > 1) {
     for (const Run& run : runs) result["tenants"][run.spec.name] = LoadReport(run, batch);
   }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 
 #include "absl/status/status.h"
@@ -201,6 +202,21 @@ absl::StatusOr<std::string> OwnHerald::StartHerald(const HeraldSettings& setting
   const size_t at = text.find("gRPC on port ");
   if (at == std::string::npos) return absl::UnavailableError(absl::StrCat("unexpected first line of herald: ", text));
   return absl::StrCat("127.0.0.1:", std::atoi(text.c_str() + at + 13));
+}
+
+std::optional<double> ProcessCpuMicros(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  // The command name (field 2) is in parentheses and may hold spaces: the
+  // fields counted from 3 start after the last ')'.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 1), ' ', absl::SkipEmpty());
+  // utime and stime are fields 14 and 15 (man 5 proc), i.e. [11] and [12] here.
+  if (fields.size() < 13) return std::nullopt;
+  const double ticks = std::atof(fields[11].c_str()) + std::atof(fields[12].c_str());
+  return ticks * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 void OwnHerald::Stop() {

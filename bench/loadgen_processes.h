@@ -75,6 +75,8 @@ class OwnHerald {
   void Stop();
 
   int metrics_port() const { return metrics_port_; }
+  // Herald's pid, or -1 before StartHerald / after Stop.
+  pid_t herald_pid() const { return pid_; }
   const Sink* webhook_sink() const { return webhook_sink_.get(); }
   const Sink* smtp_sink() const { return smtp_sink_.get(); }
 
@@ -85,6 +87,10 @@ class OwnHerald {
   std::string dir_;
   int metrics_port_ = 0;
 };
+
+// CPU time (user + system) process `pid` has used so far, in µs, from
+// /proc/PID/stat; nullopt when it cannot be read (no such process).
+std::optional<double> ProcessCpuMicros(pid_t pid);
 
 // Runs the BullMQ peer pipeline (`script` EVENTS RECIPIENTS, which starts
 // its own redis-server) and returns its JSON line (the last line of its

@@ -7,9 +7,9 @@
 #include "core/ids.h"
 #include "core/keys.h"
 #include "core/status_macros.h"
+#include "fanout/batch_renderer.h"
 #include "fanout/channel_content.h"
 #include "runs/step_runner.h"
-#include "templates/markdown.h"
 
 namespace herald::fanout {
 namespace {
@@ -107,7 +107,7 @@ templates::RenderOptions RenderOptionsFor(const workflow::Workflow& workflow, co
 // HTML (keeping the rendered markdown), text blocks as they are, button
 // sets label by label. The first template error stops and is returned.
 absl::Status RenderBlocks(const workflow::ChannelStep& channel, const templates::Context& context,
-                          const templates::RenderOptions& options, v1::FeedItem* item) {
+                          const templates::RenderOptions& options, BatchRenderer& renderer, v1::FeedItem* item) {
   for (const workflow::BlockTemplate& block : channel.blocks) {
     v1::FeedBlock* out = item->add_blocks();
     out->set_name(block.name);
@@ -117,14 +117,14 @@ absl::Status RenderBlocks(const workflow::ChannelStep& channel, const templates:
       for (const workflow::ButtonTemplate& button : block.buttons) {
         v1::FeedButton* rendered = out->add_buttons();
         rendered->set_name(button.name);
-        HERALD_RETURN_IF_ERROR(button.label.RenderTo(context, rendered->mutable_label(), options));
-        HERALD_RETURN_IF_ERROR(button.action.RenderTo(context, rendered->mutable_action(), options));
+        HERALD_RETURN_IF_ERROR(renderer.RenderTo(button.label, context, options, rendered->mutable_label()));
+        HERALD_RETURN_IF_ERROR(renderer.RenderTo(button.action, context, options, rendered->mutable_action()));
       }
     } else if (block.type == "markdown") {
-      HERALD_RETURN_IF_ERROR(block.content.RenderTo(context, out->mutable_markdown(), options));
-      out->set_rendered(templates::MarkdownToHtml(out->markdown()));
+      HERALD_RETURN_IF_ERROR(renderer.RenderTo(block.content, context, options, out->mutable_markdown()));
+      out->set_rendered(renderer.Html(out->markdown()));
     } else {
-      HERALD_RETURN_IF_ERROR(block.content.RenderTo(context, out->mutable_rendered(), options));
+      HERALD_RETURN_IF_ERROR(renderer.RenderTo(block.content, context, options, out->mutable_rendered()));
     }
   }
   return absl::OkStatus();
@@ -143,36 +143,41 @@ templates::Context SharedContext(const BatchValues& values) {
   return context;
 }
 
-// Plans one recipient of a batch: every channel step from the batch's
-// resume step until the run finishes or reaches its next wait.
+// Plans the recipients of a batch, one by one: every channel step from the
+// batch's resume step until the run finishes or reaches its next wait.
 class RecipientPlanner {
  public:
   RecipientPlanner(const PlanContext& context, const workflow::Workflow& workflow,
                    const v1::internal::BatchEnvelope& batch, const BatchValues& values,
                    const templates::Context& shared, int64_t now_us, BatchPlan* plan)
-      : context_(context), workflow_(workflow), batch_(batch), values_(values), shared_(shared), now_us_(now_us),
-        plan_(plan) {}
+      : context_(context), workflow_(workflow), batch_(batch), values_(values), recipient_context_(shared),
+        now_us_(now_us), plan_(plan) {
+    recipient_context_.Set("recipient", nullptr);
+    recipient_context_.Set("refs", &refs_);
+  }
 
   void Plan(const v1::internal::BatchEnvelope::Target& target) {
     const json* profile = context_.users.Find(target.recipient());
-    json unknown = {{"id", target.recipient()}};
-    templates::Context context = shared_;
-    context.Set("recipient", profile != nullptr ? profile : &unknown);
+    if (profile == nullptr) unknown_recipient_ = json{{"id", target.recipient()}};
+    // One context for every recipient, rebound rather than copied.
+    templates::Context& context = recipient_context_;
+    context.Rebind("recipient", profile != nullptr ? profile : &unknown_recipient_);
     step_messages_.clear();
     if (values_.newest != nullptr) step_messages_ = values_.newest->step_messages();
-    json refs = RefsJson(step_messages_, context_.message_states);
-    context.Set("refs", &refs);
+    unsynced_refs_.clear();
+    refs_ = RefsJson(step_messages_, context_.message_states);
     const int steps = static_cast<int>(workflow_.steps.size());
     if (batch_.only_step()) {
       // A fallback started after its primary message ended undelivered.
       int step_index = batch_.resume_step();
       if (step_index >= 0 && step_index < steps && !workflow_.steps[step_index].is_wait()) {
-        PlanStep(target, step_index, profile, context, &refs, 0);
+        PlanStep(target, step_index, profile, context, 0);
       }
       return;
     }
     for (int step_index = batch_.resume_step(); step_index < steps; ++step_index) {
       if (workflow_.steps[step_index].is_wait()) {
+        SyncRefs();
         step_index = runs::NextActionableStep(workflow_, step_index, context);
         if (step_index >= steps) break;
         if (workflow_.steps[step_index].is_wait()) {
@@ -181,7 +186,7 @@ class RecipientPlanner {
         }
       }
       if (workflow_.steps[step_index].fallback_only) continue;
-      PlanStep(target, step_index, profile, context, &refs, 0);
+      PlanStep(target, step_index, profile, context, 0);
     }
   }
 
@@ -189,17 +194,18 @@ class RecipientPlanner {
   // Plans channel step `step_index` if its conditions hold, and its
   // fallback at once when its message is not sent here and now.
   void PlanStep(const v1::internal::BatchEnvelope::Target& target, int step_index, const json* profile,
-                const templates::Context& context, json* refs, int depth) {
+                const templates::Context& context, int depth) {
+    SyncRefs();  // what the steps before planned, for this step's conditions and templates
     const workflow::Step& step = workflow_.steps[step_index];
     if (!step.conditions.Evaluate(context)) {
       ++plan_->skipped_by_condition;
       return;
     }
-    bool sent = PlanMessage(target, step_index, step, profile, context, refs);
+    bool sent = PlanMessage(target, step_index, step, profile, context);
     int fallback = step.channel.fallback_step;
     // The parser refuses fallback cycles; the depth bound is a backstop.
     if (!sent && fallback >= 0 && depth < static_cast<int>(workflow_.steps.size())) {
-      PlanStep(target, fallback, profile, context, refs, depth + 1);
+      PlanStep(target, fallback, profile, context, depth + 1);
     }
   }
 
@@ -227,16 +233,26 @@ class RecipientPlanner {
   }
 
   // Records the message step `ref` made for this run, for later steps.
-  void Remember(const std::string& ref, const std::string& message_id, const std::string& status, json* refs) {
+  // `refs` (what conditions and templates read) is brought up to date only
+  // when a later step reads the context (SyncRefs): a run's last message,
+  // the only one in most workflows, never needs its JSON.
+  void Remember(const std::string& ref, const std::string& message_id, const char* status) {
     step_messages_[ref] = message_id;
-    AddRef(ref, message_id, status, refs);
+    unsynced_refs_.push_back(UnsyncedRef{&ref, message_id, status});
+  }
+
+  void SyncRefs() {
+    for (const UnsyncedRef& unsynced : unsynced_refs_) {
+      AddRef(*unsynced.step_ref, unsynced.message_id, unsynced.status, &refs_);
+    }
+    unsynced_refs_.clear();
   }
 
   // Plans the message of one channel step; false when it is not sent
   // (not_sent, or undelivered by a template error), true when it is in the
   // feed or queued for delivery.
   bool PlanMessage(const v1::internal::BatchEnvelope::Target& target, int step_index, const workflow::Step& step,
-                   const json* profile, const templates::Context& context, json* refs) {
+                   const json* profile, const templates::Context& context) {
     const workflow::ChannelStep& channel = step.channel;
     const std::string& type = channel.channel_type;
     std::string message_id = MessageId(target.batch_id(), step_index, channel.channel);
@@ -245,7 +261,7 @@ class RecipientPlanner {
                                                                batch_.tenant(), channel.channel, status,
                                                                std::move(why), now_us_, std::move(rule), type, WorkflowRunId(target)},
                                         reason});
-      Remember(step.ref, message_id, status, refs);
+      Remember(step.ref, message_id, status);
       return false;
     };
     if (profile == nullptr) return not_sent(NotSentReason::kUnknownRecipient, "not_sent", "unknown_recipient", "");
@@ -269,7 +285,7 @@ class RecipientPlanner {
         return not_sent(NotSentReason::kTemplateError, "undelivered",
                         absl::StrCat("template_error: ", content.status().message()), "");
       }
-      Remember(step.ref, message_id, "queued", refs);
+      Remember(step.ref, message_id, "queued");
       std::string fallback;
       if (channel.fallback_step >= 0) fallback = FallbackEnvelope(batch_, target, channel.fallback_step, step_messages_);
       plan_->queued.push_back(messages::QueuedMessage{message_id, target.recipient(), workflow_.key, batch_.tenant(),
@@ -278,7 +294,7 @@ class RecipientPlanner {
     } else {
       feed::NewItem pending;
       v1::FeedItem& item = pending.item;
-      absl::Status rendered = RenderBlocks(channel, context, RenderOptionsFor(workflow_, *profile), &item);
+      absl::Status rendered = RenderBlocks(channel, context, RenderOptionsFor(workflow_, *profile), renderer_, &item);
       if (!rendered.ok()) {
         return not_sent(NotSentReason::kTemplateError, "undelivered",
                         absl::StrCat("template_error: ", rendered.message()), "");
@@ -298,7 +314,7 @@ class RecipientPlanner {
       pending.preferences = std::move(preferences_note);
       pending.workflow_run_id = WorkflowRunId(target);
       plan_->feed_items.push_back(std::move(pending));
-      Remember(step.ref, message_id, "delivered", refs);
+      Remember(step.ref, message_id, "delivered");
     }
     if (workflow_.critical && !decision.bypassed.empty()) ++plan_->critical_bypasses;
     return true;
@@ -308,11 +324,23 @@ class RecipientPlanner {
   const workflow::Workflow& workflow_;
   const v1::internal::BatchEnvelope& batch_;
   const BatchValues& values_;
-  const templates::Context& shared_;
+  // The batch's shared roots, then `recipient` and `refs` (rebound per target).
+  templates::Context recipient_context_;
   const int64_t now_us_;
   BatchPlan* plan_;
+  BatchRenderer renderer_;
+  // The current target's profile when the user is unknown: {"id": ...}.
+  json unknown_recipient_;
   // The current target's step ref -> message id, carried to later steps.
   StepMessages step_messages_;
+  // The current target's `refs` root, and what Remember added since SyncRefs.
+  json refs_;
+  struct UnsyncedRef {
+    const std::string* step_ref;  // the workflow step's ref
+    std::string message_id;
+    const char* status;
+  };
+  std::vector<UnsyncedRef> unsynced_refs_;
 };
 
 }  // namespace

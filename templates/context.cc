@@ -45,6 +45,16 @@ const nlohmann::json* Context::Root(absl::string_view name) const {
   return nullptr;
 }
 
+void Context::Rebind(absl::string_view name, const nlohmann::json* value) {
+  for (auto it = roots_.rbegin(); it != roots_.rend(); ++it) {
+    if (it->first == name) {
+      it->second = value;
+      return;
+    }
+  }
+  Set(std::string(name), value);
+}
+
 const nlohmann::json* Context::Lookup(const Path& path) const {
   if (path.empty()) return nullptr;
   const nlohmann::json* value = Root(path[0]);

@@ -22,6 +22,10 @@ Path ParsePath(absl::string_view text);
 class Context {
  public:
   void Set(std::string name, const nlohmann::json* value) { roots_.emplace_back(std::move(name), value); }
+  // Points the root that Root(name) finds at `value` (Set when there is
+  // none): a context reused for many recipients changes its `recipient`
+  // without being copied.
+  void Rebind(absl::string_view name, const nlohmann::json* value);
 
   // The value at `path`, or nullptr when any part is missing. Later Set()
   // calls of the same root name win.

@@ -95,6 +95,9 @@ struct Node {
 struct Program {
   Block root;
   bool literal = true;  // no outputs and no tags
+  // The first part of every variable path the template names (locals
+  // such as loop variables included), sorted, no duplicates.
+  std::vector<std::string> roots;
 };
 
 // 1-based "line:column" of byte `offset` in `text`.

@@ -4,7 +4,10 @@
 // every error is found at compile time and carries a line:column.
 #include "templates/liquid_parser.h"
 
+#include <algorithm>
 #include <memory>
+#include <type_traits>
+#include <variant>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -540,6 +543,56 @@ class Parser {
   bool literal_ = true;
 };
 
+// Adds the root of every variable path in `block` to `roots`.
+void CollectRoots(const Block& block, std::vector<std::string>* roots);
+
+void CollectRoots(const Operand& operand, std::vector<std::string>* roots) {
+  if (!operand.path.empty()) roots->push_back(operand.path[0]);
+}
+
+void CollectRoots(const Expression& expression, std::vector<std::string>* roots) {
+  CollectRoots(expression.base, roots);
+  for (const FilterCall& filter : expression.filters) {
+    for (const Operand& arg : filter.args) CollectRoots(arg, roots);
+  }
+}
+
+void CollectRoots(const Block& block, std::vector<std::string>* roots) {
+  for (const Node& node : block) {
+    std::visit(
+        [roots](const auto& n) {
+          using T = std::decay_t<decltype(n)>;
+          if constexpr (std::is_same_v<T, OutputNode>) {
+            CollectRoots(n.expression, roots);
+          } else if constexpr (std::is_same_v<T, IfNode>) {
+            for (const auto& [condition, body] : n.branches) {
+              for (const Comparison& term : condition.terms) {
+                CollectRoots(term.left, roots);
+                CollectRoots(term.right, roots);
+              }
+              CollectRoots(body, roots);
+            }
+            CollectRoots(n.otherwise, roots);
+          } else if constexpr (std::is_same_v<T, ForNode>) {
+            CollectRoots(n.collection, roots);
+            if (n.range) {
+              CollectRoots(n.range->first, roots);
+              CollectRoots(n.range->second, roots);
+            }
+            if (n.limit) CollectRoots(*n.limit, roots);
+            if (n.offset) CollectRoots(*n.offset, roots);
+            CollectRoots(n.body, roots);
+            CollectRoots(n.otherwise, roots);
+          } else if constexpr (std::is_same_v<T, AssignNode>) {
+            CollectRoots(n.expression, roots);
+          } else if constexpr (std::is_same_v<T, CaptureNode>) {
+            CollectRoots(n.body, roots);
+          }
+        },
+        node.value);
+  }
+}
+
 }  // namespace
 
 std::string Position(const std::string& text, size_t offset) {
@@ -562,6 +615,9 @@ absl::StatusOr<std::shared_ptr<const Program>> ParseProgram(const std::string& s
   Parser parser(source, std::move(*pieces));
   auto program = parser.Run();
   if (!program.ok()) return program.status();
+  CollectRoots(program->root, &program->roots);
+  std::sort(program->roots.begin(), program->roots.end());
+  program->roots.erase(std::unique(program->roots.begin(), program->roots.end()), program->roots.end());
   return std::make_shared<const Program>(std::move(*program));
 }
 

@@ -3,6 +3,7 @@
 // Context wherever it can so a typical message renders without copying.
 #include "templates/template.h"
 
+#include <algorithm>
 #include <deque>
 
 #include "absl/strings/ascii.h"
@@ -421,5 +422,9 @@ absl::StatusOr<std::string> Template::Render(const Context& context, const Rende
 }
 
 bool Template::is_literal() const { return program_->literal; }
+
+bool Template::Reads(absl::string_view root) const {
+  return std::binary_search(program_->roots.begin(), program_->roots.end(), root);
+}
 
 }  // namespace herald::templates

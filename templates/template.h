@@ -62,6 +62,11 @@ class Template {
   bool empty() const { return source_.empty(); }
   // True when the text has no variables or tags (render is the source).
   bool is_literal() const;
+  // Whether any variable path in the template starts at `root` (a local
+  // of that name counts too, so false means the render never looks at
+  // context root `root`). Callers use it to render once what does not
+  // depend on, say, `recipient`.
+  bool Reads(absl::string_view root) const;
 
  private:
   std::string source_;

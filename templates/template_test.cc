@@ -132,6 +132,37 @@ const Golden kGoldens[] = {
 INSTANTIATE_TEST_SUITE_P(Liquid, GoldenTest, testing::ValuesIn(kGoldens),
                          [](const testing::TestParamInfo<Golden>& info) { return std::string(info.param.name); });
 
+// Reads() lets the fan-out render once per batch what does not depend on
+// the recipient: it must see a root wherever the template can name it.
+TEST(TemplateTest, ReadsNamesEveryRootTheTemplateCanLookUp) {
+  auto plain = Template::Compile("Hello {{ actor.name | default: data.who }}, {{ total_activities }} new");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->Reads("actor"));
+  EXPECT_TRUE(plain->Reads("data"));  // a filter argument
+  EXPECT_TRUE(plain->Reads("total_activities"));
+  EXPECT_FALSE(plain->Reads("recipient"));
+  EXPECT_FALSE(plain->Reads("act"));  // whole roots, not prefixes
+
+  for (const char* source : {"{% if recipient.vip %}VIP{% endif %}",
+                             "{% if data.x == 1 %}{% elsif 2 < recipient.n %}{% endif %}",
+                             "{% unless x %}{% else %}{{ recipient.name }}{% endunless %}",
+                             "{% for a in recipient.tags limit: 2 %}{{ a }}{% endfor %}",
+                             "{% for a in (1..recipient.n) %}{% endfor %}",
+                             "{% for a in data.list offset: recipient.n %}{% else %}{% endfor %}",
+                             "{% for a in data.list %}{% else %}{{ recipient.id }}{% endfor %}",
+                             "{% assign who = recipient.name | upcase %}{{ who }}",
+                             "{% capture c %}{{ recipient.name }}{% endcapture %}{{ c }}",
+                             "{{ data.text | truncate: recipient.n }}"}) {
+    auto compiled = Template::Compile(source);
+    ASSERT_TRUE(compiled.ok()) << source << ": " << compiled.status();
+    EXPECT_TRUE(compiled->Reads("recipient")) << source;
+  }
+  auto literal = Template::Compile("{% raw %}{{ recipient.name }}{% endraw %} and text");
+  ASSERT_TRUE(literal.ok());
+  EXPECT_FALSE(literal->Reads("recipient"));
+  EXPECT_FALSE(Template().Reads("recipient"));
+}
+
 TEST(TemplateTest, DateUsesTheRecipientsTimezone) {
   json roots = {{"data", {{"at", 1764151200}}}};
   RenderOptions options;
