@@ -1,7 +1,5 @@
 #include "fanout/batch_renderer.h"
 
-#include "templates/markdown.h"
-
 namespace herald::fanout {
 
 absl::Status BatchRenderer::RenderTo(const templates::Template& t, const templates::Context& context,
@@ -20,15 +18,6 @@ absl::Status BatchRenderer::RenderTo(const templates::Template& t, const templat
   if (!it->second.ok()) return it->second.status();
   out->append(*it->second);
   return absl::OkStatus();
-}
-
-const std::string& BatchRenderer::Html(const std::string& markdown) {
-  if (!has_html_ || markdown != markdown_) {
-    html_ = templates::MarkdownToHtml(markdown);
-    markdown_ = markdown;
-    has_html_ = true;
-  }
-  return html_;
 }
 
 }  // namespace herald::fanout

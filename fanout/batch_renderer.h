@@ -3,8 +3,7 @@
 // render options except the timezone; a template that names neither root
 // renders to the same text (or the same error) for all of them. So the
 // fan-out renders such a template once per batch and timezone instead of
-// once per recipient (at 100 recipients per trigger that was most of the
-// rendering and Markdown work of a feed item).
+// once per recipient.
 #pragma once
 
 #include <string>
@@ -28,16 +27,9 @@ class BatchRenderer {
   absl::Status RenderTo(const templates::Template& t, const templates::Context& context,
                         const templates::RenderOptions& options, std::string* out);
 
-  // templates::MarkdownToHtml(markdown); the last result is kept, as the
-  // recipients of a batch mostly have the same markdown.
-  const std::string& Html(const std::string& markdown);
-
  private:
   // (template, timezone) -> its text or error.
   absl::flat_hash_map<std::pair<const templates::Template*, std::string>, absl::StatusOr<std::string>> rendered_;
-  bool has_html_ = false;
-  std::string markdown_;
-  std::string html_;
 };
 
 }  // namespace herald::fanout

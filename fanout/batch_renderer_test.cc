@@ -3,7 +3,6 @@
 #include "fanout/batch_renderer.h"
 
 #include "gtest/gtest.h"
-#include "templates/markdown.h"
 
 namespace herald::fanout {
 namespace {
@@ -82,13 +81,6 @@ TEST_F(BatchRendererTest, SharedTextIsRenderedOnceForTheBatch) {
   context.Rebind("data", &second);
   ASSERT_TRUE(renderer.RenderTo(t, context, {}, &out).ok());
   EXPECT_EQ(out, "firstfirst");
-}
-
-TEST_F(BatchRendererTest, HtmlIsTheMarkdownsWhateverCameBefore) {
-  BatchRenderer renderer;
-  for (const char* markdown : {"**a**", "**a**", "*b*", "", "**a**"}) {
-    EXPECT_EQ(renderer.Html(markdown), templates::MarkdownToHtml(markdown)) << markdown;
-  }
 }
 
 }  // namespace
