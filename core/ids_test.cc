@@ -1,6 +1,8 @@
 #include "core/ids.h"
 
+#include <cstdio>
 #include <set>
+#include <string>
 
 #include "gtest/gtest.h"
 
@@ -22,6 +24,32 @@ TEST(IdsTest, HashIsPinned) {
 TEST(IdsTest, DeterministicIdIsPinned) {
   EXPECT_EQ(DeterministicId({"run", "0", "in_app_feed"}), "f4eec0170704391b03bb92829a992790");
   EXPECT_EQ(DeterministicId({"a"}), "b24b32f956aea94dd5d90f1b6e413d4c");
+}
+
+// DeterministicId as it was first written, chain by chain with
+// StableHash64: every id stored so far was made this way.
+std::string ReferenceId(std::initializer_list<absl::string_view> parts) {
+  uint64_t high = 0x6a09e667f3bcc908ULL;
+  uint64_t low = 0xbb67ae8584caa73bULL;
+  for (absl::string_view part : parts) {
+    const std::string length = std::to_string(part.size()) + ":";
+    high = StableHash64(part, StableHash64(length, high));
+    low = StableHash64(part, StableHash64(length, low ^ 0x3c6ef372fe94f82bULL));
+  }
+  char text[33];
+  snprintf(text, sizeof(text), "%016llx%016llx", static_cast<unsigned long long>(high),
+           static_cast<unsigned long long>(low));
+  return text;
+}
+
+TEST(IdsTest, DeterministicIdIsTheChainedHashOfItsParts) {
+  const std::string long_part(1000, 'z');
+  EXPECT_EQ(DeterministicId({}), ReferenceId({}));
+  EXPECT_EQ(DeterministicId({""}), ReferenceId({""}));
+  EXPECT_EQ(DeterministicId({"0f3c9a1b2d4e5f60718293a4b5c6d7e8", "direct", "0"}),
+            ReferenceId({"0f3c9a1b2d4e5f60718293a4b5c6d7e8", "direct", "0"}));
+  EXPECT_EQ(DeterministicId({"batch", "wf", "user-1", "", "2", long_part}),
+            ReferenceId({"batch", "wf", "user-1", "", "2", long_part}));
 }
 
 TEST(IdsTest, DeterministicIdIsUnambiguous) {
