@@ -9,6 +9,7 @@
 #include "feed/insert_many.lua.h"
 #include "feed/item_times.lua.h"
 #include "feed/list.lua.h"
+#include "feed/stored_body.h"
 #include "feed/sweep.lua.h"
 #include "feed/mark.lua.h"
 #include "redis/script.h"
@@ -47,22 +48,6 @@ int64_t ToInt(const std::string& text) {
 }
 
 }  // namespace
-
-// The stored body: what the record's header and the reader can restore is
-// left out (id, workflow, tenant, insert time, the HTML of markdown blocks,
-// the template source), so each item costs its rendered text and data.
-std::string StoredBody(const v1::FeedItem& item) {
-  v1::FeedItem body = item;
-  body.clear_id();
-  body.clear_workflow();
-  body.clear_tenant();
-  body.clear_inserted_at_ms();
-  for (v1::FeedBlock& block : *body.mutable_blocks()) {
-    block.clear_content();
-    if (block.type() == "markdown") block.clear_rendered();
-  }
-  return body.SerializeAsString();
-}
 
 redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items, const InsertOptions& options) {
   std::vector<std::string> args;
@@ -148,7 +133,7 @@ v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields) {
       item.set_archived_at_ms(ToInt(value));
     }
   }
-  // Stored without their HTML (feed_store.cc StoredBody): rendered here.
+  // Stored without their HTML (feed/stored_body.h): rendered here.
   for (v1::FeedBlock& block : *item.mutable_blocks()) {
     if (block.type() == "markdown" && block.rendered().empty() && !block.markdown().empty()) {
       block.set_rendered(templates::MarkdownToHtml(block.markdown()));
