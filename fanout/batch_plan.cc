@@ -115,7 +115,7 @@ absl::Status RenderBlocks(const workflow::ChannelStep& channel, const templates:
     v1::FeedBlock* out = item->add_blocks();
     out->set_name(block.name);
     out->set_type(block.type);
-    out->set_content(block.content.source());
+    // No `content` (the template source): the feed never stores it.
     if (block.type == "button_set") {
       for (const workflow::ButtonTemplate& button : block.buttons) {
         v1::FeedButton* rendered = out->add_buttons();
@@ -225,6 +225,7 @@ class RecipientPlanner {
   // The run continues in a later batch or delay: the batch id is its run id.
   void HandToWait(const v1::internal::BatchEnvelope::Target& target, int step_index,
                   const templates::Context& context) {
+    SyncRefs();
     v1::internal::Activity activity = values_.newest != nullptr ? *values_.newest : v1::internal::Activity();
     activity.set_run_id(target.batch_id());
     activity.set_workflow_run_id(WorkflowRunId(target));
@@ -235,17 +236,17 @@ class RecipientPlanner {
   }
 
   // Records the message step `ref` made for this run, for later steps.
-  // `refs` (what conditions and templates read) is brought up to date only
-  // when a later step reads the context (SyncRefs): a run's last message,
-  // the only one in most workflows, never needs its JSON.
+  // step_messages_ and `refs` (what conditions and templates read) are
+  // brought up to date only when something later reads them (SyncRefs):
+  // a run's last message, the only one in most workflows, needs neither.
   void Remember(const std::string& ref, const std::string& message_id, const char* status) {
-    step_messages_[ref] = message_id;
     unsynced_refs_.push_back(UnsyncedRef{&ref, message_id, status});
   }
 
   void SyncRefs() {
-    for (const UnsyncedRef& unsynced : unsynced_refs_) {
+    for (UnsyncedRef& unsynced : unsynced_refs_) {
       AddRef(*unsynced.step_ref, unsynced.message_id, unsynced.status, &refs_);
+      step_messages_[*unsynced.step_ref] = std::move(unsynced.message_id);
     }
     unsynced_refs_.clear();
   }
@@ -289,7 +290,10 @@ class RecipientPlanner {
       }
       Remember(step.ref, message_id, "queued");
       std::string fallback;
-      if (channel.fallback_step >= 0) fallback = FallbackEnvelope(batch_, target, channel.fallback_step, step_messages_);
+      if (channel.fallback_step >= 0) {
+        SyncRefs();  // the envelope carries this step's message too
+        fallback = FallbackEnvelope(batch_, target, channel.fallback_step, step_messages_);
+      }
       plan_->queued.push_back(messages::QueuedMessage{message_id, target.recipient(), workflow_.key, batch_.tenant(),
                                                       channel.channel, type, std::move(*content), preferences_note,
                                                       accepted, now_us_, WorkflowRunId(target), std::move(fallback)});
@@ -335,7 +339,8 @@ class RecipientPlanner {
   json unknown_recipient_;
   // The current target's step ref -> message id, carried to later steps.
   StepMessages step_messages_;
-  // The current target's `refs` root, and what Remember added since SyncRefs.
+  // The current target's `refs` root; what Remember added to it and to
+  // step_messages_ since SyncRefs.
   json refs_;
   struct UnsyncedRef {
     const std::string* step_ref;  // the workflow step's ref
