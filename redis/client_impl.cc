@@ -2,6 +2,7 @@
 // redisAppendCommandArgv, reconnect on the next call after a failure.
 #include <hiredis/hiredis.h>
 
+#include <charconv>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -275,16 +276,30 @@ class HiredisClient final : public RedisClient {
     return absl::OkStatus();
   }
 
+  // The command in RESP, formatted here into one buffer sized up front
+  // (redisAppendCommandArgv grows an sds with a printf per argument: a few
+  // percent of Herald's CPU with the fan-out's hundred-item commands).
   void Append(const Command& command) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    argv.reserve(command.size());
-    lengths.reserve(command.size());
+    size_t size = 1 + 20 + 2;
+    for (const std::string& arg : command) size += 1 + 20 + 2 + arg.size() + 2;
+    std::string& out = format_buffer_;
+    out.clear();
+    out.reserve(size);
+    auto append_length = [&out](char kind, size_t value) {
+      char digits[24];
+      digits[0] = kind;
+      char* end = std::to_chars(digits + 1, digits + sizeof(digits) - 2, value).ptr;
+      *end++ = '\r';
+      *end++ = '\n';
+      out.append(digits, static_cast<size_t>(end - digits));
+    };
+    append_length('*', command.size());
     for (const std::string& arg : command) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
+      append_length('$', arg.size());
+      out.append(arg);
+      out.append("\r\n", 2);
     }
-    redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data());
+    redisAppendFormattedCommand(context_.get(), out.data(), out.size());
   }
 
   absl::StatusOr<Reply> ReadReply() {
@@ -303,6 +318,7 @@ class HiredisClient final : public RedisClient {
   const Endpoint endpoint_;
   const ClientOptions options_;
   ContextPtr context_;
+  std::string format_buffer_;  // Append's, kept for its capacity
   // What the last Exchange saw, for the observer.
   std::optional<absl::Status> transport_failure_;
   size_t reply_failures_ = 0;

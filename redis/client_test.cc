@@ -28,6 +28,27 @@ TEST_F(RedisClientTest, PipelineReturnsOneTypedResultPerCommand) {
   EXPECT_EQ(results[4].status().code(), absl::StatusCode::kInternal);
 }
 
+// Arguments go out as RESP bulk strings, whatever bytes they hold and
+// however long they are.
+TEST_F(RedisClientTest, ArgumentsArriveByteForByte) {
+  auto client = Connect();
+  const std::string binary("a\r\n$3\r\nb\0c*", 12);
+  const std::string large(200000, 'x');
+  auto results = client->Pipeline({{"SET", "binary", binary},
+                                   {"SET", "empty", ""},
+                                   {"SET", "large", large},
+                                   {"MGET", "binary", "empty", "large"},
+                                   {"STRLEN", "large"}});
+  ASSERT_EQ(results.size(), 5u);
+  for (const auto& result : results) ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(results[3]->elements.size(), 3u);
+  EXPECT_EQ(results[3]->elements[0].str, binary);
+  EXPECT_EQ(results[3]->elements[1].str, "");
+  EXPECT_FALSE(results[3]->elements[1].is_nil());
+  EXPECT_EQ(results[3]->elements[2].str, large);
+  EXPECT_EQ(results[4]->integer, 200000);
+}
+
 TEST_F(RedisClientTest, ScriptsSurviveScriptFlush) {
   static const Script kScript("return redis.call('INCRBY', KEYS[1], ARGV[1])");
   auto client = Connect();
