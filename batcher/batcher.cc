@@ -76,7 +76,8 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
   // An entry holds one event or several (runs/event_entry.h): event e came
   // from entry entry_of[e]; an entry that does not decode is poison (acked
   // and dropped, counted), whatever it held.
-  std::vector<v1::internal::EventEnvelope> events;
+  google::protobuf::Arena arena;  // the decoded events; dropped at once after the read
+  std::vector<const v1::internal::EventEnvelope*> events;
   std::vector<size_t> entry_of;
   events.reserve(entries.size());
   entry_of.reserve(entries.size());
@@ -85,7 +86,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
   std::vector<bool> entry_ok(entries.size(), true);
   std::vector<std::string> profile_ids;
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (!runs::DecodeEventEntry(entries[i].payload, entries[i].batch, &events).ok()) {
+    if (!runs::DecodeEventEntry(entries[i].payload, entries[i].batch, &arena, &events).ok()) {
       metrics_.poison_entries.Increment();
       poison.push_back(&entries[i]);
       entry_ok[i] = false;
@@ -93,7 +94,8 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
     }
     entry_of.resize(events.size(), i);
   }
-  for (const v1::internal::EventEnvelope& event : events) {
+  for (const v1::internal::EventEnvelope* event_pointer : events) {
+    const v1::internal::EventEnvelope& event = *event_pointer;
     const workflow::Workflow* workflow = workflows_.Find(event.workflow());
     if (workflow != nullptr && workflow->waits_read_profiles) {
       for (const auto& target : event.targets()) profile_ids.push_back(target.recipient());
@@ -109,7 +111,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
   for (size_t i = 0; i < events.size(); ++i) {
     metrics_.events.Increment();
     planned[i].first_command = commands.size();
-    const v1::internal::EventEnvelope& event = events[i];
+    const v1::internal::EventEnvelope& event = *events[i];
     const Keys& keys = KeysOf(static_cast<int>(entries[entry_of[i]].stream_index));
     const Lane lane = entries[entry_of[i]].lane;  // the run stays in the lane its trigger came through
     const workflow::Workflow* workflow = workflows_.Find(event.workflow());
@@ -242,7 +244,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
     metrics_.errors.Increment();
     log::Error("batcher", "event processing failed; entries stay pending and are retried",
                {{"entry_id", entries[entry_of[first_error_event]].id},
-                {"workflow", events[first_error_event].workflow()},
+                {"workflow", events[first_error_event]->workflow()},
                 log::Field::IfSet("workflow_run_id", first_error_run != nullptr ? *first_error_run : ""),
                 {"error", first_error}});
   }

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/status_macros.h"
+#include "google/protobuf/arena.h"
 
 namespace herald::fanout {
 namespace {
@@ -57,15 +58,15 @@ class FetchedMessageStates final : public MessageStates {
   // UNAVAILABLE/INTERNAL as the client reports them (the read is retried).
   absl::Status Fetch(redis::RedisClient& client, const workflow::Registry& workflows,
                      const std::vector<redis::StreamEntry>& entries,
-                     const std::vector<v1::internal::BatchEnvelope>& batches, const std::vector<bool>& decoded) {
+                     const std::vector<v1::internal::BatchEnvelope*>& batches, const std::vector<bool>& decoded) {
     std::vector<redis::Command> commands;
     std::vector<std::string> ids;
     for (size_t i = 0; i < batches.size(); ++i) {
       if (!decoded[i]) continue;
       const Keys keys(static_cast<int>(entries[i].stream_index));
       // Refs are read after a wait, whose batch is one recipient's.
-      const std::string recipient = batches[i].targets_size() == 1 ? batches[i].targets(0).recipient() : "";
-      for (std::string& id : RefMessageIds(workflows, batches[i])) {
+      const std::string recipient = batches[i]->targets_size() == 1 ? batches[i]->targets(0).recipient() : "";
+      for (std::string& id : RefMessageIds(workflows, *batches[i])) {
         commands.push_back(messages::MessageStateCommand(keys, recipient, id));
         ids.push_back(std::move(id));
       }
@@ -185,20 +186,24 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
                                      const std::vector<redis::StreamEntry>& entries) {
   // Decode first, so the users, preferences and tenants of the whole read
   // load in one round trip.
-  std::vector<v1::internal::BatchEnvelope> batches(entries.size());
+  // The decoded batches live on one arena: a read holds thousands of
+  // targets, made and dropped at once.
+  google::protobuf::Arena arena;
+  std::vector<v1::internal::BatchEnvelope*> batches(entries.size());
   std::vector<bool> decoded(entries.size(), false);
   std::vector<std::string> user_ids;
   std::vector<std::pair<std::string, std::string>> preference_targets;  // (recipient, tenant)
   std::vector<std::string> tenant_ids;
   for (size_t i = 0; i < entries.size(); ++i) {
-    decoded[i] = batches[i].ParseFromString(entries[i].payload);
+    batches[i] = google::protobuf::Arena::CreateMessage<v1::internal::BatchEnvelope>(&arena);
+    decoded[i] = batches[i]->ParseFromString(entries[i].payload);
     if (!decoded[i]) continue;
-    tenant_ids.push_back(batches[i].tenant());
-    for (const auto& target : batches[i].targets()) {
+    tenant_ids.push_back(batches[i]->tenant());
+    for (const auto& target : batches[i]->targets()) {
       user_ids.push_back(target.recipient());
-      preference_targets.emplace_back(target.recipient(), batches[i].tenant());
+      preference_targets.emplace_back(target.recipient(), batches[i]->tenant());
     }
-    for (const auto& activity : batches[i].activities()) {
+    for (const auto& activity : batches[i]->activities()) {
       if (!activity.actor().empty()) user_ids.push_back(activity.actor());
     }
   }
@@ -227,7 +232,7 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
     }
     const Keys keys(static_cast<int>(entries[i].stream_index));
     EntryWrites& entry = writes[i];
-    entry.plan = PlanBatch(context, batches[i], now_us);
+    entry.plan = PlanBatch(context, *batches[i], now_us);
     entry.first_command = commands.size();
     for (const NotSent& not_sent : entry.plan.not_sent) {
       commands.push_back(messages::RecordNotDeliveredCommand(keys, not_sent.record, {options_.message_retention_ms}));

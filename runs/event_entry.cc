@@ -61,4 +61,22 @@ absl::Status DecodeEventEntry(absl::string_view payload, bool batch, std::vector
   return absl::OkStatus();
 }
 
+absl::Status DecodeEventEntry(absl::string_view payload, bool batch, google::protobuf::Arena* arena,
+                              std::vector<const v1::internal::EventEnvelope*>* events) {
+  if (!batch) {
+    auto* event = google::protobuf::Arena::CreateMessage<v1::internal::EventEnvelope>(arena);
+    if (!event->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      return absl::InvalidArgumentError("event entry: field e is not an EventEnvelope");
+    }
+    events->push_back(event);
+    return absl::OkStatus();
+  }
+  auto* decoded = google::protobuf::Arena::CreateMessage<v1::internal::EventBatch>(arena);
+  if (!decoded->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return absl::InvalidArgumentError("event entry: field b is not an EventBatch");
+  }
+  for (const v1::internal::EventEnvelope& event : decoded->events()) events->push_back(&event);
+  return absl::OkStatus();
+}
+
 }  // namespace herald::runs

@@ -63,6 +63,16 @@ TEST(EventEntryTest, SeveralEventsAreOneBatchEntryInTheirOrder) {
   ASSERT_TRUE(DecodeEventEntry(command[4], /*batch=*/true, &events).ok());
   ASSERT_EQ(events.size(), 41u);
   for (int i = 0; i < 40; ++i) EXPECT_EQ(events[i + 1].SerializeAsString(), sent[i]) << "event " << i;
+
+  // The same on an arena (how the batcher reads), either field.
+  google::protobuf::Arena arena;
+  std::vector<const v1::internal::EventEnvelope*> on_arena;
+  ASSERT_TRUE(DecodeEventEntry(command[4], /*batch=*/true, &arena, &on_arena).ok());
+  ASSERT_TRUE(DecodeEventEntry(sent[7], /*batch=*/false, &arena, &on_arena).ok());
+  ASSERT_EQ(on_arena.size(), 41u);
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(on_arena[i]->SerializeAsString(), sent[i]) << "event " << i;
+  EXPECT_EQ(on_arena[40]->SerializeAsString(), sent[7]);
+  EXPECT_EQ(on_arena[40]->GetArena(), &arena);
 }
 
 TEST(EventEntryTest, AnEntryThatDoesNotDecodeAddsNothing) {
@@ -79,6 +89,11 @@ TEST(EventEntryTest, AnEntryThatDoesNotDecodeAddsNothing) {
   payload.resize(payload.size() - 3);
   EXPECT_EQ(DecodeEventEntry(payload, /*batch=*/true, &events).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(events.empty());
+  google::protobuf::Arena arena;
+  std::vector<const v1::internal::EventEnvelope*> on_arena;
+  EXPECT_EQ(DecodeEventEntry(broken, /*batch=*/false, &arena, &on_arena).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeEventEntry(payload, /*batch=*/true, &arena, &on_arena).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(on_arena.empty());
 }
 
 }  // namespace
