@@ -148,6 +148,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
     context.Set("recipient", &recipient_id);
 
     std::map<int, v1::internal::BatchEnvelope> direct;  // by first channel step
+    int64_t direct_runs = 0;  // counted once per event, not per target
     v1::internal::Activity activity;
     activity.set_actor(event.actor());
     activity.set_data_json(event.data_json());
@@ -174,7 +175,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
         out->set_recipient(target.recipient());
         out->set_batch_id(runs::DirectBatchId(target.run_id(), step));
         out->set_workflow_run_id(target.run_id());
-        metrics_.runs_direct.Increment();
+        ++direct_runs;
         continue;
       }
       activity.set_run_id(target.run_id());
@@ -187,6 +188,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
       command_is_append.push_back(true);
       command_run.push_back(&target.run_id());
     }
+    if (direct_runs > 0) metrics_.runs_direct.Increment(static_cast<double>(direct_runs));
     for (auto& [step, envelope] : direct) {
       commands.push_back({"XADD", keys.Batches(lane), "*", "s", envelope.SerializeAsString()});
       command_is_append.push_back(false);
