@@ -303,6 +303,10 @@ class RecipientPlanner {
                                                       accepted, now_us_, WorkflowRunId(target), std::move(fallback)});
     } else {
       feed::NewItem pending;
+      if (context_.spare_feed_items != nullptr && !context_.spare_feed_items->empty()) {
+        pending = std::move(context_.spare_feed_items->back());  // cleared: every field is set below
+        context_.spare_feed_items->pop_back();
+      }
       v1::FeedItem& item = pending.item;
       absl::Status rendered = RenderBlocks(channel, context, RenderOptionsFor(workflow_, *profile), renderer_, &item);
       if (!rendered.ok()) {

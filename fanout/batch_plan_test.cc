@@ -293,6 +293,51 @@ TEST_F(BatchPlanTest, KnownRecipientGetsOneItemRenderedWithBatchValuesAndTenantB
   EXPECT_EQ(plan.critical_bypasses, 0);
 }
 
+// The fan-out hands the planner the cleared items of its previous read to
+// fill: what they held before must not show through.
+TEST_F(BatchPlanTest, SpareFeedItemsPlanTheSameItemsAsNewOnes) {
+  std::vector<v1::internal::Activity> activities = {
+      MakeActivity("r-bo", "bo", {{"post_id", "p1"}, {"post_title", "Second"}}, 2'000, 2),
+      MakeActivity("r-cy", "cy", {{"post_id", "p1"}, {"post_title", "Launch plan"}}, 1'000, 3)};
+  const v1::internal::BatchEnvelope envelope = Envelope("comments", 1, {"rita", "ana", "bo"}, activities, "acme");
+  v1::internal::BatchEnvelope fresh_envelope = envelope;
+  const BatchPlan fresh = PlanBatch(Context(), fresh_envelope, kNowUs);
+  ASSERT_EQ(fresh.feed_items.size(), 3u);
+
+  // Spares that held more (more blocks, buttons, actors, other strings),
+  // cleared the way the fan-out clears them.
+  std::vector<feed::NewItem> spares(2);
+  for (feed::NewItem& spare : spares) {
+    spare.item = fresh.feed_items[0].item;
+    spare.item.set_seen_at_ms(7);
+    spare.item.add_actors("someone-else");
+    v1::FeedBlock* extra = spare.item.add_blocks();
+    extra->set_name("extra");
+    extra->set_type("button_set");
+    extra->add_buttons()->set_label("Go");
+    spare.item.Clear();
+    spare.recipient = "stale";
+    spare.preferences = "stale";
+  }
+  PlanContext context = Context();
+  context.spare_feed_items = &spares;
+  v1::internal::BatchEnvelope reused_envelope = envelope;
+  const BatchPlan reused = PlanBatch(context, reused_envelope, kNowUs);
+  EXPECT_TRUE(spares.empty());  // both taken; the third item is new
+  ASSERT_EQ(reused.feed_items.size(), fresh.feed_items.size());
+  for (size_t i = 0; i < fresh.feed_items.size(); ++i) {
+    const feed::NewItem& a = fresh.feed_items[i];
+    const feed::NewItem& b = reused.feed_items[i];
+    EXPECT_EQ(b.item.SerializeAsString(), a.item.SerializeAsString()) << i;
+    EXPECT_EQ(b.recipient, a.recipient);
+    EXPECT_EQ(b.channel, a.channel);
+    EXPECT_EQ(b.accepted_at_us, a.accepted_at_us);
+    EXPECT_EQ(b.inserted_at_us, a.inserted_at_us);
+    EXPECT_EQ(b.preferences, a.preferences);
+    EXPECT_EQ(b.workflow_run_id, a.workflow_run_id);
+  }
+}
+
 TEST_F(BatchPlanTest, EqualSequencesFallBackToAcceptedTime) {
   std::vector<v1::internal::Activity> activities = {
       MakeActivity("r-2", "bo", {{"post_title", "later"}}, 2'000, 0),

@@ -217,7 +217,7 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
   CachedPreferences preferences(preferences_);
   CachedTenants tenants(tenants_);
   const PlanContext context{workflows_, users, preferences, tenants, options_.default_preferences.get(),
-                            options_.run_ttl_seconds, &message_states};
+                            options_.run_ttl_seconds, &message_states, &spare_feed_items_};
   const int64_t now_us = clock_.NowMicros();
   std::vector<redis::Command> commands;
   std::vector<EntryWrites> writes(entries.size());
@@ -319,6 +319,7 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
     metrics_.skipped_condition.Increment(entry.plan.skipped_by_condition);
     metrics_.critical_bypassed.Increment(entry.plan.critical_bypasses);
   }
+  RecycleFeedItems(items_by_partition);
   if (!first_error.ok()) {
     metrics_.errors.Increment();
     log::Error("fanout", "batch processing failed; entries stay pending and are retried",
@@ -326,6 +327,23 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
                 log::Field::IfSet("message_id", first_error_subject.message_id), {"error", first_error}});
   }
   return consumer.Ack(done);
+}
+
+void BatchProcessor::RecycleFeedItems(std::map<int, std::vector<feed::NewItem>>& items_by_partition) {
+  // Bounds: at most this many spares, each of at most this many bytes
+  // serialized (a cleared item keeps its strings' capacity), so the pool
+  // stays within a few megabytes whatever one read held.
+  constexpr size_t kMaxSpares = 4096;
+  constexpr int kMaxSpareBytes = 2048;
+  for (auto& [partition, items] : items_by_partition) {
+    for (feed::NewItem& item : items) {
+      if (spare_feed_items_.size() >= kMaxSpares) return;
+      // The size StoredBody's serialization cached (0 if it never ran).
+      if (item.item.GetCachedSize() > kMaxSpareBytes) continue;
+      item.item.Clear();
+      spare_feed_items_.push_back(std::move(item));
+    }
+  }
 }
 
 FanoutWorker::FanoutWorker(const redis::Endpoint& endpoint, const workflow::Registry& workflows, const Clock& clock,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -87,6 +88,9 @@ class BatchProcessor final : public redis::StreamProcessor {
                        const std::vector<redis::StreamEntry>& entries) override;
 
  private:
+  // Moves the read's written feed items, cleared, to spare_feed_items_.
+  void RecycleFeedItems(std::map<int, std::vector<feed::NewItem>>& items_by_partition);
+
   const workflow::Registry& workflows_;
   const Clock& clock_;
   const FanoutOptions options_;
@@ -94,6 +98,9 @@ class BatchProcessor final : public redis::StreamProcessor {
   users::UserCache users_;
   preferences::PreferenceCache preferences_;
   tenants::TenantCache tenants_;
+  // The last read's feed items, cleared, for the next read's plans to fill
+  // (PlanContext::spare_feed_items); small ones only, and a bounded number.
+  std::vector<feed::NewItem> spare_feed_items_;
 };
 
 // A worker thread running BatchProcessor over its own connection.
