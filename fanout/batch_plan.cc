@@ -76,23 +76,27 @@ BatchValues BuildBatchValues(const workflow::Workflow& workflow, v1::internal::B
       values.actors.push_back(ActorJson(users, activity.actor()));
     }
   }
-  int count = activities.size();
-  for (int n = 0; n < count && n < render_limit; ++n) {
-    const auto& activity = activities[newest_first ? count - 1 - n : n];
+  auto parse_data = [](const v1::internal::Activity& activity) {
     json data = json::parse(activity.data_json().empty() ? "{}" : activity.data_json(), nullptr, false);
-    values.activities.push_back(json{{"actor", ActorJson(users, activity.actor())},
-                                     {"data", data.is_discarded() ? json::object() : std::move(data)},
-                                     {"inserted_at", activity.accepted_at_us() / 1000}});
-  }
-  values.total_activities = count;
-  values.total_actors = values.actor_ids.size();
+    return data.is_discarded() ? json::object() : data;
+  };
+  // The newest activity's data is `data` and usually in `activities` too:
+  // parsed once (a direct run's batch has that one activity only).
   if (values.newest != nullptr) {
-    values.data = json::parse(values.newest->data_json().empty() ? "{}" : values.newest->data_json(), nullptr, false);
-    if (values.data.is_discarded()) values.data = json::object();
+    values.data = parse_data(*values.newest);
     values.actor = ActorJson(users, values.newest->actor());
   } else {
     values.data = json::object();
   }
+  int count = activities.size();
+  for (int n = 0; n < count && n < render_limit; ++n) {
+    const auto& activity = activities[newest_first ? count - 1 - n : n];
+    values.activities.push_back(json{{"actor", ActorJson(users, activity.actor())},
+                                     {"data", &activity == values.newest ? values.data : parse_data(activity)},
+                                     {"inserted_at", activity.accepted_at_us() / 1000}});
+  }
+  values.total_activities = count;
+  values.total_actors = values.actor_ids.size();
   values.tenant = envelope.tenant().empty() ? json(nullptr) : json{{"id", envelope.tenant()}};
   values.workflow = json{{"key", workflow.key}, {"name", workflow.name}};
   return values;

@@ -63,7 +63,7 @@ class FetchedMessageStates final : public MessageStates {
     std::vector<std::string> ids;
     for (size_t i = 0; i < batches.size(); ++i) {
       if (!decoded[i]) continue;
-      const Keys keys(static_cast<int>(entries[i].stream_index));
+      const Keys& keys = KeysOf(static_cast<int>(entries[i].stream_index));
       // Refs are read after a wait, whose batch is one recipient's.
       const std::string recipient = batches[i]->targets_size() == 1 ? batches[i]->targets(0).recipient() : "";
       for (std::string& id : RefMessageIds(workflows, *batches[i])) {
@@ -230,7 +230,7 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
       done.push_back(&entries[i]);
       continue;
     }
-    const Keys keys(static_cast<int>(entries[i].stream_index));
+    const Keys& keys = KeysOf(static_cast<int>(entries[i].stream_index));
     EntryWrites& entry = writes[i];
     entry.plan = PlanBatch(context, *batches[i], now_us);
     entry.first_command = commands.size();
@@ -252,7 +252,7 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
   for (const auto& [partition, items] : items_by_partition) {
     if (items.empty()) continue;
     insert_command[partition] = commands.size();
-    commands.push_back(feed::InsertManyCommand(Keys(partition), items,
+    commands.push_back(feed::InsertManyCommand(KeysOf(partition), items,
                                                 {options_.message_retention_ms, options_.feed_max_items}));
   }
   std::vector<absl::StatusOr<redis::Reply>> results;
