@@ -237,11 +237,16 @@ BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Re
                                          "e", "batcher", options},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
-Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics)
+Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics,
+                 ClaimListener listener)
     : task_(endpoint, "batcher.flusher", options.flush_tick_ms,
-            [&clock, options, &metrics](redis::RedisClient& client) -> absl::StatusOr<bool> {
-              auto claimed = ClaimDue(client, options.partitions, clock.NowMillis(), options.claim_limit, &metrics);
+            [&clock, options, &metrics, listener = std::move(listener)](redis::RedisClient& client)
+                -> absl::StatusOr<bool> {
+              std::vector<runs::ClaimResult> results;
+              auto claimed = ClaimDue(client, options.partitions, clock.NowMillis(), options.claim_limit, &metrics,
+                                      listener ? &results : nullptr);
               if (!claimed.ok()) return claimed.status();
+              if (listener) listener(results, clock.NowMillis());
               // A full pass means more may be due: go again at once.
               return *claimed >= options.claim_limit;
             },
@@ -252,7 +257,7 @@ void Flusher::Start() { task_.Start(); }
 void Flusher::Stop() { task_.Stop(); }
 
 absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
-                                          BatcherMetrics* metrics) {
+                                          BatcherMetrics* metrics, std::vector<runs::ClaimResult>* results) {
   std::vector<redis::Command> commands;
   for (int p = 0; p < partitions; ++p) commands.push_back(runs::ClaimCommand(Keys(p), now_ms, limit));
   int64_t claimed = 0;
@@ -271,6 +276,7 @@ absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partit
         if (!wait.delay) metrics->batch_activities.Observe(static_cast<double>(wait.activities));
       }
     }
+    if (results != nullptr) results->push_back(*std::move(result));
   }
   return claimed;
 }

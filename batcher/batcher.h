@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -87,15 +88,23 @@ class BatcherWorker {
   redis::StreamWorker worker_;
 };
 
+// Hears about every claim reply of a flusher pass: what it flushed, and the
+// clock reading once the replies were back (an upper bound of the flush
+// time; bench/open_batches measures lateness from it). Called on the
+// flusher's thread; must not block.
+using ClaimListener = std::function<void(const std::vector<runs::ClaimResult>& results, int64_t replied_at_ms)>;
+
 // Claims due waits on every partition until none is due, then waits a tick.
 class Flusher {
  public:
-  Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics);
+  Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics,
+          ClaimListener listener = nullptr);
   void Start();
   void Stop();
   // One pass over every partition; returns how many waits were claimed.
+  // `results` (optional) receives each partition's parsed claim reply.
   static absl::StatusOr<int64_t> ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
-                                          BatcherMetrics* metrics);
+                                          BatcherMetrics* metrics, std::vector<runs::ClaimResult>* results = nullptr);
 
  private:
   redis::PeriodicTask task_;
