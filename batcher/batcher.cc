@@ -244,7 +244,7 @@ Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOpt
                 -> absl::StatusOr<bool> {
               std::vector<runs::ClaimResult> results;
               auto claimed = ClaimDue(client, options.partitions, clock.NowMillis(), options.claim_limit, &metrics,
-                                      listener ? &results : nullptr);
+                                      listener ? &results : nullptr, options.run_ttl_seconds);
               if (!claimed.ok()) return claimed.status();
               if (listener) listener(results, clock.NowMillis());
               // A full pass means more may be due: go again at once.
@@ -257,9 +257,10 @@ void Flusher::Start() { task_.Start(); }
 void Flusher::Stop() { task_.Stop(); }
 
 absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
-                                          BatcherMetrics* metrics, std::vector<runs::ClaimResult>* results) {
+                                          BatcherMetrics* metrics, std::vector<runs::ClaimResult>* results,
+                                          int64_t run_ttl_seconds) {
   std::vector<redis::Command> commands;
-  for (int p = 0; p < partitions; ++p) commands.push_back(runs::ClaimCommand(Keys(p), now_ms, limit));
+  for (int p = 0; p < partitions; ++p) commands.push_back(runs::ClaimCommand(Keys(p), now_ms, limit, run_ttl_seconds));
   int64_t claimed = 0;
   for (auto& reply : client.Pipeline(commands)) {
     if (!reply.ok()) return reply.status();

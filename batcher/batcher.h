@@ -102,9 +102,11 @@ class Flusher {
   void Start();
   void Stop();
   // One pass over every partition; returns how many waits were claimed.
-  // `results` (optional) receives each partition's parsed claim reply.
+  // `results` (optional) receives each partition's parsed claim reply; the
+  // flushed runs' records live `run_ttl_seconds`.
   static absl::StatusOr<int64_t> ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
-                                          BatcherMetrics* metrics, std::vector<runs::ClaimResult>* results = nullptr);
+                                          BatcherMetrics* metrics, std::vector<runs::ClaimResult>* results = nullptr,
+                                          int64_t run_ttl_seconds = runs::kDefaultRunTtlSeconds);
 
  private:
   redis::PeriodicTask task_;

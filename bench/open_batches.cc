@@ -65,6 +65,7 @@ ABSL_FLAG(int, claim_limit, herald::batcher::BatcherOptions().claim_limit,
 ABSL_FLAG(bool, aof, true, "Redis appendonly (everysec), as deployed");
 ABSL_FLAG(bool, verify, true, "Read every flushed batch back (lost / doubled)");
 ABSL_FLAG(int, timeout_s, 900, "Give up flushing after this long");
+ABSL_FLAG(bool, memory_stats, false, "Print Redis MEMORY STATS and INFO memory to stderr once every batch is open");
 
 namespace {
 
@@ -122,6 +123,7 @@ struct Snapshot {
   double cpu_seconds = 0;  // used_cpu_sys + used_cpu_user
   int64_t keys = 0;
   std::map<std::string, int64_t> calls;  // command -> calls
+  std::map<std::string, int64_t> usec;   // command -> microseconds inside it
 };
 
 absl::StatusOr<Snapshot> Look(RedisClient& redis) {
@@ -145,10 +147,17 @@ absl::StatusOr<Snapshot> Look(RedisClient& redis) {
   for (const auto& [name, value] : InfoFields(replies[2]->str)) {
     // cmdstat_hset:calls=12,usec=...
     if (name.rfind("cmdstat_", 0) != 0) continue;
-    int64_t calls = 0;
-    size_t at = value.find("calls=");
-    if (at != std::string::npos) (void)absl::SimpleAtoi(value.substr(at + 6, value.find(',', at) - at - 6), &calls);
-    snapshot.calls[name.substr(8)] = calls;
+    auto field = [&value](const std::string& key) {
+      int64_t number = 0;
+      size_t at = value.find(key + "=");
+      if (at != std::string::npos) {
+        at += key.size() + 1;
+        (void)absl::SimpleAtoi(value.substr(at, value.find(',', at) - at), &number);
+      }
+      return number;
+    };
+    snapshot.calls[name.substr(8)] = field("calls");
+    snapshot.usec[name.substr(8)] = field("usec");
   }
   snapshot.keys = replies[3]->integer;
   return snapshot;
@@ -162,6 +171,7 @@ double Round(double value, int digits) { return std::stod(absl::StrFormat("%.*f"
 struct CommandCounts {
   double per_unit = 0;
   double scripts_per_unit = 0;
+  double script_us_per_unit = 0;  // time inside the scripts (their commands included)
   nlohmann::ordered_json by_command;
 };
 
@@ -176,6 +186,9 @@ CommandCounts CountCommands(const Snapshot& before, const Snapshot& after, doubl
     if (delta <= 0 || kNotWork.count(name.substr(0, name.find('|')))) continue;
     if (name == "evalsha" || name == "eval") {
       counts.scripts_per_unit += static_cast<double>(delta) / per;
+      auto usec = before.usec.find(name);
+      counts.script_us_per_unit +=
+          static_cast<double>(after.usec.at(name) - (usec == before.usec.end() ? 0 : usec->second)) / per;
       continue;
     }
     counted.emplace_back(delta, name);
@@ -413,6 +426,17 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
   const double payload_per_activity = total.payload_bytes / static_cast<double>(activities);
   const double bytes_per_activity = (open->data_bytes - empty->data_bytes) / static_cast<double>(activities);
   CommandCounts append_commands = CountCommands(*empty, *open, static_cast<double>(activities));
+  if (absl::GetFlag(FLAGS_memory_stats)) {
+    for (auto& reply : (*redis)->Pipeline({{"MEMORY", "STATS"}, {"INFO", "memory"}})) {
+      if (!reply.ok()) return reply.status();
+      for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
+        const auto& value = reply->elements[i + 1];
+        std::cerr << reply->elements[i].str << "=" << (value.str.empty() ? std::to_string(value.integer) : value.str)
+                  << " ";
+      }
+      std::cerr << reply->str << std::endl;
+    }
+  }
   std::cerr << "open_batches: " << batches << " batches (" << activities << " activities) opened in " << open_seconds
             << " s, " << bytes_per_activity << " bytes per pending activity" << std::endl;
 
@@ -488,8 +512,9 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
   nlohmann::ordered_json kinds_json = nlohmann::ordered_json::object();
   for (const auto& [kind, count] : *kinds) {
     kinds_json[kind] = count;
-    // Nothing of an open batch may stay behind (every layout's names).
-    if (kind == "due" || kind == "wa" || kind == "wh" || kind == "wo" || kind == "wb") ok = false;
+    // Nothing of a wait may stay behind (every layout's names).
+    static const std::set<std::string> kWaitKinds = {"timer", "waits", "delays", "wh", "due", "wa", "wo"};
+    if (kWaitKinds.count(kind) != 0) ok = false;
   }
 
   return nlohmann::ordered_json{
@@ -507,6 +532,7 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
       {"redis_used_memory_open_mib", Round(open->used_memory / (1024.0 * 1024.0), 1)},
       {"redis_commands_per_append", Round(append_commands.per_unit, 2)},
       {"redis_cpu_us_per_append", Round((open->cpu_seconds - empty->cpu_seconds) * 1e6 / activities, 2)},
+      {"redis_script_us_per_append", Round(append_commands.script_us_per_unit, 2)},
       {"append_commands", append_commands.by_command},
       {"spread_ms", absl::GetFlag(FLAGS_spread_ms)},
       {"flush_tick_ms", options.flush_tick_ms},
@@ -523,6 +549,7 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
       {"redis_claim_calls_per_claimed_activity", Round(claim_commands.scripts_per_unit, 4)},
       {"redis_cpu_us_per_claimed_activity",
        Round((flushed->cpu_seconds - open->cpu_seconds) * 1e6 / static_cast<double>(flushed_activities), 2)},
+      {"redis_script_us_per_claimed_activity", Round(claim_commands.script_us_per_unit, 2)},
       {"claim_commands", claim_commands.by_command},
       {"redis_used_memory_peak_mib", Round(flushed->peak_bytes / (1024.0 * 1024.0), 1)},
       {"redis_bytes_left_per_activity_after_flush",
