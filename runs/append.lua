@@ -73,7 +73,7 @@ end
 -- since that layout's activities are not remembered at the flush).
 local older_id = redis.call('GET', open)
 if older_id then
-  if not cancel_mine then redis.call('SET', appended, 1, 'PX', records_ms) end
+  if not cancel_mine then redis.call('SET', appended, '1', 'PX', records_ms) end
   local header, older = wait_header_key(partition, older_id), wait_activities_key(partition, older_id)
   redis.call('HSET', older, run_id, with_sequence(activity, redis.call('HINCRBY', header, 'n', 1)))
   if max_activities > 0 and redis.call('HLEN', older) >= max_activities then
@@ -117,7 +117,7 @@ else
     -- leaves the header for the rest of the window).
     if leading then
       redis.call('XADD', batches, '*', 's', leading_blob)
-      redis.call('SET', appended, 1, 'PX', records_outlive_ms)
+      redis.call('SET', appended, '1', 'PX', records_outlive_ms)
       redis.call('ZADD', due, now + window, place)
       return 'leading'
     end

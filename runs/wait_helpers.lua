@@ -72,8 +72,19 @@ end
 local function run_of(activity) return proto_field(activity, 1) end
 
 -- The wait step of a header starting at `at` (BatchEnvelope.resume_step,
--- field 3, is the step after it).
-local function step_of(header, at) return (proto_field(header, 3, at) or 0) - 1 end
+-- field 3, is the step after it), as text (a key part): written once per
+-- step, not once per call (number formatting is most of a small script's
+-- cost).
+local step_texts = {}
+local function step_of(header, at)
+  local step = (proto_field(header, 3, at) or 0) - 1
+  local text = step_texts[step]
+  if text == nil then
+    text = tostring(step)
+    step_texts[step] = text
+  end
+  return text
+end
 
 -- The batch id of a header (BatchEnvelope.targets[0].batch_id).
 local function batch_id_of(header) return proto_field(proto_field(header, 4) or '', 2) end
@@ -148,5 +159,5 @@ end
 -- wait itself answers). One STRING with a TTL: the smallest record Redis
 -- keeps (its value, 1, is a shared object).
 local function remember_appended(partition, run_id, step, records_ms)
-  redis.call('SET', run_appended_key(partition, run_id, step), 1, 'PX', records_ms)
+  redis.call('SET', run_appended_key(partition, run_id, step), '1', 'PX', records_ms)
 end
