@@ -14,7 +14,9 @@
 //     commandstats / cpu deltas; commands run inside the scripts count, the
 //     EVALSHA calls themselves are reported apart);
 //   - flush lateness p50/p99/max: the clock when a claim's reply came back
-//     minus the batch's due time, for every batch; the flush rate;
+//     minus the batch's due time, for every batch; the flush rate; how long
+//     a PING sent every millisecond by another client took meanwhile (what
+//     the flusher's scripts cost everyone else);
 //   - Redis used_memory when every batch is open and its peak;
 //   - what the wait store leaves once everything is flushed (keys by kind,
 //     bytes per activity: the run records until they expire);
@@ -200,10 +202,12 @@ CommandCounts CountCommands(const Snapshot& before, const Snapshot& after, doubl
   return counts;
 }
 
-double Percentile(const std::vector<int64_t>& sorted, double q) {
+// The q-quantile of `sorted` (nearest rank); 0 when empty.
+template <typename T>
+double PercentileOf(const std::vector<T>& sorted, double q) {
   if (sorted.empty()) return 0;
-  size_t at = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size()))) - 1;
-  return static_cast<double>(sorted[std::min(at, sorted.size() - 1)]);
+  size_t at = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+  return static_cast<double>(sorted[std::min(at == 0 ? 0 : at - 1, sorted.size() - 1)]);
 }
 
 // The key's kind: the part after "herald:{p}:" up to the next ':'.
@@ -468,6 +472,28 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
         if (in_pass > 0) last_flush_ms = replied_at_ms;
         flushed_batches += in_pass;
       });
+  // Another client's view of Redis meanwhile: a PING every millisecond,
+  // timed (how long the flusher's scripts hold everyone else up).
+  std::atomic<bool> probing{true};
+  std::vector<double> ping_ms;
+  absl::Status probe_status;
+  std::thread probe([&] {
+    auto client = herald::redis::ConnectRedis((*server)->endpoint());
+    if (!client.ok()) {
+      probe_status = client.status();
+      return;
+    }
+    while (probing.load()) {
+      const auto sent = SteadyClock::now();
+      auto pong = (*client)->Execute({"PING"});
+      if (!pong.ok()) {
+        probe_status = pong.status();
+        return;
+      }
+      ping_ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - sent).count());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
   const auto flushing = SteadyClock::now();
   clock.Start();
   flusher.Start();
@@ -476,6 +502,10 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   flusher.Stop();  // joins the flusher's thread: its figures are ours now
+  probing = false;
+  probe.join();
+  if (!probe_status.ok()) return probe_status;
+  std::sort(ping_ms.begin(), ping_ms.end());
   if (flushed_batches.load() < batches) {
     return absl::DeadlineExceededError(
         absl::StrCat("only ", flushed_batches.load(), " of ", batches, " batches flushed in --timeout_s"));
@@ -538,11 +568,15 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
       {"flush_tick_ms", options.flush_tick_ms},
       {"claim_limit", options.claim_limit},
       {"flush_lateness_ms",
-       {{"p50", Percentile(lateness_ms, 0.50)},
-        {"p99", Percentile(lateness_ms, 0.99)},
-        {"p999", Percentile(lateness_ms, 0.999)},
+       {{"p50", PercentileOf(lateness_ms, 0.50)},
+        {"p99", PercentileOf(lateness_ms, 0.99)},
+        {"p999", PercentileOf(lateness_ms, 0.999)},
         {"max", lateness_ms.empty() ? 0 : lateness_ms.back()}}},
       {"flush_rate_per_s", static_cast<int64_t>(std::round(batches / flush_window_s))},
+      {"ping_during_flush_ms",
+       {{"p50", Round(PercentileOf(ping_ms, 0.50), 2)},
+        {"p99", Round(PercentileOf(ping_ms, 0.99), 2)},
+        {"max", Round(ping_ms.empty() ? 0 : ping_ms.back(), 2)}}},
       {"flusher_passes", claim_passes},
       {"largest_pass", largest_pass},
       {"redis_commands_per_claimed_activity", Round(claim_commands.per_unit, 2)},
