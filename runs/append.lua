@@ -122,7 +122,10 @@ else
       return 'leading'
     end
     if max_activities == 1 then
-      -- Full at once: closed under its batch id, due now.
+      -- Full at once: closed under its batch id, due now. No longer under
+      -- the wait key, so the run is remembered now (a replay must not
+      -- open another).
+      if not cancel_mine then redis.call('SET', appended, '1', 'PX', records_ms) end
       if place ~= proposed_id then
         redis.call('HDEL', inline_waits, place)
         redis.call('HSET', inline_waits, proposed_id, inline)
@@ -155,8 +158,17 @@ end
 
 if max_activities > 0 and count >= max_activities then
   -- Full: closed here under its batch id (so the next activity opens a new
-  -- batch under the wait key), due now.
+  -- batch under the wait key), due now. No longer under the wait key, so
+  -- its runs are remembered now (a replay must not join the next batch),
+  -- not at the flush ('r').
   local closed_id = batch_id_of(header)
+  local fields = redis.call('HKEYS', batch)
+  for _, field in ipairs(fields) do
+    if not batch_header_fields[field] then
+      redis.call('SET', run_appended_key(partition, field, step), '1', 'PX', records_ms)
+    end
+  end
+  redis.call('HSET', batch, 'r', '1')
   redis.call('RENAME', batch, wait_header_key(partition, closed_id))
   local older = wait_activities_key(partition, place)
   if redis.call('EXISTS', older) == 1 then redis.call('RENAME', older, wait_activities_key(partition, closed_id)) end

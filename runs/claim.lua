@@ -91,9 +91,12 @@ for i, place in ipairs(places) do
     end
     if meta.h and #activities > 0 then
       redis.call('XADD', batches, '*', 's', envelope_with(meta.h, activities))
-      -- (activities of the older layout had their records from their append)
-      local step = step_of(meta.h)
-      for _, run_id in ipairs(runs) do remember_appended(partition, run_id, step, records_ms) end
+      -- (runs of a batch closed at its cap, and activities of the older
+      -- layout, had their records from their append)
+      if not meta.r then
+        local step = step_of(meta.h)
+        for _, run_id in ipairs(runs) do remember_appended(partition, run_id, step, records_ms) end
+      end
       -- Waits opened before kinds were recorded count as batches.
       flushed_wait(due_ms, #activities, meta.k or 'b')
     end

@@ -243,6 +243,11 @@ TEST_F(WaitLayoutTest, TheCapClosesUnderTheBatchIdAndTheNextActivityOpensANewBat
   one.window_ms = one.max_window_ms = 3'600'000;
   EXPECT_EQ(Append(MakeAppend("solo", "run-4", kStartMs + 3, one)), "opened");
   EXPECT_EQ(String({"ZSCORE", kKeys.Due(), "batch-of-run-4"}), std::to_string(kStartMs + 3));
+  // Closed batches are no longer under their wait key, and not flushed yet:
+  // a replay of their runs must still be a duplicate, not open another.
+  EXPECT_EQ(Append(MakeAppend("wk", "run-2", kStartMs + 1, capped)), "duplicate");
+  EXPECT_EQ(Append(MakeAppend("wk", "run-1", kStartMs, capped)), "duplicate");
+  EXPECT_EQ(Append(MakeAppend("solo", "run-4", kStartMs + 3, one)), "duplicate");
 
   ClaimResult claimed = Claim(kStartMs + 10);
   EXPECT_EQ(claimed.emitted, 2) << "the two full batches, not the one still open";
