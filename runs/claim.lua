@@ -66,7 +66,10 @@ for i, place in ipairs(places) do
     local run_id, header_at = inline_run(stored)
     if run_id then
       redis.call('XADD', batches, '*', 's', stored)
-      remember_appended(partition, run_id, step_of(stored, header_at), records_ms)
+      -- (a run with a cancellation key, the header's, has its record)
+      if proto_field(stored, 6, header_at) == nil then
+        remember_appended(partition, run_id, step_of(stored, header_at), records_ms)
+      end
       flushed_wait(due_ms, 1, kinds[i])
     end
   else
