@@ -105,7 +105,8 @@ class Keys {
   std::string Delays() const;
   // HASH: a batch of two or more activities, keyed by its wait key while
   // open and by its batch id once closed: header fields ("h" envelope, "n"
-  // activities appended, "o" open time) and run id -> activity. The older
+  // activities appended, "o" open time, "r" once closed: its runs have
+  // their RunAppended records) and run id -> activity. The older
   // layout (still read) kept here only the header of a batch keyed by its
   // batch id, with "opened", "wait" (its wait key) and "k" (kind).
   std::string WaitHeader(absl::string_view wait_key_or_batch_id) const;
@@ -114,8 +115,9 @@ class Keys {
   std::string WaitOpen(absl::string_view wait_key) const;
   // Older layout (still read): HASH run id -> activity of one batch.
   std::string WaitActivities(absl::string_view batch_id) const;
-  // HASH: run id -> batch id of a cancellation key's pending runs for one
-  // recipient ("*": every recipient), plus "@cancelled_at".
+  // HASH: run id -> the place of its wait (wait key, or batch id) of a
+  // cancellation key's pending runs for one recipient ("*": every
+  // recipient), plus "@cancelled_at".
   std::string CancelIndex(absl::string_view workflow, absl::string_view cancellation_key,
                           absl::string_view recipient) const;
   // SET: the recipients with pending runs under a cancellation key.
