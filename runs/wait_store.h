@@ -72,8 +72,9 @@ enum class AppendOutcome { kOpened, kJoined, kLeadingSent, kDuplicate, kCancelle
 redis::Command AppendCommand(const Keys& keys, const WaitAppend& append);
 absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply);
 
-// Claims up to `limit` waits due at `now_ms`; the record of each flushed
-// run lives `run_ttl_seconds` from now (a replayed append of it stays a
+// Claims up to `limit` waits due at `now_ms` (and up to `limit` more from an
+// older Herald's timer, Keys::OlderDue); the record of each flushed run
+// lives `run_ttl_seconds` from now (a replayed append of it stays a
 // duplicate that long). Reply parsed by ParseClaimReply.
 redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit,
                             int64_t run_ttl_seconds = kDefaultRunTtlSeconds);
