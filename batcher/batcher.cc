@@ -259,10 +259,12 @@ void Flusher::Stop() { task_.Stop(); }
 absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
                                           BatcherMetrics* metrics, std::vector<runs::ClaimResult>* results,
                                           int64_t run_ttl_seconds) {
-  std::vector<redis::Command> commands;
-  for (int p = 0; p < partitions; ++p) commands.push_back(runs::ClaimCommand(Keys(p), now_ms, limit, run_ttl_seconds));
   int64_t claimed = 0;
-  for (auto& reply : client.Pipeline(commands)) {
+  for (int p = 0; p < partitions; ++p) {
+    // One partition per round trip, not one pipeline: Redis runs a client's
+    // pipelined scripts back to back, and a full claim holds it for as long
+    // as `limit` flushes take; between round trips everyone else gets in.
+    auto reply = client.Execute(runs::ClaimCommand(Keys(p), now_ms, limit, run_ttl_seconds));
     if (!reply.ok()) return reply.status();
     auto result = runs::ParseClaimReply(*reply);
     if (!result.ok()) return result.status();
