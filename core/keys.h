@@ -93,9 +93,10 @@ class Keys {
   // every waiting run): "s<step>" -> ms for each wait step it was appended
   // to, and "status"/"cancelled_at" once cancelled. From its append on.
   std::string Run(absl::string_view run_id) const;
-  // STRING (with a TTL): set once the activity a run appended at wait step
-  // `step` has left its wait; until it expires a replayed append of it is a
-  // duplicate (before, its wait answers that: runs/WAIT_LAYOUT.md).
+  // STRING (with a TTL): set once a run appended at wait step `step` is in a
+  // batch of two or more activities, or has left its one-activity wait;
+  // until it expires a replayed append of it is a duplicate (before, its
+  // wait answers that: runs/WAIT_LAYOUT.md).
   std::string RunAppended(absl::string_view run_id, int step) const;
   // HASH: wait key (or, once closed at max activities, batch id) -> a batch
   // holding at most one activity (a second one makes it a WaitHeader hash;
@@ -105,8 +106,7 @@ class Keys {
   std::string Delays() const;
   // HASH: a batch of two or more activities, keyed by its wait key while
   // open and by its batch id once closed: header fields ("h" envelope, "n"
-  // activities appended, "o" open time, "r" once closed: its runs have
-  // their RunAppended records) and run id -> activity. The older
+  // activities appended, "o" open time) and run id -> activity. The older
   // layout (still read) kept here only the header of a batch keyed by its
   // batch id, with "opened", "wait" (its wait key) and "k" (kind).
   std::string WaitHeader(absl::string_view wait_key_or_batch_id) const;

@@ -43,8 +43,10 @@ end
 
 -- Dedupe, part one. A run with a cancellation key has a record from its
 -- append on (a cancellation marks it; a cancel must find it as long as it
--- waits). Any other run gets one when its activity leaves the wait
--- (remember_appended); until then the wait itself knows it (below). (A run
+-- waits). Any other run gets a RunAppended record when it joins a batch of
+-- two or more (the claim then need not write one per activity: a large
+-- batch flushes in one step), or when its one-activity wait leaves (the
+-- claim, a closing cap); until then that wait knows it (below). (A run
 -- record of an older Herald, which wrote one for every run, counts too.)
 if cancel_mine then
   if redis.call('HSETNX', run, 's' .. step, now) == 0 then return 'duplicate' end
@@ -108,6 +110,7 @@ if state[2] or state[4] then
   -- holds its first activities in wa:<wait key>: counted too).
   local n = tonumber(state[2] or '0') + 1
   redis.call('HSET', batch, run_id, with_sequence(activity, n), 'n', n)
+  if not cancel_mine then redis.call('SET', appended, '1', 'PX', records_ms) end
   header, opened = state[5], tonumber(state[3] or state[4])
   if max_activities > 0 then count = batch_activity_count(batch, wait_activities_key(partition, place)) end
 else
@@ -148,9 +151,12 @@ else
   opened = tonumber(redis.call('ZSCORE', due, place) or now + window) - window
   count = held and 2 or 1
   local fields = {'h', header, 'n', count, 'o', opened, run_id, with_sequence(activity, count)}
+  if not cancel_mine then redis.call('SET', appended, '1', 'PX', records_ms) end
   if held then
-    fields[#fields + 1] = run_of(held)
+    local held_run = run_of(held)
+    fields[#fields + 1] = held_run
     fields[#fields + 1] = with_sequence(held, 1)
+    redis.call('SET', run_appended_key(partition, held_run, step), '1', 'PX', records_ms)
   end
   redis.call('HSET', batch, unpack(fields))
   redis.call('HDEL', inline_waits, place)
@@ -158,17 +164,8 @@ end
 
 if max_activities > 0 and count >= max_activities then
   -- Full: closed here under its batch id (so the next activity opens a new
-  -- batch under the wait key), due now. No longer under the wait key, so
-  -- its runs are remembered now (a replay must not join the next batch),
-  -- not at the flush ('r').
+  -- batch under the wait key), due now.
   local closed_id = batch_id_of(header)
-  local fields = redis.call('HKEYS', batch)
-  for _, field in ipairs(fields) do
-    if not batch_header_fields[field] then
-      redis.call('SET', run_appended_key(partition, field, step), '1', 'PX', records_ms)
-    end
-  end
-  redis.call('HSET', batch, 'r', '1')
   redis.call('RENAME', batch, wait_header_key(partition, closed_id))
   local older = wait_activities_key(partition, place)
   if redis.call('EXISTS', older) == 1 then redis.call('RENAME', older, wait_activities_key(partition, closed_id)) end

@@ -2,10 +2,11 @@
 -- Claims the waits due at `now`: takes each off the timer, turns it into
 -- one entry of the batches stream (its header with every activity) and
 -- deletes it, in one script, so an activity is either in its open batch or
--- in exactly one flushed entry, never both and never neither. Each flushed
--- activity's run is remembered (runs/wait_helpers.lua remember_appended),
--- so a replayed append stays a duplicate. Reads every wait layout
--- (runs/wait_helpers.lua).
+-- in exactly one flushed entry, never both and never neither. The run of a
+-- flushed one-activity wait is remembered (runs/wait_helpers.lua
+-- remember_appended; a batch hash's runs are since they joined), so a
+-- replayed append stays a duplicate. Reads every wait layout
+-- (runs/WAIT_LAYOUT.md).
 --
 -- KEYS: [1] the timer (ZSET wait -> due ms), [2] the batches stream, [3]
 --       the partition's inline waits (HASH) of batches, [4] of delays, [5]
@@ -76,12 +77,11 @@ for i, place in ipairs(places) do
     -- A batch hash; an older layout's activities hash too.
     local batch, older = wait_header_key(partition, place), wait_activities_key(partition, place)
     local fields = redis.call('HGETALL', batch)
-    local meta, runs, activities = {}, {}, {}
+    local meta, activities = {}, {}
     for f = 1, #fields, 2 do
       if batch_header_fields[fields[f]] then
         meta[fields[f]] = fields[f + 1]
       else
-        runs[#runs + 1] = fields[f]
         activities[#activities + 1] = fields[f + 1]
       end
     end
@@ -93,13 +93,8 @@ for i, place in ipairs(places) do
       if redis.call('GET', open) == place then redis.call('DEL', open) end
     end
     if meta.h and #activities > 0 then
+      -- (the runs of a batch hash have had their records since they joined)
       redis.call('XADD', batches, '*', 's', envelope_with(meta.h, activities))
-      -- (runs of a batch closed at its cap, and activities of the older
-      -- layout, had their records from their append)
-      if not meta.r then
-        local step = step_of(meta.h)
-        for _, run_id in ipairs(runs) do remember_appended(partition, run_id, step, records_ms) end
-      end
       -- Waits opened before kinds were recorded count as batches.
       flushed_wait(due_ms, #activities, meta.k or 'b')
     end

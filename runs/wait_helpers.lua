@@ -128,21 +128,20 @@ local function inline_run(stored)
 end
 
 -- The header fields of a batch hash, this layout's and the older ones'
--- ('h' header blob, 'n' activities appended, 'o'/'opened' open time, 'r'
--- its runs are remembered already, 'k' kind, 'wait' wait key); every other
--- field is a run id (ids are never one of these names) holding its
--- activity.
-local batch_header_fields = {h = true, n = true, o = true, r = true, k = true, opened = true, wait = true}
+-- ('h' header blob, 'n' activities appended, 'o'/'opened' open time, 'k'
+-- kind, 'wait' wait key); every other field is a run id (ids are never
+-- one of these names) holding its activity.
+local batch_header_fields = {h = true, n = true, o = true, k = true, opened = true, wait = true}
 
 -- How many activities the batch hash `batch` (and the older layout's
 -- activities hash `older`) hold.
 local function batch_activity_count(batch, older)
   local count = redis.call('HLEN', batch)
-  local present = redis.call('HMGET', batch, 'h', 'n', 'o', 'r', 'k', 'opened', 'wait')
-  for i = 1, 7 do
+  local present = redis.call('HMGET', batch, 'h', 'n', 'o', 'k', 'opened', 'wait')
+  for i = 1, 6 do
     if present[i] then count = count - 1 end
   end
-  if present[6] then count = count + redis.call('HLEN', older) end
+  if present[5] then count = count + redis.call('HLEN', older) end
   return count
 end
 

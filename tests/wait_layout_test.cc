@@ -219,6 +219,9 @@ TEST_F(WaitLayoutTest, ASecondActivityMakesABatchHashThatStillSlidesUpToItsCap) 
   EXPECT_EQ(due(), std::to_string(kStartMs + 22'000));
   EXPECT_EQ(Append(MakeAppend("wk", "run-4", kStartMs + 20'000, sliding)), "joined");
   EXPECT_EQ(due(), std::to_string(kStartMs + 25'000)) << "never past opened + max window";
+  // A batch of several flushes in one step: its runs are remembered as they
+  // join, not one by one at the flush.
+  EXPECT_EQ(KeyKinds(), (std::map<std::string, int>{{"ran", 4}, {"timer", 1}, {"wh", 1}}));
 
   EXPECT_EQ(Claim(kStartMs + 24'999).claimed, 0);
   EXPECT_EQ(Claim(kStartMs + 25'000).emitted, 1);
