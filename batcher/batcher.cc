@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "runs/event_entry.h"
 #include "runs/step_runner.h"
 #include "runs/wait_store.h"
 #include "core/ids.h"
@@ -68,21 +69,35 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
   std::vector<bool> command_is_append;
   // The run each command is for (nullptr: several), for the error log.
   std::vector<const std::string*> command_run;
-  std::vector<Planned> planned(entries.size());
   std::vector<const redis::StreamEntry*> poison;
   int64_t now_ms = clock_.NowMillis();
 
   // Decode first so profile lookups for the whole read are one round trip.
-  std::vector<v1::internal::EventEnvelope> events(entries.size());
-  std::vector<bool> decoded(entries.size(), false);
+  // An entry holds one event or several (runs/event_entry.h): event e came
+  // from entry entry_of[e]; an entry that does not decode is poison (acked
+  // and dropped, counted), whatever it held.
+  std::vector<v1::internal::EventEnvelope> events;
+  std::vector<size_t> entry_of;
+  events.reserve(entries.size());
+  entry_of.reserve(entries.size());
+  // Whether every command of every event of the entry landed (poison is
+  // acked on its own).
+  std::vector<bool> entry_ok(entries.size(), true);
   std::vector<std::string> profile_ids;
   for (size_t i = 0; i < entries.size(); ++i) {
-    decoded[i] = events[i].ParseFromString(entries[i].payload);
-    if (!decoded[i]) continue;
-    const workflow::Workflow* workflow = workflows_.Find(events[i].workflow());
+    if (!runs::DecodeEventEntry(entries[i].payload, entries[i].batch, &events).ok()) {
+      metrics_.poison_entries.Increment();
+      poison.push_back(&entries[i]);
+      entry_ok[i] = false;
+      continue;
+    }
+    entry_of.resize(events.size(), i);
+  }
+  for (const v1::internal::EventEnvelope& event : events) {
+    const workflow::Workflow* workflow = workflows_.Find(event.workflow());
     if (workflow != nullptr && workflow->waits_read_profiles) {
-      for (const auto& target : events[i].targets()) profile_ids.push_back(target.recipient());
-      if (!events[i].actor().empty()) profile_ids.push_back(events[i].actor());
+      for (const auto& target : event.targets()) profile_ids.push_back(target.recipient());
+      if (!event.actor().empty()) profile_ids.push_back(event.actor());
     }
   }
   if (!profile_ids.empty()) {
@@ -90,17 +105,13 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
     if (!fetched.ok()) return fetched;
   }
 
-  for (size_t i = 0; i < entries.size(); ++i) {
+  std::vector<Planned> planned(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
     metrics_.events.Increment();
     planned[i].first_command = commands.size();
-    if (!decoded[i]) {
-      metrics_.poison_entries.Increment();
-      poison.push_back(&entries[i]);
-      planned[i].end_command = commands.size();
-      continue;
-    }
     const v1::internal::EventEnvelope& event = events[i];
-    const Keys keys(static_cast<int>(entries[i].stream_index));
+    const Keys& keys = KeysOf(static_cast<int>(entries[entry_of[i]].stream_index));
+    const Lane lane = entries[entry_of[i]].lane;  // the run stays in the lane its trigger came through
     const workflow::Workflow* workflow = workflows_.Find(event.workflow());
     if (workflow == nullptr) {
       // The workflow was removed after the trigger was accepted: record it.
@@ -162,13 +173,15 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
         continue;
       }
       runs::RunRef run{target.recipient(), event.tenant(), event.cancellation_key(), target.run_id()};
-      commands.push_back(runs::AppendCommand(
-          keys, runs::BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds)));
+      runs::WaitAppend append =
+          runs::BuildWaitAppend(*workflow, step, run, activity, context, now_ms, options_.run_ttl_seconds);
+      append.lane = lane;
+      commands.push_back(runs::AppendCommand(keys, append));
       command_is_append.push_back(true);
       command_run.push_back(&target.run_id());
     }
     for (auto& [step, envelope] : direct) {
-      commands.push_back({"XADD", keys.Batches(), "*", "s", envelope.SerializeAsString()});
+      commands.push_back({"XADD", keys.Batches(lane), "*", "s", envelope.SerializeAsString()});
       command_is_append.push_back(false);
       command_run.push_back(event.targets_size() == 1 ? &event.targets(0).run_id() : nullptr);
     }
@@ -179,17 +192,16 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
   if (!commands.empty()) results = client.Pipeline(commands);
   std::vector<const redis::StreamEntry*> done = poison;
   absl::Status first_error;
-  size_t first_error_entry = 0;
+  size_t first_error_event = 0;
   const std::string* first_error_run = nullptr;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (!decoded[i]) continue;
+  for (size_t i = 0; i < events.size(); ++i) {
     bool ok = true;
     for (size_t c = planned[i].first_command; c < planned[i].end_command; ++c) {
       if (!results[c].ok()) {
         ok = false;
         if (first_error.ok()) {
           first_error = results[c].status();
-          first_error_entry = i;
+          first_error_event = i;
           first_error_run = command_run[c];
         }
         continue;
@@ -216,13 +228,16 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
           break;
       }
     }
-    if (ok) done.push_back(&entries[i]);
+    if (!ok) entry_ok[entry_of[i]] = false;
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entry_ok[i]) done.push_back(&entries[i]);
   }
   if (!first_error.ok()) {
     metrics_.errors.Increment();
     log::Error("batcher", "event processing failed; entries stay pending and are retried",
-               {{"entry_id", entries[first_error_entry].id},
-                {"workflow", events[first_error_entry].workflow()},
+               {{"entry_id", entries[entry_of[first_error_event]].id},
+                {"workflow", events[first_error_event].workflow()},
                 log::Field::IfSet("workflow_run_id", first_error_run != nullptr ? *first_error_run : ""),
                 {"error", first_error}});
   }
@@ -234,7 +249,8 @@ BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Re
     : processor_(workflows, clock, options, metrics),
       worker_(endpoint,
               redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Events), std::string(kBatcherGroup),
-                                         "e", "batcher", options},
+                                         runs::kEventField, "batcher", options, runs::kEventBatchField,
+                                         EveryPartition(options.partitions, &Keys::EventsBulk)},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics,
@@ -242,11 +258,15 @@ Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOpt
     : task_(endpoint, "batcher.flusher", options.flush_tick_ms,
             [&clock, options, &metrics, listener = std::move(listener)](redis::RedisClient& client)
                 -> absl::StatusOr<bool> {
-              std::vector<runs::ClaimResult> results;
+              std::function<void(const runs::ClaimResult&)> on_reply;
+              if (listener) {
+                on_reply = [&clock, &listener](const runs::ClaimResult& result) {
+                  listener(result, clock.NowMillis());
+                };
+              }
               auto claimed = ClaimDue(client, options.partitions, clock.NowMillis(), options.claim_limit, &metrics,
-                                      listener ? &results : nullptr, options.run_ttl_seconds);
+                                      on_reply, options.run_ttl_seconds);
               if (!claimed.ok()) return claimed.status();
-              if (listener) listener(results, clock.NowMillis());
               // A full pass means more may be due: go again at once.
               return *claimed >= options.claim_limit;
             },
@@ -257,7 +277,8 @@ void Flusher::Start() { task_.Start(); }
 void Flusher::Stop() { task_.Stop(); }
 
 absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
-                                          BatcherMetrics* metrics, std::vector<runs::ClaimResult>* results,
+                                          BatcherMetrics* metrics,
+                                          const std::function<void(const runs::ClaimResult&)>& on_reply,
                                           int64_t run_ttl_seconds) {
   int64_t claimed = 0;
   for (int p = 0; p < partitions; ++p) {
@@ -279,7 +300,7 @@ absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partit
         if (!wait.delay) metrics->batch_activities.Observe(static_cast<double>(wait.activities));
       }
     }
-    if (results != nullptr) results->push_back(*std::move(result));
+    if (on_reply) on_reply(*result);
   }
   return claimed;
 }

@@ -1,7 +1,9 @@
-// The batcher role: consumes herald:{p}:events, expands each event's
-// recipients, walks each run to its first wait (appending to a batch or
-// delay) or channel step (emitting a batch entry for the fan-out), and a flusher
-// that claims due waits into herald:{p}:batches.
+// The batcher role: consumes herald:{p}:events (both lanes: core/keys.h
+// Lane), expands each event's recipients, walks each run to its first wait
+// (appending to a batch or delay) or channel step (emitting a batch entry
+// for the fan-out), and a flusher that claims due waits into
+// herald:{p}:batches. A run stays in its trigger's lane: its batch entry,
+// and the entry its wait flushes into, go to that lane's batches stream.
 #pragma once
 
 #include <atomic>
@@ -88,11 +90,11 @@ class BatcherWorker {
   redis::StreamWorker worker_;
 };
 
-// Hears about every claim reply of a flusher pass: what it flushed, and the
-// clock reading once the replies were back (an upper bound of the flush
-// time; bench/open_batches measures lateness from it). Called on the
-// flusher's thread; must not block.
-using ClaimListener = std::function<void(const std::vector<runs::ClaimResult>& results, int64_t replied_at_ms)>;
+// Hears about every claim reply of the flusher (one partition's): what it
+// flushed, and the clock reading once the reply was back (an upper bound of
+// the flush time; bench/open_batches measures lateness from it). Called on
+// the flusher's thread; must not block.
+using ClaimListener = std::function<void(const runs::ClaimResult& result, int64_t replied_at_ms)>;
 
 // Claims due waits on every partition until none is due, then waits a tick.
 class Flusher {
@@ -102,10 +104,11 @@ class Flusher {
   void Start();
   void Stop();
   // One pass over every partition; returns how many waits were claimed.
-  // `results` (optional) receives each partition's parsed claim reply; the
-  // flushed runs' records live `run_ttl_seconds`.
+  // `on_reply` (optional) gets each partition's parsed claim reply as it
+  // comes back; the flushed runs' records live `run_ttl_seconds`.
   static absl::StatusOr<int64_t> ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
-                                          BatcherMetrics* metrics, std::vector<runs::ClaimResult>* results = nullptr,
+                                          BatcherMetrics* metrics,
+                                          const std::function<void(const runs::ClaimResult&)>& on_reply = nullptr,
                                           int64_t run_ttl_seconds = runs::kDefaultRunTtlSeconds);
 
  private:

@@ -26,6 +26,7 @@
 #include "absl/strings/str_format.h"
 #include "core/ids.h"
 #include "core/keys.h"
+#include "feed/feed_store.h"
 #include "herald/v1/herald.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "redis/client.h"
@@ -43,7 +44,7 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr int kPerCall = 1000;   // users per BulkIdentifyUsers / Subscribe call
-constexpr int kPerCount = 5000;  // ZCARDs per pipeline when counting feed items
+constexpr int kPerCount = 5000;  // item counts per pipeline when counting feed items
 
 double MillisSince(SteadyClock::time_point start) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
@@ -207,9 +208,10 @@ steps:
   const auto other_started = SteadyClock::now();
   OBJECT_FANOUT_RETURN_IF_ERROR(Called("Trigger (other)", stub->Trigger(Context().get(), other, &other_response)));
   const auto give_up = started + std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
-  const std::string zed_feed = herald::Keys(herald::PartitionOf("zed", partitions)).FeedSet("zed", "active");
+  const herald::redis::Command zed_items =
+      herald::feed::CountItemsCommand(herald::Keys(herald::PartitionOf("zed", partitions)), {"zed"});
   while (true) {
-    auto count = (*redis)->Execute({"ZCARD", zed_feed});
+    auto count = (*redis)->Execute(zed_items);
     if (count.ok() && count->integer > 0) break;
     if (SteadyClock::now() > give_up) return absl::DeadlineExceededError("the other trigger was never delivered");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -235,7 +237,9 @@ steps:
   for (int first = 0; first < subscribers; first += kPerCount) {
     std::vector<herald::redis::Command> counts;
     for (int i = first; i < std::min(first + kPerCount, subscribers); ++i) {
-      counts.push_back({"ZCARD", herald::Keys(herald::PartitionOf(Member(i), partitions)).FeedSet(Member(i), "active")});
+      const std::string member = Member(i);
+      const herald::Keys keys(herald::PartitionOf(member, partitions));
+      counts.push_back(herald::feed::CountItemsCommand(keys, {member}));
     }
     for (auto& count : (*redis)->Pipeline(counts)) {
       if (!count.ok()) return count.status();

@@ -1,6 +1,12 @@
 #include "core/keys.h"
 
+#include <atomic>
+#include <memory>
+
+#include "absl/base/const_init.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace herald {
 namespace {
@@ -10,11 +16,15 @@ std::string Sized(absl::string_view text) { return absl::StrCat(text.size(), ":"
 
 }  // namespace
 
+absl::string_view LaneName(Lane lane) { return lane == Lane::kBulk ? "bulk" : "normal"; }
+
 Keys::Keys(int partition)
     : partition_(partition),
       prefix_(absl::StrCat("herald:{", partition, "}:")),
       events_(absl::StrCat(prefix_, "events")),
+      events_bulk_(absl::StrCat(prefix_, "events:bulk")),
       batches_(absl::StrCat(prefix_, "batches")),
+      batches_bulk_(absl::StrCat(prefix_, "batches:bulk")),
       due_(absl::StrCat(prefix_, "timer")),
       expansions_(absl::StrCat(prefix_, "expansions")),
       deliveries_(absl::StrCat(prefix_, "deliveries")),
@@ -109,6 +119,29 @@ std::string ChannelRateLimitKey(absl::string_view channel) {
 
 std::string TriggerRateLimitKey(absl::string_view scope, absl::string_view id) {
   return absl::StrCat("herald:{triggerlimit:", scope, ":", id, "}:bucket");
+}
+
+const Keys& KeysOf(int partition) {
+  // Lock-free for every partition count a deployment uses; a map behind a
+  // lock beyond. Entries are never freed: the references live as long as
+  // the process.
+  constexpr int kSlots = 4096;
+  static std::atomic<const Keys*> slots[kSlots] = {};
+  if (partition < kSlots) {
+    const Keys* keys = slots[partition].load(std::memory_order_acquire);
+    if (keys != nullptr) return *keys;
+    auto built = std::make_unique<const Keys>(partition);
+    if (slots[partition].compare_exchange_strong(keys, built.get(), std::memory_order_acq_rel)) {
+      return *built.release();
+    }
+    return *keys;  // another thread won; `built` is dropped
+  }
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* beyond = new absl::flat_hash_map<int, std::unique_ptr<const Keys>>();
+  absl::MutexLock lock(&mu);
+  std::unique_ptr<const Keys>& keys = (*beyond)[partition];
+  if (keys == nullptr) keys = std::make_unique<const Keys>(partition);
+  return *keys;
 }
 
 std::vector<std::string> EveryPartition(int partitions, const std::string& (Keys::*stream)() const) {

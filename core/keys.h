@@ -11,6 +11,14 @@
 
 namespace herald {
 
+// The two lanes of the streams where a backlog queues (events, batches):
+// tenants above their fair share go to the bulk lane, every read cycle of a
+// stage takes the normal lane's entries first however deep the bulk backlog
+// is (services/api/tenant_lanes.h, README "Fairness between tenants").
+enum class Lane { kNormal = 0, kBulk = 1 };
+// "normal" / "bulk" (the `lane` label of the stream metrics).
+absl::string_view LaneName(Lane lane);
+
 class Keys {
  public:
   explicit Keys(int partition);
@@ -18,9 +26,15 @@ class Keys {
   int partition() const { return partition_; }
   // Stream of triggered events (consumer group "batcher").
   const std::string& Events() const { return events_; }
+  // The bulk lane of the events stream (the same consumer group).
+  const std::string& EventsBulk() const { return events_bulk_; }
+  const std::string& Events(Lane lane) const { return lane == Lane::kBulk ? events_bulk_ : events_; }
   // Stream of batches ready to fan out (consumer group "fanout"): flushed
   // batches and delays, and runs that reached a channel step directly.
   const std::string& Batches() const { return batches_; }
+  // The bulk lane of the batches stream (the same consumer group).
+  const std::string& BatchesBulk() const { return batches_bulk_; }
+  const std::string& Batches(Lane lane) const { return lane == Lane::kBulk ? batches_bulk_ : batches_; }
   // ZSET: wait key or batch id -> due time in ms of every wait (open batch
   // or delay): the flush timer.
   const std::string& Due() const { return due_; }
@@ -42,6 +56,9 @@ class Keys {
   // Stream of every message created in the partition (field 'm' = id), in
   // creation order: the time index ListMessages reads; trimmed by age.
   const std::string& MessageLog() const { return message_log_; }
+  // STRING: the partition's last feed sequence number (microseconds of the
+  // newest feed insert, unique and increasing; feed/feed_layout.lua).
+  std::string FeedSequence() const { return prefix_ + "feed_seq"; }
   // Stream of outbound webhook events (field 'e' = the event JSON, consumer
   // group "event_webhooks"): every status and engagement change of the
   // partition's messages, appended by the messages and feed scripts only
@@ -127,7 +144,9 @@ class Keys {
   int partition_;
   std::string prefix_;
   std::string events_;
+  std::string events_bulk_;
   std::string batches_;
+  std::string batches_bulk_;
   std::string due_;
   std::string expansions_;
   std::string deliveries_;
@@ -144,6 +163,12 @@ inline constexpr absl::string_view kFanoutGroup = "fanout";
 inline constexpr absl::string_view kExpanderGroup = "expander";
 inline constexpr absl::string_view kDeliveryGroup = "delivery";
 inline constexpr absl::string_view kEventWebhookGroup = "event_webhooks";
+
+// The Keys of `partition`, built once per process and kept (a Keys builds a
+// dozen strings; planning a trigger and processing an event want them per
+// call). Thread-safe; the reference is valid for the life of the process.
+// REQUIRES: partition >= 0.
+const Keys& KeysOf(int partition);
 
 // One stream of every partition (e.g. &Keys::Events), in partition order:
 // what one stage's consumer group reads.

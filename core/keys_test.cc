@@ -4,6 +4,9 @@
 // of a partition has the partition's hash tag.
 #include "core/keys.h"
 
+#include <thread>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "core/testdata/key_layout_probe.lua.h"
 #include "gtest/gtest.h"
@@ -58,7 +61,7 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
 TEST(KeysLayoutTest, EveryKeyOfAPartitionCarriesItsHashTag) {
   const Keys keys(12);
   for (const std::string& key :
-       {keys.Events(), keys.Batches(), keys.Due(), keys.Expansions(), keys.Deliveries(), keys.DeliveryDue(),
+       {keys.Events(), keys.EventsBulk(), keys.Batches(), keys.BatchesBulk(), keys.Due(), keys.Expansions(), keys.Deliveries(), keys.DeliveryDue(),
         keys.DeadLetters(), keys.MessageLog(), keys.EventOutbox(), keys.EventOutboxEnabled(), keys.EventDue(),
         keys.MessageEvents("m"), keys.User("u"),
         keys.Preferences("u"), keys.TenantPreferences("t"), keys.ChannelData("u"), keys.UserSubscriptions("u"),
@@ -69,9 +72,32 @@ TEST(KeysLayoutTest, EveryKeyOfAPartitionCarriesItsHashTag) {
         keys.WaitActivities("b"), keys.CancelIndex("w", "k", "r"), keys.CancelRecipients("w", "k")}) {
     EXPECT_EQ(HashTagOf(key), "12") << key;
   }
+  // The lanes are distinct streams, chosen by Lane.
+  EXPECT_NE(keys.Events(), keys.EventsBulk());
+  EXPECT_EQ(keys.Events(Lane::kNormal), keys.Events());
+  EXPECT_EQ(keys.Events(Lane::kBulk), keys.EventsBulk());
+  EXPECT_EQ(keys.Batches(Lane::kBulk), keys.BatchesBulk());
+  EXPECT_EQ(keys.BatchesBulk(), "herald:{12}:batches:bulk");
   // Parts that meet are length-prefixed: these must not collide.
   EXPECT_NE(keys.CancelIndex("a:b", "c", "r"), keys.CancelIndex("a", "b:c", "r"));
   EXPECT_NE(keys.Idempotency("a:b", "c"), keys.Idempotency("a", "b:c"));
+}
+
+TEST(KeysOfTest, TheKeptKeysAreAPartitionsKeysBuiltOnceWhateverTheThreads) {
+  // First use from several threads at once: every caller gets the same
+  // object, whichever thread built it. 5000 is past the lock-free slots.
+  for (int partition : {0, 3, 4095, 4096, 5000}) {
+    std::vector<const Keys*> seen(8, nullptr);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < seen.size(); ++t) threads.emplace_back([&, t] { seen[t] = &KeysOf(partition); });
+    for (std::thread& thread : threads) thread.join();
+    for (const Keys* keys : seen) EXPECT_EQ(keys, seen[0]) << partition;
+    const Keys fresh(partition);
+    EXPECT_EQ(KeysOf(partition).partition(), partition);
+    EXPECT_EQ(KeysOf(partition).Events(), fresh.Events());
+    EXPECT_EQ(KeysOf(partition).EventDue(), fresh.EventDue());
+    EXPECT_EQ(KeysOf(partition).User("ana"), fresh.User("ana"));
+  }
 }
 
 }  // namespace

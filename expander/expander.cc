@@ -39,11 +39,13 @@ ExpanderMetrics::ExpanderMetrics(prometheus::Registry& registry)
                        "Fan-out entries taken over from a stalled consumer")),
       errors(SimpleCounter(registry, "herald_object_fanout_errors_total", "Redis errors in the expander (pages retried)")) {}
 
-void ExpansionProcessor::WaitForBacklog(redis::RedisClient& client) {
+void ExpansionProcessor::WaitForBacklog(redis::RedisClient& client, Lane lane) {
+  // Only the lane the pages go to: a noisy tenant's bulk backlog must not
+  // hold back another tenant's object fan-out.
   std::vector<redis::Command> lengths;
   for (int p = 0; p < options_.partitions; ++p) {
-    lengths.push_back({"XLEN", Keys(p).Events()});
-    lengths.push_back({"XLEN", Keys(p).Batches()});
+    lengths.push_back({"XLEN", Keys(p).Events(lane)});
+    lengths.push_back({"XLEN", Keys(p).Batches(lane)});
   }
   // Real time, not the injected clock: this bounds a wait of this thread.
   auto started = std::chrono::steady_clock::now();
@@ -72,7 +74,8 @@ absl::Status ExpansionProcessor::Process(redis::RedisClient& client, redis::Stre
       if (!acked.ok()) return acked;
       continue;
     }
-    WaitForBacklog(client);
+    const Lane lane = job.bulk() ? Lane::kBulk : Lane::kNormal;
+    WaitForBacklog(client, lane);
     const int page_size = options_.page_size;
     auto page = client.Execute(objects::SubscriberPageCommand(job.object(), job.cursor(), page_size, options_.partitions));
     if (!page.ok()) return page.status();
@@ -94,7 +97,7 @@ absl::Status ExpansionProcessor::Process(redis::RedisClient& client, redis::Stre
     }
     std::vector<redis::Command> writes;
     for (auto& [partition, event] : events) {
-      writes.push_back({"XADD", Keys(partition).Events(), "*", "e", event.SerializeAsString()});
+      writes.push_back({"XADD", Keys(partition).Events(lane), "*", "e", event.SerializeAsString()});
     }
     for (auto& result : client.Pipeline(writes)) {
       if (!result.ok()) return result.status();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/keys.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "redis/stream_worker.h"
@@ -20,9 +21,10 @@ namespace herald::expander {
 // read_count is ignored: a read takes one page job, so memory holds one page.
 struct ExpanderOptions : redis::ConsumerOptions {
   int page_size = 500;
-  // A page waits while the events and batches streams of all partitions
-  // together hold more unprocessed entries than this (acked entries are
-  // deleted, so XLEN is the backlog) ...
+  // A page waits while the events and batches streams of all partitions,
+  // in the lane of the fan-out's trigger (core/keys.h Lane), together hold
+  // more unprocessed entries than this (acked entries are deleted, so XLEN
+  // is the backlog) ...
   int max_backlog_entries = 32;
   // ... but never longer than this per page, so a stalled pipeline slows a
   // fan-out down without stopping it.
@@ -57,7 +59,8 @@ class ExpansionProcessor final : public redis::StreamProcessor {
   void SkipBacklogWait() { skip_backlog_wait_ = true; }
 
  private:
-  void WaitForBacklog(redis::RedisClient& client);
+  // Waits while the events and batches streams of `lane` hold a backlog.
+  void WaitForBacklog(redis::RedisClient& client, Lane lane);
 
   const Clock& clock_;
   const ExpanderOptions options_;

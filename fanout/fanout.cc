@@ -63,8 +63,10 @@ class FetchedMessageStates final : public MessageStates {
     for (size_t i = 0; i < batches.size(); ++i) {
       if (!decoded[i]) continue;
       const Keys keys(static_cast<int>(entries[i].stream_index));
+      // Refs are read after a wait, whose batch is one recipient's.
+      const std::string recipient = batches[i].targets_size() == 1 ? batches[i].targets(0).recipient() : "";
       for (std::string& id : RefMessageIds(workflows, batches[i])) {
-        commands.push_back(messages::MessageStateCommand(keys, id));
+        commands.push_back(messages::MessageStateCommand(keys, recipient, id));
         ids.push_back(std::move(id));
       }
     }
@@ -233,7 +235,10 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
     for (const messages::QueuedMessage& queued : entry.plan.queued) {
       commands.push_back(messages::QueueMessageCommand(keys, queued, {options_.message_retention_ms}));
     }
-    for (const runs::WaitAppend& wait : entry.plan.waits) commands.push_back(runs::AppendCommand(keys, wait));
+    for (runs::WaitAppend& wait : entry.plan.waits) {
+      wait.lane = entries[i].lane;  // a later wait flushes into the lane the run came through
+      commands.push_back(runs::AppendCommand(keys, wait));
+    }
     entry.end_command = commands.size();
     auto& items = items_by_partition[keys.partition()];
     for (feed::NewItem& item : entry.plan.feed_items) items.push_back(std::move(item));
@@ -318,7 +323,8 @@ FanoutWorker::FanoutWorker(const redis::Endpoint& endpoint, const workflow::Regi
     : processor_(workflows, clock, options, metrics),
       worker_(endpoint,
               redis::StreamWorkerOptions{EveryPartition(options.partitions, &Keys::Batches), std::string(kFanoutGroup),
-                                         "s", "fanout", options},
+                                         "s", "fanout", options, /*batch_field=*/"",
+                                         EveryPartition(options.partitions, &Keys::BatchesBulk)},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
 }  // namespace herald::fanout

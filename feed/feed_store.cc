@@ -1,5 +1,7 @@
 #include "feed/feed_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
@@ -7,8 +9,10 @@
 #include "feed/insert_many.lua.h"
 #include "feed/item_times.lua.h"
 #include "feed/list.lua.h"
+#include "feed/sweep.lua.h"
 #include "feed/mark.lua.h"
 #include "redis/script.h"
+#include "templates/markdown.h"
 #include "users/user_store.h"
 
 namespace herald::feed {
@@ -19,18 +23,7 @@ const redis::Script kList(lua::kFeedList);
 const redis::Script kMark(lua::kFeedMark);
 const redis::Script kCountItems(lua::kFeedCountItems);
 const redis::Script kItemTimes(lua::kFeedItemTimes);
-
-struct FeedKeys {
-  std::string active, unseen, unread, read, archived, meta;
-};
-
-// The user's whole feed, or their feed within `tenant`.
-FeedKeys KeysFor(const Keys& keys, const std::string& user, const std::string& tenant = "") {
-  auto set = [&](absl::string_view name) {
-    return tenant.empty() ? keys.FeedSet(user, name) : keys.TenantFeedSet(tenant, user, name);
-  };
-  return FeedKeys{set("active"), set("unseen"), set("unread"), set("read"), set("archived"), set("meta")};
-}
+const redis::Script kSweep(lua::kFeedSweep);
 
 constexpr absl::string_view kCursorPrefix = "s";
 
@@ -55,36 +48,42 @@ int64_t ToInt(const std::string& text) {
 
 }  // namespace
 
+// The stored body: what the record's header and the reader can restore is
+// left out (id, workflow, tenant, insert time, the HTML of markdown blocks,
+// the template source), so each item costs its rendered text and data.
+std::string StoredBody(const v1::FeedItem& item) {
+  v1::FeedItem body = item;
+  body.clear_id();
+  body.clear_workflow();
+  body.clear_tenant();
+  body.clear_inserted_at_ms();
+  for (v1::FeedBlock& block : *body.mutable_blocks()) {
+    block.clear_content();
+    if (block.type() == "markdown") block.clear_rendered();
+  }
+  return body.SerializeAsString();
+}
+
 redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items, const InsertOptions& options) {
-  std::vector<std::string> script_keys;
   std::vector<std::string> args;
-  script_keys.reserve(1 + 8 * items.size());
-  args.reserve(2 + 10 * items.size());
-  script_keys.push_back(keys.MessageLog());
-  args.push_back(std::to_string(options.message_retention_ms));
+  args.reserve(3 + 5 * items.size());
   args.push_back(std::to_string(options.max_items));
+  int64_t now_us = 0;
+  for (const NewItem& item : items) now_us = std::max(now_us, item.inserted_at_us);
+  args.push_back(std::to_string(now_us));
+  args.push_back(std::to_string(options.message_retention_ms));
   for (const NewItem& item : items) {
     const std::string& tenant = item.item.tenant();
-    script_keys.push_back(keys.Message(item.item.id()));
-    script_keys.push_back(keys.FeedSet(item.recipient, "meta"));
-    for (const char* set : {"active", "unseen", "unread"}) script_keys.push_back(keys.FeedSet(item.recipient, set));
-    if (!tenant.empty()) {
-      for (const char* set : {"active", "unseen", "unread"}) {
-        script_keys.push_back(keys.TenantFeedSet(tenant, item.recipient, set));
-      }
-    }
     args.push_back(tenant);
     args.push_back(item.recipient);
     args.push_back(item.item.id());
-    args.push_back(item.item.SerializeAsString());
-    args.push_back(item.channel);
-    args.push_back(std::to_string(item.accepted_at_us));
-    args.push_back(std::to_string(item.inserted_at_us));
-    args.push_back(item.preferences);
+    // The record after its seq line (feed/feed_layout.lua).
+    args.push_back(absl::StrCat(tenant, "\n", item.item.workflow(), "\n", item.workflow_run_id, "\n",
+                                item.channel == "in_app_feed" ? "" : item.channel, "\n", item.accepted_at_us, "\n",
+                                item.preferences, "\n", StoredBody(item.item)));
     args.push_back(item.item.workflow());
-    args.push_back(item.workflow_run_id);
   }
-  return kInsertMany.Call(std::move(script_keys), std::move(args));
+  return kInsertMany.Call({keys.MessageLog(), keys.FeedSequence()}, std::move(args));
 }
 
 absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedRequest& request) {
@@ -107,18 +106,18 @@ absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedR
     absl::Status tenant = users::ValidateId(request.tenant(), "tenant");
     if (!tenant.ok()) return tenant;
   }
-  FeedKeys feed = KeysFor(keys, request.user_id(), request.tenant());
-  const std::string* source = &feed.active;
+  const char* filter = "";
   switch (request.status()) {
     case v1::FEED_STATUS_FILTER_UNSPECIFIED: break;
-    case v1::FEED_STATUS_FILTER_UNREAD: source = &feed.unread; break;
-    case v1::FEED_STATUS_FILTER_UNSEEN: source = &feed.unseen; break;
-    case v1::FEED_STATUS_FILTER_READ: source = &feed.read; break;
-    case v1::FEED_STATUS_FILTER_ARCHIVED: source = &feed.archived; break;
+    case v1::FEED_STATUS_FILTER_UNREAD: filter = "unread"; break;
+    case v1::FEED_STATUS_FILTER_UNSEEN: filter = "unseen"; break;
+    case v1::FEED_STATUS_FILTER_READ: filter = "read"; break;
+    case v1::FEED_STATUS_FILTER_ARCHIVED: filter = "archived"; break;
     default: return absl::InvalidArgumentError("status: unknown filter");
   }
   // One more than the page tells whether there is a next page.
-  return kList.Call({*source, feed.active, feed.unseen, feed.unread}, {after, std::to_string(page_size + 1)});
+  return kList.Call({keys.FeedSet(request.user_id(), "index")},
+                    {request.user_id(), request.tenant(), filter, after, std::to_string(page_size + 1)});
 }
 
 v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields) {
@@ -131,6 +130,14 @@ v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields) {
       // the user's actions below are separate fields.
       v1::FeedItem body;
       if (body.ParseFromString(value)) item.MergeFrom(body);
+    } else if (name == "id") {
+      item.set_id(value);
+    } else if (name == "workflow") {
+      item.set_workflow(value);
+    } else if (name == "tenant") {
+      item.set_tenant(value);
+    } else if (name == "inserted_at_us") {
+      item.set_inserted_at_ms(ToInt(value) / 1000);
     } else if (name == "seen_at") {
       item.set_seen_at_ms(ToInt(value));
     } else if (name == "read_at") {
@@ -139,6 +146,12 @@ v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields) {
       item.set_interacted_at_ms(ToInt(value));
     } else if (name == "archived_at") {
       item.set_archived_at_ms(ToInt(value));
+    }
+  }
+  // Stored without their HTML (feed_store.cc StoredBody): rendered here.
+  for (v1::FeedBlock& block : *item.mutable_blocks()) {
+    if (block.type() == "markdown" && block.rendered().empty() && !block.markdown().empty()) {
+      block.set_rendered(templates::MarkdownToHtml(block.markdown()));
     }
   }
   return item;
@@ -175,7 +188,6 @@ absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedI
     absl::Status tenant = users::ValidateId(request.tenant(), "tenant");
     if (!tenant.ok()) return tenant;
   }
-  FeedKeys feed = KeysFor(keys, request.user_id(), request.tenant());
   std::vector<std::string> args = {action, std::to_string(now_ms), request.user_id(), request.tenant()};
   if (request.all()) {
     args.push_back("*");
@@ -188,7 +200,7 @@ absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedI
       args.push_back(id);
     }
   }
-  return kMark.Call({feed.active, feed.unseen, feed.unread, feed.read, feed.archived}, args);
+  return kMark.Call({keys.FeedSet(request.user_id(), "index")}, args);
 }
 
 absl::StatusOr<v1::MarkFeedItemsResponse> ParseMarkReply(const redis::Reply& reply) {
@@ -203,15 +215,12 @@ absl::StatusOr<v1::MarkFeedItemsResponse> ParseMarkReply(const redis::Reply& rep
 
 redis::Command CountItemsCommand(const Keys& keys, const std::vector<std::string>& users) {
   std::vector<std::string> script_keys;
-  for (const std::string& user : users) {
-    script_keys.push_back(keys.FeedSet(user, "active"));
-    script_keys.push_back(keys.FeedSet(user, "archived"));
-  }
+  for (const std::string& user : users) script_keys.push_back(keys.FeedSet(user, "index"));
   return kCountItems.Call(std::move(script_keys), {});
 }
 
 redis::Command ItemTimesCommand(const Keys& keys, const std::string& user, int count) {
-  return kItemTimes.Call({keys.FeedSet(user, "active"), keys.FeedSet(user, "archived")}, {std::to_string(count)});
+  return kItemTimes.Call({keys.FeedSet(user, "index")}, {user, std::to_string(count)});
 }
 
 std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply) {
@@ -223,6 +232,19 @@ std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply) {
                      item.total_activities()});
   }
   return times;
+}
+
+std::string FeedIndexPattern(const Keys& keys) { return keys.FeedSet("*", "index"); }
+
+std::optional<std::string> UserOfFeedIndex(const Keys& keys, absl::string_view key) {
+  const std::string prefix = keys.FeedSet("", "");  // "herald:{p}:feed::"
+  absl::string_view head = absl::string_view(prefix).substr(0, prefix.size() - 1);
+  if (!absl::ConsumePrefix(&key, head) || !absl::ConsumeSuffix(&key, ":index") || key.empty()) return std::nullopt;
+  return std::string(key);
+}
+
+redis::Command SweepCommand(const Keys& keys, const std::string& user, int64_t cutoff_us) {
+  return kSweep.Call({keys.FeedSet(user, "index")}, {user, std::to_string(cutoff_us)});
 }
 
 }  // namespace herald::feed

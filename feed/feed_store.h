@@ -1,12 +1,15 @@
-// The in-app feed in Redis. Each user's feed is five sorted sets scored by
-// a per-user insertion sequence (active, unseen, unread, read, archived),
-// so counts are ZCARD (O(1)), filtered pages are range reads, and cursors
-// stay stable while new items arrive on top. An item's body and state live
-// in its message hash (see messages/). Every mutation is one Lua script on
-// the user's partition (feed/*.lua).
+// The in-app feed in Redis (layout: feed/feed_layout.lua). Per user, an
+// item is one record in a hash (written once) and one entry in an ordered
+// index scored by its sequence (its insert time in microseconds, unique per
+// partition), so cursors stay stable while new items arrive on top. Seen and
+// read are watermarks plus small exception sets, so an insert writes nothing
+// per state, mark-all is O(1) and the counts are O(log n). A feed item is
+// also a message: messages/ reads it from here. Every mutation is one Lua
+// script on the user's partition (feed/*.lua).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,8 +36,8 @@ struct NewItem {
   std::string workflow_run_id;
 };
 
-// How long a message hash lives (feed items and every other message; its
-// events list too): 30 days.
+// How long a message lives (its hash and events list; a feed item is
+// removed from its feed once older): 30 days.
 inline constexpr int64_t kDefaultMessageRetentionMs = int64_t{30} * 24 * 3600 * 1000;
 inline constexpr int kDefaultFeedMaxItems = 1000;
 
@@ -46,10 +49,11 @@ struct InsertOptions {
 };
 
 // One EVALSHA that inserts every item (all of partition `keys`) unless its
-// message id exists, logs each in keys.MessageLog() and trims each user's
-// feed to options.max_items: one script call per read and partition, not
-// per recipient. Reply: an array with each item's new sequence number, or 0
-// when it was already there. REQUIRES: `items` is not empty.
+// id is in its user's feed, logs each in keys.MessageLog() and trims each
+// user's feed to options.max_items and the retention: one script call per
+// read and partition, not per recipient. Reply: an array with each item's
+// sequence number (its inserted_at_us), or 0 when it was already there.
+// REQUIRES: `items` is not empty.
 redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items,
                                  const InsertOptions& options = {});
 
@@ -67,7 +71,8 @@ absl::StatusOr<v1::ListFeedResponse> ParseListReply(const v1::ListFeedRequest& r
 absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedItemsRequest& request, int64_t now_ms);
 absl::StatusOr<v1::MarkFeedItemsResponse> ParseMarkReply(const redis::Reply& reply);
 
-// HGETALL-style reply of a message hash -> FeedItem.
+// Message fields of a feed item (feed_item_fields in feed_layout.lua, or an
+// older message hash) -> FeedItem.
 v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields);
 
 }  // namespace herald::feed
@@ -90,5 +95,18 @@ struct ItemTimes {
 };
 redis::Command ItemTimesCommand(const Keys& keys, const std::string& user, int count);
 std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply);
+
+}  // namespace herald::feed
+
+namespace herald::feed {
+
+// Retention for feeds that get no new items (retention/ runs it): SCAN
+// pattern matching every feed index of `keys`' partition, the user a
+// matching key belongs to (nullopt for another key), and the command that
+// removes the user's items inserted before `cutoff_us` (and the feed's keys
+// once it is empty). Reply: items removed.
+std::string FeedIndexPattern(const Keys& keys);
+std::optional<std::string> UserOfFeedIndex(const Keys& keys, absl::string_view key);
+redis::Command SweepCommand(const Keys& keys, const std::string& user, int64_t cutoff_us);
 
 }  // namespace herald::feed

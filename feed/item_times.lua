@@ -1,14 +1,17 @@
 #!lua flags=no-writes
--- For tools: accepted/inserted times and tenant of a user's newest items.
--- KEYS: [1] the user's active set, [2] archived set. ARGV: [1] count.
+-- For tools: accepted/inserted times, tenant and body of a user's newest
+-- items. KEYS: [1] the user's feed index. ARGV: [1] user, [2] count.
 -- Reply: flat {accepted_at_us, inserted_at_us, tenant, item, ...}, newest first.
 --!include core/keys.lua
+--!include feed/feed_layout.lua
 local partition = partition_of(KEYS[1])
+local items = feed_set_key(partition, ARGV[1], 'items')
 local out = {}
-for _, set in ipairs({KEYS[1], KEYS[2]}) do
-  for _, id in ipairs(redis.call('ZREVRANGE', set, 0, tonumber(ARGV[1]) - 1)) do
-    local m = redis.call('HMGET', message_key(partition, id), 'accepted_at_us', 'inserted_at_us', 'tenant', 'item')
-    out[#out + 1] = m[1] or '0'; out[#out + 1] = m[2] or '0'; out[#out + 1] = m[3] or ''; out[#out + 1] = m[4] or ''
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
+  local record = parse_record(redis.call('HGET', items, id) or '')
+  if record then
+    out[#out + 1] = record.accepted; out[#out + 1] = record.inserted
+    out[#out + 1] = record.tenant; out[#out + 1] = record.body
   end
 end
 return out

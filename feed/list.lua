@@ -1,16 +1,22 @@
 #!lua flags=no-writes
 -- One page of a feed, newest first, with its counts.
 --
--- KEYS: [1] the set to page (active, unread, unseen, read or archived, of
---       the whole feed or of one tenant), [2] active, [3] unseen,
---       [4] unread (same scope).
--- ARGV: [1] exclusive upper sequence ('' = from the newest), [2] count.
--- Reply: {unseen count, unread count, active count, {HGETALL of each item}}.
+-- KEYS: [1] the user's feed index (whole scope).
+-- ARGV: [1] user, [2] tenant scope ('' = the whole feed), [3] filter (''
+--       active, 'unread', 'unseen', 'read', 'archived'), [4] exclusive
+--       upper sequence ('' = from the newest), [5] count.
+-- Reply: {unseen count, unread count, active count, {message fields of
+--        each item (feed_item_fields) plus 'id'}}.
 --!include core/keys.lua
+--!include feed/feed_layout.lua
 local partition = partition_of(KEYS[1])
-local max = '+inf'
-if ARGV[1] ~= '' then max = '(' .. ARGV[1] end
-local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'LIMIT', 0, tonumber(ARGV[2]))
+local user, tenant = ARGV[1], ARGV[2]
+local marks = watermarks(partition, user)
 local items = {}
-for i, id in ipairs(ids) do items[i] = redis.call('HGETALL', message_key(partition, id)) end
-return {redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[2]), items}
+for i, id in ipairs(scope_ids(partition, user, tenant, marks, ARGV[3], ARGV[4], tonumber(ARGV[5]))) do
+  local fields = feed_item_fields(partition, user, id)
+  fields[#fields + 1] = 'id'; fields[#fields + 1] = id
+  items[i] = fields
+end
+local counts = scope_counts(partition, user, tenant, marks)
+return {counts[1], counts[2], counts[3], items}

@@ -1,10 +1,12 @@
 #!lua
 -- Marks feed items seen/read/interacted/archived or undoes it, by ids or
 -- all of them, and answers the counts. Ids not in this user's feed (or not
--- in the requested tenant) are refused before anything changes.
+-- in the requested tenant) are refused before anything changes. Layout and
+-- watermarks: feed/feed_layout.lua. "All" on the whole feed moves a
+-- watermark (O(1)) unless the event outbox needs each item's event; in a
+-- tenant scope it marks each item.
 --
--- KEYS: [1] active, [2] unseen, [3] unread, [4] read, [5] archived (the
---       whole feed, or the user's feed in one tenant).
+-- KEYS: [1] the user's feed index (whole scope).
 -- ARGV: [1] action, [2] now ms, [3] user, [4] tenant scope ('' = whole
 --       feed), then message ids, or '*' for every item of the scope.
 -- Each change is an event of the partition's event outbox when that is on
@@ -12,89 +14,121 @@
 -- .uninteracted, .unarchived; messages/message_events.lua).
 -- Reply: {items changed, unseen count, unread count, active count}.
 --!include core/keys.lua
---!include feed/feed_sets.lua
+--!include feed/feed_layout.lua
 --!include messages/message_events.lua
-local active, unseen, unread, read, archived = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local action, now, user, scope_tenant = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local partition = partition_of(active)
+local partition = partition_of(KEYS[1])
 local now_us = now .. '000'
-local ids = {}
+local items_key = feed_set_key(partition, user, 'items')
+local marks = watermarks(partition, user)
+local SEEN, READ, INTERACTED, ARCHIVED = 1, 2, 3, 4
+
+-- Every tenant scope of the user plus the whole one ('').
+local function all_scopes()
+  local scopes = redis.call('SMEMBERS', feed_set_key(partition, user, 'tenants'))
+  scopes[#scopes + 1] = ''
+  return scopes
+end
+
+-- "All" on the whole feed for seen/read/unseen/unread, by watermark.
+local function mark_all_by_watermark()
+  local before = scope_counts(partition, user, '', marks)
+  local meta = feed_set_key(partition, user, 'meta')
+  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2] or '0'
+  local raise, lower = {}, {}
+  if action == 'seen' then raise = {'seen'}
+  elseif action == 'read' then raise = {'seen', 'read'}
+  elseif action == 'unseen' then lower = {'seen'}
+  else lower = {'read'} end
+  for _, which in ipairs(raise) do
+    redis.call('HSET', meta, string.sub(which, 1, 1) .. 'w', newest, string.sub(which, 1, 1) .. 'a', now)
+  end
+  for _, which in ipairs(lower) do redis.call('HSET', meta, string.sub(which, 1, 1) .. 'w', '0') end
+  for _, tenant in ipairs(all_scopes()) do
+    local key = function(name) return scope_key(partition, user, tenant, name) end
+    for _, which in ipairs(raise) do redis.call('DEL', key(which .. '_x'), key('un' .. which .. '_x')) end
+    for _, which in ipairs(lower) do
+      -- Below a zero watermark every item is "above": the archived ones
+      -- stay out of the counts through the exception set.
+      redis.call('DEL', key(which .. '_x'), key('un' .. which .. '_x'))
+      if redis.call('EXISTS', key('archived')) == 1 then
+        redis.call('ZUNIONSTORE', key(which .. '_x'), 1, key('archived'))
+      end
+    end
+  end
+  if action == 'seen' then return before[1] end
+  if action == 'read' then return before[2] end
+  local active = before[3]
+  if action == 'unseen' then return active - before[1] end
+  return active - before[2]
+end
+
+-- One item: returns whether it changed.
+local function mark_one(id, record)
+  local seq, tenant = record.seq, record.tenant
+  local archived = is_member(feed_set_key(partition, user, 'archived'), id)
+  local state = item_state(partition, user, marks, record, id, archived)
+  local did = false
+  local function event(name) outbox_feed_event(partition, 'message.' .. name, id, user, record.workflow, tenant, now_us) end
+  local function set(n, value)
+    state[n] = value
+    if n <= READ and not archived then
+      set_active_state(partition, user, tenant, marks, FEED_STATES[n], seq, id, value ~= '')
+    end
+    did = true
+  end
+  if (action == 'seen' or action == 'read' or action == 'interacted') and state[SEEN] == '' then set(SEEN, now); event('seen') end
+  if (action == 'read' or action == 'interacted') and state[READ] == '' then set(READ, now); event('read') end
+  if action == 'interacted' and state[INTERACTED] == '' then set(INTERACTED, now); event('interacted') end
+  if action == 'uninteracted' and state[INTERACTED] ~= '' then set(INTERACTED, ''); event('uninteracted') end
+  if action == 'unseen' and state[SEEN] ~= '' then set(SEEN, ''); event('unseen') end
+  if action == 'unread' and state[READ] ~= '' then set(READ, ''); event('unread') end
+  if action == 'archived' and not archived then
+    state[ARCHIVED] = now
+    both_scopes(partition, user, tenant, 'archived', function(k) redis.call('ZADD', k, record.seq_text, id) end)
+    leave_counts(partition, user, tenant, marks, seq, id)
+    did = true
+    event('archived')
+  end
+  if action == 'unarchived' and archived then
+    state[ARCHIVED] = ''
+    both_scopes(partition, user, tenant, 'archived', function(k) redis.call('ZREM', k, id) end)
+    for n, which in ipairs(FEED_STATES) do set_active_state(partition, user, tenant, marks, which, seq, id, state[n] ~= '') end
+    did = true
+    event('unarchived')
+  end
+  if did then redis.call('HSET', feed_set_key(partition, user, 'state'), id, format_state(state)) end
+  return did
+end
+
+local changed = 0
 if ARGV[5] == '*' then
-  local source = active
-  if action == 'seen' then source = unseen
-  elseif action == 'read' then source = unread
-  elseif action == 'unread' then source = read
-  elseif action == 'unarchived' then source = archived end
-  ids = redis.call('ZRANGE', source, 0, -1)
+  local by_watermark = {seen = true, read = true, unseen = true, unread = true}
+  if scope_tenant == '' and by_watermark[action] and not outbox_is_on(partition) then
+    changed = mark_all_by_watermark()
+  else
+    local filter = ''
+    if action == 'seen' then filter = 'unseen'
+    elseif action == 'read' then filter = 'unread'
+    elseif action == 'unread' then filter = 'read'
+    elseif action == 'unarchived' then filter = 'archived' end
+    for _, id in ipairs(scope_ids(partition, user, scope_tenant, marks, filter, '', 1000000)) do
+      if mark_one(id, parse_record(redis.call('HGET', items_key, id))) then changed = changed + 1 end
+    end
+  end
 else
+  local records = {}
   for i = 5, #ARGV do
-    local message = message_key(partition, ARGV[i])
-    local stored = redis.call('HMGET', message, 'recipient', 'tenant', 'seq')
-    local in_scope = scope_tenant == '' or stored[2] == scope_tenant
-    if stored[1] ~= user or not in_scope or not stored[3] then
+    local record = parse_record(redis.call('HGET', items_key, ARGV[i]) or '')
+    if not record or (scope_tenant ~= '' and record.tenant ~= scope_tenant) then
       return redis.error_reply('HERALD NOT_FOUND ids[' .. (i - 5) .. ']: item ' .. ARGV[i] .. ' is not in the feed of user ' .. user)
     end
-    ids[#ids + 1] = ARGV[i]
+    records[i] = record
+  end
+  for i = 5, #ARGV do
+    if mark_one(ARGV[i], records[i]) then changed = changed + 1 end
   end
 end
-local changed = 0
-for _, id in ipairs(ids) do
-  local key = message_key(partition, id)
-  local m = redis.call('HMGET', key, 'seq', 'seen_at', 'read_at', 'interacted_at', 'archived_at', 'tenant')
-  local seq, seen, rd, inter, arch, tenant = m[1], m[2], m[3], m[4], m[5], m[6]
-  local live = not arch
-  local did = false
-  if action == 'seen' or action == 'read' or action == 'interacted' then
-    if not seen then
-      redis.call('HSET', key, 'seen_at', now); feed_zrem(partition, user, tenant, 'unseen', id); did = true
-      outbox_message_event(key, 'message.seen', now_us)
-    end
-  end
-  if action == 'read' or action == 'interacted' then
-    if not rd then
-      redis.call('HSET', key, 'read_at', now); feed_zrem(partition, user, tenant, 'unread', id)
-      if live then feed_zadd(partition, user, tenant, 'read', seq, id) end
-      did = true
-      outbox_message_event(key, 'message.read', now_us)
-    end
-  end
-  if action == 'interacted' and not inter then
-    redis.call('HSET', key, 'interacted_at', now); did = true
-    outbox_message_event(key, 'message.interacted', now_us)
-  end
-  if action == 'uninteracted' and inter then
-    redis.call('HDEL', key, 'interacted_at'); did = true
-    outbox_message_event(key, 'message.uninteracted', now_us)
-  end
-  if action == 'unseen' and seen then
-    redis.call('HDEL', key, 'seen_at')
-    if live then feed_zadd(partition, user, tenant, 'unseen', seq, id) end
-    did = true
-    outbox_message_event(key, 'message.unseen', now_us)
-  end
-  if action == 'unread' and rd then
-    redis.call('HDEL', key, 'read_at')
-    feed_zrem(partition, user, tenant, 'read', id)
-    if live then feed_zadd(partition, user, tenant, 'unread', seq, id) end
-    did = true
-    outbox_message_event(key, 'message.unread', now_us)
-  end
-  if action == 'archived' and live then
-    redis.call('HSET', key, 'archived_at', now)
-    for _, name in ipairs({'active', 'unseen', 'unread', 'read'}) do feed_zrem(partition, user, tenant, name, id) end
-    feed_zadd(partition, user, tenant, 'archived', seq, id)
-    did = true
-    outbox_message_event(key, 'message.archived', now_us)
-  end
-  if action == 'unarchived' and arch then
-    redis.call('HDEL', key, 'archived_at')
-    feed_zrem(partition, user, tenant, 'archived', id)
-    feed_zadd(partition, user, tenant, 'active', seq, id)
-    if not seen then feed_zadd(partition, user, tenant, 'unseen', seq, id) end
-    if rd then feed_zadd(partition, user, tenant, 'read', seq, id) else feed_zadd(partition, user, tenant, 'unread', seq, id) end
-    did = true
-    outbox_message_event(key, 'message.unarchived', now_us)
-  end
-  if did then changed = changed + 1 end
-end
-return {changed, redis.call('ZCARD', unseen), redis.call('ZCARD', unread), redis.call('ZCARD', active)}
+marks = watermarks(partition, user)  -- "all" may have moved them
+local counts = scope_counts(partition, user, scope_tenant, marks)
+return {changed, counts[1], counts[2], counts[3]}

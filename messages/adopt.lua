@@ -1,41 +1,55 @@
 #!lua
 -- Writes messages taken from another user into this user's feed and
--- records: new feed sequence numbers, the same seen/read/archived state.
--- A message already adopted (a repeat after a crash) is skipped.
+-- records: feed items get new sequence numbers and keep their seen / read
+-- / interacted / archived state. A message already adopted (a repeat after
+-- a crash) is skipped.
 --
--- KEYS: [1] the user's feed meta, [2] the user's records set.
--- ARGV: [1] user, then per message: kind ('1' feed item, '0' record), id,
---       field count, fields...
+-- KEYS: [1] the user's feed index, [2] the user's records set, [3] the
+--       partition's feed sequence.
+-- ARGV: [1] user, [2] now us, then per message: kind ('1' feed item, '0'
+--       record), id, field count, fields...
 -- Reply: messages adopted.
 --!include core/keys.lua
---!include feed/feed_sets.lua
-local meta, records = KEYS[1], KEYS[2]
+--!include feed/feed_layout.lua
+local records, seq_key = KEYS[2], KEYS[3]
 local user = ARGV[1]
-local partition = partition_of(meta)
+local partition = partition_of(KEYS[1])
+local marks = watermarks(partition, user)
+local seq = sequence_from(seq_key, tonumber(ARGV[2]))
+local first_seq = seq
 local adopted = 0
-local i = 2
+local i = 3
 while i <= #ARGV do
   local kind, id, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  local key = message_key(partition, id)
-  if redis.call('HGET', key, 'recipient') ~= user then
+  local f = {}
+  for k = i + 3, i + 1 + n, 2 do f[ARGV[k]] = ARGV[k + 1] end
+  if kind == '1' then
+    local tenant = f.tenant or ''
+    local channel = f.channel or ''
+    if channel == 'in_app_feed' then channel = '' end
+    local tail = table.concat({tenant, f.workflow or '', f.workflow_run_id or '', channel, f.accepted_at_us or '0',
+                               f.preferences or '', f.item or ''}, '\n')
+    local text = seq_text_of(seq + 1)
+    if insert_item(partition, user, id, text, 0, tenant, tail) then
+      seq = seq + 1
+      local state = {f.seen_at or '', f.read_at or '', f.interacted_at or '', f.archived_at or ''}
+      if state[4] ~= '' then
+        both_scopes(partition, user, tenant, 'archived', function(k) redis.call('ZADD', k, text, id) end)
+        leave_counts(partition, user, tenant, marks, seq, id)
+      else
+        for s, which in ipairs(FEED_STATES) do set_active_state(partition, user, tenant, marks, which, seq, id, state[s] ~= '') end
+      end
+      redis.call('HSET', feed_set_key(partition, user, 'state'), id, format_state(state))
+      adopted = adopted + 1
+    end
+  elseif redis.call('HGET', message_key(partition, id), 'recipient') ~= user then
+    local key = message_key(partition, id)
     if n > 0 then redis.call('HSET', key, unpack(ARGV, i + 3, i + 2 + n)) end
     redis.call('HSET', key, 'recipient', user)
-    if kind == '1' then
-      local seq = redis.call('HINCRBY', meta, 'seq', 1)
-      redis.call('HSET', key, 'seq', seq)
-      local m = redis.call('HMGET', key, 'seen_at', 'read_at', 'archived_at', 'tenant')
-      if m[3] then
-        feed_zadd(partition, user, m[4], 'archived', seq, id)
-      else
-        feed_zadd(partition, user, m[4], 'active', seq, id)
-        if not m[1] then feed_zadd(partition, user, m[4], 'unseen', seq, id) end
-        if m[2] then feed_zadd(partition, user, m[4], 'read', seq, id) else feed_zadd(partition, user, m[4], 'unread', seq, id) end
-      end
-    else
-      redis.call('SADD', records, id)
-    end
+    redis.call('SADD', records, id)
     adopted = adopted + 1
   end
   i = i + 3 + n
 end
+if seq ~= first_seq then redis.call('SET', seq_key, seq_text_of(seq)) end
 return adopted

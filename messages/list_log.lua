@@ -1,5 +1,6 @@
 #!lua flags=no-writes
--- Reads one partition's message log newest first, below a position, and
+-- Reads one partition's message log newest first (feed items from their
+-- user's feed), below a position, and
 -- answers the messages that pass the filters (their hash fields). Scans at
 -- most `budget` entries; entries whose message expired are skipped.
 --
@@ -12,6 +13,7 @@
 -- Reply: {last entry scanned ('' = none), 1 when no entry remains below
 --        it else 0, {{entry id, message id, HGETALL of the message}...}}.
 --!include core/keys.lua
+--!include feed/feed_layout.lua
 local log = KEYS[1]
 local partition = partition_of(log)
 local max = '+'
@@ -24,9 +26,17 @@ local last, matches, full = '', {}, false
 for _, entry in ipairs(entries) do
   last = entry[1]
   local id = entry[2][2]
-  local key = message_key(partition, id)
-  local m = redis.call('HMGET', key, 'recipient', 'workflow', 'workflow_run_id', 'channel_type', 'status', 'tenant',
-                       'inserted_at_us')
+  -- A feed item's entry names its user ('u'): it lives in their feed.
+  local fields
+  if entry[2][3] == 'u' then
+    fields = feed_item_fields(partition, entry[2][4], id) or {}
+  else
+    fields = redis.call('HGETALL', message_key(partition, id))
+  end
+  local by_name = {}
+  for f = 1, #fields, 2 do by_name[fields[f]] = fields[f + 1] end
+  local m = {by_name.recipient or false, by_name.workflow, by_name.workflow_run_id, by_name.channel_type,
+             by_name.status, by_name.tenant, by_name.inserted_at_us}
   local pass = m[1] ~= false
   for f = 1, 6 do
     if pass and equal[f] ~= '' and m[f] ~= equal[f] then pass = false end
@@ -36,7 +46,7 @@ for _, entry in ipairs(entries) do
     if (after_us > 0 and at < after_us) or (before_us > 0 and at >= before_us) then pass = false end
   end
   if pass then
-    matches[#matches + 1] = {entry[1], id, redis.call('HGETALL', key)}
+    matches[#matches + 1] = {entry[1], id, fields}
     if #matches >= want then
       full = true
       break

@@ -20,6 +20,14 @@
 -- afresh on every call, so the flag is read once per call and partition,
 -- however many messages the call changes.
 local event_outbox_on = {}
+local function outbox_is_on(partition)
+  local on = event_outbox_on[partition]
+  if on == nil then
+    on = redis.call('EXISTS', event_outbox_enabled_key(partition)) == 1
+    event_outbox_on[partition] = on
+  end
+  return on
+end
 
 -- Appends the event `event_type` ('message.<status or engagement>') of the
 -- message hash `key` at `at_us` (string or integer) to the partition's
@@ -27,12 +35,7 @@ local event_outbox_on = {}
 -- tenant, channel_type, status, at_us (string)}.
 local function outbox_message_event(key, event_type, at_us)
   local partition = partition_of(key)
-  local on = event_outbox_on[partition]
-  if on == nil then
-    on = redis.call('EXISTS', event_outbox_enabled_key(partition)) == 1
-    event_outbox_on[partition] = on
-  end
-  if not on then return end
+  if not outbox_is_on(partition) then return end
   local m = redis.call('HMGET', key, 'recipient', 'workflow', 'tenant', 'channel_type', 'status')
   local event = {type = event_type, message_id = string.sub(key, #message_key(partition, '') + 1), recipient = m[1] or '',
                  workflow = m[2] or '', tenant = m[3] or '', channel_type = m[4] or '', status = m[5] or '',
@@ -54,4 +57,13 @@ local function set_message_status(message_key, events_key, status, reason, now_u
   append_message_event(message_key, events_key,
                        {type = 'message.' .. status, at_us = tostring(now_us), status = status, reason = reason})
   outbox_message_event(message_key, 'message.' .. status, now_us)
+end
+
+-- Appends an event of a feed item (which has no message hash) to the
+-- partition's outbox, if it is on; `partition` is the 'herald:{p}:' prefix.
+local function outbox_feed_event(partition, event_type, id, user, workflow, tenant, at_us)
+  if not outbox_is_on(partition) then return end
+  local event = {type = event_type, message_id = id, recipient = user, workflow = workflow, tenant = tenant,
+                 channel_type = 'in_app_feed', status = 'delivered', at_us = tostring(at_us)}
+  redis.call('XADD', event_outbox_key(partition), '*', 'e', cjson.encode(event))
 end

@@ -64,7 +64,7 @@ absl::StatusOr<std::vector<redis::Command>> EventsCommands(const Keys& keys,
   absl::Status valid = users::ValidateId(request.user_id(), "user_id");
   if (valid.ok()) valid = users::ValidateId(request.message_id(), "message_id");
   if (!valid.ok()) return valid;
-  return std::vector<redis::Command>{{"HGETALL", keys.Message(request.message_id())},
+  return std::vector<redis::Command>{GetMessageCommand(keys, request.user_id(), request.message_id()),
                                      {"LRANGE", keys.MessageEvents(request.message_id()), "0", "-1"}};
 }
 

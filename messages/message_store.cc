@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "feed/feed_store.h"
+#include "messages/get.lua.h"
 #include "messages/queue.lua.h"
 #include "messages/record.lua.h"
 #include "redis/script.h"
@@ -12,6 +13,7 @@ namespace {
 
 const redis::Script kRecord(lua::kMessagesRecord);
 const redis::Script kQueue(lua::kMessagesQueue);
+const redis::Script kGet(lua::kMessagesGet);
 
 int64_t ToInt(const std::string& text) {
   int64_t value = 0;
@@ -54,10 +56,8 @@ constexpr const char* kEngagementFields[][2] = {{"seen_at", "seen"},
                                                 {"link_clicked_at", "link_clicked"},
                                                 {"archived_at", "archived"}};
 
-redis::Command MessageStateCommand(const Keys& keys, const std::string& message_id) {
-  redis::Command command{"HMGET", keys.Message(message_id), "status"};
-  for (const auto& field : kEngagementFields) command.push_back(field[0]);
-  return command;
+redis::Command MessageStateCommand(const Keys& keys, const std::string& recipient, const std::string& message_id) {
+  return kGet.Call({keys.Message(message_id)}, {recipient, message_id, "1"});
 }
 
 std::optional<MessageState> MessageStateFromReply(const redis::Reply& reply) {
@@ -72,8 +72,8 @@ std::optional<MessageState> MessageStateFromReply(const redis::Reply& reply) {
   return state;
 }
 
-redis::Command GetMessageCommand(const Keys& keys, const std::string& message_id) {
-  return {"HGETALL", keys.Message(message_id)};
+redis::Command GetMessageCommand(const Keys& keys, const std::string& recipient, const std::string& message_id) {
+  return kGet.Call({keys.Message(message_id)}, {recipient, message_id, ""});
 }
 
 v1::Message MessageFromFields(const std::string& message_id, const std::vector<redis::Reply>& fields) {
@@ -115,6 +115,7 @@ v1::Message MessageFromFields(const std::string& message_id, const std::vector<r
   if (in_app) {
     // The stored item with its engagement, next to it in the hash.
     *message.mutable_content()->mutable_in_app() = feed::ItemFromFields(fields);
+    message.mutable_content()->mutable_in_app()->set_id(message_id);
     if (message.channel_type().empty()) message.set_channel_type("in_app_feed");
     if (message.workflow().empty()) message.set_workflow(message.content().in_app().workflow());
   }

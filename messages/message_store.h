@@ -79,13 +79,13 @@ struct MessageState {
   std::string engagement_status;
 };
 // Reads one message's state (read-only; pipeline many of them).
-redis::Command MessageStateCommand(const Keys& keys, const std::string& message_id);
+redis::Command MessageStateCommand(const Keys& keys, const std::string& recipient, const std::string& message_id);
 // nullopt when the message does not exist (never written, or expired).
 std::optional<MessageState> MessageStateFromReply(const redis::Reply& reply);
 
 // Any message of `user_id` (feed item or record); NOT_FOUND naming
 // message_id when it does not exist or belongs to someone else.
-redis::Command GetMessageCommand(const Keys& keys, const std::string& message_id);
+redis::Command GetMessageCommand(const Keys& keys, const std::string& recipient, const std::string& message_id);
 absl::StatusOr<v1::Message> MessageFromReply(const std::string& user_id, const std::string& message_id,
                                              const redis::Reply& reply);
 

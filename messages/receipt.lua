@@ -14,10 +14,13 @@
 local message, events = KEYS[1], KEYS[2]
 local user, status, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local m = redis.call('HMGET', message, 'recipient', 'status', 'item')
-if m[1] ~= user then
+-- A feed item has no message hash: it lives in its user's feed.
+local in_feed = not m[1] and
+                redis.call('HEXISTS', feed_set_key(partition_of(message), user, 'items'), string.sub(message, #message_key(partition_of(message), '') + 1)) == 1
+if m[1] ~= user and not in_feed then
   return redis.error_reply('HERALD NOT_FOUND message_id: no message for user ' .. user)
 end
-if m[3] then
+if m[3] or in_feed then
   return redis.error_reply('HERALD FAILED_PRECONDITION message_id: an in-app message takes no provider receipt')
 end
 local current = m[2]

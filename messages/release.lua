@@ -1,19 +1,20 @@
 #!lua
--- Removes moved messages from this user: out of every feed set (whole and
--- tenant-scoped) and the records set, and deletes each message unless it
--- was adopted in place (same partition: it now names the new owner).
+-- Removes moved messages from this user: feed items out of their feed
+-- (feed/feed_layout.lua), records out of the records set, each record
+-- deleted unless it was adopted in place (same partition: it now names the
+-- new owner).
 --
 -- KEYS: [1] the user's records set.
 -- ARGV: [1] user, then per message: id, its tenant ('' = none).
 -- Reply: messages released.
 --!include core/keys.lua
---!include feed/feed_sets.lua
+--!include feed/feed_layout.lua
 local records = KEYS[1]
 local user = ARGV[1]
 local partition = partition_of(records)
 for i = 2, #ARGV, 2 do
-  local id, tenant = ARGV[i], ARGV[i + 1]
-  for _, name in ipairs({'active', 'unseen', 'unread', 'read', 'archived'}) do feed_zrem(partition, user, tenant, name, id) end
+  local id = ARGV[i]
+  remove_items(partition, user, {id})
   redis.call('SREM', records, id)
   local key = message_key(partition, id)
   if redis.call('HGET', key, 'recipient') == user then redis.call('DEL', key) end

@@ -1,22 +1,25 @@
 #!lua flags=no-writes
 -- Reads (without changing anything) up to `limit` of a user's messages
--- with their fields, for moving them to another user.
+-- with their fields, for moving them to another user: feed items first
+-- (feed/feed_layout.lua), then records.
 --
--- KEYS: [1] feed active, [2] feed archived, [3] records set.
--- ARGV: [1] limit.
--- Reply: flat list of kind (1 feed item, 0 record), id, HGETALL fields.
+-- KEYS: [1] the user's feed index, [2] records set.
+-- ARGV: [1] limit, [2] user.
+-- Reply: flat list of kind (1 feed item, 0 record), id, message fields.
 --!include core/keys.lua
---!include messages/user_messages.lua
-local limit = tonumber(ARGV[1])
+--!include feed/feed_layout.lua
+local limit, user = tonumber(ARGV[1]), ARGV[2]
 local partition = partition_of(KEYS[1])
 local out = {}
-for _, set in ipairs(message_sets(KEYS[1], KEYS[2], KEYS[3])) do
-  local ids = some_members(set, limit)
-  for _, id in ipairs(ids) do
-    out[#out + 1] = set[2] == 'z' and 1 or 0
-    out[#out + 1] = id
-    out[#out + 1] = redis.call('HGETALL', message_key(partition, id))
+local function add(kind, id, fields)
+  out[#out + 1] = kind; out[#out + 1] = id; out[#out + 1] = fields
+end
+local feed_ids = redis.call('ZRANGE', KEYS[1], 0, limit - 1)
+for _, id in ipairs(feed_ids) do add(1, id, feed_item_fields(partition, user, id) or {}) end
+limit = limit - #feed_ids
+if limit > 0 then
+  for _, id in ipairs(redis.call('SRANDMEMBER', KEYS[2], limit)) do
+    add(0, id, redis.call('HGETALL', message_key(partition, id)))
   end
-  limit = limit - #ids
 end
 return out

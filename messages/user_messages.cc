@@ -18,17 +18,13 @@ const redis::Script kRelease(lua::kMessagesRelease);
 }  // namespace
 
 redis::Command DeleteUserChunkCommand(const Keys& keys, const std::string& user, int limit) {
-  return kDeleteChunk.Call(
-      {keys.FeedSet(user, "active"), keys.FeedSet(user, "unseen"), keys.FeedSet(user, "unread"),
-       keys.FeedSet(user, "read"), keys.FeedSet(user, "archived"), keys.FeedSet(user, "meta"),
-       keys.UserRecords(user), keys.User(user), keys.Preferences(user), keys.ChannelData(user),
-       keys.UserSubscriptions(user)},
-      {user, std::to_string(limit)});
+  return kDeleteChunk.Call({keys.FeedSet(user, "index"), keys.UserRecords(user), keys.User(user),
+                           keys.Preferences(user), keys.ChannelData(user), keys.UserSubscriptions(user)},
+                          {user, std::to_string(limit)});
 }
 
 redis::Command TakeChunkCommand(const Keys& keys, const std::string& user, int limit) {
-  return kTakeChunk.Call({keys.FeedSet(user, "active"), keys.FeedSet(user, "archived"), keys.UserRecords(user)},
-                         {std::to_string(limit)});
+  return kTakeChunk.Call({keys.FeedSet(user, "index"), keys.UserRecords(user)}, {std::to_string(limit), user});
 }
 
 absl::StatusOr<std::vector<MovedMessage>> ParseTakeChunkReply(const redis::Reply& reply) {
@@ -49,15 +45,16 @@ absl::StatusOr<std::vector<MovedMessage>> ParseTakeChunkReply(const redis::Reply
   return messages;
 }
 
-redis::Command AdoptCommand(const Keys& keys, const std::string& user, const std::vector<MovedMessage>& messages) {
-  std::vector<std::string> args = {user};
+redis::Command AdoptCommand(const Keys& keys, const std::string& user, const std::vector<MovedMessage>& messages,
+                            int64_t now_us) {
+  std::vector<std::string> args = {user, std::to_string(now_us)};
   for (const MovedMessage& message : messages) {
     args.push_back(message.in_feed ? "1" : "0");
     args.push_back(message.id);
     args.push_back(std::to_string(message.fields.size()));
     args.insert(args.end(), message.fields.begin(), message.fields.end());
   }
-  return kAdopt.Call({keys.FeedSet(user, "meta"), keys.UserRecords(user)}, args);
+  return kAdopt.Call({keys.FeedSet(user, "index"), keys.UserRecords(user), keys.FeedSequence()}, args);
 }
 
 redis::Command ReleaseCommand(const Keys& keys, const std::string& user, const std::vector<MovedMessage>& messages) {

@@ -33,7 +33,9 @@ absl::StatusOr<std::vector<MovedMessage>> ParseTakeChunkReply(const redis::Reply
 
 // Writes the messages into `user`'s feed / records (new feed sequence
 // numbers, same seen/read/archived state); skips those already adopted.
-redis::Command AdoptCommand(const Keys& keys, const std::string& user, const std::vector<MovedMessage>& messages);
+// `now_us`: the lowest feed sequence number to give (feed items get new ones).
+redis::Command AdoptCommand(const Keys& keys, const std::string& user, const std::vector<MovedMessage>& messages,
+                            int64_t now_us);
 
 // Removes the messages from `user` (and deletes those not adopted in
 // place, i.e. adopted into another partition).

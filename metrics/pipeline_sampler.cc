@@ -18,7 +18,8 @@ const redis::Script kDeadLetterChannels(lua::kMetricsDeadLetterChannels);
 
 // The streams of a partition, in SampledStream order.
 constexpr std::array<const std::string& (Keys::*)() const, kSampledStreams> kStreams = {
-    &Keys::Events, &Keys::Expansions, &Keys::Batches, &Keys::Deliveries, &Keys::EventOutbox, &Keys::MessageLog};
+    &Keys::Events,     &Keys::Expansions, &Keys::Batches,    &Keys::Deliveries,
+    &Keys::EventOutbox, &Keys::MessageLog, &Keys::EventsBulk, &Keys::BatchesBulk};
 
 // Channel labels of dead letters that no configured channel takes, and of
 // those whose record is gone (or beyond the records read).
@@ -57,10 +58,12 @@ absl::Status AddDeadLetters(const redis::Reply& reply, std::map<std::pair<std::s
 absl::string_view StreamLabel(SampledStream stream) {
   switch (stream) {
     case SampledStream::kEvents:
+    case SampledStream::kEventsBulk:
       return "events";
     case SampledStream::kExpansions:
       return "expansions";
     case SampledStream::kBatches:
+    case SampledStream::kBatchesBulk:
       return "batches";
     case SampledStream::kDeliveries:
       return "deliveries";
@@ -72,13 +75,20 @@ absl::string_view StreamLabel(SampledStream stream) {
   return "unknown";
 }
 
+absl::string_view LaneLabel(SampledStream stream) {
+  const bool bulk = stream == SampledStream::kEventsBulk || stream == SampledStream::kBatchesBulk;
+  return LaneName(bulk ? Lane::kBulk : Lane::kNormal);
+}
+
 absl::string_view GroupOf(SampledStream stream) {
   switch (stream) {
     case SampledStream::kEvents:
+    case SampledStream::kEventsBulk:
       return kBatcherGroup;
     case SampledStream::kExpansions:
       return kExpanderGroup;
     case SampledStream::kBatches:
+    case SampledStream::kBatchesBulk:
       return kFanoutGroup;
     case SampledStream::kDeliveries:
       return kDeliveryGroup;
@@ -170,8 +180,10 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry, int partitions,
     const std::string partition = std::to_string(p);
     auto& lengths = lengths_.emplace_back();
     for (size_t s = 0; s < kSampledStreams; ++s) {
-      lengths[s] = &length_.Add(
-          {{"stream", std::string(StreamLabel(static_cast<SampledStream>(s)))}, {"partition", partition}});
+      const auto stream = static_cast<SampledStream>(s);
+      lengths[s] = &length_.Add({{"stream", std::string(StreamLabel(stream))},
+                                 {"lane", std::string(LaneLabel(stream))},
+                                 {"partition", partition}});
     }
     open_.push_back(&open_batches_.Add({{"partition", partition}}));
   }
@@ -189,10 +201,11 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry, int partitions,
 PipelineMetrics::GroupGauges& PipelineMetrics::Group(size_t stream, int partition) {
   GroupGauges& gauges = groups_[{stream, partition}];
   if (gauges.pending == nullptr) {
-    const std::map<std::string, std::string> labels = {
-        {"stream", std::string(StreamLabel(static_cast<SampledStream>(stream)))},
-        {"group", std::string(GroupOf(static_cast<SampledStream>(stream)))},
-        {"partition", std::to_string(partition)}};
+    const auto sampled = static_cast<SampledStream>(stream);
+    const std::map<std::string, std::string> labels = {{"stream", std::string(StreamLabel(sampled))},
+                                                       {"group", std::string(GroupOf(sampled))},
+                                                       {"lane", std::string(LaneLabel(sampled))},
+                                                       {"partition", std::to_string(partition)}};
     gauges = {&pending_.Add(labels), &lag_.Add(labels), &consumers_.Add(labels)};
   }
   return gauges;

@@ -1,17 +1,21 @@
 // The pipeline sampler: what dashboards and alerts need that no stage
 // counts by itself, read from Redis every few seconds by one thread in each
 // process that runs a worker role (batcher, fanout or dispatcher):
-//   herald_stream_length{stream,partition}
-//   herald_stream_pending{stream,group,partition}    delivered, not acked
-//   herald_stream_lag{stream,group,partition}        not delivered yet
-//   herald_stream_consumers{stream,group,partition}  consumers that took
-//                                    entries lately (0 on a quiet stream too)
+//   herald_stream_length{stream,lane,partition}
+//   herald_stream_pending{stream,group,lane,partition}  delivered, not acked
+//   herald_stream_lag{stream,group,lane,partition}      not delivered yet
+//   herald_stream_consumers{stream,group,lane,partition}  consumers that
+//                                    took entries lately (0 on a quiet stream too)
 //   herald_open_batches{partition}                   waits on the flush timer
 //   herald_dead_letters{channel}                     (dispatcher processes)
+// `lane` is "bulk" for herald:{p}:events:bulk and herald:{p}:batches:bulk
+// (core/keys.h Lane), "normal" for every other stream: summed by (stream,
+// group) the figure is the stage's whole backlog, by lane it tells a noisy
+// tenant's backlog from everyone else's.
 // Every worker process reports the same partitions, so queries take the max
-// per partition before summing (deploy/prometheus/herald-rules.yml does).
-// Labels are stream, group, partition and channel names: bounded by the
-// configuration, never by users, tenants or workflow runs.
+// per partition and lane before summing (deploy/prometheus/herald-rules.yml
+// does). Labels are stream, group, lane, partition and channel names:
+// bounded by the configuration, never by users, tenants or workflow runs.
 #pragma once
 
 #include <array>
@@ -34,12 +38,25 @@
 
 namespace herald::metrics {
 
-// The streams of a partition that are sampled, in label order.
-enum class SampledStream { kEvents = 0, kExpansions, kBatches, kDeliveries, kEventOutbox, kMessageLog };
-inline constexpr size_t kSampledStreams = 6;
+// The streams of a partition that are sampled, in label order (the bulk
+// lanes last).
+enum class SampledStream {
+  kEvents = 0,
+  kExpansions,
+  kBatches,
+  kDeliveries,
+  kEventOutbox,
+  kMessageLog,
+  kEventsBulk,
+  kBatchesBulk
+};
+inline constexpr size_t kSampledStreams = 8;
 // The `stream` label: "events", "expansions", "batches", "deliveries",
-// "event_outbox", "message_log" (as herald_stream_trimmed_entries_total's).
+// "event_outbox", "message_log" (as herald_stream_trimmed_entries_total's);
+// a bulk lane has its stream's.
 absl::string_view StreamLabel(SampledStream stream);
+// The `lane` label: "bulk" for the bulk lanes, "normal" otherwise.
+absl::string_view LaneLabel(SampledStream stream);
 // The consumer group Herald reads the stream with ("" for the message log,
 // which nothing consumes); only this group's figures are exported.
 absl::string_view GroupOf(SampledStream stream);

@@ -2,6 +2,9 @@
 // groups, alternates between reclaiming stalled entries (XAUTOCLAIM) and
 // reading new ones, and hands each read to a processing function. The
 // batcher and the fan-out are both one of these with their own processing.
+// With lanes (bulk_streams), a read's normal-lane entries are processed
+// first, on their own, then its bulk entries, whose share of a read is
+// sized by time (redis/bulk_read_budget.h).
 #pragma once
 
 #include <atomic>
@@ -28,6 +31,16 @@ struct ConsumerOptions {
   // Entries pending this long on another consumer are taken over.
   int64_t reclaim_idle_ms = 15000;
   int64_t reclaim_every_ms = 1000;
+  // Stages with lanes (StreamWorkerOptions::bulk_streams): how long one
+  // read's processing may take while the normal lane is in use (the bulk
+  // entries a read takes adapt to it), how long once the normal lane gave
+  // nothing for bulk_idle_after_ms (redis/bulk_read_budget.h).
+  int64_t bulk_cycle_us = 2'000;
+  int64_t bulk_idle_cycle_us = 50'000;
+  int64_t bulk_idle_after_ms = 500;
+  // While the normal lane is in use, the share of the worker's time bulk
+  // entries take; the rest it reads the normal lane alone.
+  double bulk_busy_share = 0.5;
 };
 
 struct StreamWorkerOptions {
@@ -36,6 +49,12 @@ struct StreamWorkerOptions {
   std::string payload_field;
   std::string log_name;  // the component of its log lines (core/log.h), e.g. "batcher"
   ConsumerOptions consumer;
+  // Where an entry carries several records instead (StreamEntry::batch);
+  // "" = none.
+  std::string batch_field = "";
+  // The bulk lane's streams (core/keys.h Lane), read by the same group in
+  // every read beside `streams`; empty for a stage without lanes.
+  std::vector<std::string> bulk_streams = {};
 };
 
 // What a worker does with each read; the batcher and the fan-out implement it.
@@ -75,6 +94,9 @@ class StreamWorker {
  private:
   void Run();
   void Fail(const absl::Status& status, const char* what);
+  // One call of the processor; a failure is counted and logged (the
+  // entries stay pending and are retried).
+  void Process(RedisClient& client, StreamConsumer& consumer, const std::vector<StreamEntry>& entries);
 
   const Endpoint endpoint_;
   const StreamWorkerOptions options_;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/keys.h"
+#include "feed/feed_store.h"
 #include "redis/reply.h"
 #include "redis/script.h"
 #include "retention/trim_consumed.lua.h"
@@ -17,9 +18,18 @@ namespace {
 
 const redis::Script kTrimConsumed(lua::kRetentionTrimConsumed);
 
-// The stage streams, trimmed by consumption, in StreamKind order.
-constexpr std::array<const std::string& (Keys::*)() const, 4> kStageStreams = {
-    &Keys::Events, &Keys::Batches, &Keys::Expansions, &Keys::Deliveries};
+// The stage streams, trimmed by consumption, and the kind each counts as
+// (a bulk lane counts with its stream: core/keys.h Lane).
+struct StageStream {
+  const std::string& (Keys::*stream)() const;
+  StreamKind kind;
+};
+constexpr std::array<StageStream, 6> kStageStreams = {{{&Keys::Events, StreamKind::kEvents},
+                                                       {&Keys::EventsBulk, StreamKind::kEvents},
+                                                       {&Keys::Batches, StreamKind::kBatches},
+                                                       {&Keys::BatchesBulk, StreamKind::kBatches},
+                                                       {&Keys::Expansions, StreamKind::kExpansions},
+                                                       {&Keys::Deliveries, StreamKind::kDeliveries}}};
 
 redis::Command TrimConsumedCommand(const std::string& stream) { return kTrimConsumed.Call({stream}, {}); }
 
@@ -115,7 +125,7 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
   commands.reserve(static_cast<size_t>(partitions) * kPerPartition);
   for (int p = 0; p < partitions; ++p) {
     Keys keys(p);
-    for (auto stream : kStageStreams) commands.push_back(TrimConsumedCommand((keys.*stream)()));
+    for (const StageStream& stage : kStageStreams) commands.push_back(TrimConsumedCommand((keys.*stage.stream)()));
     commands.push_back(TrimOlderThanCommand(keys.MessageLog(), now_ms - message_retention_ms));
     commands.push_back({"XLEN", keys.MessageLog()});
     commands.push_back({"ZREMRANGEBYSCORE", keys.DeadLetters(), "-inf",
@@ -129,8 +139,9 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
       if (!replies[base + s].ok()) return replies[base + s].status();
       auto stats = ParseTrimConsumed(*replies[base + s]);
       if (!stats.ok()) return stats.status();
-      pass[s].trimmed += stats->trimmed;
-      pass[s].length += stats->length;
+      StreamTrimStats& total = pass[static_cast<size_t>(kStageStreams[s].kind)];
+      total.trimmed += stats->trimmed;
+      total.length += stats->length;
     }
     if (!replies[base + kStageStreams.size() + 2].ok()) return replies[base + kStageStreams.size() + 2].status();
     auto log = ParseTrimOlderThan(replies[base + kStageStreams.size()], replies[base + kStageStreams.size() + 1]);
@@ -145,10 +156,34 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
   return pass;
 }
 
+absl::StatusOr<int64_t> SweepFeeds(redis::RedisClient& client, int partitions, int64_t cutoff_us,
+                                   std::vector<std::string>& cursors) {
+  cursors.resize(static_cast<size_t>(partitions), "0");
+  int64_t removed = 0;
+  for (int p = 0; p < partitions; ++p) {
+    const Keys keys(p);
+    auto page = client.Execute({"SCAN", cursors[p], "MATCH", feed::FeedIndexPattern(keys), "COUNT", "1000"});
+    if (!page.ok()) return page.status();
+    if (page->elements.size() != 2) return absl::InternalError("SCAN: unexpected reply");
+    cursors[p] = page->elements[0].str;
+    std::vector<redis::Command> sweeps;
+    for (const redis::Reply& key : page->elements[1].elements) {
+      if (auto user = feed::UserOfFeedIndex(keys, key.str)) sweeps.push_back(feed::SweepCommand(keys, *user, cutoff_us));
+    }
+    if (sweeps.empty()) continue;
+    for (auto& reply : client.Pipeline(sweeps)) {
+      if (!reply.ok()) return reply.status();
+      removed += reply->integer;
+    }
+  }
+  return removed;
+}
+
 StreamTrimmer::StreamTrimmer(const redis::Endpoint& endpoint, const Clock& clock, StreamTrimmerOptions options,
                              RetentionMetrics& metrics)
     : task_(endpoint, "retention", options.poll_ms,
-            [&clock, options, &metrics, next_pass_ms = int64_t{0}](redis::RedisClient& client) mutable
+            [&clock, options, &metrics, next_pass_ms = int64_t{0},
+             feed_cursors = std::vector<std::string>()](redis::RedisClient& client) mutable
             -> absl::StatusOr<bool> {
               const int64_t now = clock.NowMillis();
               if (now < next_pass_ms) return false;
@@ -156,6 +191,9 @@ StreamTrimmer::StreamTrimmer(const redis::Endpoint& endpoint, const Clock& clock
               next_pass_ms = now + options.interval_ms;
               auto pass = TrimOnce(client, options.partitions, now, options.message_retention_ms, &metrics);
               if (!pass.ok()) return pass.status();
+              auto swept = SweepFeeds(client, options.partitions, (now - options.message_retention_ms) * 1000,
+                                      feed_cursors);
+              if (!swept.ok()) return swept.status();
               return false;
             },
             [&metrics] { metrics.errors.Increment(); }) {}

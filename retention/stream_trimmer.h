@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -23,7 +24,8 @@ namespace herald::retention {
 // index have expired).
 inline constexpr int64_t kDefaultMessageRetentionMs = int64_t{30} * 24 * 3600 * 1000;
 
-// The streams of a partition the trimmer looks after, in label order.
+// The streams of a partition the trimmer looks after, in label order (the
+// bulk lanes of events and batches count with their streams).
 enum class StreamKind { kEvents = 0, kBatches, kExpansions, kDeliveries, kMessageLog };
 inline constexpr size_t kStreamKinds = 5;
 // The `stream` label value: "events", "batches", ... "message_log".
@@ -75,6 +77,13 @@ absl::StatusOr<TrimPassStats> TrimOnce(redis::RedisClient& client, int partition
 // Runs TrimOnce every interval_ms of the injected clock on its own thread
 // and connection. Trimming is idempotent, so every process running a worker
 // role may run one. Start/Stop from one owning thread.
+// Feed retention for feeds that get no new items: one SCAN step per
+// partition (resumed from `cursors`, one per partition) and a sweep of each
+// feed found (feed::SweepCommand). A whole keyspace is covered over several
+// passes. Returns the items removed.
+absl::StatusOr<int64_t> SweepFeeds(redis::RedisClient& client, int partitions, int64_t cutoff_us,
+                                   std::vector<std::string>& cursors);
+
 class StreamTrimmer {
  public:
   // `clock` and `metrics` must outlive the trimmer.

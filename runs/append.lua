@@ -7,7 +7,7 @@
 -- leading item at once. Where a wait lives: runs/WAIT_LAYOUT.md.
 --
 -- KEYS: [1] the timer (ZSET wait -> due ms), [2] the run's record, [3] the batches
---       stream, [4] the partition's inline waits of this kind (HASH: waits
+--       stream of the run's lane (the leading item goes there), [4] the partition's inline waits of this kind (HASH: waits
 --       for a batch, delays for a delay), [5] the wait key's
 --       batch hash, [6] the wait key's open pointer (older layout, read
 --       only to join a batch an older Herald opened), [7] the run's
@@ -17,7 +17,9 @@
 --       recipients set.
 -- ARGV: [1] wait key, [2] batch id to use if this append opens the batch,
 --       [3] header (BatchEnvelope without activities; its resume_step is
---       step + 1, its one target's batch_id is ARGV[2]), [4] run id, [5]
+--       step + 1, its one target's batch_id is ARGV[2]; `bulk` set when the
+--       run is in the bulk lane, so the wait it opens flushes there — runs
+--       that join follow the wait's lane), [4] run id, [5]
 --       step, [6] activity (its run_id is ARGV[4]), [7] accepted at ms, [8]
 --       now ms, [9] window ms, [10] max window ms, [11] sliding '1'/'0',
 --       [12] max activities (0 = no cap), [13] flush leading '1'/'0', [14]

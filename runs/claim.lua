@@ -1,6 +1,8 @@
 #!lua
 -- Claims the waits due at `now`: takes each off the timer, turns it into
--- one entry of the batches stream (its header with every activity) and
+-- one entry of the batches stream of its lane (its header with every
+-- activity; the bulk lane when the header says `bulk`, or an older
+-- layout's batch hash has 'l') and
 -- deletes it, in one script, so an activity is either in its open batch or
 -- in exactly one flushed entry, never both and never neither. The run of a
 -- flushed one-activity wait is remembered (runs/wait_helpers.lua
@@ -11,7 +13,7 @@
 -- KEYS: [1] the timer (ZSET wait -> due ms), [2] the batches stream, [3]
 --       the partition's inline waits (HASH) of batches, [4] of delays, [5]
 --       an older Herald's timer (its waits are claimed too, until none is
---       left).
+--       left), [6] the batches stream's bulk lane.
 -- ARGV: [1] now ms, [2] how many waits to take at most, [3] how long (ms)
 --       the flushed runs' records live.
 -- Reply: {waits taken off the timer, entries written (empty waits write none),
@@ -19,7 +21,7 @@
 --        written} (the flusher's lateness and batch-size metrics).
 --!include core/keys.lua
 --!include runs/wait_helpers.lua
-local due, batches, waits, delays, older_due = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local due, batches, waits, delays, older_due, batches_bulk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local now, limit, records_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local partition = partition_of(due)
 
@@ -66,9 +68,10 @@ for i, place in ipairs(places) do
   if stored then
     local run_id, header_at = inline_run(stored)
     if run_id then
-      redis.call('XADD', batches, '*', 's', stored)
+      local cancellation_key, bulk = proto_fields(stored, header_at, 6, 8)
+      redis.call('XADD', bulk == 1 and batches_bulk or batches, '*', 's', stored)
       -- (a run with a cancellation key, the header's, has its record)
-      if proto_field(stored, 6, header_at) == nil then
+      if cancellation_key == nil then
         remember_appended(partition, run_id, step_of(stored, header_at), records_ms)
       end
       flushed_wait(due_ms, 1, kinds[i])
@@ -94,7 +97,9 @@ for i, place in ipairs(places) do
     end
     if meta.h and #activities > 0 then
       -- (the runs of a batch hash have had their records since they joined)
-      redis.call('XADD', batches, '*', 's', envelope_with(meta.h, activities))
+      -- Waits opened before lanes existed have neither: the normal lane.
+      local bulk = meta.l == '1' or proto_field(meta.h, 8) == 1
+      redis.call('XADD', bulk and batches_bulk or batches, '*', 's', envelope_with(meta.h, activities))
       -- Waits opened before kinds were recorded count as batches.
       flushed_wait(due_ms, #activities, meta.k or 'b')
     end

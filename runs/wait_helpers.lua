@@ -38,24 +38,25 @@ local function read_varint(s, at)
   end
 end
 
--- The first value of field `wanted` of the serialized message `s` (read
--- from position `at`, 1 when nil): a number for a varint field, the bytes
--- for a length-delimited one; nil when absent.
-local function proto_field(s, wanted, at)
+-- The first values of fields `wanted` and `also` (nil: none) of the
+-- serialized message `s`, read from position `at` (1 when nil), in one walk:
+-- a number for a varint field, the bytes for a length-delimited one; nil
+-- when absent.
+local function proto_fields(s, at, wanted, also)
   at = at or 1
+  local found, found_also
   local size = #s
   while at <= size do
     local tag
     tag, at = read_varint(s, at)
     local field, wire = math.floor(tag / 8), tag % 8
+    local value
     if wire == 0 then
-      local value
       value, at = read_varint(s, at)
-      if field == wanted then return value end
     elseif wire == 2 then
       local length
       length, at = read_varint(s, at)
-      if field == wanted then return string.sub(s, at, at + length - 1) end
+      if field == wanted or field == also then value = string.sub(s, at, at + length - 1) end
       at = at + length
     elseif wire == 1 then
       at = at + 8
@@ -64,8 +65,20 @@ local function proto_field(s, wanted, at)
     else
       return error('wait store: unreadable protobuf (wire type ' .. wire .. ')')
     end
+    if field == wanted and found == nil then
+      found = value
+      if also == nil or found_also ~= nil then return found, found_also end
+    elseif field == also and found_also == nil then
+      found_also = value
+      if found ~= nil then return found, found_also end
+    end
   end
-  return nil
+  return found, found_also
+end
+
+-- The first value of field `wanted` of `s` from position `at` (proto_fields).
+local function proto_field(s, wanted, at)
+  return (proto_fields(s, at, wanted))
 end
 
 -- Activity.run_id (field 1, serialized first).
@@ -129,16 +142,16 @@ end
 
 -- The header fields of a batch hash, this layout's and the older ones'
 -- ('h' header blob, 'n' activities appended, 'o'/'opened' open time, 'k'
--- kind, 'wait' wait key); every other field is a run id (ids are never
--- one of these names) holding its activity.
-local batch_header_fields = {h = true, n = true, o = true, k = true, opened = true, wait = true}
+-- kind, 'wait' wait key, 'l' bulk lane); every other field is a run id (ids
+-- are never one of these names) holding its activity.
+local batch_header_fields = {h = true, n = true, o = true, k = true, opened = true, wait = true, l = true}
 
 -- How many activities the batch hash `batch` (and the older layout's
 -- activities hash `older`) hold.
 local function batch_activity_count(batch, older)
   local count = redis.call('HLEN', batch)
-  local present = redis.call('HMGET', batch, 'h', 'n', 'o', 'k', 'opened', 'wait')
-  for i = 1, 6 do
+  local present = redis.call('HMGET', batch, 'h', 'n', 'o', 'k', 'opened', 'wait', 'l')
+  for i = 1, 7 do
     if present[i] then count = count - 1 end
   end
   if present[5] then count = count + redis.call('HLEN', older) end

@@ -7,7 +7,8 @@
 //             never earlier), close it at max activities so the next
 //             activity opens a new batch, or send the leading item at once;
 //   claim   - take due waits off the timer, turn each into one entry of
-//             herald:{p}:batches, delete it and remember its runs;
+//             herald:{p}:batches (of the lane the wait was opened in),
+//             delete it and remember its runs;
 //   cancel  - remove a cancellation key's pending runs and record the
 //             cancellation so runs still in flight are stopped on arrival.
 // A wait key names what activities may share a batch (workflow, recipient,
@@ -65,6 +66,10 @@ struct WaitAppend {
   // How long the run's record and cancellation index outlive the wait's
   // latest due time (see ClaimCommand for a record made at the flush).
   int64_t run_ttl_seconds = kDefaultRunTtlSeconds;
+  // The lane the run came through (core/keys.h Lane): a wait this append
+  // opens flushes into that lane's batches stream, and so does the leading
+  // item. Activities that join an open batch follow the batch's lane.
+  Lane lane = Lane::kNormal;
 };
 
 enum class AppendOutcome { kOpened, kJoined, kLeadingSent, kDuplicate, kCancelled };
@@ -73,9 +78,10 @@ redis::Command AppendCommand(const Keys& keys, const WaitAppend& append);
 absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply);
 
 // Claims up to `limit` waits due at `now_ms` (and up to `limit` more from an
-// older Herald's timer, Keys::OlderDue); the record of each flushed run
-// lives `run_ttl_seconds` from now (a replayed append of it stays a
-// duplicate that long). Reply parsed by ParseClaimReply.
+// older Herald's timer, Keys::OlderDue), each into the batches stream of its
+// lane; the record of each flushed run lives `run_ttl_seconds` from now (a
+// replayed append of it stays a duplicate that long). Reply parsed by
+// ParseClaimReply.
 redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit,
                             int64_t run_ttl_seconds = kDefaultRunTtlSeconds);
 // One wait the claim turned into a batches-stream entry.

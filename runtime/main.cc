@@ -81,6 +81,15 @@ ABSL_FLAG(double, trigger_rate_per_key, 0, "Triggers per second per API key, sha
 ABSL_FLAG(int, trigger_burst_per_key, 0, "Triggers at once per API key (0 = the rate rounded up)");
 ABSL_FLAG(double, trigger_rate_per_tenant, 0, "Triggers per second per tenant, shared by every API replica; 0 = no limit");
 ABSL_FLAG(int, trigger_burst_per_tenant, 0, "Triggers at once per tenant (0 = the rate rounded up)");
+ABSL_FLAG(double, tenant_fair_share_rate, 1000,
+          "Runs per second (recipients of its triggers, per API process) above which a tenant's triggers go to the "
+          "bulk lane, behind every other tenant's; 0 = no lanes");
+ABSL_FLAG(double, bulk_read_ms, 2,
+          "Batcher and fan-out: how long one read's bulk-lane entries may take while other tenants' triggers flow "
+          "(the delay a tenant above its fair share adds to theirs, per stage; 0.1-1000)");
+ABSL_FLAG(double, bulk_share, 0.5,
+          "Batcher and fan-out: the share of a worker's time bulk-lane entries take while other tenants' triggers "
+          "flow; the rest is left to them (0.05-1)");
 
 ABSL_FLAG(int64_t, drain_timeout_ms, 20000,
           "On SIGTERM/SIGINT: how long gRPC calls in flight get to finish while the workers finish what they hold "
@@ -175,6 +184,9 @@ int main(int argc, char** argv) {
   options.trigger_burst_per_key = absl::GetFlag(FLAGS_trigger_burst_per_key);
   options.trigger_rate_per_tenant = absl::GetFlag(FLAGS_trigger_rate_per_tenant);
   options.trigger_burst_per_tenant = absl::GetFlag(FLAGS_trigger_burst_per_tenant);
+  options.tenant_fair_share_rate = absl::GetFlag(FLAGS_tenant_fair_share_rate);
+  options.bulk_read_ms = absl::GetFlag(FLAGS_bulk_read_ms);
+  options.bulk_share = absl::GetFlag(FLAGS_bulk_share);
   options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.health_address = absl::GetFlag(FLAGS_health_address);

@@ -173,6 +173,16 @@ class RuntimeImpl final : public Runtime {
     const api::TriggerRateLimits rate_limits{options.trigger_rate_per_key, options.trigger_burst_per_key,
                                              options.trigger_rate_per_tenant, options.trigger_burst_per_tenant};
     if (absl::Status valid = api::TriggerRateLimiter::Validate(rate_limits); !valid.ok()) return valid;
+    api::TenantLaneOptions lanes;
+    lanes.fair_share_rate = options.tenant_fair_share_rate;
+    if (absl::Status valid = api::TenantLanes::Validate(lanes); !valid.ok()) return valid;
+    if (!(options.bulk_read_ms >= 0.1 && options.bulk_read_ms <= 1000)) {
+      return absl::InvalidArgumentError("--bulk_read_ms: must be between 0.1 and 1000");
+    }
+    const auto bulk_cycle_us = static_cast<int64_t>(options.bulk_read_ms * 1000);
+    if (!(options.bulk_share >= 0.05 && options.bulk_share <= 1)) {
+      return absl::InvalidArgumentError("--bulk_share: must be between 0.05 and 1");
+    }
     if (options.redis_address.empty() && !options.redis_password_file.empty()) {
       return absl::InvalidArgumentError("--redis_password_file: needs --redis (the embedded Redis has no password)");
     }
@@ -213,9 +223,13 @@ class RuntimeImpl final : public Runtime {
       std::vector<std::pair<std::vector<std::string>, std::string>> groups;
       if (batcher) {
         groups.emplace_back(EveryPartition(options.partitions, &Keys::Events), std::string(kBatcherGroup));
+        groups.emplace_back(EveryPartition(options.partitions, &Keys::EventsBulk), std::string(kBatcherGroup));
         groups.emplace_back(EveryPartition(options.partitions, &Keys::Expansions), std::string(kExpanderGroup));
       }
-      if (fanout) groups.emplace_back(EveryPartition(options.partitions, &Keys::Batches), std::string(kFanoutGroup));
+      if (fanout) {
+        groups.emplace_back(EveryPartition(options.partitions, &Keys::Batches), std::string(kFanoutGroup));
+        groups.emplace_back(EveryPartition(options.partitions, &Keys::BatchesBulk), std::string(kFanoutGroup));
+      }
       for (auto& [streams, group] : groups) {
         redis::StreamConsumer consumer(**client, streams, group, "setup", "");
         absl::Status created = consumer.EnsureGroups();
@@ -261,7 +275,10 @@ class RuntimeImpl final : public Runtime {
     }
     if (batcher) {
       batcher_metrics_ = std::make_unique<batcher::BatcherMetrics>(*registry_);
-      StartWorkers(options, consumer_prefix, "batcher", options.batcher_threads, batcher::BatcherOptions(), clock,
+      batcher::BatcherOptions batcher_options;
+      batcher_options.bulk_cycle_us = bulk_cycle_us;
+      batcher_options.bulk_busy_share = options.bulk_share;
+      StartWorkers(options, consumer_prefix, "batcher", options.batcher_threads, batcher_options, clock,
                    *batcher_metrics_, &batchers_);
       batcher::BatcherOptions flusher_options;
       flusher_options.partitions = options.partitions;
@@ -285,6 +302,8 @@ class RuntimeImpl final : public Runtime {
       fanout_options.cache_capacity = options.fanout_cache_capacity;
       fanout_options.message_retention_ms = options.message_retention_ms;
       fanout_options.feed_max_items = options.feed_max_items;
+      fanout_options.bulk_cycle_us = bulk_cycle_us;
+      fanout_options.bulk_busy_share = options.bulk_share;
       StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout_options, clock,
                    *fanout_metrics_, &fanouts_);
     }
@@ -337,6 +356,7 @@ class RuntimeImpl final : public Runtime {
       service_options.default_preferences = default_preferences;
       service_options.api_keys = api_keys_.get();
       service_options.rate_limits = rate_limits;
+      service_options.lanes = lanes;
       admin_ = std::make_unique<api::AdminExecutor>(endpoint_);
       service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, *admin_, clock, service_options,
                                                       *registry_);

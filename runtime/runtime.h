@@ -107,6 +107,14 @@ struct RuntimeOptions {
   int trigger_burst_per_key = 0;
   double trigger_rate_per_tenant = 0;
   int trigger_burst_per_tenant = 0;
+  // Fairness between tenants (README "Fairness between tenants"): a tenant
+  // above this many runs/s (per API process) goes to the bulk lane; 0 = no
+  // lanes. While the normal lane is in use, the batcher and fan-out keep
+  // the bulk entries of one read to about bulk_read_ms of work and give
+  // them at most bulk_share of their time.
+  double tenant_fair_share_rate = 1000;
+  double bulk_read_ms = 2;
+  double bulk_share = 0.5;
 };
 
 class Runtime {

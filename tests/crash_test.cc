@@ -19,10 +19,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/ids.h"
 #include "core/keys.h"
+#include "feed/feed_store.h"
 #include "gtest/gtest.h"
 #include "herald/v1/pipeline.pb.h"
 #include "nlohmann/json.hpp"
+#include "runs/event_entry.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/herald_process.h"
 #include "tests/support/redis_fixture.h"
@@ -47,13 +50,12 @@ std::unique_ptr<testing::HeraldProcess> SpawnWorker(const std::string& redis, co
 
 int64_t CountMessages(redis::RedisClient& client) {
   int64_t count = 0;
-  std::string cursor = "0";
-  do {
-    auto reply = client.Execute({"SCAN", cursor, "MATCH", "herald:*:msg:*", "COUNT", "1000"});
+  for (int r = 0; r < kRecipients; ++r) {
+    const std::string user = absl::StrCat("u", r);
+    auto reply = client.Execute(feed::CountItemsCommand(Keys(PartitionOf(user, kPartitions)), {user}));
     if (!reply.ok()) return -1;
-    cursor = reply->elements[0].str;
-    count += static_cast<int64_t>(reply->elements[1].elements.size());
-  } while (cursor != "0");
+    count += reply->integer;
+  }
   return count;
 }
 
@@ -69,7 +71,9 @@ std::vector<GroupStream> WorkerStreams() {
   std::vector<GroupStream> streams;
   for (int p = 0; p < kPartitions; ++p) {
     streams.push_back({Keys(p).Events(), "batcher", "e"});
+    streams.push_back({Keys(p).EventsBulk(), "batcher", "e"});
     streams.push_back({Keys(p).Batches(), "fanout", "s"});
+    streams.push_back({Keys(p).BatchesBulk(), "fanout", "s"});
   }
   return streams;
 }
@@ -111,14 +115,21 @@ void CarriedTriggers(redis::RedisClient& client, const HeldEntry& entry, std::se
   ASSERT_EQ(range->elements.size(), 1u) << entry.where.stream << " " << entry.id << " is pending but not in the stream";
   const redis::Reply& fields = range->elements[0].elements[1];
   std::string payload;
+  // An events entry of several events (the API's group commit) is in
+  // field b (runs/event_entry.h).
+  bool batch = false;
   for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
     if (fields.elements[i].str == entry.where.field) payload = fields.elements[i + 1].str;
+    if (entry.where.field == runs::kEventField && fields.elements[i].str == runs::kEventBatchField) {
+      payload = fields.elements[i + 1].str;
+      batch = true;
+    }
   }
   std::vector<std::string> data;
-  if (entry.where.field == "e") {
-    v1::internal::EventEnvelope event;
-    ASSERT_TRUE(event.ParseFromString(payload)) << entry.where.stream << " " << entry.id;
-    data.push_back(event.data_json());
+  if (entry.where.field == runs::kEventField) {
+    std::vector<v1::internal::EventEnvelope> events;
+    ASSERT_TRUE(runs::DecodeEventEntry(payload, batch, &events).ok()) << entry.where.stream << " " << entry.id;
+    for (const auto& event : events) data.push_back(event.data_json());
   } else {
     v1::internal::BatchEnvelope batch;
     ASSERT_TRUE(batch.ParseFromString(payload)) << entry.where.stream << " " << entry.id;

@@ -139,8 +139,10 @@ int64_t HeldBy(redis::RedisClient& client, const std::string& prefix) {
   for (int p = 0; p < kPartitions; ++p) {
     const Keys keys(p);
     const std::pair<std::string, absl::string_view> groups[] = {{keys.Events(), kBatcherGroup},
+                                                                {keys.EventsBulk(), kBatcherGroup},
                                                                 {keys.Expansions(), kExpanderGroup},
                                                                 {keys.Batches(), kFanoutGroup},
+                                                                {keys.BatchesBulk(), kFanoutGroup},
                                                                 {keys.Deliveries(), kDeliveryGroup}};
     for (const auto& [stream, group] : groups) {
       auto summary = client.Execute({"XPENDING", stream, std::string(group)});
@@ -165,7 +167,8 @@ bool WaitForEmptyStreams(redis::RedisClient& client, absl::Duration timeout) {
   std::vector<redis::Command> lengths;
   for (int p = 0; p < kPartitions; ++p) {
     const Keys keys(p);
-    for (const std::string& stream : {keys.Events(), keys.Expansions(), keys.Batches(), keys.Deliveries()}) {
+    for (const std::string& stream : {keys.Events(), keys.EventsBulk(), keys.Expansions(), keys.Batches(),
+                                      keys.BatchesBulk(), keys.Deliveries()}) {
       lengths.push_back({"XLEN", stream});
     }
   }
@@ -353,8 +356,10 @@ bool WaitForHeldScript(redis::RedisClient& client, absl::Duration timeout) {
 int64_t EventsWritten(redis::RedisClient& client) {
   int64_t events = 0;
   for (int p = 0; p < kPartitions; ++p) {
-    auto length = client.Execute({"XLEN", Keys(p).Events()});
-    if (length.ok()) events += length->integer;
+    for (const std::string& stream : {Keys(p).Events(), Keys(p).EventsBulk()}) {
+      auto length = client.Execute({"XLEN", stream});
+      if (length.ok()) events += length->integer;
+    }
   }
   return events;
 }

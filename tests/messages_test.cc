@@ -16,6 +16,7 @@
 #include "feed/feed_store.h"
 #include "gtest/gtest.h"
 #include "messages/message_list.h"
+#include "messages/message_store.h"
 #include "runs/step_runner.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
@@ -163,7 +164,10 @@ TEST_F(MessagesTest, EveryMessageIsLoggedWithItsRunItsCreationEventAndARetention
     by_type[m.channel_type()] = m;
     EXPECT_EQ(m.workflow_run_id(), runs["alice"]) << m.channel_type();
     EXPECT_EQ(m.workflow(), "everywhere");
-    // The message hash expires after the retention (30 days by default).
+    // The message hash expires after the retention (30 days by default);
+    // a feed item lives in its user's feed, trimmed by age on insert
+    // (FeedCapTest below).
+    if (m.channel_type() == "in_app_feed") continue;
     int64_t ttl = Run({"PTTL", KeysOf("alice").Message(m.id())}).integer;
     EXPECT_GT(ttl, 0) << m.channel_type();
     EXPECT_LE(ttl, feed::kDefaultMessageRetentionMs);
@@ -495,9 +499,9 @@ TEST_F(MessagesTest, BadInputNamesTheField) {
   EXPECT_TRUE(AllKeys().empty() || ListAll(v1::ListMessagesRequest()).empty()) << "bad input wrote nothing";
 }
 
-// The feed cap, on the store: a user's feed keeps its newest N items; older
-// ones leave every set (whole feed and tenant feed, so counts stay exact)
-// and their message is deleted.
+// The feed cap, on the store: a user's feed keeps its newest N items and
+// none older than the retention; the others leave every set (whole feed and
+// tenant feed, so counts stay exact) and their record is deleted.
 class FeedCapTest : public testing::RedisTest {};
 
 feed::NewItem Item(const std::string& id, const std::string& tenant) {
@@ -540,26 +544,40 @@ TEST_F(FeedCapTest, InsertingBeyondTheCapRemovesTheOldestEntirely) {
   ASSERT_EQ(inserted.elements.size(), 2u);
   EXPECT_EQ(inserted.elements[0].integer, 4);
   EXPECT_EQ(inserted.elements[1].integer, 5);
-  auto members = [&](const std::string& key) {
+  // What the feed answers, per filter and scope (ids, newest first).
+  auto ids = [&](v1::FeedStatusFilter filter, const std::string& tenant) {
+    v1::ListFeedRequest list;
+    list.set_user_id("u");
+    list.set_status(filter);
+    list.set_tenant(tenant);
+    auto page = feed::ParseListReply(list, run(*feed::ListCommand(keys, list)));
     std::vector<std::string> out;
-    for (const auto& e : run({"ZRANGE", key, "0", "-1"}).elements) out.push_back(e.str);
+    if (page.ok()) {
+      for (const auto& item : page->items()) out.push_back(item.id());
+    }
     return out;
   };
   using V = std::vector<std::string>;
-  EXPECT_EQ(members(keys.FeedSet("u", "active")), (V{"c", "d", "e"}));
-  EXPECT_EQ(members(keys.FeedSet("u", "unseen")), (V{"c", "d", "e"}));
-  EXPECT_EQ(members(keys.FeedSet("u", "unread")), (V{"c", "d", "e"}));
-  EXPECT_EQ(members(keys.FeedSet("u", "read")), V{});
-  EXPECT_EQ(members(keys.FeedSet("u", "archived")), V{});
-  EXPECT_EQ(members(keys.TenantFeedSet("t", "u", "active")), (V{"c", "d"}));
-  EXPECT_EQ(members(keys.TenantFeedSet("t", "u", "unread")), (V{"c", "d"}));
-  EXPECT_EQ(members(keys.TenantFeedSet("t", "u", "archived")), V{});
-  for (const char* gone : {"a", "b"}) EXPECT_EQ(run({"EXISTS", keys.Message(gone)}).integer, 0) << gone;
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_UNSPECIFIED, ""), (V{"e", "d", "c"}));
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_UNSEEN, ""), (V{"e", "d", "c"}));
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_UNREAD, ""), (V{"e", "d", "c"}));
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_READ, ""), V{});
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_ARCHIVED, ""), V{});
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_UNSPECIFIED, "t"), (V{"d", "c"}));
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_UNREAD, "t"), (V{"d", "c"}));
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_ARCHIVED, "t"), V{});
+  // Nothing of a and b is left in Redis: no record, no state, no set entry.
+  for (const char* gone : {"a", "b"}) {
+    EXPECT_EQ(run({"HEXISTS", keys.FeedSet("u", "items"), gone}).integer, 0) << gone;
+    EXPECT_EQ(run({"HEXISTS", keys.FeedSet("u", "state"), gone}).integer, 0) << gone;
+    for (const char* set : {"index", "archived", "seen_x", "unseen_x", "read_x", "unread_x"}) {
+      EXPECT_EQ(run({"ZSCORE", keys.FeedSet("u", set), gone}).type, redis::Reply::Type::kNil) << gone << " " << set;
+      EXPECT_EQ(run({"ZSCORE", keys.TenantFeedSet("t", "u", set), gone}).type, redis::Reply::Type::kNil) << gone;
+    }
+  }
   for (const char* kept : {"c", "d", "e"}) {
-    EXPECT_EQ(run({"HGET", keys.Message(kept), "workflow_run_id"}).str, std::string("run-") + kept);
-    int64_t ttl = run({"PTTL", keys.Message(kept)}).integer;
-    EXPECT_GT(ttl, 0);
-    EXPECT_LE(ttl, 60'000);
+    auto message = run(messages::GetMessageCommand(keys, "u", kept));
+    EXPECT_EQ(messages::MessageFromFields(kept, message.elements).workflow_run_id(), std::string("run-") + kept);
   }
   // Every insert was logged; the feed's counts are what ListFeed answers.
   EXPECT_EQ(run({"XLEN", keys.MessageLog()}).integer, 5);
@@ -573,6 +591,13 @@ TEST_F(FeedCapTest, InsertingBeyondTheCapRemovesTheOldestEntirely) {
   // A replay of a kept item writes nothing.
   redis::Reply again = run(feed::InsertManyCommand(keys, {Item("e", "")}, options));
   EXPECT_EQ(again.elements[0].integer, 0);
+  // Older than the retention: gone at the next insert.
+  const feed::InsertOptions short_retention{/*message_retention_ms=*/1, /*max_items=*/3};
+  feed::NewItem late = Item("f", "");
+  late.inserted_at_us += 10'000;
+  run(feed::InsertManyCommand(keys, {late}, short_retention));
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_UNSPECIFIED, ""), (V{"f"}));
+  EXPECT_EQ(ids(v1::FEED_STATUS_FILTER_UNSPECIFIED, "t"), V{});
 }
 
 }  // namespace

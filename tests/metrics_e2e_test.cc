@@ -400,7 +400,7 @@ TEST_F(MetricsE2eTest, DashboardAndRulesUseOnlyMetricsThatExist) {
                            "herald_stream_consumers", "herald_open_batches", "herald_batch_activities_bucket",
                            "herald_flush_lateness_seconds_bucket", "herald_redis_command_seconds_bucket",
                            "herald_redis_errors_total", "herald_deliveries_total", "herald_dead_letters",
-                           "herald_build_info"}) {
+                           "herald_build_info", "herald_lane_runs_total", "herald_bulk_lane_tenants"}) {
     EXPECT_EQ(used.count(name), 1u) << name << " is on no panel and in no rule";
   }
 }

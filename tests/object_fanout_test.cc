@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
 #include "core/keys.h"
+#include "feed/feed_store.h"
 #include "gtest/gtest.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
@@ -36,7 +37,8 @@ class ObjectFanoutTest : public testing::RedisTest {
   static Delivered CountDelivered(redis::RedisClient& client) {
     std::vector<redis::Command> counts;
     for (int i = 0; i < kSubscribers; ++i) {
-      counts.push_back({"ZCARD", Keys(PartitionOf(Member(i), kPartitions)).FeedSet(Member(i), "active")});
+      const Keys keys(PartitionOf(Member(i), kPartitions));
+      counts.push_back(feed::CountItemsCommand(keys, {Member(i)}));
     }
     Delivered delivered;
     for (auto& count : client.Pipeline(counts)) {

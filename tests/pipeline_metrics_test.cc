@@ -244,6 +244,10 @@ TEST_F(PipelineMetricsTest, GaugesFollowTheStagesOwnGroupsAndDropGroupsThatAreGo
   Run({"XGROUP", "CREATE", p1.Events(), "someone-else", "0"});
   AddEntries(p1.Events(), 4);
   ReadAs(p1.Events(), "batcher", "worker-1", 1);
+  // The bulk lane of the same stream: the same group, its own series.
+  Run({"XGROUP", "CREATE", p1.EventsBulk(), "batcher", "0", "MKSTREAM"});
+  AddEntries(p1.EventsBulk(), 7);
+  ReadAs(p1.EventsBulk(), "batcher", "worker-1", 2);
   Run({"ZADD", p0.Due(), "1", "a"});
 
   prometheus::Registry registry;
@@ -253,16 +257,22 @@ TEST_F(PipelineMetricsTest, GaugesFollowTheStagesOwnGroupsAndDropGroupsThatAreGo
   auto sample = metrics::SampleOnce(*client_, options);
   ASSERT_TRUE(sample.ok()) << sample.status();
   pipeline.Record(*sample);
-  const Labels batcher1 = {{"stream", "events"}, {"group", "batcher"}, {"partition", "1"}};
-  EXPECT_EQ(Value(registry, "herald_stream_length", {{"stream", "events"}, {"partition", "1"}}), 4);
-  EXPECT_EQ(Value(registry, "herald_stream_length", {{"stream", "events"}, {"partition", "0"}}), 0);
+  const Labels batcher1 = {{"stream", "events"}, {"group", "batcher"}, {"lane", "normal"}, {"partition", "1"}};
+  const Labels bulk1 = {{"stream", "events"}, {"group", "batcher"}, {"lane", "bulk"}, {"partition", "1"}};
+  EXPECT_EQ(Value(registry, "herald_stream_length", {{"stream", "events"}, {"lane", "normal"}, {"partition", "1"}}), 4);
+  EXPECT_EQ(Value(registry, "herald_stream_length", {{"stream", "events"}, {"lane", "normal"}, {"partition", "0"}}), 0);
+  EXPECT_EQ(Value(registry, "herald_stream_length", {{"stream", "events"}, {"lane", "bulk"}, {"partition", "1"}}), 7);
+  EXPECT_EQ(Value(registry, "herald_stream_length", {{"stream", "batches"}, {"lane", "bulk"}, {"partition", "1"}}), 0);
   EXPECT_EQ(Value(registry, "herald_stream_lag", batcher1), 3);
   EXPECT_EQ(Value(registry, "herald_stream_pending", batcher1), 1);
   EXPECT_EQ(Value(registry, "herald_stream_consumers", batcher1), 1);
+  EXPECT_EQ(Value(registry, "herald_stream_lag", bulk1), 5);
+  EXPECT_EQ(Value(registry, "herald_stream_pending", bulk1), 2);
+  EXPECT_EQ(Value(registry, "herald_stream_consumers", bulk1), 1);
   EXPECT_TRUE(std::isnan(Value(registry, "herald_stream_lag",
-                               {{"stream", "events"}, {"group", "someone-else"}, {"partition", "1"}})));
-  EXPECT_TRUE(std::isnan(
-      Value(registry, "herald_stream_lag", {{"stream", "events"}, {"group", "batcher"}, {"partition", "0"}})))
+                               {{"stream", "events"}, {"group", "someone-else"}, {"lane", "normal"}, {"partition", "1"}})));
+  EXPECT_TRUE(std::isnan(Value(registry, "herald_stream_lag",
+                               {{"stream", "events"}, {"group", "batcher"}, {"lane", "normal"}, {"partition", "0"}})))
       << "no group on partition 0: no series (and no 'no consumers' alert)";
   EXPECT_EQ(Value(registry, "herald_open_batches", {{"partition", "0"}}), 1);
   EXPECT_EQ(Value(registry, "herald_open_batches", {{"partition", "1"}}), 0);
@@ -275,7 +285,8 @@ TEST_F(PipelineMetricsTest, GaugesFollowTheStagesOwnGroupsAndDropGroupsThatAreGo
   pipeline.Record(*sample);
   EXPECT_TRUE(std::isnan(Value(registry, "herald_stream_lag", batcher1)));
   EXPECT_TRUE(std::isnan(Value(registry, "herald_stream_consumers", batcher1)));
-  EXPECT_EQ(Value(registry, "herald_stream_length", {{"stream", "events"}, {"partition", "1"}}), 0);
+  EXPECT_EQ(Value(registry, "herald_stream_lag", bulk1), 5) << "the bulk lane's group is still there";
+  EXPECT_EQ(Value(registry, "herald_stream_length", {{"stream", "events"}, {"lane", "normal"}, {"partition", "1"}}), 0);
 }
 
 TEST_F(PipelineMetricsTest, SamplerThreadSamplesOnTheInjectedClock) {
@@ -288,7 +299,7 @@ TEST_F(PipelineMetricsTest, SamplerThreadSamplesOnTheInjectedClock) {
   options.interval_ms = 5'000;
   options.poll_ms = 5;
   metrics::PipelineSampler sampler(endpoint(), clock, options, pipeline);
-  const Labels events = {{"stream", "events"}, {"partition", "0"}};
+  const Labels events = {{"stream", "events"}, {"lane", "normal"}, {"partition", "0"}};
   AddEntries(keys.Events(), 2);
   sampler.Start();
   EXPECT_TRUE(Eventually([&] { return Value(registry, "herald_stream_length", events) == 2; }))

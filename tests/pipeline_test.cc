@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
+#include "tests/support/stored_messages.h"
 
 namespace herald {
 namespace {
@@ -336,13 +337,9 @@ TEST_F(PipelineTest, UnknownRecipientIsRecordedNotSentNeverDropped) {
 std::multimap<std::string, std::string> Records(redis::RedisClient& client, const std::vector<std::string>& keys,
                                                 const std::string& user) {
   std::multimap<std::string, std::string> records;
-  for (const std::string& key : keys) {
-    if (key.find(":msg:") == std::string::npos) continue;
-    auto fields = client.Execute({"HMGET", key, "recipient", "status", "reason", "rule", "preferences"});
-    if (!fields.ok() || fields->elements[0].str != user) continue;
-    std::string status = fields->elements[1].str;
-    records.emplace(fields->elements[2].str.empty() ? status : absl::StrCat(status, "/", fields->elements[2].str),
-                    fields->elements[3].str + fields->elements[4].str);
+  for (auto& [id, f] : testing::StoredMessagesOf(client, keys, user)) {
+    records.emplace(f["reason"].empty() ? f["status"] : absl::StrCat(f["status"], "/", f["reason"]),
+                    f["rule"] + f["preferences"]);
   }
   return records;
 }

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "core/clock.h"
 #include "core/keys.h"
+#include "feed/feed_store.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "retention/stream_trimmer.h"
@@ -76,6 +77,17 @@ class RetentionTest : public testing::RedisTest {
       for (const auto& entry : reply->elements) ids.push_back(entry.elements[0].str);
     }
     return ids;
+  }
+
+  // Marks every item of `user`'s feed read (writes its watermark keys).
+  void Mark(const std::string& user) {
+    v1::MarkFeedItemsRequest request;
+    request.set_user_id(user);
+    request.set_action(v1::FEED_ACTION_READ);
+    request.set_all(true);
+    auto command = feed::MarkCommand(Keys(0), request, 1);
+    ASSERT_TRUE(command.ok());
+    ASSERT_TRUE(client_->Execute(*command).ok());
   }
 
   std::unique_ptr<redis::RedisClient> client_;
@@ -165,6 +177,27 @@ TEST_F(RetentionTest, StreamWithoutGroupIsNotTrimmed) {
   EXPECT_EQ(Read(stream, "delivery", 10), ids);
 }
 
+TEST_F(RetentionTest, ThePassTrimsTheBulkLanesWithTheirStreams) {
+  // Each lane read and acked in part; a pass trims both lanes up to what
+  // their group consumed, and counts a bulk lane with its stream.
+  for (const std::string& stream : {kKeys.Events(), kKeys.EventsBulk()}) CreateGroup(stream, "batcher");
+  CreateGroup(kKeys.BatchesBulk(), "fanout");
+  auto events = Add(kKeys.Events(), 4);
+  auto events_bulk = Add(kKeys.EventsBulk(), 6);
+  auto batches_bulk = Add(kKeys.BatchesBulk(), 3);
+  Ack(kKeys.Events(), "batcher", Read(kKeys.Events(), "batcher", 1));
+  Ack(kKeys.EventsBulk(), "batcher", Read(kKeys.EventsBulk(), "batcher", 4));
+  Ack(kKeys.BatchesBulk(), "fanout", Read(kKeys.BatchesBulk(), "fanout", 3));
+  auto pass = TrimOnce(*client_, 1, SystemClock::Get().NowMillis(), 1'000'000, nullptr);
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  EXPECT_EQ((*pass)[static_cast<size_t>(StreamKind::kEvents)].trimmed, 1 + 4);
+  EXPECT_EQ((*pass)[static_cast<size_t>(StreamKind::kEvents)].length, 3 + 2);
+  EXPECT_EQ((*pass)[static_cast<size_t>(StreamKind::kBatches)].trimmed, 3);
+  EXPECT_EQ(Left(kKeys.Events()), std::vector<std::string>(events.begin() + 1, events.end()));
+  EXPECT_EQ(Left(kKeys.EventsBulk()), std::vector<std::string>(events_bulk.begin() + 4, events_bulk.end()));
+  EXPECT_TRUE(Left(kKeys.BatchesBulk()).empty());
+}
+
 TEST_F(RetentionTest, MessageLogIsTrimmedByAgeOnly) {
   const int64_t retention_ms = 60'000;
   const int64_t now_ms = 1'800'000'000'000;
@@ -204,6 +237,44 @@ TEST_F(RetentionTest, MessageLogIsTrimmedByAgeOnly) {
   ASSERT_TRUE(pass.ok()) << pass.status();
   EXPECT_TRUE(Left(log).empty());
   EXPECT_EQ(metrics.trimmed[static_cast<size_t>(StreamKind::kMessageLog)]->Value(), 4);
+}
+
+TEST_F(RetentionTest, IdleFeedsAreSweptByAgeAndVanishWhenEmpty) {
+  // Two users of partition 0 whose feeds get nothing new: ana's items are
+  // 10 s and 1 s old, bo's only item 10 s old. Retention: 5 s.
+  const Keys keys(0);
+  auto item = [](const std::string& user, const std::string& id, int64_t at_us) {
+    feed::NewItem item;
+    item.item.set_id(id);
+    item.item.set_workflow("w");
+    item.recipient = user;
+    item.channel = "in_app_feed";
+    item.inserted_at_us = at_us;
+    return item;
+  };
+  const int64_t now_us = 1'800'000'000'000'000;
+  // In time order, as the fan-out inserts (a feed's sequence never goes
+  // back, so an item is kept at least the retention, never less).
+  for (auto& command : {feed::InsertManyCommand(keys, {item("ana", "old", now_us - 10'000'000)}),
+                        feed::InsertManyCommand(keys, {item("bo", "old", now_us - 10'000'000)}),
+                        feed::InsertManyCommand(keys, {item("ana", "new", now_us - 1'000'000)})}) {
+    ASSERT_TRUE(client_->Execute(command).ok());
+  }
+  Mark("bo");  // bo's feed has its watermark keys too
+  std::vector<std::string> cursors;
+  int64_t removed = 0;
+  for (int pass = 0; pass < 10; ++pass) {  // SCAN may need several steps
+    auto swept = SweepFeeds(*client_, 1, now_us - 5'000'000, cursors);
+    ASSERT_TRUE(swept.ok()) << swept.status();
+    removed += *swept;
+  }
+  EXPECT_EQ(removed, 2);
+  auto count = [&](const std::string& user) { return client_->Execute(feed::CountItemsCommand(keys, {user}))->integer; };
+  EXPECT_EQ(count("ana"), 1);
+  EXPECT_EQ(count("bo"), 0);
+  auto left = client_->Execute({"KEYS", absl::StrCat(keys.Prefix(), "feed:bo:*")});
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->elements.empty()) << "an empty feed leaves no key";
 }
 
 TEST_F(RetentionTest, TrimmerThreadPassesOnTheInjectedClockAndStopsPromptly) {

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "runs/event_entry.h"
 #include "services/api/trigger_rate_limiter.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
@@ -87,12 +88,22 @@ steps:
     }
     return keys;
   }
+  // Trigger events in the events streams; an entry holds one or, written
+  // by the group commit, several (runs/event_entry.h).
   static int64_t EventCount() {
     auto client = Connect();
     int64_t count = 0;
     for (int p = 0; p < 4; ++p) {
-      auto length = client->Execute({"XLEN", Keys(p).Events()});
-      if (length.ok()) count += length->integer;
+      for (const std::string& stream : {Keys(p).Events(), Keys(p).EventsBulk()}) {
+        auto entries = client->Execute({"XRANGE", stream, "-", "+"});
+        if (!entries.ok()) continue;
+        for (const redis::Reply& entry : entries->elements) {
+          const redis::Reply& fields = entry.elements[1];
+          std::vector<v1::internal::EventEnvelope> events;
+          const bool batch = fields.elements[0].str == runs::kEventBatchField;
+          if (runs::DecodeEventEntry(fields.elements[1].str, batch, &events).ok()) count += events.size();
+        }
+      }
     }
     return count;
   }

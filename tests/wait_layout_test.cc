@@ -79,10 +79,11 @@ struct Flushed {
   std::vector<int64_t> sequences;
 };
 
-// Every entry of the batches stream, in order.
-std::vector<Flushed> ReadFlushed(redis::RedisClient& client) {
+// Every entry of the batches stream (of the normal lane unless `stream`), in
+// order.
+std::vector<Flushed> ReadFlushed(redis::RedisClient& client, const std::string& stream = kKeys.Batches()) {
   std::vector<Flushed> out;
-  auto reply = client.Execute({"XRANGE", kKeys.Batches(), "-", "+"});
+  auto reply = client.Execute({"XRANGE", stream, "-", "+"});
   EXPECT_TRUE(reply.ok()) << reply.status();
   if (!reply.ok()) return out;
   for (const auto& entry : reply->elements) {
@@ -326,7 +327,7 @@ TEST_F(WaitLayoutTest, WaitsAnOlderHeraldOpenedAreJoinedFlushedAndCancelled) {
                               {"ZADD", kKeys.OlderDue(), std::to_string(kStartMs + 10'000), "old-batch"},
                               {"HSET", kKeys.Run("run-0"), "s0", std::to_string(kStartMs)},
                               {"HSET", kKeys.WaitHeader("old-delay"), "h", first.header_blob, "opened",
-                               std::to_string(kStartMs), "wait", "hex-dk", "k", "d", "n", "1"},
+                               std::to_string(kStartMs), "wait", "hex-dk", "k", "d", "n", "1", "l", "1"},
                               {"HSET", kKeys.WaitActivities("old-delay"), "run-9", older_activity("run-9")},
                               {"ZADD", kKeys.OlderDue(), std::to_string(kStartMs + 5'000), "old-delay"},
                               {"HSET", kKeys.WaitHeader("old-cancellable"), "h", first.header_blob, "opened",
@@ -353,11 +354,14 @@ TEST_F(WaitLayoutTest, WaitsAnOlderHeraldOpenedAreJoinedFlushedAndCancelled) {
   ASSERT_EQ(claimed.flushed.size(), 2u);
   EXPECT_TRUE(claimed.flushed[0].delay) << "due first, and the older header says it is a delay";
   EXPECT_FALSE(claimed.flushed[1].delay);
+  // The older delay was opened in the bulk lane (its 'l'): it flushes there.
+  auto flushed_bulk = ReadFlushed(*client_, kKeys.BatchesBulk());
+  ASSERT_EQ(flushed_bulk.size(), 1u);
+  EXPECT_EQ(flushed_bulk[0].runs, (std::vector<std::string>{"run-9"}));
   auto flushed = ReadFlushed(*client_);
-  ASSERT_EQ(flushed.size(), 2u);
-  EXPECT_EQ(flushed[0].runs, (std::vector<std::string>{"run-9"}));
-  EXPECT_EQ(flushed[1].runs, (std::vector<std::string>{"run-0", "run-1"}));
-  EXPECT_EQ(flushed[1].sequences, (std::vector<int64_t>{1, 2}));
+  ASSERT_EQ(flushed.size(), 1u);
+  EXPECT_EQ(flushed[0].runs, (std::vector<std::string>{"run-0", "run-1"}));
+  EXPECT_EQ(flushed[0].sequences, (std::vector<int64_t>{1, 2}));
   for (const auto& [kind, count] : KeyKinds()) {
     EXPECT_TRUE(kind == "batches" || kind == "run" || kind == "ran" || kind == "cancel")
         << "left behind: " << kind;

@@ -12,6 +12,7 @@
 #include "preferences/preferences.h"
 #include "redis/async_pipeline.h"
 #include "services/api/admin_executor.h"
+#include "services/api/tenant_lanes.h"
 #include "services/api/trigger_planner.h"
 #include "services/api/trigger_rate_limiter.h"
 #include "services/api/unary_call.h"
@@ -28,6 +29,8 @@ struct ServiceOptions {
   // served. Must outlive the service.
   const auth::ApiKeys* api_keys = nullptr;
   TriggerRateLimits rate_limits;
+  // Which tenants' triggers go to the bulk lane (tenant_lanes.h).
+  TenantLaneOptions lanes;
 };
 
 // Thread-safe (everything it holds is).

@@ -13,12 +13,14 @@
 #include "prometheus/registry.h"
 #include "services/api/backend.h"
 #include "services/api/dead_letter_handlers.h"
+#include "services/api/event_writer.h"
 #include "services/api/feed_handlers.h"
 #include "services/api/grpc_metrics.h"
 #include "services/api/message_handlers.h"
 #include "services/api/object_handlers.h"
 #include "services/api/preference_handlers.h"
 #include "services/api/tenant_handlers.h"
+#include "services/api/tenant_lanes.h"
 #include "services/api/trigger_handlers.h"
 #include "services/api/trigger_rate_limiter.h"
 #include "services/api/user_handlers.h"
@@ -105,6 +107,8 @@ class HeraldService final : public internal::RawHeraldService {
   Backend backend_;
   GrpcServerMetrics metrics_;
   TriggerRateLimiter rate_limiter_;
+  TenantLanes lanes_;
+  EventWriter event_writer_;
   TriggerHandlers triggers_;
   WorkflowHandlers workflows_;
   UserHandlers users_;

@@ -14,7 +14,7 @@ void MessageHandlers::GetMessage(const v1::GetMessageRequest& request, v1::Messa
   if (valid.ok()) valid = users::ValidateId(request.message_id(), "message_id");
   if (!valid.ok()) return std::move(finish)(valid);
   Keys keys(PartitionOf(request.user_id(), backend_.partitions()));
-  backend_.Run({messages::GetMessageCommand(keys, request.message_id())},
+  backend_.Run({messages::GetMessageCommand(keys, request.user_id(), request.message_id())},
                [&request, response](const Backend::Results& results) {
                  auto message = messages::MessageFromReply(request.user_id(), request.message_id(), *results[0]);
                  if (message.ok()) *response = std::move(*message);

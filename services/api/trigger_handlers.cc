@@ -1,6 +1,8 @@
 #include "services/api/trigger_handlers.h"
 
+#include <atomic>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,32 +21,89 @@ using WrittenCallback = absl::AnyInvocable<void(PendingTriggers) &&>;
 // Finishes a call from its written triggers.
 using Answer = absl::AnyInvocable<void(PendingTriggers, Finish) &&>;
 
-// Second step: every partition write of the triggers still OK, in one round trip.
-void WritePartitions(redis::AsyncPipeline& redis, PendingTriggers pending, WrittenCallback done) {
-  std::vector<redis::Command> commands;
-  std::vector<std::pair<size_t, size_t>> ranges;  // per trigger: [first command, count)
-  for (PendingTrigger& trigger : pending) {
-    ranges.emplace_back(commands.size(), trigger.status.ok() ? trigger.planned.commands.size() : 0);
-    if (!trigger.status.ok()) continue;
-    for (redis::Command& command : trigger.planned.commands) commands.push_back(std::move(command));
-  }
-  if (commands.empty()) return std::move(done)(std::move(pending));
-  redis.Submit(std::move(commands), [pending = std::move(pending), ranges = std::move(ranges),
-                                     done = std::move(done)](redis::AsyncPipeline::Results results) mutable {
+// The partition writes of a call in flight: plain event writes through the
+// group commit, script calls in a round trip of their own.
+struct PartitionWrites {
+  PendingTriggers pending;
+  WrittenCallback done;
+  // The trigger of each plain event, and each event's status once written.
+  std::vector<size_t> event_trigger;
+  std::vector<absl::Status> event_statuses;
+  // Per trigger: [first script command, count), and the scripts' replies.
+  std::vector<std::pair<size_t, size_t>> script_ranges;
+  redis::AsyncPipeline::Results script_results;
+  // The writes still out (plain events, scripts); the last to return
+  // answers.
+  std::atomic<int> outstanding{0};
+
+  static void Returned(std::shared_ptr<PartitionWrites> writes) {
+    if (writes->outstanding.fetch_sub(1) != 1) return;
+    PendingTriggers& pending = writes->pending;
     for (size_t i = 0; i < pending.size(); ++i) {
-      auto [first, count] = ranges[i];
-      if (count == 0) continue;
-      pending[i].status = ApplyTriggerReplies(results, first, count, pending[i].response);
+      auto [first, count] = writes->script_ranges[i];
+      if (count > 0) pending[i].status = ApplyTriggerReplies(writes->script_results, first, count, pending[i].response);
     }
-    std::move(done)(std::move(pending));
-  });
+    for (size_t e = 0; e < writes->event_trigger.size(); ++e) {
+      PendingTrigger& trigger = pending[writes->event_trigger[e]];
+      // A plain write is always a fresh one.
+      trigger.response->set_duplicate(false);
+      if (trigger.status.ok()) trigger.status = writes->event_statuses[e];
+    }
+    std::move(writes->done)(std::move(pending));
+  }
+};
+
+// Second step: every partition write of the triggers still OK. Plain event
+// writes (XADD of one event) go through the group commit, so they share an
+// entry per stream with each other and with concurrent calls' (`events`);
+// the script calls (inline users, object fan-outs, idempotency keys) go in
+// one round trip. `done` runs once both returned.
+void WritePartitions(EventWriter& events, redis::AsyncPipeline& redis, PendingTriggers pending,
+                     WrittenCallback done) {
+  auto writes = std::make_shared<PartitionWrites>();
+  std::vector<StreamEvent> plain;
+  std::vector<redis::Command> scripts;
+  writes->script_ranges.reserve(pending.size());
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const size_t first = scripts.size();
+    if (pending[i].status.ok()) {
+      for (redis::Command& command : pending[i].planned.commands) {
+        StreamEvent event;
+        if (TakePlainEventWrite(command, &event)) {
+          plain.push_back(std::move(event));
+          writes->event_trigger.push_back(i);
+        } else {
+          scripts.push_back(std::move(command));
+        }
+      }
+    }
+    writes->script_ranges.emplace_back(first, scripts.size() - first);
+  }
+  if (plain.empty() && scripts.empty()) return std::move(done)(std::move(pending));
+  writes->pending = std::move(pending);
+  writes->done = std::move(done);
+  // Set before either write starts: either may return first.
+  writes->outstanding = (plain.empty() ? 0 : 1) + (scripts.empty() ? 0 : 1);
+  if (!plain.empty()) {
+    events.Write(std::move(plain), [writes](std::vector<absl::Status> statuses) mutable {
+      writes->event_statuses = std::move(statuses);
+      PartitionWrites::Returned(std::move(writes));
+    });
+  }
+  if (!scripts.empty()) {
+    redis.Submit(std::move(scripts), [writes](redis::AsyncPipeline::Results results) mutable {
+      writes->script_results = std::move(results);
+      PartitionWrites::Returned(std::move(writes));
+    });
+  }
 }
 
 // Writes the triggers: first the idempotency records of those that have a
 // key (one round trip; a key reused with a different request fails only
 // that trigger), then every partition write. `done` gets each trigger's
 // status.
-void WriteTriggers(redis::AsyncPipeline& redis, PendingTriggers pending, WrittenCallback done) {
+void WriteTriggers(EventWriter& events, redis::AsyncPipeline& redis, PendingTriggers pending,
+                   WrittenCallback done) {
   std::vector<redis::Command> claims;
   std::vector<size_t> claimed_by;
   for (size_t i = 0; i < pending.size(); ++i) {
@@ -52,31 +111,31 @@ void WriteTriggers(redis::AsyncPipeline& redis, PendingTriggers pending, Written
     claims.push_back(std::move(*pending[i].planned.idempotency_claim));
     claimed_by.push_back(i);
   }
-  if (claims.empty()) return WritePartitions(redis, std::move(pending), std::move(done));
-  redis.Submit(std::move(claims), [&redis, pending = std::move(pending), claimed_by = std::move(claimed_by),
+  if (claims.empty()) return WritePartitions(events, redis, std::move(pending), std::move(done));
+  redis.Submit(std::move(claims), [&events, &redis, pending = std::move(pending), claimed_by = std::move(claimed_by),
                                    done = std::move(done)](redis::AsyncPipeline::Results results) mutable {
     for (size_t c = 0; c < claimed_by.size(); ++c) {
       if (!results[c].ok()) pending[claimed_by[c]].status = results[c].status();
     }
-    WritePartitions(redis, std::move(pending), std::move(done));
+    WritePartitions(events, redis, std::move(pending), std::move(done));
   });
 }
 
 // Writes the triggers once the rate limits admit the valid ones (one token
 // each, `tenants` in the order of `pending`); a refusal finishes the whole
 // call with it and nothing is written.
-void AdmitAndWrite(const TriggerRateLimiter& limiter, redis::AsyncPipeline& redis, const Caller& caller,
-                   const std::vector<absl::string_view>& tenants, PendingTriggers pending, Finish finish,
-                   Answer answer) {
+void AdmitAndWrite(const TriggerRateLimiter& limiter, EventWriter& events, redis::AsyncPipeline& redis,
+                   const Caller& caller, const std::vector<absl::string_view>& tenants, PendingTriggers pending,
+                   Finish finish, Answer answer) {
   std::vector<absl::string_view> admitting;
   for (size_t i = 0; i < pending.size(); ++i) {
     if (pending[i].status.ok()) admitting.push_back(tenants[i]);
   }
   limiter.Admit(caller.api_key_hash, admitting,
-                [&redis, pending = std::move(pending), finish = std::move(finish),
+                [&events, &redis, pending = std::move(pending), finish = std::move(finish),
                  answer = std::move(answer)](absl::Status admitted) mutable {
                   if (!admitted.ok()) return std::move(finish)(admitted);
-                  WriteTriggers(redis, std::move(pending),
+                  WriteTriggers(events, redis, std::move(pending),
                                 [finish = std::move(finish), answer = std::move(answer)](PendingTriggers written) mutable {
                                   std::move(answer)(std::move(written), std::move(finish));
                                 });
@@ -87,14 +146,15 @@ void AdmitAndWrite(const TriggerRateLimiter& limiter, redis::AsyncPipeline& redi
 
 void TriggerHandlers::Trigger(const Caller& caller, const v1::TriggerRequest& request, v1::TriggerResponse* response,
                               Finish finish) const {
-  auto planned = PlanTrigger(request, backend_.workflows(), backend_.options().limits, backend_.partitions(),
-                             backend_.clock().NowMicros());
+  const int64_t now_us = backend_.clock().NowMicros();
+  auto planned = PlanTrigger(request, backend_.workflows(), backend_.options().limits, backend_.partitions(), now_us,
+                             "", lanes_.Choose(request.tenant(), request.recipients_size(), now_us));
   if (!planned.ok()) return std::move(finish)(planned.status());
   *response = std::move(planned->response);
   PendingTriggers pending(1);
   pending[0].planned = std::move(*planned);
   pending[0].response = response;
-  AdmitAndWrite(limiter_, backend_.redis(), caller, {request.tenant()}, std::move(pending), std::move(finish),
+  AdmitAndWrite(limiter_, events_, backend_.redis(), caller, {request.tenant()}, std::move(pending), std::move(finish),
                 [](PendingTriggers written, Finish finish) { std::move(finish)(written[0].status); });
 }
 
@@ -115,8 +175,10 @@ void TriggerHandlers::TriggerBatch(const Caller& caller, const v1::TriggerBatchR
   for (const v1::TriggerRequest& trigger : request.triggers()) tenants.push_back(trigger.tenant());
   for (int i = 0; i < request.triggers_size(); ++i) {
     v1::TriggerResult* result = response->add_results();
-    auto planned = PlanTrigger(request.triggers(i), backend_.workflows(), backend_.options().limits,
-                               backend_.partitions(), now_us, absl::StrCat("triggers[", i, "]."));
+    const v1::TriggerRequest& trigger = request.triggers(i);
+    auto planned = PlanTrigger(trigger, backend_.workflows(), backend_.options().limits, backend_.partitions(), now_us,
+                               absl::StrCat("triggers[", i, "]."),
+                               lanes_.Choose(trigger.tenant(), trigger.recipients_size(), now_us));
     if (!planned.ok()) {
       pending[i].status = planned.status();
       continue;
@@ -125,7 +187,7 @@ void TriggerHandlers::TriggerBatch(const Caller& caller, const v1::TriggerBatchR
     pending[i].planned = std::move(*planned);
     pending[i].response = result->mutable_response();
   }
-  AdmitAndWrite(limiter_, backend_.redis(), caller, tenants, std::move(pending), std::move(finish),
+  AdmitAndWrite(limiter_, events_, backend_.redis(), caller, tenants, std::move(pending), std::move(finish),
                 [response](PendingTriggers written, Finish finish) {
                   for (size_t i = 0; i < written.size(); ++i) {
                     if (written[i].status.ok()) continue;

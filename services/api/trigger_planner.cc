@@ -39,7 +39,7 @@ struct PartitionPlan {
 
 absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, const workflow::Registry& workflows,
                                            const TriggerLimits& limits, int partitions, int64_t now_us,
-                                           const std::string& field_prefix) {
+                                           const std::string& field_prefix, Lane lane) {
   auto field = [&](absl::string_view name) { return absl::StrCat(field_prefix, name); };
   if (request.workflow().empty()) return absl::InvalidArgumentError(field("workflow: is required"));
   if (workflows.Find(request.workflow()) == nullptr) {
@@ -60,9 +60,13 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
                                                    " bytes, more than the ", limits.max_data_bytes, " allowed"));
   }
   if (!request.data_json().empty()) {
-    nlohmann::json data = nlohmann::json::parse(request.data_json(), nullptr, /*allow_exceptions=*/false);
-    if (data.is_discarded()) return absl::InvalidArgumentError(field("data_json: is not valid JSON"));
-    if (!data.is_object()) return absl::InvalidArgumentError(field("data_json: must be a JSON object"));
+    // Checked without building it: the batcher parses it when it runs the
+    // workflow. Valid JSON starting with '{' is an object.
+    const std::string& data = request.data_json();
+    if (!nlohmann::json::accept(data)) return absl::InvalidArgumentError(field("data_json: is not valid JSON"));
+    if (data[data.find_first_not_of(" \t\n\r")] != '{') {
+      return absl::InvalidArgumentError(field("data_json: must be a JSON object"));
+    }
   }
   absl::Status status = CheckLength(request.tenant(), limits.max_key_bytes, field("tenant"));
   if (status.ok()) status = CheckLength(request.cancellation_key(), limits.max_key_bytes, field("cancellation_key"));
@@ -95,6 +99,7 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
       job.set_fanout_id(fanout_id);
       job.set_object(*ref);
       job.set_nonce(nonce);
+      job.set_bulk(lane == Lane::kBulk);
       object_jobs.emplace_back(partition, std::move(job));
       auto* started = planned.response.add_fanouts();
       *started->mutable_object() = recipient.object();
@@ -114,7 +119,7 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
     // An inline user is identified wherever it appears, also when the id
     // was named before: the trigger defined them either way.
     if (recipient.has_user()) {
-      plan.user_keys.push_back(Keys(partition).User(id));
+      plan.user_keys.push_back(KeysOf(partition).User(id));
       users::AppendUserArgs(recipient.user(), &plan.user_args);
     }
     if (!seen.insert(id).second) continue;  // the same recipient twice is one run
@@ -137,32 +142,33 @@ absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, co
   for (auto& [partition, job] : object_jobs) {
     *job.mutable_event() = shared_event;
     PartitionPlan& plan = by_partition[partition];
-    plan.fanout_keys.push_back(Keys(partition).Fanout(job.fanout_id()));
+    plan.fanout_keys.push_back(KeysOf(partition).Fanout(job.fanout_id()));
     plan.fanout_args.push_back(job.SerializeAsString());
     plan.fanout_args.push_back(job.object());
     plan.fanout_args.push_back(request.workflow());
   }
   const std::string fingerprint = idempotent ? DeterministicId({request.SerializeAsString()}) : "";
   if (idempotent) {
-    Keys record(PartitionOf(nonce, partitions));
+    const Keys& record = KeysOf(PartitionOf(nonce, partitions));
     planned.idempotency_claim =
         kClaimIdempotency.Call({record.Idempotency(request.workflow(), request.idempotency_key())},
                                {fingerprint, std::to_string(limits.idempotency_ttl_seconds)});
   }
   for (auto& [partition, plan] : by_partition) {
-    Keys keys(partition);
+    const Keys& keys = KeysOf(partition);
+    const std::string& events = keys.Events(lane);  // the trigger's lane: its one choice of stream
     const bool has_targets = plan.event.targets_size() > 0;
     auto targets = std::move(*plan.event.mutable_targets());
     plan.event = shared_event;
     *plan.event.mutable_targets() = std::move(targets);
     if (!idempotent && plan.user_keys.empty() && plan.fanout_keys.empty()) {
       // Nothing to check or identify: a plain XADD is the whole write.
-      planned.commands.push_back({"XADD", keys.Events(), "*", "e", plan.event.SerializeAsString()});
+      planned.commands.push_back({"XADD", events, "*", "e", plan.event.SerializeAsString()});
       continue;
     }
     std::vector<std::string> script_keys = {
-        keys.Events(), keys.Expansions(),
-        idempotent ? keys.IdempotencyWritten(request.workflow(), request.idempotency_key()) : keys.Events()};
+        events, keys.Expansions(),
+        idempotent ? keys.IdempotencyWritten(request.workflow(), request.idempotency_key()) : events};
     script_keys.insert(script_keys.end(), plan.user_keys.begin(), plan.user_keys.end());
     script_keys.insert(script_keys.end(), plan.fanout_keys.begin(), plan.fanout_keys.end());
     std::vector<std::string> args = {std::to_string(now_us / 1000), has_targets ? plan.event.SerializeAsString() : "",

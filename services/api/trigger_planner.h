@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/keys.h"
 #include "herald/v1/herald.pb.h"
 #include "redis/client.h"
 #include "workflow/registry.h"
@@ -36,10 +37,12 @@ struct PlannedTrigger {
 };
 
 // INVALID_ARGUMENT naming the field (prefixed with `field_prefix`, e.g.
-// "triggers[3]."), before anything is written.
+// "triggers[3]."), before anything is written. Every event of the trigger
+// (and of its object fan-outs' pages) goes to `lane`'s events streams
+// (tenant_lanes.h chooses it).
 absl::StatusOr<PlannedTrigger> PlanTrigger(const v1::TriggerRequest& request, const workflow::Registry& workflows,
                                            const TriggerLimits& limits, int partitions, int64_t now_us,
-                                           const std::string& field_prefix = "");
+                                           const std::string& field_prefix = "", Lane lane = Lane::kNormal);
 
 // Combines the per-partition replies into the response's `duplicate` flag;
 // the first failed write's status otherwise (the caller may retry with the

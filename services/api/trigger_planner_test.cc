@@ -607,10 +607,47 @@ TEST_F(PlanCancelTest, OneCommandPerPartitionTouchedOrEveryPartition) {
     partitions.insert(partition);
     ScriptCall call = ParseEvalsha(command);
     const size_t listed = partition == spread.partitions[0] ? 2 : 1;
-    EXPECT_EQ(call.keys.size(), 3 + listed);  // due, "*" index, recipients set, one index each
+    // timer, older timer, inline waits, delays, "*" index, recipients set, one index each
+    EXPECT_EQ(call.keys.size(), 6 + listed);
     EXPECT_EQ(call.args.back(), "listed");
   }
   EXPECT_EQ(partitions, (std::set<int>{spread.partitions[0], spread.partitions[1]}));
+}
+
+}  // namespace
+}  // namespace herald::api
+
+namespace herald::api {
+namespace {
+
+TEST_F(TriggerPlannerTest, TheLaneChoosesEveryEventStreamAndTheFanoutPages) {
+  Spread spread = SpreadIds(2);
+  v1::TriggerRequest request = Request({spread.distinct[0], spread.distinct[1]});
+  v1::InlineUser* user = request.add_recipients()->mutable_user();  // a script in its partition
+  user->set_id(spread.same_as_first);
+  v1::ObjectRef* object = request.add_recipients()->mutable_object();
+  object->set_collection("projects");
+  object->set_id("p1");
+  for (Lane lane : {Lane::kNormal, Lane::kBulk}) {
+    auto planned = PlanTrigger(request, *workflows_, limits_, kPartitions, kNowUs, "", lane);
+    ASSERT_TRUE(planned.ok()) << planned.status();
+    int jobs = 0;
+    for (const redis::Command& command : planned->commands) {
+      const Keys keys(PartitionOfCommand(command));
+      if (command[0] == "XADD") {
+        EXPECT_EQ(command[1], keys.Events(lane));
+        continue;
+      }
+      ScriptCall call = ParseEvalsha(command);
+      EXPECT_EQ(call.keys[0], keys.Events(lane)) << LaneName(lane);
+      if (call.keys.back() != keys.Fanout(planned->response.fanouts(0).fanout_id())) continue;
+      v1::internal::ObjectFanoutJob job;
+      ASSERT_TRUE(job.ParseFromString(call.args[call.args.size() - 3]));
+      EXPECT_EQ(job.bulk(), lane == Lane::kBulk) << "the pages follow the trigger's lane";
+      ++jobs;
+    }
+    EXPECT_EQ(jobs, 1);
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "services/api/user_admin.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/ids.h"
 #include "core/keys.h"
 #include "messages/user_messages.h"
@@ -152,7 +153,8 @@ absl::StatusOr<v1::User> MergeUsers(redis::RedisClient& client, const std::strin
     auto messages = messages::ParseTakeChunkReply(*taken);
     if (!messages.ok()) return messages.status();
     if (messages->empty()) break;
-    auto adopted = client.Execute(messages::AdoptCommand(into, user_id, *messages));
+    // Adopted feed items are inserted now (their sequence is their insert time).
+    auto adopted = client.Execute(messages::AdoptCommand(into, user_id, *messages, absl::GetCurrentTimeNanos() / 1000));
     if (!adopted.ok()) return adopted.status();
     auto released = client.Execute(messages::ReleaseCommand(from, from_user_id, *messages));
     if (!released.ok()) return released.status();

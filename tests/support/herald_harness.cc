@@ -125,7 +125,9 @@ bool HeraldHarness::WaitForIdle(absl::Duration timeout) {
     for (int p = 0; p < options_.partitions; ++p) {
       Keys keys(p);
       commands.push_back({"XLEN", keys.Events()});
+      commands.push_back({"XLEN", keys.EventsBulk()});
       commands.push_back({"XLEN", keys.Batches()});
+      commands.push_back({"XLEN", keys.BatchesBulk()});
       commands.push_back({"XLEN", keys.Expansions()});
       commands.push_back({"ZCOUNT", keys.Due(), "-inf", std::to_string(clock_.NowMillis())});
     }

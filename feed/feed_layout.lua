@@ -1,0 +1,229 @@
+-- The in-app feed's layout in Redis, shared by every script that reads or
+-- changes a feed (feed/*.lua, and messages/ scripts that treat feed items
+-- as messages). Needs core/keys.lua included before it.
+--
+-- Per user (the "whole" scope) and, for items of a tenant, again per
+-- (tenant, user) (the tenant scope), keys named by feed_set_key /
+-- tenant_feed_set_key:
+--   items    HASH id -> record (whole scope only): written once, see below
+--   index    ZSET id -> seq, every item (active and archived)
+--   archived ZSET id -> seq, the archived ones
+--   seen_x / unseen_x, read_x / unread_x   ZSETs id -> seq: exceptions to
+--            the watermarks (below)
+--   state    HASH id -> "seen_ms\nread_ms\ninteracted_ms\narchived_ms"
+--            (whole scope only; written by marks, absent for untouched items)
+--   meta     HASH sw/sa, rw/ra: the seen and read watermarks (seq) and when
+--            they were set (ms) (whole scope only)
+--   tenants  SET of the tenants the user has items in (whole scope only)
+--
+-- Watermarks instead of per-item sets: an insert writes the record and one
+-- index entry, nothing per state. Mark-all raises a watermark (O(1)). An
+-- active item with seq <= sw is seen unless it is in unseen_x; above sw it
+-- is unseen unless it is in seen_x. seen_x also holds the archived items
+-- above sw and unseen_x never holds an archived item, so
+--   unseen count = ZCOUNT(index, (sw, +inf)) - ZCARD(seen_x) + ZCARD(unseen_x)
+-- is exact, O(log n), and the same formula holds per tenant scope (its sets
+-- mirror the whole scope's for its items; the watermarks are the user's).
+-- Read works the same way with rw, read_x, unread_x. An archived item keeps
+-- its own state in `state` (materialised when it was archived).
+--
+-- Record: "seq\nlag\ntenant\nworkflow\nworkflow_run_id\nchannel\n
+-- accepted_at_us\npreferences\n" then the serialized FeedItem (without what
+-- the header says). seq is the insert time in microseconds made unique and
+-- increasing per partition; lag is seq minus the insert time the fan-out
+-- gave (0 but when inserts share a microsecond), so inserted_at_us is exact.
+
+local FEED_STATES = {'seen', 'read'}
+
+local function scope_key(partition, user, tenant, name)
+  if tenant and tenant ~= '' then return tenant_feed_set_key(partition, tenant, user, name) end
+  return feed_set_key(partition, user, name)
+end
+
+-- Runs fn(key) for the key `name` of the whole scope and, when the item
+-- belongs to a tenant, of its tenant scope.
+local function both_scopes(partition, user, tenant, name, fn)
+  fn(feed_set_key(partition, user, name))
+  if tenant and tenant ~= '' then fn(tenant_feed_set_key(partition, tenant, user, name)) end
+end
+
+local function parse_record(record)
+  local seq, lag, tenant, workflow, run, channel, accepted, prefs, rest =
+    string.match(record, '^(%d+)\n(%d+)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n()')
+  if not seq then return nil end
+  return {seq = tonumber(seq), seq_text = seq, inserted = string.format('%d', tonumber(seq) - tonumber(lag)),
+          tenant = tenant, workflow = workflow, run = run, channel = channel,
+          accepted = accepted, preferences = prefs, body = string.sub(record, rest)}
+end
+
+-- {seen, read, interacted, archived} ms strings ('' when not set).
+local function parse_state(text)
+  if not text then return {'', '', '', ''} end
+  local s, r, i, a = string.match(text, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)$')
+  return {s or '', r or '', i or '', a or ''}
+end
+
+local function format_state(state) return table.concat(state, '\n') end
+
+local function watermarks(partition, user)
+  local m = redis.call('HMGET', feed_set_key(partition, user, 'meta'), 'sw', 'sa', 'rw', 'ra')
+  -- Numbers compare; the texts go into commands (a Lua number would be
+  -- formatted with 14 digits, and sequences have 16).
+  return {seen = tonumber(m[1]) or 0, seen_text = m[1] or '0', seen_at = m[2] or '',
+          read = tonumber(m[3]) or 0, read_text = m[3] or '0', read_at = m[4] or ''}
+end
+
+local function is_member(key, id) return redis.call('ZSCORE', key, id) ~= false end
+
+-- Whether the active item (seq, id) is seen / read in the user's feed.
+local function effective(partition, user, marks, which, seq, id)
+  if seq > marks[which] then return is_member(feed_set_key(partition, user, which .. '_x'), id) end
+  return not is_member(feed_set_key(partition, user, 'un' .. which .. '_x'), id)
+end
+
+-- Counts of a scope: {unseen, unread, active}.
+local function scope_counts(partition, user, tenant, marks)
+  local key = function(name) return scope_key(partition, user, tenant, name) end
+  local function count(which)
+    return redis.call('ZCOUNT', key('index'), '(' .. marks[which .. '_text'], '+inf') - redis.call('ZCARD', key(which .. '_x')) +
+           redis.call('ZCARD', key('un' .. which .. '_x'))
+  end
+  return {count('seen'), count('read'), redis.call('ZCARD', key('index')) - redis.call('ZCARD', key('archived'))}
+end
+
+-- Sets the active item's `which` state to `value` in the count sets of
+-- both its scopes.
+local function set_active_state(partition, user, tenant, marks, which, seq, id, value)
+  local score = string.format('%d', seq)
+  if seq > marks[which] then
+    both_scopes(partition, user, tenant, which .. '_x', function(k)
+      if value then redis.call('ZADD', k, score, id) else redis.call('ZREM', k, id) end
+    end)
+  else
+    both_scopes(partition, user, tenant, 'un' .. which .. '_x', function(k)
+      if value then redis.call('ZREM', k, id) else redis.call('ZADD', k, score, id) end
+    end)
+  end
+end
+
+-- An archived item leaves the counts: above the watermark it sits in the
+-- exception set (not counted), below it must not be in un*_x.
+local function leave_counts(partition, user, tenant, marks, seq, id)
+  for _, which in ipairs(FEED_STATES) do set_active_state(partition, user, tenant, marks, which, seq, id, true) end
+end
+
+-- The item's state as the user sees it: {seen, read, interacted, archived}
+-- ms strings. `archived` says whether it is in the archived set.
+local function item_state(partition, user, marks, record, id, archived)
+  local state = parse_state(redis.call('HGET', feed_set_key(partition, user, 'state'), id))
+  if archived then return state end
+  state[4] = ''
+  for n, which in ipairs(FEED_STATES) do
+    if effective(partition, user, marks, which, record.seq, id) then
+      if state[n] == '' then state[n] = marks[which .. '_at'] end
+      if state[n] == '' then state[n] = '0' end
+    else
+      state[n] = ''
+    end
+  end
+  return state
+end
+
+-- Removes items (ids) of a user's feed entirely: record, state, every set
+-- of both scopes.
+local function remove_items(partition, user, ids)
+  local items = feed_set_key(partition, user, 'items')
+  for _, id in ipairs(ids) do
+    local record = parse_record(redis.call('HGET', items, id) or '')
+    local tenant = record and record.tenant or ''
+    for _, name in ipairs({'index', 'archived', 'seen_x', 'unseen_x', 'read_x', 'unread_x'}) do
+      both_scopes(partition, user, tenant, name, function(k) redis.call('ZREM', k, id) end)
+    end
+    redis.call('HDEL', items, id)
+    redis.call('HDEL', feed_set_key(partition, user, 'state'), id)
+  end
+end
+
+-- The item as the fields of a message hash (messages/ reads feed items
+-- through this, so a feed item answers like any other message), or nil.
+local function feed_item_fields(partition, user, id)
+  local record = parse_record(redis.call('HGET', feed_set_key(partition, user, 'items'), id) or '')
+  if not record then return nil end
+  local archived = is_member(feed_set_key(partition, user, 'archived'), id)
+  local state = item_state(partition, user, watermarks(partition, user), record, id, archived)
+  local f = {'recipient', user, 'item', record.body, 'channel', record.channel ~= '' and record.channel or 'in_app_feed',
+             'status', 'delivered', 'seq', record.seq_text, 'accepted_at_us', record.accepted,
+             'inserted_at_us', record.inserted, 'workflow', record.workflow, 'channel_type', 'in_app_feed',
+             'workflow_run_id', record.run}
+  if record.preferences ~= '' then f[#f + 1] = 'preferences'; f[#f + 1] = record.preferences end
+  if record.tenant ~= '' then f[#f + 1] = 'tenant'; f[#f + 1] = record.tenant end
+  for n, name in ipairs({'seen_at', 'read_at', 'interacted_at', 'archived_at'}) do
+    if state[n] ~= '' then f[#f + 1] = name; f[#f + 1] = state[n] end
+  end
+  return f
+end
+
+-- Writes a new item unless its id is in the user's feed already: the record
+-- and its index entries (both scopes). `tail` is the record after its lag
+-- line. Returns whether it was written.
+local function insert_item(partition, user, id, seq_text, lag, tenant, tail)
+  local record = seq_text .. '\n' .. string.format('%d', lag) .. '\n' .. tail
+  if redis.call('HSETNX', feed_set_key(partition, user, 'items'), id, record) == 0 then return false end
+  redis.call('ZADD', feed_set_key(partition, user, 'index'), seq_text, id)
+  if tenant ~= '' then
+    redis.call('ZADD', tenant_feed_set_key(partition, tenant, user, 'index'), seq_text, id)
+    redis.call('SADD', feed_set_key(partition, user, 'tenants'), tenant)
+  end
+  return true
+end
+
+-- Sequence numbers: the insert time in microseconds, made unique and
+-- increasing per partition (the last one is kept in `seq_key`).
+local function sequence_from(seq_key, now_us)
+  return math.max(tonumber(now_us), (tonumber(redis.call('GET', seq_key)) or 0) + 1) - 1
+end
+local function seq_text_of(seq) return string.format('%d', seq) end
+
+-- Keeps the user's feed to its newest `max_items` items, none inserted
+-- before `cutoff_us` (the message retention; a feed that gets no new item
+-- is swept by retention/).
+local function trim_feed(partition, user, max_items, cutoff_us)
+  local index = feed_set_key(partition, user, 'index')
+  local total = redis.call('ZCARD', index)
+  if total > max_items then
+    remove_items(partition, user, redis.call('ZRANGE', index, 0, total - max_items - 1))
+  end
+  local expired = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. cutoff_us, 'LIMIT', 0, 100)
+  if #expired > 0 then remove_items(partition, user, expired) end
+end
+
+-- Ids of a scope that pass `filter` ('' every active item, 'unseen',
+-- 'unread', 'read', 'archived'), newest first, below seq `after` ('' = from
+-- the newest), at most `count`.
+local function scope_ids(partition, user, tenant, marks, filter, after, count)
+  local source = scope_key(partition, user, tenant, filter == 'archived' and 'archived' or 'index')
+  local archived = scope_key(partition, user, tenant, 'archived')
+  local max = '+inf'
+  if after ~= '' then max = '(' .. after end
+  local out = {}
+  while #out < count do
+    local chunk = redis.call('ZREVRANGEBYSCORE', source, max, '-inf', 'WITHSCORES', 'LIMIT', 0, 100)
+    if #chunk == 0 then break end
+    for i = 1, #chunk, 2 do
+      local id, seq = chunk[i], tonumber(chunk[i + 1])
+      max = '(' .. chunk[i + 1]
+      local keep = true
+      if filter ~= 'archived' then
+        keep = not is_member(archived, id)
+        if keep and filter == 'unseen' then keep = not effective(partition, user, marks, 'seen', seq, id)
+        elseif keep and filter == 'unread' then keep = not effective(partition, user, marks, 'read', seq, id)
+        elseif keep and filter == 'read' then keep = effective(partition, user, marks, 'read', seq, id) end
+      end
+      if keep then
+        out[#out + 1] = id
+        if #out >= count then break end
+      end
+    end
+  end
+  return out
+end

@@ -1,0 +1,23 @@
+#!lua flags=no-writes
+-- A message's fields: its hash, or for an in-app message (which lives in
+-- its user's feed, feed/feed_layout.lua) the same fields read from there.
+--
+-- KEYS: [1] the message hash. ARGV: [1] the recipient ('' = unknown: the
+-- hash only), [2] message id, [3] '1' to answer only the state fields.
+-- Reply: HGETALL-style fields (empty when there is no such message), or
+-- with ARGV[3] = '1': {status, seen_at, read_at, interacted_at,
+-- link_clicked_at, archived_at} (nil where unset).
+--!include core/keys.lua
+--!include feed/feed_layout.lua
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 and ARGV[1] ~= '' then
+  fields = feed_item_fields(partition_of(KEYS[1]), ARGV[1], ARGV[2]) or {}
+end
+if ARGV[3] ~= '1' then return fields end
+local by_name = {}
+for i = 1, #fields, 2 do by_name[fields[i]] = fields[i + 1] end
+local out = {}
+for i, name in ipairs({'status', 'seen_at', 'read_at', 'interacted_at', 'link_clicked_at', 'archived_at'}) do
+  out[i] = by_name[name] or false
+end
+return out
