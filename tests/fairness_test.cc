@@ -23,6 +23,7 @@
 #include "tests/support/eventually.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
+#include "tests/support/wait_appends.h"
 
 namespace herald {
 namespace {
@@ -190,27 +191,9 @@ TEST_F(FairnessTest, ReclaimAfterACrashedConsumerWorksInEachLane) {
 // --- Waits keep their lane through the claim ---------------------------------
 
 runs::WaitAppend Append(const std::string& wait_key, const std::string& run_id, int64_t now_ms, Lane lane) {
-  v1::internal::BatchEnvelope header;
-  header.set_workflow("w");
-  header.set_resume_step(1);
-  auto* target = header.add_targets();
-  target->set_recipient("r");
-  target->set_batch_id(absl::StrCat("batch-of-", run_id));
-  v1::internal::Activity activity;
-  activity.set_run_id(run_id);
-  runs::WaitAppend append;
-  append.wait_key = wait_key;
-  append.batch_id = target->batch_id();
-  append.header_blob = header.SerializeAsString();
-  append.run_id = run_id;
-  append.activity_blob = activity.SerializeAsString();
-  append.accepted_at_ms = now_ms;
-  append.now_ms = now_ms;
-  append.window_ms = 1000;
-  append.max_window_ms = 1000;
-  append.recipient = "r";
-  append.lane = lane;
-  return append;
+  testing::TestAppendOptions options;
+  options.lane = lane;
+  return testing::MakeTestAppend(wait_key, run_id, now_ms, options);
 }
 
 // The run ids of each entry of `stream`.

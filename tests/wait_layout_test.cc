@@ -14,6 +14,7 @@
 #include "herald/v1/pipeline.pb.h"
 #include "runs/wait_store.h"
 #include "tests/support/redis_fixture.h"
+#include "tests/support/wait_appends.h"
 
 namespace herald::runs {
 namespace {
@@ -22,55 +23,22 @@ const Keys kKeys(0);
 constexpr int64_t kStartMs = 1'800'000'000'000;
 constexpr int64_t kRunTtlSeconds = 3600;
 
-struct AppendOptions {
-  int64_t window_ms = 10'000;
-  int64_t max_window_ms = 10'000;
-  bool sliding = false;
-  bool delay = false;
-  int max_activities = 0;
-  bool leading = false;
-  std::string cancellation_key;
+// This file's appends: a digest for rita, 10-second windows.
+struct AppendOptions : herald::testing::TestAppendOptions {
+  AppendOptions() {
+    workflow = "digest";
+    recipient = "rita";
+    actor = "ana";
+    data_json = R"({"post_id": "p1"})";
+    window_ms = 10'000;
+    max_window_ms = 10'000;
+    run_ttl_seconds = kRunTtlSeconds;
+  }
 };
 
 WaitAppend MakeAppend(const std::string& wait_key, const std::string& run_id, int64_t now_ms,
                       const AppendOptions& options = {}) {
-  v1::internal::BatchEnvelope header;
-  header.set_workflow("digest");
-  header.set_resume_step(1);
-  header.set_cancellation_key(options.cancellation_key);
-  auto* target = header.add_targets();
-  target->set_recipient("rita");
-  target->set_batch_id(absl::StrCat("batch-of-", run_id));
-  v1::internal::Activity activity;
-  activity.set_run_id(run_id);
-  activity.set_actor("ana");
-  activity.set_data_json(R"({"post_id": "p1"})");
-  activity.set_accepted_at_us(now_ms * 1000);
-  WaitAppend append;
-  append.wait_key = wait_key;
-  append.batch_id = target->batch_id();
-  append.header_blob = header.SerializeAsString();
-  append.run_id = run_id;
-  append.activity_blob = activity.SerializeAsString();
-  append.accepted_at_ms = now_ms;
-  append.now_ms = now_ms;
-  append.window_ms = options.window_ms;
-  append.max_window_ms = options.max_window_ms;
-  append.sliding = options.sliding;
-  append.delay = options.delay;
-  append.max_activities = options.max_activities;
-  append.flush_leading = options.leading;
-  if (options.leading) {
-    v1::internal::BatchEnvelope leading = header;
-    leading.mutable_targets(0)->set_batch_id(absl::StrCat("leading-of-", run_id));
-    *leading.add_activities() = activity;
-    append.leading_batch_blob = leading.SerializeAsString();
-  }
-  append.workflow = "digest";
-  append.cancellation_key = options.cancellation_key;
-  append.recipient = "rita";
-  append.run_ttl_seconds = kRunTtlSeconds;
-  return append;
+  return herald::testing::MakeTestAppend(wait_key, run_id, now_ms, options);
 }
 
 struct Flushed {
