@@ -1,10 +1,13 @@
 #!lua
 -- Inserts in-app feed items of one partition unless their id is in the
 -- user's feed already (message ids are deterministic: a replayed batch
--- writes nothing twice), indexes each in the partition's message log, and
+-- writes nothing twice), indexes them in the partition's message log, and
 -- keeps each user's feed to its newest `max items`. Per item: the record
 -- and one index entry (two with a tenant), nothing per state — the layout
--- is in feed/feed_layout.lua.
+-- is in feed/feed_layout.lua. Per call: one message-log entry listing the
+-- items inserted ('s' the first one's sequence, 'u' their users, one per
+-- line, in sequence order; messages/list_log.lua finds each by its sequence
+-- in its user's feed index).
 --
 -- KEYS: [1] the partition's message log, [2] its feed sequence.
 -- ARGV: [1] max items per user's feed, [2] now us (the lowest sequence
@@ -23,13 +26,13 @@ local partition = partition_of(log)
 local now_us = tonumber(ARGV[2])
 local seq = sequence_from(seq_key, now_us)
 local first_seq = seq
-local out, users = {}, {}
+local out, users, logged = {}, {}, {}
 for i = 4, #ARGV, 5 do
   local tenant, user, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local text = seq_text_of(seq + 1)
   if insert_item(partition, user, id, text, seq + 1 - now_us, tenant, ARGV[i + 3]) then
     seq = seq + 1
-    redis.call('XADD', log, '*', 'm', id, 'u', user)
+    logged[#logged + 1] = user
     outbox_feed_event(partition, 'message.delivered', id, user, ARGV[i + 4], tenant, text)
     users[user] = true
     out[#out + 1] = seq
@@ -37,7 +40,10 @@ for i = 4, #ARGV, 5 do
     out[#out + 1] = 0
   end
 end
-if seq ~= first_seq then redis.call('SET', seq_key, seq_text_of(seq)) end
+if seq ~= first_seq then
+  redis.call('SET', seq_key, seq_text_of(seq))
+  redis.call('XADD', log, '*', 's', seq_text_of(first_seq + 1), 'u', table.concat(logged, '\n'))
+end
 local cutoff_us = seq_text_of(now_us - tonumber(ARGV[3]) * 1000)
 for user in pairs(users) do trim_feed(partition, user, max_items, cutoff_us) end
 return out
