@@ -193,7 +193,7 @@ local function trim_feed(partition, user, max_items, cutoff_us)
   if total > max_items then
     remove_items(partition, user, redis.call('ZRANGE', index, 0, total - max_items - 1))
   end
-  local expired = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. cutoff_us, 'LIMIT', 0, 100)
+  local expired = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. cutoff_us, 'LIMIT', '0', '100')
   if #expired > 0 then remove_items(partition, user, expired) end
 end
 
@@ -207,7 +207,7 @@ local function scope_ids(partition, user, tenant, marks, filter, after, count)
   if after ~= '' then max = '(' .. after end
   local out = {}
   while #out < count do
-    local chunk = redis.call('ZREVRANGEBYSCORE', source, max, '-inf', 'WITHSCORES', 'LIMIT', 0, 100)
+    local chunk = redis.call('ZREVRANGEBYSCORE', source, max, '-inf', 'WITHSCORES', 'LIMIT', '0', '100')
     if #chunk == 0 then break end
     for i = 1, #chunk, 2 do
       local id, seq = chunk[i], tonumber(chunk[i + 1])

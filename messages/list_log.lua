@@ -75,7 +75,7 @@ local function scan_entry(entry, below)
       end
       local user = users[k]
       local seq = string.format('%d', first + k - 1)
-      local ids = redis.call('ZRANGEBYSCORE', feed_set_key(partition, user, 'index'), seq, seq, 'LIMIT', 0, 1)
+      local ids = redis.call('ZRANGEBYSCORE', feed_set_key(partition, user, 'index'), seq, seq, 'LIMIT', '0', '1')
       local fields = {}
       if ids[1] then fields = feed_item_fields(partition, user, ids[1]) or {} end
       consider(entry[1] .. ':' .. k, ids[1] or '', fields)
