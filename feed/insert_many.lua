@@ -11,7 +11,7 @@
 --
 -- KEYS: [1] the partition's message log, [2] its feed sequence.
 -- ARGV: [1] max items per user's feed, [2] now us (the lowest sequence
---   number to give), [3] retention ms (older items go), then per item: tenant ('' = none), user, message id,
+--   number to give, and every item's inserted_at_us), [3] retention ms (older items go), then per item: tenant ('' = none), user, message id,
 --   record tail (after the lag line, see feed_layout.lua), workflow.
 -- Each item inserted is the event message.delivered of the partition's
 -- event outbox when that is on (messages/message_events.lua).
@@ -30,7 +30,7 @@ local out, users, logged = {}, {}, {}
 for i = 4, #ARGV, 5 do
   local tenant, user, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local text = seq_text_of(seq + 1)
-  if insert_item(partition, user, id, text, seq + 1 - now_us, tenant, ARGV[i + 3]) then
+  if insert_item(partition, user, id, text, count_text(seq + 1 - now_us), tenant, ARGV[i + 3]) then
     seq = seq + 1
     logged[#logged + 1] = user
     outbox_feed_event(partition, 'message.delivered', id, user, ARGV[i + 4], tenant, text)
