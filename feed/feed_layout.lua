@@ -201,15 +201,18 @@ end
 -- and its index entries (both scopes). `tail` is the record after its lag
 -- line, `lag_text` the lag (see the record above). Returns whether it was
 -- written.
+-- The user's index key is returned too when it was written (trim_feed
+-- takes it).
 local function insert_item(partition, user, id, seq_text, lag_text, tenant, tail)
-  local record = '~' .. lag_text .. '\n' .. tail
-  if redis.call('HSETNX', feed_set_key(partition, user, 'items'), id, record) == 0 then return false end
-  redis.call('ZADD', feed_set_key(partition, user, 'index'), seq_text, id)
+  local prefix = partition .. 'feed:' .. user
+  if redis.call('HSETNX', prefix .. ':items', id, '~' .. lag_text .. '\n' .. tail) == 0 then return false end
+  local index = prefix .. ':index'
+  redis.call('ZADD', index, seq_text, id)
   if tenant ~= '' then
     redis.call('ZADD', tenant_feed_set_key(partition, tenant, user, 'index'), seq_text, id)
     redis.call('SADD', feed_set_key(partition, user, 'tenants'), tenant)
   end
-  return true
+  return true, index
 end
 
 -- Sequence numbers: the insert time in microseconds, made unique and
@@ -229,16 +232,32 @@ local function count_text(n)
   return string.format('%d', n)
 end
 
--- Keeps the user's feed to its newest `max_items` items, none inserted
--- before `cutoff_us` (the message retention; a feed that gets no new item
--- is swept by retention/).
-local function trim_feed(partition, user, max_items, cutoff_us)
-  local index = feed_set_key(partition, user, 'index')
+-- A function giving the text of sequence numbers that mostly follow each
+-- other (an insert call's) without a string.format each: the digits above
+-- the last three are formatted once per thousand.
+local function sequence_texter()
+  local high, prefix = -1, ''
+  return function(seq)
+    if seq < 1000 then return string.format('%d', seq) end
+    local low = seq % 1000
+    if seq - low ~= high then
+      high = seq - low
+      prefix = string.format('%d', high / 1000)
+    end
+    return prefix .. DIGITS[math.floor(low / 100) + 1] .. DIGITS[math.floor(low / 10) % 10 + 1] .. DIGITS[low % 10 + 1]
+  end
+end
+
+-- Keeps the user's feed (its index key `index`) to its newest `max_items`
+-- items, none inserted before the cutoff (the message retention; a feed
+-- that gets no new item is swept by retention/). `below_cutoff` is
+-- '(' .. cutoff_us, built once per call.
+local function trim_feed(partition, user, index, max_items, below_cutoff)
   local total = redis.call('ZCARD', index)
   if total > max_items then
     remove_items(partition, user, redis.call('ZRANGE', index, 0, total - max_items - 1))
   end
-  local expired = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. cutoff_us, 'LIMIT', '0', '100')
+  local expired = redis.call('ZRANGEBYSCORE', index, '-inf', below_cutoff, 'LIMIT', '0', '100')
   if #expired > 0 then remove_items(partition, user, expired) end
 end
 

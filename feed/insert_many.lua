@@ -26,15 +26,19 @@ local partition = partition_of(log)
 local now_us = tonumber(ARGV[2])
 local seq = sequence_from(seq_key, now_us)
 local first_seq = seq
+-- users: user -> their index key, for the trim.
 local out, users, logged = {}, {}, {}
+local seq_text = sequence_texter()
+local outbox = outbox_is_on(partition)
 for i = 4, #ARGV, 5 do
   local tenant, user, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local text = seq_text_of(seq + 1)
-  if insert_item(partition, user, id, text, count_text(seq + 1 - now_us), tenant, ARGV[i + 3]) then
+  local text = seq_text(seq + 1)
+  local inserted, index = insert_item(partition, user, id, text, count_text(seq + 1 - now_us), tenant, ARGV[i + 3])
+  if inserted then
     seq = seq + 1
     logged[#logged + 1] = user
-    outbox_feed_event(partition, 'message.delivered', id, user, ARGV[i + 4], tenant, text)
-    users[user] = true
+    if outbox then outbox_feed_event(partition, 'message.delivered', id, user, ARGV[i + 4], tenant, text) end
+    users[user] = index
     out[#out + 1] = seq
   else
     out[#out + 1] = 0
@@ -44,6 +48,6 @@ if seq ~= first_seq then
   redis.call('SET', seq_key, seq_text_of(seq))
   redis.call('XADD', log, '*', 's', seq_text_of(first_seq + 1), 'u', table.concat(logged, '\n'))
 end
-local cutoff_us = seq_text_of(now_us - tonumber(ARGV[3]) * 1000)
-for user in pairs(users) do trim_feed(partition, user, max_items, cutoff_us) end
+local below_cutoff = '(' .. seq_text_of(now_us - tonumber(ARGV[3]) * 1000)
+for user, index in pairs(users) do trim_feed(partition, user, index, max_items, below_cutoff) end
 return out

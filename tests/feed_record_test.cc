@@ -184,5 +184,31 @@ TEST_F(FeedRecordTest, OldAndNewRecordsReadTheSameEverywhere) {
   }
 }
 
+// The insert writes each item's sequence as text from a prefix formatted
+// once per thousand: a call whose sequences cross a thousand (and one below
+// 1000, as in tests) must still score every item exactly.
+TEST_F(FeedRecordTest, SequencesCrossingAThousandAreExact) {
+  const int64_t now = 7'000'000'000'000'998;
+  std::vector<feed::NewItem> items;
+  for (const char* id : {"s1", "s2", "s3", "s4"}) items.push_back(Item(id, now, now));
+  redis::Reply inserted = Run(feed::InsertManyCommand(keys_, items));
+  ASSERT_EQ(inserted.elements.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = items[i].item.id();
+    EXPECT_EQ(inserted.elements[i].integer, now + i) << id;
+    EXPECT_EQ(Run({"ZSCORE", keys_.FeedSet(kUser, "index"), id}).str, std::to_string(now + i)) << id;
+    EXPECT_EQ(Get(id).at_us(), now) << id;
+  }
+  EXPECT_EQ(Run({"GET", keys_.FeedSequence()}).str, std::to_string(now + 3));
+  // Small sequences (a clock near 0) are written without padding.
+  std::string user = "zed";
+  while (PartitionOf(user, kPartitions) == keys_.partition()) user += "z";  // a partition with no sequence yet
+  const Keys other(PartitionOf(user, kPartitions));
+  feed::NewItem early = Item("e1", 0, 7);
+  early.recipient = user;
+  Run(feed::InsertManyCommand(other, {early}));
+  EXPECT_EQ(Run({"ZSCORE", other.FeedSet(user, "index"), "e1"}).str, "7");
+}
+
 }  // namespace
 }  // namespace herald
