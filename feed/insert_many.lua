@@ -12,7 +12,7 @@
 -- KEYS: [1] the partition's message log, [2] its feed sequence.
 -- ARGV: [1] max items per user's feed, [2] now us (the lowest sequence
 --   number to give, and every item's inserted_at_us), [3] retention ms (older items go), then per item: tenant ('' = none), user, message id,
---   record tail (after the lag line, see feed_layout.lua), workflow.
+--   record tail (after the lag line, see feed_layout.lua; its third line is the workflow).
 -- Each item inserted is the event message.delivered of the partition's
 -- event outbox when that is on (messages/message_events.lua).
 -- Reply: per item its sequence number (its inserted_at_us), or 0 when it
@@ -30,14 +30,17 @@ local first_seq = seq
 local out, users, logged = {}, {}, {}
 local seq_text = sequence_texter()
 local outbox = outbox_is_on(partition)
-for i = 4, #ARGV, 5 do
+for i = 4, #ARGV, 4 do
   local tenant, user, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local text = seq_text(seq + 1)
   local inserted, index = insert_item(partition, user, id, text, count_text(seq + 1 - now_us), tenant, ARGV[i + 3])
   if inserted then
     seq = seq + 1
     logged[#logged + 1] = user
-    if outbox then outbox_feed_event(partition, 'message.delivered', id, user, ARGV[i + 4], tenant, text) end
+    if outbox then
+      local workflow = string.match(ARGV[i + 3], '^[^\n]*\n[^\n]*\n([^\n]*)')
+      outbox_feed_event(partition, 'message.delivered', id, user, workflow, tenant, text)
+    end
     users[user] = index
     out[#out + 1] = seq
   else
