@@ -262,10 +262,19 @@ BatcherWorker::BatcherWorker(const redis::Endpoint& endpoint, const workflow::Re
                                          EveryPartition(options.partitions, &Keys::EventsBulk)},
               clock, processor_, redis::StreamWorker::Counting(metrics.errors, metrics.reclaimed)) {}
 
-Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics)
+Flusher::Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics,
+                 ClaimListener listener)
     : task_(endpoint, "batcher.flusher", options.flush_tick_ms,
-            [&clock, options, &metrics](redis::RedisClient& client) -> absl::StatusOr<bool> {
-              auto claimed = ClaimDue(client, options.partitions, clock.NowMillis(), options.claim_limit, &metrics);
+            [&clock, options, &metrics, listener = std::move(listener)](redis::RedisClient& client)
+                -> absl::StatusOr<bool> {
+              std::function<void(const runs::ClaimResult&)> on_reply;
+              if (listener) {
+                on_reply = [&clock, &listener](const runs::ClaimResult& result) {
+                  listener(result, clock.NowMillis());
+                };
+              }
+              auto claimed = ClaimDue(client, options.partitions, clock.NowMillis(), options.claim_limit, &metrics,
+                                      on_reply, options.run_ttl_seconds);
               if (!claimed.ok()) return claimed.status();
               // A full pass means more may be due: go again at once.
               return *claimed >= options.claim_limit;
@@ -277,11 +286,15 @@ void Flusher::Start() { task_.Start(); }
 void Flusher::Stop() { task_.Stop(); }
 
 absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
-                                          BatcherMetrics* metrics) {
-  std::vector<redis::Command> commands;
-  for (int p = 0; p < partitions; ++p) commands.push_back(runs::ClaimCommand(Keys(p), now_ms, limit));
+                                          BatcherMetrics* metrics,
+                                          const std::function<void(const runs::ClaimResult&)>& on_reply,
+                                          int64_t run_ttl_seconds) {
   int64_t claimed = 0;
-  for (auto& reply : client.Pipeline(commands)) {
+  for (int p = 0; p < partitions; ++p) {
+    // One partition per round trip, not one pipeline: Redis runs a client's
+    // pipelined scripts back to back, and a full claim holds it for as long
+    // as `limit` flushes take; between round trips everyone else gets in.
+    auto reply = client.Execute(runs::ClaimCommand(Keys(p), now_ms, limit, run_ttl_seconds));
     if (!reply.ok()) return reply.status();
     auto result = runs::ParseClaimReply(*reply);
     if (!result.ok()) return result.status();
@@ -296,6 +309,7 @@ absl::StatusOr<int64_t> Flusher::ClaimDue(redis::RedisClient& client, int partit
         if (!wait.delay) metrics->batch_activities.Observe(static_cast<double>(wait.activities));
       }
     }
+    if (on_reply) on_reply(*result);
   }
   return claimed;
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -89,15 +90,26 @@ class BatcherWorker {
   redis::StreamWorker worker_;
 };
 
+// Hears about every claim reply of the flusher (one partition's): what it
+// flushed, and the clock reading once the reply was back (an upper bound of
+// the flush time; bench/open_batches measures lateness from it). Called on
+// the flusher's thread; must not block.
+using ClaimListener = std::function<void(const runs::ClaimResult& result, int64_t replied_at_ms)>;
+
 // Claims due waits on every partition until none is due, then waits a tick.
 class Flusher {
  public:
-  Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics);
+  Flusher(const redis::Endpoint& endpoint, const Clock& clock, BatcherOptions options, BatcherMetrics& metrics,
+          ClaimListener listener = nullptr);
   void Start();
   void Stop();
   // One pass over every partition; returns how many waits were claimed.
+  // `on_reply` (optional) gets each partition's parsed claim reply as it
+  // comes back; the flushed runs' records live `run_ttl_seconds`.
   static absl::StatusOr<int64_t> ClaimDue(redis::RedisClient& client, int partitions, int64_t now_ms, int limit,
-                                          BatcherMetrics* metrics);
+                                          BatcherMetrics* metrics,
+                                          const std::function<void(const runs::ClaimResult&)>& on_reply = nullptr,
+                                          int64_t run_ttl_seconds = runs::kDefaultRunTtlSeconds);
 
  private:
   redis::PeriodicTask task_;

@@ -35,12 +35,18 @@ redis::RedisClient& BenchRedis() {
   return *client;
 }
 
-runs::WaitAppend Append(int64_t i, const std::string& activity_blob) {
+// `activity` gets the run's id (the wait store dedupes by it).
+runs::WaitAppend Append(int64_t i, v1::internal::Activity& activity) {
   runs::WaitAppend append;
   append.wait_key = absl::StrCat("wk", i % 100);
-  append.header_blob = "header";
+  v1::internal::BatchEnvelope header;
+  header.set_workflow("digest");
+  header.set_resume_step(1);
+  header.add_targets()->set_batch_id(absl::StrCat("batch-", i));
+  append.header_blob = header.SerializeAsString();
   append.run_id = absl::StrCat("run-", i);
-  append.activity_blob = activity_blob;
+  activity.set_run_id(append.run_id);
+  append.activity_blob = activity.SerializeAsString();
   append.now_ms = 1000 + i;
   append.accepted_at_ms = append.now_ms;
   append.window_ms = 1;
@@ -56,11 +62,10 @@ void BM_BatchAppendAndClaimScripts(benchmark::State& state) {
   v1::internal::Activity activity;
   activity.set_actor("actor-1");
   activity.set_data_json(R"({"post_id": "p1", "post_title": "Launch plan"})");
-  std::string blob = activity.SerializeAsString();
   int64_t i = 0;
   for (auto _ : state) {
     std::vector<redis::Command> commands;
-    for (int n = 0; n < 64; ++n, ++i) commands.push_back(runs::AppendCommand(keys, Append(i, blob)));
+    for (int n = 0; n < 64; ++n, ++i) commands.push_back(runs::AppendCommand(keys, Append(i, activity)));
     commands.push_back(runs::ClaimCommand(keys, 1000 + i, 256));
     auto replies = client.Pipeline(commands);
     benchmark::DoNotOptimize(replies);

@@ -5,9 +5,10 @@
 // JSON line: how long the trigger call took, the time until every
 // subscriber's feed item was written, this process's resident memory before
 // and at its peak during the fan-out (Redis is another process and is
-// reported separately), how soon a trigger for one other user sent
-// --other_after_ms into the fan-out reached its feed, and whether every
-// subscriber got exactly one item. Exits 1 when one did not.
+// reported separately: its used_memory peak and its peak RSS), how soon a
+// trigger for one other user sent --other_after_ms into the fan-out reached
+// its feed, and whether every subscriber got exactly one item. Exits 1 when
+// one did not.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -49,9 +50,9 @@ double MillisSince(SteadyClock::time_point start) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
 }
 
-// A field of /proc/self/status in MiB ("VmHWM" = peak, "VmRSS" = now).
-double ProcStatusMiB(const std::string& field) {
-  std::ifstream status("/proc/self/status");
+// A field of /proc/<pid>/status in MiB ("VmHWM" = peak, "VmRSS" = now).
+double ProcStatusMiB(const std::string& field, const std::string& pid = "self") {
+  std::ifstream status("/proc/" + pid + "/status");
   std::string line;
   while (std::getline(status, line)) {
     if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) / 1024.0;
@@ -252,6 +253,16 @@ steps:
     size_t at = info->str.find("used_memory_peak:");
     if (at != std::string::npos) redis_peak_mib = std::stod(info->str.substr(at + 17)) / (1024.0 * 1024.0);
   }
+  // The redis-server process's own high-water mark (since it started: the
+  // users and subscriptions are in it too).
+  double redis_peak_rss_mib = -1;
+  auto server = (*redis)->Execute({"INFO", "server"});
+  if (server.ok()) {
+    size_t at = server->str.find("process_id:");
+    if (at != std::string::npos) {
+      redis_peak_rss_mib = ProcStatusMiB("VmHWM", server->str.substr(at + 11, server->str.find('\r', at) - at - 11));
+    }
+  }
   // Printed with `digits` decimals, not as the nearest binary fraction.
   auto round = [](double value, int digits) { return std::stod(absl::StrFormat("%.*f", digits, value)); };
   return nlohmann::ordered_json{{"subscribers", subscribers},
@@ -265,6 +276,7 @@ steps:
           {"peak_rss_mib", round(peak, 1)},
           {"peak_rss_growth_mib", round(peak - rss_before, 1)},
           {"redis_used_memory_peak_mib", round(redis_peak_mib, 1)},
+          {"redis_peak_rss_mib", round(redis_peak_rss_mib, 1)},
           {"other_trigger_delivered_ms", round(other_ms, 1)},
           {"fanout_status_when_other_delivered", status_when_other_delivered},
           {"fanout_recipients_when_other_delivered", recipients_when_other_delivered},

@@ -25,7 +25,7 @@ Keys::Keys(int partition)
       events_bulk_(absl::StrCat(prefix_, "events:bulk")),
       batches_(absl::StrCat(prefix_, "batches")),
       batches_bulk_(absl::StrCat(prefix_, "batches:bulk")),
-      due_(absl::StrCat(prefix_, "due")),
+      due_(absl::StrCat(prefix_, "timer")),
       expansions_(absl::StrCat(prefix_, "expansions")),
       deliveries_(absl::StrCat(prefix_, "deliveries")),
       delivery_due_(absl::StrCat(prefix_, "delivery_due")),
@@ -84,9 +84,21 @@ std::string Keys::TenantFeedSet(absl::string_view tenant, absl::string_view user
 
 std::string Keys::Run(absl::string_view run_id) const { return absl::StrCat(prefix_, "run:", run_id); }
 
+std::string Keys::RunAppended(absl::string_view run_id, int step) const {
+  return absl::StrCat(prefix_, "ran:", run_id, ":", step);
+}
+
+std::string Keys::OlderDue() const { return absl::StrCat(prefix_, "due"); }
+
+std::string Keys::Waits() const { return absl::StrCat(prefix_, "waits"); }
+
+std::string Keys::Delays() const { return absl::StrCat(prefix_, "delays"); }
+
 std::string Keys::WaitOpen(absl::string_view wait_key) const { return absl::StrCat(prefix_, "wo:", wait_key); }
 
-std::string Keys::WaitHeader(absl::string_view batch_id) const { return absl::StrCat(prefix_, "wh:", batch_id); }
+std::string Keys::WaitHeader(absl::string_view wait_key_or_batch_id) const {
+  return absl::StrCat(prefix_, "wh:", wait_key_or_batch_id);
+}
 
 std::string Keys::WaitActivities(absl::string_view batch_id) const {
   return absl::StrCat(prefix_, "wa:", batch_id);

@@ -35,8 +35,14 @@ class Keys {
   // The bulk lane of the batches stream (the same consumer group).
   const std::string& BatchesBulk() const { return batches_bulk_; }
   const std::string& Batches(Lane lane) const { return lane == Lane::kBulk ? batches_bulk_ : batches_; }
-  // ZSET: batch id -> due time in ms (open batches and delays).
+  // ZSET: wait key or batch id -> due time in ms of every wait (open batch
+  // or delay): the flush timer.
   const std::string& Due() const { return due_; }
+  // ZSET: the flush timer of an older Herald (named "due"; its waits had
+  // another layout): still claimed until empty. A separate timer, so an
+  // older flusher still running in a rolling upgrade never takes a wait of
+  // this layout (it could not read it).
+  std::string OlderDue() const;
   // Stream of object fan-out pages (consumer group "expander").
   const std::string& Expansions() const { return expansions_; }
   // Stream of rendered email/sms/push/chat messages for the delivery
@@ -100,16 +106,35 @@ class Keys {
   std::string FeedSet(absl::string_view user_id, absl::string_view set_name) const;
   // The same sets for the user's items of one tenant.
   std::string TenantFeedSet(absl::string_view tenant, absl::string_view user_id, absl::string_view set_name) const;
+  // HASH: the record of a run with a cancellation key (older Heralds: of
+  // every waiting run): "s<step>" -> ms for each wait step it was appended
+  // to, and "status"/"cancelled_at" once cancelled. From its append on.
   std::string Run(absl::string_view run_id) const;
-  // STRING: the id of the batch currently open for a wait key (absent when
-  // none is open: the next activity opens one).
+  // STRING (with a TTL): set once a run appended at wait step `step` is in a
+  // batch of two or more activities, or has left its one-activity wait;
+  // until it expires a replayed append of it is a duplicate (before, its
+  // wait answers that: runs/WAIT_LAYOUT.md).
+  std::string RunAppended(absl::string_view run_id, int step) const;
+  // HASH: wait key (or, once closed at max activities, batch id) -> a batch
+  // holding at most one activity (a second one makes it a WaitHeader hash;
+  // layout: runs/WAIT_LAYOUT.md).
+  std::string Waits() const;
+  // HASH: wait key -> a pending delay (one activity; layout as Waits).
+  std::string Delays() const;
+  // HASH: a batch of two or more activities, keyed by its wait key while
+  // open and by its batch id once closed: header fields ("h" envelope, "n"
+  // activities appended, "o" open time) and run id -> activity. The older
+  // layout (still read) kept here only the header of a batch keyed by its
+  // batch id, with "opened", "wait" (its wait key) and "k" (kind).
+  std::string WaitHeader(absl::string_view wait_key_or_batch_id) const;
+  // Older layout (still read, no longer written but to join a batch an
+  // older Herald opened): STRING, the id of the batch open for a wait key.
   std::string WaitOpen(absl::string_view wait_key) const;
-  // HASH: an open batch's header (envelope, open time, sequence, wait key).
-  std::string WaitHeader(absl::string_view batch_id) const;
-  // HASH: run id -> activity, of one open batch.
+  // Older layout (still read): HASH run id -> activity of one batch.
   std::string WaitActivities(absl::string_view batch_id) const;
-  // HASH: run id -> batch id of a cancellation key's pending runs for one
-  // recipient ("*": every recipient), plus "@cancelled_at".
+  // HASH: run id -> the place of its wait (wait key, or batch id) of a
+  // cancellation key's pending runs for one recipient ("*": every
+  // recipient), plus "@cancelled_at".
   std::string CancelIndex(absl::string_view workflow, absl::string_view cancellation_key,
                           absl::string_view recipient) const;
   // SET: the recipients with pending runs under a cancellation key.

@@ -20,6 +20,7 @@ local function sized(text) return #text .. ':' .. text end
 local function message_key(partition, message_id) return partition .. 'msg:' .. message_id end
 local function message_events_key(partition, message_id) return partition .. 'msgev:' .. message_id end
 local function run_key(partition, run_id) return partition .. 'run:' .. run_id end
+local function run_appended_key(partition, run_id, step) return partition .. 'ran:' .. run_id .. ':' .. step end
 local function wait_open_key(partition, wait_key) return partition .. 'wo:' .. wait_key end
 local function wait_header_key(partition, batch_id) return partition .. 'wh:' .. batch_id end
 local function wait_activities_key(partition, batch_id) return partition .. 'wa:' .. batch_id end

@@ -36,7 +36,7 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
     auto reply = client->Execute(
         kProbe.Call({keys.Events()}, {c.id, c.workflow, c.cancellation_key, c.user, c.set, c.tenant}));
     ASSERT_TRUE(reply.ok()) << reply.status();
-    ASSERT_EQ(reply->elements.size(), 12u);
+    ASSERT_EQ(reply->elements.size(), 13u);
     std::vector<std::string> lua;
     for (const auto& element : reply->elements) lua.push_back(element.str);
     EXPECT_EQ(lua[0], keys.Prefix());
@@ -51,6 +51,7 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
     EXPECT_EQ(lua[9], keys.MessageEvents(c.id));
     EXPECT_EQ(lua[10], keys.EventOutbox());
     EXPECT_EQ(lua[11], keys.EventOutboxEnabled());
+    EXPECT_EQ(lua[12], keys.RunAppended(c.id, 7));
     for (const std::string& key : lua) {
       EXPECT_EQ(HashTagOf(key), std::to_string(c.partition)) << key << " is outside partition " << c.partition;
     }
@@ -66,7 +67,8 @@ TEST(KeysLayoutTest, EveryKeyOfAPartitionCarriesItsHashTag) {
         keys.Preferences("u"), keys.TenantPreferences("t"), keys.ChannelData("u"), keys.UserSubscriptions("u"),
         keys.UserRecords("u"), keys.Object("c/i"), keys.Subscribers("c/i"), keys.Tenant("t"), keys.Fanout("f"),
         keys.Idempotency("w", "k"), keys.IdempotencyWritten("w", "k"), keys.Message("m"), keys.FeedSet("u", "meta"),
-        keys.TenantFeedSet("t", "u", "active"), keys.Run("r"), keys.WaitOpen("w"), keys.WaitHeader("b"),
+        keys.TenantFeedSet("t", "u", "active"), keys.Run("r"), keys.RunAppended("r", 0), keys.Waits(), keys.Delays(), keys.OlderDue(),
+        keys.WaitOpen("w"), keys.WaitHeader("b"),
         keys.WaitActivities("b"), keys.CancelIndex("w", "k", "r"), keys.CancelRecipients("w", "k")}) {
     EXPECT_EQ(HashTagOf(key), "12") << key;
   }

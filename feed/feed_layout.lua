@@ -27,11 +27,16 @@
 -- Read works the same way with rw, read_x, unread_x. An archived item keeps
 -- its own state in `state` (materialised when it was archived).
 --
--- Record: "seq\nlag\ntenant\nworkflow\nworkflow_run_id\nchannel\n
--- accepted_at_us\npreferences\n" then the serialized FeedItem (without what
--- the header says). seq is the insert time in microseconds made unique and
--- increasing per partition; lag is seq minus the insert time the fan-out
--- gave (0 but when inserts share a microsecond), so inserted_at_us is exact.
+-- Record: "~lag\ninserted_minus_accepted\ntenant\nworkflow\n
+-- workflow_run_id\nchannel\npreferences\n" then the serialized FeedItem
+-- (without what the header says). The item's seq (its score in `index`) is
+-- the insert time in microseconds made unique and increasing per partition;
+-- lag is seq minus the insert time the fan-out gave (small: the item's place
+-- in its insert call), so inserted_at_us = seq - lag and accepted_at_us =
+-- inserted_at_us - inserted_minus_accepted are exact without a 16-digit
+-- time in the record. Records written before this layout (no '~') start
+-- "seq\nlag\n" and keep accepted_at_us in full before the preferences; both
+-- read the same.
 
 local FEED_STATES = {'seen', 'read'}
 
@@ -47,13 +52,42 @@ local function both_scopes(partition, user, tenant, name, fn)
   if tenant and tenant ~= '' then fn(tenant_feed_set_key(partition, tenant, user, name)) end
 end
 
-local function parse_record(record)
+-- The record's fields, or nil when it is not one. `seq_text` is the item's
+-- score in its index: without it a record of the current layout gives no
+-- seq, inserted or accepted (remove_items needs its tenant only).
+local function parse_record(record, seq_text)
+  if string.sub(record, 1, 1) == '~' then
+    local lag, delta, tenant, workflow, run, channel, prefs, rest =
+      string.match(record, '^~(%d+)\n(%-?%d+)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n()')
+    if not lag then return nil end
+    local r = {tenant = tenant, workflow = workflow, run = run, channel = channel, preferences = prefs,
+               body = string.sub(record, rest)}
+    if seq_text then
+      local inserted = tonumber(seq_text) - tonumber(lag)
+      r.seq, r.seq_text = tonumber(seq_text), seq_text
+      r.inserted = string.format('%d', inserted)
+      r.accepted = string.format('%d', inserted - tonumber(delta))
+    end
+    return r
+  end
   local seq, lag, tenant, workflow, run, channel, accepted, prefs, rest =
     string.match(record, '^(%d+)\n(%d+)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n()')
   if not seq then return nil end
   return {seq = tonumber(seq), seq_text = seq, inserted = string.format('%d', tonumber(seq) - tonumber(lag)),
           tenant = tenant, workflow = workflow, run = run, channel = channel,
           accepted = accepted, preferences = prefs, body = string.sub(record, rest)}
+end
+
+-- The record of item `id` of the user's feed, parsed with its seq, or nil.
+local function read_record(partition, user, id)
+  local text = redis.call('HGET', feed_set_key(partition, user, 'items'), id)
+  if not text then return nil end
+  local seq_text
+  if string.sub(text, 1, 1) == '~' then
+    seq_text = redis.call('ZSCORE', feed_set_key(partition, user, 'index'), id)
+    if not seq_text then return nil end
+  end
+  return parse_record(text, seq_text)
 end
 
 -- {seen, read, interacted, archived} ms strings ('' when not set).
@@ -147,7 +181,7 @@ end
 -- The item as the fields of a message hash (messages/ reads feed items
 -- through this, so a feed item answers like any other message), or nil.
 local function feed_item_fields(partition, user, id)
-  local record = parse_record(redis.call('HGET', feed_set_key(partition, user, 'items'), id) or '')
+  local record = read_record(partition, user, id)
   if not record then return nil end
   local archived = is_member(feed_set_key(partition, user, 'archived'), id)
   local state = item_state(partition, user, watermarks(partition, user), record, id, archived)
@@ -165,16 +199,20 @@ end
 
 -- Writes a new item unless its id is in the user's feed already: the record
 -- and its index entries (both scopes). `tail` is the record after its lag
--- line. Returns whether it was written.
-local function insert_item(partition, user, id, seq_text, lag, tenant, tail)
-  local record = seq_text .. '\n' .. string.format('%d', lag) .. '\n' .. tail
-  if redis.call('HSETNX', feed_set_key(partition, user, 'items'), id, record) == 0 then return false end
-  redis.call('ZADD', feed_set_key(partition, user, 'index'), seq_text, id)
+-- line, `lag_text` the lag (see the record above). Returns whether it was
+-- written.
+-- The user's index key is returned too when it was written (trim_feed
+-- takes it).
+local function insert_item(partition, user, id, seq_text, lag_text, tenant, tail)
+  local prefix = partition .. 'feed:' .. user
+  if redis.call('HSETNX', prefix .. ':items', id, '~' .. lag_text .. '\n' .. tail) == 0 then return false end
+  local index = prefix .. ':index'
+  redis.call('ZADD', index, seq_text, id)
   if tenant ~= '' then
     redis.call('ZADD', tenant_feed_set_key(partition, tenant, user, 'index'), seq_text, id)
     redis.call('SADD', feed_set_key(partition, user, 'tenants'), tenant)
   end
-  return true
+  return true, index
 end
 
 -- Sequence numbers: the insert time in microseconds, made unique and
@@ -184,16 +222,42 @@ local function sequence_from(seq_key, now_us)
 end
 local function seq_text_of(seq) return string.format('%d', seq) end
 
--- Keeps the user's feed to its newest `max_items` items, none inserted
--- before `cutoff_us` (the message retention; a feed that gets no new item
--- is swept by retention/).
-local function trim_feed(partition, user, max_items, cutoff_us)
-  local index = feed_set_key(partition, user, 'index')
+-- The decimal text of a count (n >= 0): small ones without string.format,
+-- which costs a libc snprintf per call (a lag is an item's place in its
+-- insert call).
+local DIGITS = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
+local function count_text(n)
+  if n < 10 then return DIGITS[n + 1] end
+  if n < 100 then return DIGITS[math.floor(n / 10) + 1] .. DIGITS[n % 10 + 1] end
+  return string.format('%d', n)
+end
+
+-- A function giving the text of sequence numbers that mostly follow each
+-- other (an insert call's) without a string.format each: the digits above
+-- the last three are formatted once per thousand.
+local function sequence_texter()
+  local high, prefix = -1, ''
+  return function(seq)
+    if seq < 1000 then return string.format('%d', seq) end
+    local low = seq % 1000
+    if seq - low ~= high then
+      high = seq - low
+      prefix = string.format('%d', high / 1000)
+    end
+    return prefix .. DIGITS[math.floor(low / 100) + 1] .. DIGITS[math.floor(low / 10) % 10 + 1] .. DIGITS[low % 10 + 1]
+  end
+end
+
+-- Keeps the user's feed (its index key `index`) to its newest `max_items`
+-- items, none inserted before the cutoff (the message retention; a feed
+-- that gets no new item is swept by retention/). `below_cutoff` is
+-- '(' .. cutoff_us, built once per call.
+local function trim_feed(partition, user, index, max_items, below_cutoff)
   local total = redis.call('ZCARD', index)
   if total > max_items then
     remove_items(partition, user, redis.call('ZRANGE', index, 0, total - max_items - 1))
   end
-  local expired = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. cutoff_us, 'LIMIT', 0, 100)
+  local expired = redis.call('ZRANGEBYSCORE', index, '-inf', below_cutoff, 'LIMIT', '0', '100')
   if #expired > 0 then remove_items(partition, user, expired) end
 end
 
@@ -207,7 +271,7 @@ local function scope_ids(partition, user, tenant, marks, filter, after, count)
   if after ~= '' then max = '(' .. after end
   local out = {}
   while #out < count do
-    local chunk = redis.call('ZREVRANGEBYSCORE', source, max, '-inf', 'WITHSCORES', 'LIMIT', 0, 100)
+    local chunk = redis.call('ZREVRANGEBYSCORE', source, max, '-inf', 'WITHSCORES', 'LIMIT', '0', '100')
     if #chunk == 0 then break end
     for i = 1, #chunk, 2 do
       local id, seq = chunk[i], tonumber(chunk[i + 1])

@@ -51,7 +51,7 @@ int64_t ToInt(const std::string& text) {
 
 redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items, const InsertOptions& options) {
   std::vector<std::string> args;
-  args.reserve(3 + 5 * items.size());
+  args.reserve(3 + 4 * items.size());
   args.push_back(std::to_string(options.max_items));
   int64_t now_us = 0;
   for (const NewItem& item : items) now_us = std::max(now_us, item.inserted_at_us);
@@ -62,11 +62,12 @@ redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& i
     args.push_back(tenant);
     args.push_back(item.recipient);
     args.push_back(item.item.id());
-    // The record after its seq line (feed/feed_layout.lua).
-    args.push_back(absl::StrCat(tenant, "\n", item.item.workflow(), "\n", item.workflow_run_id, "\n",
-                                item.channel == "in_app_feed" ? "" : item.channel, "\n", item.accepted_at_us, "\n",
+    // The record after its lag line (feed/feed_layout.lua). Every item of
+    // the call is inserted at now_us, so the accepted time is kept as its
+    // distance to that (a few digits, not sixteen).
+    args.push_back(absl::StrCat(now_us - item.accepted_at_us, "\n", tenant, "\n", item.item.workflow(), "\n",
+                                item.workflow_run_id, "\n", item.channel == "in_app_feed" ? "" : item.channel, "\n",
                                 item.preferences, "\n", StoredBody(item.item)));
-    args.push_back(item.item.workflow());
   }
   return kInsertMany.Call({keys.MessageLog(), keys.FeedSequence()}, std::move(args));
 }

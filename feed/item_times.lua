@@ -5,10 +5,9 @@
 --!include core/keys.lua
 --!include feed/feed_layout.lua
 local partition = partition_of(KEYS[1])
-local items = feed_set_key(partition, ARGV[1], 'items')
 local out = {}
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
-  local record = parse_record(redis.call('HGET', items, id) or '')
+  local record = read_record(partition, ARGV[1], id)
   if record then
     out[#out + 1] = record.accepted; out[#out + 1] = record.inserted
     out[#out + 1] = record.tenant; out[#out + 1] = record.body

@@ -19,7 +19,6 @@
 local action, now, user, scope_tenant = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local partition = partition_of(KEYS[1])
 local now_us = now .. '000'
-local items_key = feed_set_key(partition, user, 'items')
 local marks = watermarks(partition, user)
 local SEEN, READ, INTERACTED, ARCHIVED = 1, 2, 3, 4
 
@@ -113,13 +112,13 @@ if ARGV[5] == '*' then
     elseif action == 'unread' then filter = 'read'
     elseif action == 'unarchived' then filter = 'archived' end
     for _, id in ipairs(scope_ids(partition, user, scope_tenant, marks, filter, '', 1000000)) do
-      if mark_one(id, parse_record(redis.call('HGET', items_key, id))) then changed = changed + 1 end
+      if mark_one(id, read_record(partition, user, id)) then changed = changed + 1 end
     end
   end
 else
   local records = {}
   for i = 5, #ARGV do
-    local record = parse_record(redis.call('HGET', items_key, ARGV[i]) or '')
+    local record = read_record(partition, user, ARGV[i])
     if not record or (scope_tenant ~= '' and record.tenant ~= scope_tenant) then
       return redis.error_reply('HERALD NOT_FOUND ids[' .. (i - 5) .. ']: item ' .. ARGV[i] .. ' is not in the feed of user ' .. user)
     end

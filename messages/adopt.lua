@@ -27,10 +27,12 @@ while i <= #ARGV do
     local tenant = f.tenant or ''
     local channel = f.channel or ''
     if channel == 'in_app_feed' then channel = '' end
-    local tail = table.concat({tenant, f.workflow or '', f.workflow_run_id or '', channel, f.accepted_at_us or '0',
+    -- Inserted now (lag 0): accepted_at_us is kept as its distance to seq.
+    local accepted_delta = string.format('%d', (seq + 1) - (tonumber(f.accepted_at_us) or 0))
+    local tail = table.concat({accepted_delta, tenant, f.workflow or '', f.workflow_run_id or '', channel,
                                f.preferences or '', f.item or ''}, '\n')
     local text = seq_text_of(seq + 1)
-    if insert_item(partition, user, id, text, 0, tenant, tail) then
+    if insert_item(partition, user, id, text, '0', tenant, tail) then
       seq = seq + 1
       local state = {f.seen_at or '', f.read_at or '', f.interacted_at or '', f.archived_at or ''}
       if state[4] ~= '' then

@@ -28,18 +28,33 @@ constexpr absl::string_view kDone = "x";
 constexpr absl::string_view kStatuses[] = {"queued",      "delivery_attempted", "sent",   "delivered",
                                            "undelivered", "not_sent",           "bounced"};
 
-// A log entry id "<ms>-<seq>", comparable.
+// A message's place in the log, comparable: the entry id "<ms>-<seq>" and,
+// for an entry listing the feed items of one insert call, the item's place
+// in it ("<ms>-<seq>:<item>", 1 = first listed = oldest; 0 = the entry of a
+// single message, or below every item of the entry).
 struct EntryId {
   uint64_t ms = 0;
   uint64_t seq = 0;
-  friend bool operator<(const EntryId& a, const EntryId& b) { return std::tie(a.ms, a.seq) < std::tie(b.ms, b.seq); }
+  uint64_t item = 0;
+  friend bool operator<(const EntryId& a, const EntryId& b) {
+    return std::tie(a.ms, a.seq, a.item) < std::tie(b.ms, b.seq, b.item);
+  }
 };
 
+bool Digits(absl::string_view text) {
+  return !text.empty() && text.find_first_not_of("0123456789") == absl::string_view::npos;
+}
+
 bool ParseEntryId(absl::string_view text, EntryId* id) {
-  std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(text, absl::MaxSplits('-', 1));
-  return !parts.first.empty() && !parts.second.empty() && absl::SimpleAtoi(parts.first, &id->ms) &&
-         absl::SimpleAtoi(parts.second, &id->seq) && parts.first.find_first_not_of("0123456789") == absl::string_view::npos &&
-         parts.second.find_first_not_of("0123456789") == absl::string_view::npos;
+  std::pair<absl::string_view, absl::string_view> entry_item = absl::StrSplit(text, absl::MaxSplits(':', 1));
+  std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(entry_item.first, absl::MaxSplits('-', 1));
+  id->item = 0;
+  if (text.find(':') != absl::string_view::npos &&
+      (!Digits(entry_item.second) || !absl::SimpleAtoi(entry_item.second, &id->item))) {
+    return false;
+  }
+  return Digits(parts.first) && Digits(parts.second) && absl::SimpleAtoi(parts.first, &id->ms) &&
+         absl::SimpleAtoi(parts.second, &id->seq);
 }
 
 absl::Status OptionalId(const std::string& value, const char* field) {
@@ -190,7 +205,10 @@ absl::StatusOr<v1::ListMessagesResponse> MergeListReplies(const ListQuery& query
   bool more = false;
   for (size_t p = 0; p < positions.size(); ++p) {
     if (query.positions[p] == kDone) continue;
-    if (first_left[p] != nullptr) {
+    if (first_left[p] != nullptr && first_left[p]->item > 0) {
+      // Inside an entry of several feed items: from that item on.
+      positions[p] = absl::StrCat(first_left[p]->ms, "-", first_left[p]->seq, ":", first_left[p]->item + 1);
+    } else if (first_left[p] != nullptr) {
       positions[p] = absl::StrCat(first_left[p]->ms, "-", first_left[p]->seq + 1);
     } else {
       positions[p] = scanned_to[p];

@@ -19,7 +19,7 @@ namespace herald::messages {
 
 inline constexpr int kDefaultListPageSize = 20;
 inline constexpr int kMaxListPageSize = 100;
-// Log entries each partition scans at most per call.
+// Messages each partition scans at most per call.
 inline constexpr int kListScanBudget = 1000;
 
 // A validated ListMessages request and where each partition's read goes on.
@@ -27,7 +27,8 @@ struct ListQuery {
   v1::ListMessagesRequest request;
   int page_size = kDefaultListPageSize;
   // Per partition: "" = from the newest, "x" = nothing more to read, else
-  // the log entry id to continue below.
+  // the log entry id to continue below ("<ms>-<seq>"), or the item of an
+  // entry of several feed items ("<ms>-<seq>:<item>", messages/list_log.lua).
   std::vector<std::string> positions;
 };
 

@@ -36,6 +36,7 @@ void PeriodicTask::Run() {
       }
       client = std::move(*connected);
     }
+    const auto started = std::chrono::steady_clock::now();
     absl::StatusOr<bool> more = pass_(*client);
     if (!more.ok()) {
       on_error_();
@@ -46,7 +47,7 @@ void PeriodicTask::Run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::max(tick_ms_, 100)));
       continue;
     }
-    if (!*more) std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms_));
+    if (!*more) std::this_thread::sleep_until(started + std::chrono::milliseconds(tick_ms_));
   }
 }
 

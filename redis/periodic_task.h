@@ -1,5 +1,5 @@
-// A background loop over one Redis connection: runs a pass, sleeps a tick
-// when the pass says nothing more is waiting, and reconnects after an
+// A background loop over one Redis connection: starts a pass every tick (at
+// once again when the pass says more is waiting), and reconnects after an
 // error. The batch flusher and the delivery retry timer are such loops.
 #pragma once
 
@@ -17,7 +17,9 @@ namespace herald::redis {
 class PeriodicTask {
  public:
   // Returns true when more work may be waiting (run again at once), false
-  // to sleep a tick; an error drops the connection and is reported.
+  // to wait until a tick after the pass started (a pass's own time is not
+  // added to the tick: under load the loop keeps its pace); an error drops
+  // the connection and is reported.
   using Pass = std::function<absl::StatusOr<bool>(RedisClient& client)>;
 
   // `log_name`: the component of its log lines (core/log.h).

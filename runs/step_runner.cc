@@ -1,5 +1,6 @@
 #include "runs/step_runner.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
 
@@ -15,6 +16,19 @@ int NextActionableStep(const workflow::Workflow& workflow, int from, const templ
   }
   return count;
 }
+
+namespace {
+
+// A wait key: the 128-bit DeterministicId of its parts in 22 URL-safe
+// base64 characters rather than 32 hex ones. Every open wait stores its key
+// twice (timer member, hash field): at most 28 characters fit the smallest
+// allocation a 32-hex key overflows, 32 bytes per open wait.
+void SetWaitKey(std::initializer_list<absl::string_view> parts, WaitAppend* append) {
+  append->older_wait_key = DeterministicId(parts);
+  append->wait_key = absl::WebSafeBase64Escape(absl::HexStringToBytes(append->older_wait_key));
+}
+
+}  // namespace
 
 std::string DirectBatchId(const std::string& run_id, int step_index) {
   return DeterministicId({run_id, "direct", std::to_string(step_index)});
@@ -50,7 +64,7 @@ WaitAppend BuildWaitAppend(const workflow::Workflow& workflow, int step_index, c
     // A render problem leaves the key empty (the batch is still per
     // recipient, tenant and workflow); non-strict rendering cannot fail.
     (void)batch.key.RenderTo(context, &batch_key);
-    append.wait_key = DeterministicId({"batch", workflow.key, run.recipient, run.tenant, step_text, batch_key});
+    SetWaitKey({"batch", workflow.key, run.recipient, run.tenant, step_text, batch_key}, &append);
     append.window_ms = absl::ToInt64Milliseconds(batch.window);
     append.max_window_ms = absl::ToInt64Milliseconds(batch.max_window);
     append.sliding = batch.mode == workflow::WindowMode::kSliding;
@@ -65,7 +79,7 @@ WaitAppend BuildWaitAppend(const workflow::Workflow& workflow, int step_index, c
       append.leading_batch_blob = leading.SerializeAsString();
     }
   } else {
-    append.wait_key = DeterministicId({"delay", run.run_id, step_text});
+    SetWaitKey({"delay", run.run_id, step_text}, &append);
     append.delay = true;
     append.window_ms = absl::ToInt64Milliseconds(step.delay.duration);
     append.max_window_ms = append.window_ms;

@@ -1,13 +1,14 @@
 // Batches and delays in Redis. Every transition of a wait is one Lua script
 // on one partition (DESIGN.md "Batching protocol"; the scripts are
-// runs/append.lua, runs/claim.lua and runs/cancel.lua):
+// runs/append.lua, runs/claim.lua and runs/cancel.lua; what they keep, and
+// how waits of an older Herald are read: runs/WAIT_LAYOUT.md):
 //   append  - dedupe the run's step, honour a recorded cancellation, open or
 //             join the batch, move a sliding close time (never past the cap,
 //             never earlier), close it at max activities so the next
 //             activity opens a new batch, or send the leading item at once;
 //   claim   - take due waits off the timer, turn each into one entry of
-//             herald:{p}:batches (of the lane the wait was opened in) and
-//             delete it;
+//             herald:{p}:batches (of the lane the wait was opened in),
+//             delete it and remember its runs;
 //   cancel  - remove a cancellation key's pending runs and record the
 //             cancellation so runs still in flight are stopped on arrival.
 // A wait key names what activities may share a batch (workflow, recipient,
@@ -30,15 +31,22 @@ struct WaitAppend {
   // What may share a batch (batch: workflow+recipient+tenant+step+key;
   // delay: the run and step).
   std::string wait_key;
+  // The same wait key as an older Herald spelled it (empty: the same): a
+  // batch that Herald opened is joined under its open pointer
+  // (Keys::WaitOpen) until it is flushed.
+  std::string older_wait_key;
   // The id the batch gets if this append opens it (the batch id of the
   // header below); ignored when the append joins an open batch.
   std::string batch_id;
   // Serialized BatchEnvelope without activities; stored when this append
-  // opens the wait, ignored otherwise.
+  // opens the wait, ignored otherwise. Its resume_step is step + 1 and its
+  // one target's batch_id is batch_id (the scripts read both from it).
   std::string header_blob;
   // Run (or upstream batch) id: one activity per run and step, ever.
   std::string run_id;
   int step = 0;
+  // Serialized Activity; its run_id is run_id (the scripts dedupe by it;
+  // an append breaking this fails with an error reply).
   std::string activity_blob;
   int64_t accepted_at_ms = 0;
   int64_t now_ms = 0;
@@ -56,7 +64,7 @@ struct WaitAppend {
   std::string cancellation_key;
   std::string recipient;
   // How long the run's record and cancellation index outlive the wait's
-  // latest due time.
+  // latest due time (see ClaimCommand for a record made at the flush).
   int64_t run_ttl_seconds = kDefaultRunTtlSeconds;
   // The lane the run came through (core/keys.h Lane): a wait this append
   // opens flushes into that lane's batches stream, and so does the leading
@@ -69,9 +77,13 @@ enum class AppendOutcome { kOpened, kJoined, kLeadingSent, kDuplicate, kCancelle
 redis::Command AppendCommand(const Keys& keys, const WaitAppend& append);
 absl::StatusOr<AppendOutcome> ParseAppendReply(const redis::Reply& reply);
 
-// Claims up to `limit` waits due at `now_ms`, each into the batches stream
-// of its lane. Reply parsed by ParseClaimReply.
-redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit);
+// Claims up to `limit` waits due at `now_ms` (and up to `limit` more from an
+// older Herald's timer, Keys::OlderDue), each into the batches stream of its
+// lane; the record of each flushed run lives `run_ttl_seconds` from now (a
+// replayed append of it stays a duplicate that long). Reply parsed by
+// ParseClaimReply.
+redis::Command ClaimCommand(const Keys& keys, int64_t now_ms, int limit,
+                            int64_t run_ttl_seconds = kDefaultRunTtlSeconds);
 // One wait the claim turned into a batches-stream entry.
 struct FlushedWait {
   int64_t due_ms = 0;      // when it was due (flush lateness = claim time - due)

@@ -303,6 +303,7 @@ TEST_F(EventWebhooksTest, AnInAppItemAndMarkingItReadPostDeliveredSeenRead) {
     EXPECT_EQ(event["channel_type"], "in_app_feed");
     EXPECT_EQ(event["status"], "delivered");
     EXPECT_EQ(event["tenant"], "acme");
+    EXPECT_EQ(event["workflow"], "comments");
   }
   EXPECT_EQ(events[0]["at_us"], "1700000000400000");
   EXPECT_EQ(events[2]["at_us"], "1700000000500000");

@@ -23,6 +23,7 @@
 #include "tests/support/eventually.h"
 #include "tests/support/herald_harness.h"
 #include "tests/support/redis_fixture.h"
+#include "tests/support/wait_appends.h"
 
 namespace herald {
 namespace {
@@ -190,27 +191,9 @@ TEST_F(FairnessTest, ReclaimAfterACrashedConsumerWorksInEachLane) {
 // --- Waits keep their lane through the claim ---------------------------------
 
 runs::WaitAppend Append(const std::string& wait_key, const std::string& run_id, int64_t now_ms, Lane lane) {
-  v1::internal::BatchEnvelope header;
-  header.set_workflow("w");
-  header.set_resume_step(1);
-  auto* target = header.add_targets();
-  target->set_recipient("r");
-  target->set_batch_id(absl::StrCat("batch-of-", run_id));
-  v1::internal::Activity activity;
-  activity.set_run_id(run_id);
-  runs::WaitAppend append;
-  append.wait_key = wait_key;
-  append.batch_id = target->batch_id();
-  append.header_blob = header.SerializeAsString();
-  append.run_id = run_id;
-  append.activity_blob = activity.SerializeAsString();
-  append.accepted_at_ms = now_ms;
-  append.now_ms = now_ms;
-  append.window_ms = 1000;
-  append.max_window_ms = 1000;
-  append.recipient = "r";
-  append.lane = lane;
-  return append;
+  testing::TestAppendOptions options;
+  options.lane = lane;
+  return testing::MakeTestAppend(wait_key, run_id, now_ms, options);
 }
 
 // The run ids of each entry of `stream`.
@@ -241,6 +224,8 @@ TEST_F(FairnessTest, AWaitFlushesIntoTheLaneItWasOpenedIn) {
   // it flushes with it, in the batch's lane.
   EXPECT_EQ(run(Append("bulk-wait", "run-2", now + 1, Lane::kNormal)), "joined");
   EXPECT_EQ(run(Append("normal-wait", "run-3", now, Lane::kNormal)), "opened");
+  // A wait of one activity (stored inline) keeps its lane too.
+  EXPECT_EQ(run(Append("bulk-single", "run-5", now, Lane::kBulk)), "opened");
   // The leading item goes at once to the lane of the run that opened it.
   runs::WaitAppend leading = Append("leading-wait", "run-4", now, Lane::kBulk);
   leading.flush_leading = true;
@@ -256,9 +241,10 @@ TEST_F(FairnessTest, AWaitFlushesIntoTheLaneItWasOpenedIn) {
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   auto result = runs::ParseClaimReply(*claimed);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->claimed, 3);  // the leading wait flushes empty
-  EXPECT_EQ(FlushedRuns(*client_, keys.BatchesBulk()),
-            (std::vector<std::set<std::string>>{{"run-4"}, {"run-1", "run-2"}}));
+  EXPECT_EQ(result->claimed, 4);  // the leading wait flushes empty
+  std::vector<std::set<std::string>> bulk = FlushedRuns(*client_, keys.BatchesBulk());
+  std::sort(bulk.begin(), bulk.end());
+  EXPECT_EQ(bulk, (std::vector<std::set<std::string>>{{"run-1", "run-2"}, {"run-4"}, {"run-5"}}));
   EXPECT_EQ(FlushedRuns(*client_, keys.Batches()), (std::vector<std::set<std::string>>{{"run-3"}}));
 }
 

@@ -579,8 +579,18 @@ TEST_F(FeedCapTest, InsertingBeyondTheCapRemovesTheOldestEntirely) {
     auto message = run(messages::GetMessageCommand(keys, "u", kept));
     EXPECT_EQ(messages::MessageFromFields(kept, message.elements).workflow_run_id(), std::string("run-") + kept);
   }
-  // Every insert was logged; the feed's counts are what ListFeed answers.
-  EXPECT_EQ(run({"XLEN", keys.MessageLog()}).integer, 5);
+  // Every insert was logged (one log entry per insert call, listing its
+  // items); ListMessages answers the items still in the feed, newest first.
+  EXPECT_EQ(run({"XLEN", keys.MessageLog()}).integer, 2);
+  v1::ListMessagesRequest logged;
+  auto query = messages::ParseListRequest(logged, 4);
+  ASSERT_TRUE(query.ok());
+  auto listed = messages::MergeListReplies(*query, client->Pipeline(messages::ListCommands(*query)));
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  std::vector<std::string> listed_ids;
+  for (const auto& m : listed->messages()) listed_ids.push_back(m.id());
+  EXPECT_EQ(listed_ids, (V{"e", "d", "c"}));
+  // The feed's counts are what ListFeed answers.
   v1::ListFeedRequest list;
   list.set_user_id("u");
   auto page = feed::ParseListReply(list, run(*feed::ListCommand(keys, list)));

@@ -22,6 +22,7 @@
 #include "services/delivery/config.h"
 #include "tests/support/eventually.h"
 #include "tests/support/redis_fixture.h"
+#include "tests/support/wait_appends.h"
 
 namespace herald {
 namespace {
@@ -316,26 +317,11 @@ TEST_F(PipelineMetricsTest, SamplerThreadSamplesOnTheInjectedClock) {
 
 runs::WaitAppend Append(const std::string& wait_key, const std::string& run_id, int64_t now_ms, int64_t window_ms,
                         bool delay) {
-  v1::internal::BatchEnvelope header;
-  header.set_workflow("w");
-  header.set_resume_step(1);
-  auto* target = header.add_targets();
-  target->set_recipient("r");
-  target->set_batch_id(absl::StrCat("batch-of-", wait_key));
-  v1::internal::Activity activity;
-  activity.set_run_id(run_id);
-  runs::WaitAppend append;
-  append.wait_key = wait_key;
-  append.batch_id = target->batch_id();
-  append.header_blob = header.SerializeAsString();
-  append.run_id = run_id;
-  append.activity_blob = activity.SerializeAsString();
-  append.accepted_at_ms = now_ms;
-  append.now_ms = now_ms;
-  append.window_ms = window_ms;
-  append.max_window_ms = window_ms;
-  append.delay = delay;
-  return append;
+  testing::TestAppendOptions options;
+  options.window_ms = window_ms;
+  options.max_window_ms = window_ms;
+  options.delay = delay;
+  return testing::MakeTestAppend(wait_key, run_id, now_ms, options);
 }
 
 TEST_F(PipelineMetricsTest, FlusherObservesBatchSizesAndLatenessButNotDelaysAsBatches) {

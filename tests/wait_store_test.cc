@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "herald/v1/pipeline.pb.h"
 #include "tests/support/redis_fixture.h"
+#include "tests/support/wait_appends.h"
 
 namespace herald::runs {
 namespace {
@@ -26,30 +27,13 @@ const int64_t kStartMs = SystemClock::Get().NowMillis();
 
 WaitAppend MakeAppend(const std::string& wait_key, const std::string& run_id, int64_t now_ms, bool sliding,
                       const std::string& cancellation_key = "", const std::string& recipient = "r") {
-  v1::internal::BatchEnvelope header;
-  header.set_workflow("w");
-  header.set_resume_step(1);
-  auto* target = header.add_targets();
-  target->set_recipient(recipient);
-  target->set_batch_id(absl::StrCat("batch-of-", run_id));
-  v1::internal::Activity activity;
-  activity.set_run_id(run_id);
-  activity.set_accepted_at_us(now_ms * 1000);
-  WaitAppend append;
-  append.wait_key = wait_key;
-  append.batch_id = target->batch_id();
-  append.header_blob = header.SerializeAsString();
-  append.run_id = run_id;
-  append.activity_blob = activity.SerializeAsString();
-  append.accepted_at_ms = now_ms;
-  append.now_ms = now_ms;
-  append.window_ms = 1;
-  append.max_window_ms = 3;
-  append.sliding = sliding;
-  append.workflow = "w";
-  append.cancellation_key = cancellation_key;
-  append.recipient = recipient;
-  return append;
+  herald::testing::TestAppendOptions options;
+  options.recipient = recipient;
+  options.cancellation_key = cancellation_key;
+  options.window_ms = 1;
+  options.max_window_ms = 3;
+  options.sliding = sliding;
+  return herald::testing::MakeTestAppend(wait_key, run_id, now_ms, options);
 }
 
 // Every flushed batch: run ids per batch id.

@@ -8,4 +8,4 @@ return {p, message_key(p, ARGV[1]), run_key(p, ARGV[1]), wait_header_key(p, ARGV
         wait_activities_key(p, ARGV[1]), cancel_index_key(p, ARGV[2], ARGV[3], ARGV[4]),
         feed_set_key(p, ARGV[4], ARGV[5]), tenant_feed_set_key(p, ARGV[6], ARGV[4], ARGV[5]),
         wait_open_key(p, ARGV[1]), message_events_key(p, ARGV[1]), event_outbox_key(p),
-        event_outbox_enabled_key(p)}
+        event_outbox_enabled_key(p), run_appended_key(p, ARGV[1], 7)}

@@ -607,7 +607,8 @@ TEST_F(PlanCancelTest, OneCommandPerPartitionTouchedOrEveryPartition) {
     partitions.insert(partition);
     ScriptCall call = ParseEvalsha(command);
     const size_t listed = partition == spread.partitions[0] ? 2 : 1;
-    EXPECT_EQ(call.keys.size(), 3 + listed);  // due, "*" index, recipients set, one index each
+    // timer, older timer, inline waits, delays, "*" index, recipients set, one index each
+    EXPECT_EQ(call.keys.size(), 6 + listed);
     EXPECT_EQ(call.args.back(), "listed");
   }
   EXPECT_EQ(partitions, (std::set<int>{spread.partitions[0], spread.partitions[1]}));
