@@ -61,8 +61,8 @@ void AppendVarint(uint64_t value, std::string* out) {
   out->append(reinterpret_cast<const char*>(bytes), static_cast<size_t>(end - bytes));
 }
 
-// The body as first written: a copy with the fields cleared. What a body
-// that cannot be filtered (it always can: we serialized it) falls back to.
+}  // namespace
+
 std::string CopiedBody(const v1::FeedItem& item) {
   v1::FeedItem body = item;
   body.clear_id();
@@ -75,8 +75,6 @@ std::string CopiedBody(const v1::FeedItem& item) {
   }
   return body.SerializeAsString();
 }
-
-}  // namespace
 
 std::string StoredBody(const v1::FeedItem& item) {
   const std::string wire = item.SerializeAsString();

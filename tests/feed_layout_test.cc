@@ -19,19 +19,8 @@ namespace {
 
 constexpr char kUser[] = "lena";
 
-class FeedLayoutTest : public testing::RedisTest {
+class FeedLayoutTest : public testing::RedisClientTest {
  protected:
-  void SetUp() override {
-    RedisTest::SetUp();
-    client_ = Connect();
-  }
-
-  redis::Reply Run(const redis::Command& command) {
-    auto reply = client_->Execute(command);
-    EXPECT_TRUE(reply.ok()) << reply.status();
-    return reply.ok() ? *reply : redis::Reply();
-  }
-
   static feed::NewItem Item(const std::string& id, const std::string& tenant = "") {
     feed::NewItem item;
     item.item.set_id(id);
@@ -111,7 +100,6 @@ class FeedLayoutTest : public testing::RedisTest {
   }
 
   const Keys keys_{PartitionOf(kUser, 4)};
-  std::unique_ptr<redis::RedisClient> client_;
 };
 
 using V = std::vector<std::string>;

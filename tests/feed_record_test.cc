@@ -22,19 +22,8 @@ namespace {
 constexpr char kUser[] = "mira";
 constexpr int kPartitions = 4;
 
-class FeedRecordTest : public testing::RedisTest {
+class FeedRecordTest : public testing::RedisClientTest {
  protected:
-  void SetUp() override {
-    RedisTest::SetUp();
-    client_ = Connect();
-  }
-
-  redis::Reply Run(const redis::Command& command) {
-    auto reply = client_->Execute(command);
-    EXPECT_TRUE(reply.ok()) << reply.status();
-    return reply.ok() ? *reply : redis::Reply();
-  }
-
   static feed::NewItem Item(const std::string& id, int64_t accepted_us, int64_t inserted_us) {
     feed::NewItem item;
     item.item.set_id(id);
@@ -81,7 +70,6 @@ class FeedRecordTest : public testing::RedisTest {
   }
 
   const Keys keys_{PartitionOf(kUser, kPartitions)};
-  std::unique_ptr<redis::RedisClient> client_;
 };
 
 TEST_F(FeedRecordTest, OldAndNewRecordsReadTheSameEverywhere) {

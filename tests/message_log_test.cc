@@ -22,19 +22,8 @@ namespace {
 
 constexpr int kPartitions = 4;
 
-class MessageLogTest : public testing::RedisTest {
+class MessageLogTest : public testing::RedisClientTest {
  protected:
-  void SetUp() override {
-    RedisTest::SetUp();
-    client_ = Connect();
-  }
-
-  redis::Reply Run(const redis::Command& command) {
-    auto reply = client_->Execute(command);
-    EXPECT_TRUE(reply.ok()) << reply.status();
-    return reply.ok() ? *reply : redis::Reply();
-  }
-
   // `count` user ids of partition `p`.
   static std::vector<std::string> UsersOf(int p, int count) {
     std::vector<std::string> users;
@@ -95,8 +84,6 @@ class MessageLogTest : public testing::RedisTest {
     if (calls != nullptr) *calls = pages + 1;
     return ids;
   }
-
-  std::unique_ptr<redis::RedisClient> client_;
 };
 
 TEST_F(MessageLogTest, OneEntryPerInsertCallListsItsItemsNewestFirst) {

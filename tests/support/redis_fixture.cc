@@ -94,6 +94,18 @@ void RedisTest::SetUp() {
   ASSERT_TRUE(flushed.ok()) << flushed.status();
 }
 
+void RedisClientTest::SetUp() {
+  RedisTest::SetUp();
+  client_ = Connect();
+  ASSERT_TRUE(client_);
+}
+
+redis::Reply RedisClientTest::Run(const redis::Command& command) {
+  auto reply = client_->Execute(command);
+  EXPECT_TRUE(reply.ok()) << reply.status();
+  return reply.ok() ? *reply : redis::Reply();
+}
+
 const redis::Endpoint& RedisTest::endpoint() { return server()->endpoint(); }
 
 std::unique_ptr<redis::RedisClient> RedisTest::Connect() {

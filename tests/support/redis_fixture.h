@@ -35,6 +35,17 @@ class RedisTest : public ::testing::Test {
   static std::string& data_dir();
 };
 
+// A RedisTest with a connection of its own (`client_`, made in SetUp) and
+// Run(): a command that must succeed (a failure fails the test and yields
+// an empty reply).
+class RedisClientTest : public RedisTest {
+ protected:
+  void SetUp() override;
+  redis::Reply Run(const redis::Command& command);
+
+  std::unique_ptr<redis::RedisClient> client_;
+};
+
 // Redis holds every write command (CLIENT PAUSE ... WRITE) from
 // construction until Resume() or destruction, so a call that writes stays
 // in flight meanwhile. Declare a std::jthread making such calls before it:
