@@ -253,11 +253,15 @@ class HiredisClient final : public RedisClient {
         endpoint_.username.empty() ? "" : absl::StrCat(" for user '", endpoint_.username, "'"), ": ", reply->str));
   }
 
-  // Loads every registered script, so calls by SHA find them.
+  // Loads every registered script, so calls by SHA find them. A PING goes
+  // first in the same pipeline: a Redis that wants a password answers it
+  // NOAUTH, while a script body over 16 KB would only get "Protocol error:
+  // unauthenticated bulk length" (and Script::All's order is not fixed).
   absl::Status LoadScripts() {
     std::vector<const Script*> scripts = Script::All();
+    Append({"PING"});
     for (const Script* script : scripts) Append({"SCRIPT", "LOAD", script->body()});
-    for (const Script* script : scripts) {
+    for (size_t i = 0; i <= scripts.size(); ++i) {
       absl::StatusOr<Reply> reply = ReadReply();
       if (!reply.ok()) {
         context_.reset();
@@ -270,7 +274,9 @@ class HiredisClient final : public RedisClient {
                                                             endpoint_.password.empty() ? " (no password was given)"
                                                                                        : ""));
         }
-        return absl::InternalError(absl::StrCat("redis: script ", script->sha(), " does not load: ", reply->str));
+        if (i == 0) return absl::UnavailableError(absl::StrCat("redis: PING before loading scripts: ", reply->str));
+        return absl::InternalError(
+            absl::StrCat("redis: script ", scripts[i - 1]->sha(), " does not load: ", reply->str));
       }
     }
     return absl::OkStatus();
