@@ -19,29 +19,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/redis_info.h"
 #include "nlohmann/json.hpp"
 #include "redis/client.h"
 
 namespace herald::bench {
-
-struct CommandStat {
-  double calls = 0;
-  double usec = 0;
-};
-// By command name as INFO commandstats spells it ("evalsha", "client|setname").
-using CommandStats = std::map<std::string, CommandStat>;
-
-struct RedisInfo {
-  double cpu_us = 0;  // used_cpu_sys + used_cpu_user
-  int64_t used_memory = 0;
-  CommandStats commands;
-};
-
-// One INFO cpu memory commandstats. INTERNAL when a field is missing.
-absl::StatusOr<RedisInfo> ReadRedisInfo(redis::RedisClient& redis);
-
-// after - before, per command (commands absent before count from 0).
-CommandStats Delta(const CommandStats& after, const CommandStats& before);
 
 // Commands only loadgen sends; wholly excluded.
 bool IsLoadgenCommand(const std::string& name);

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/redis_info.h"
 #include "core/ids.h"
 #include "core/keys.h"
 #include "feed/feed_store.h"
@@ -248,11 +249,8 @@ steps:
     }
   }
   double redis_peak_mib = -1;
-  auto info = (*redis)->Execute({"INFO", "memory"});
-  if (info.ok()) {
-    size_t at = info->str.find("used_memory_peak:");
-    if (at != std::string::npos) redis_peak_mib = std::stod(info->str.substr(at + 17)) / (1024.0 * 1024.0);
-  }
+  auto info = herald::bench::ReadRedisInfo(**redis);
+  if (info.ok()) redis_peak_mib = static_cast<double>(info->used_memory_peak) / (1024.0 * 1024.0);
   // The redis-server process's own high-water mark (since it started: the
   // users and subscriptions are in it too).
   double redis_peak_rss_mib = -1;

@@ -38,6 +38,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/redis_info.h"
 #include "absl/strings/str_split.h"
 #include "batcher/batcher.h"
 #include "core/clock.h"
@@ -72,6 +73,9 @@ ABSL_FLAG(bool, memory_stats, false, "Print Redis MEMORY STATS and INFO memory t
 namespace {
 
 using herald::redis::Command;
+using herald::bench::Delta;
+using herald::bench::ReadRedisInfo;
+using herald::bench::RedisInfo;
 using herald::redis::RedisClient;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -105,63 +109,20 @@ class ShiftedClock final : public herald::Clock {
 
 double Seconds(SteadyClock::duration elapsed) { return std::chrono::duration<double>(elapsed).count(); }
 
-// "name:value" lines of an INFO reply.
-std::map<std::string, std::string> InfoFields(const std::string& text) {
-  std::map<std::string, std::string> fields;
-  for (absl::string_view line : absl::StrSplit(text, absl::ByAnyChar("\r\n"), absl::SkipEmpty())) {
-    size_t colon = line.find(':');
-    if (line.empty() || line[0] == '#' || colon == absl::string_view::npos) continue;
-    fields.emplace(std::string(line.substr(0, colon)), std::string(line.substr(colon + 1)));
-  }
-  return fields;
-}
-
-// What one look at Redis says: memory held for data, CPU so far, and the
-// calls of every command.
+// What one look at Redis says (bench/redis_info.h) and how many keys it holds.
 struct Snapshot {
-  double data_bytes = 0;   // used_memory without client and AOF buffers
-  double used_memory = 0;
-  double peak_bytes = 0;
-  double cpu_seconds = 0;  // used_cpu_sys + used_cpu_user
+  RedisInfo info;
   int64_t keys = 0;
-  std::map<std::string, int64_t> calls;  // command -> calls
-  std::map<std::string, int64_t> usec;   // command -> microseconds inside it
 };
 
 absl::StatusOr<Snapshot> Look(RedisClient& redis) {
-  auto replies = redis.Pipeline({{"INFO", "memory"}, {"INFO", "cpu"}, {"INFO", "commandstats"}, {"DBSIZE"}});
-  for (auto& reply : replies) {
-    if (!reply.ok()) return reply.status();
-  }
-  auto number = [](const std::map<std::string, std::string>& fields, const std::string& name) {
-    double value = 0;
-    auto it = fields.find(name);
-    if (it != fields.end()) (void)absl::SimpleAtod(it->second, &value);
-    return value;
-  };
   Snapshot snapshot;
-  auto memory = InfoFields(replies[0]->str);
-  snapshot.used_memory = number(memory, "used_memory");
-  snapshot.data_bytes = snapshot.used_memory - number(memory, "mem_clients_normal") - number(memory, "mem_aof_buffer");
-  snapshot.peak_bytes = number(memory, "used_memory_peak");
-  auto cpu = InfoFields(replies[1]->str);
-  snapshot.cpu_seconds = number(cpu, "used_cpu_sys") + number(cpu, "used_cpu_user");
-  for (const auto& [name, value] : InfoFields(replies[2]->str)) {
-    // cmdstat_hset:calls=12,usec=...
-    if (name.rfind("cmdstat_", 0) != 0) continue;
-    auto field = [&value](const std::string& key) {
-      int64_t number = 0;
-      size_t at = value.find(key + "=");
-      if (at != std::string::npos) {
-        at += key.size() + 1;
-        (void)absl::SimpleAtoi(value.substr(at, value.find(',', at) - at), &number);
-      }
-      return number;
-    };
-    snapshot.calls[name.substr(8)] = field("calls");
-    snapshot.usec[name.substr(8)] = field("usec");
-  }
-  snapshot.keys = replies[3]->integer;
+  auto info = ReadRedisInfo(redis);
+  if (!info.ok()) return info.status();
+  snapshot.info = *std::move(info);
+  auto keys = redis.Execute({"DBSIZE"});
+  if (!keys.ok()) return keys.status();
+  snapshot.keys = keys->integer;
   return snapshot;
 }
 
@@ -180,25 +141,21 @@ struct CommandCounts {
 CommandCounts CountCommands(const Snapshot& before, const Snapshot& after, double per) {
   // The bench's own looks, and the connections' script loading.
   static const std::set<std::string> kNotWork = {"info", "dbsize", "script", "ping", "hello", "client", "command"};
-  std::vector<std::pair<int64_t, std::string>> counted;
+  std::vector<std::pair<double, std::string>> counted;
   CommandCounts counts;
-  for (const auto& [name, calls] : after.calls) {
-    auto it = before.calls.find(name);
-    const int64_t delta = calls - (it == before.calls.end() ? 0 : it->second);
-    if (delta <= 0 || kNotWork.count(name.substr(0, name.find('|')))) continue;
+  for (const auto& [name, delta] : Delta(after.info.commands, before.info.commands)) {
+    if (delta.calls <= 0 || kNotWork.count(name.substr(0, name.find('|')))) continue;
     if (name == "evalsha" || name == "eval") {
-      counts.scripts_per_unit += static_cast<double>(delta) / per;
-      auto usec = before.usec.find(name);
-      counts.script_us_per_unit +=
-          static_cast<double>(after.usec.at(name) - (usec == before.usec.end() ? 0 : usec->second)) / per;
+      counts.scripts_per_unit += delta.calls / per;
+      counts.script_us_per_unit += delta.usec / per;
       continue;
     }
-    counted.emplace_back(delta, name);
-    counts.per_unit += static_cast<double>(delta) / per;
+    counted.emplace_back(delta.calls, name);
+    counts.per_unit += delta.calls / per;
   }
   std::sort(counted.rbegin(), counted.rend());
   counts.by_command = nlohmann::ordered_json::object();
-  for (const auto& [delta, name] : counted) counts.by_command[name] = Round(static_cast<double>(delta) / per, 3);
+  for (const auto& [delta, name] : counted) counts.by_command[name] = Round(delta / per, 3);
   return counts;
 }
 
@@ -428,7 +385,7 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
   auto open = Look(**redis);
   if (!open.ok()) return open.status();
   const double payload_per_activity = total.payload_bytes / static_cast<double>(activities);
-  const double bytes_per_activity = (open->data_bytes - empty->data_bytes) / static_cast<double>(activities);
+  const double bytes_per_activity = (open->info.data_bytes - empty->info.data_bytes) / static_cast<double>(activities);
   CommandCounts append_commands = CountCommands(*empty, *open, static_cast<double>(activities));
   if (absl::GetFlag(FLAGS_memory_stats)) {
     for (auto& reply : (*redis)->Pipeline({{"MEMORY", "STATS"}, {"INFO", "memory"}})) {
@@ -556,9 +513,9 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
       {"redis_bytes_per_pending_activity", Round(bytes_per_activity, 1)},
       {"redis_bytes_per_pending_activity_beyond_payload", Round(bytes_per_activity - payload_per_activity, 1)},
       {"redis_keys_per_batch", Round(static_cast<double>(open->keys - empty->keys) / batches, 2)},
-      {"redis_used_memory_open_mib", Round(open->used_memory / (1024.0 * 1024.0), 1)},
+      {"redis_used_memory_open_mib", Round(open->info.used_memory / (1024.0 * 1024.0), 1)},
       {"redis_commands_per_append", Round(append_commands.per_unit, 2)},
-      {"redis_cpu_us_per_append", Round((open->cpu_seconds - empty->cpu_seconds) * 1e6 / activities, 2)},
+      {"redis_cpu_us_per_append", Round((open->info.cpu_us - empty->info.cpu_us) / activities, 2)},
       {"redis_script_us_per_append", Round(append_commands.script_us_per_unit, 2)},
       {"append_commands", append_commands.by_command},
       {"spread_ms", absl::GetFlag(FLAGS_spread_ms)},
@@ -579,12 +536,12 @@ absl::StatusOr<nlohmann::ordered_json> Run() {
       {"redis_commands_per_claimed_activity", Round(claim_commands.per_unit, 2)},
       {"redis_claim_calls_per_claimed_activity", Round(claim_commands.scripts_per_unit, 4)},
       {"redis_cpu_us_per_claimed_activity",
-       Round((flushed->cpu_seconds - open->cpu_seconds) * 1e6 / static_cast<double>(flushed_activities), 2)},
+       Round((flushed->info.cpu_us - open->info.cpu_us) / static_cast<double>(flushed_activities), 2)},
       {"redis_script_us_per_claimed_activity", Round(claim_commands.script_us_per_unit, 2)},
       {"claim_commands", claim_commands.by_command},
-      {"redis_used_memory_peak_mib", Round(flushed->peak_bytes / (1024.0 * 1024.0), 1)},
+      {"redis_used_memory_peak_mib", Round(flushed->info.used_memory_peak / (1024.0 * 1024.0), 1)},
       {"redis_bytes_left_per_activity_after_flush",
-       Round((left->data_bytes - empty->data_bytes) / static_cast<double>(activities), 1)},
+       Round((left->info.data_bytes - empty->info.data_bytes) / static_cast<double>(activities), 1)},
       {"keys_left_after_flush", kinds_json},
       {"verified", verified_json},
       {"ok", ok}};
