@@ -203,14 +203,12 @@ void BM_EventEncode(benchmark::State& state) {
 BENCHMARK(BM_EventEncode)->Arg(1)->Arg(100);
 
 void BM_PlanTrigger(benchmark::State& state) {
-  std::vector<workflow::Workflow> workflows;
-  workflows.push_back(*workflow::ParseWorkflow(R"(
+  auto registry = workflow::Registry::FromDocuments({R"(
 key: bench
 steps:
   - {type: channel, channel_type: in_app_feed, template: {markdown: "x"}}
-)",
-                                               "bench.yaml"));
-  auto registry = workflow::Registry::FromWorkflows(std::move(workflows));
+)"},
+                                                     "bench.yaml");
   v1::TriggerRequest request;
   request.set_workflow("bench");
   request.set_actor("actor-1");

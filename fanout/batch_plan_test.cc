@@ -183,14 +183,9 @@ steps:
 constexpr int64_t kNowUs = 1'700'000'000'000'000;
 
 std::unique_ptr<workflow::Registry> BuildRegistry() {
-  std::vector<workflow::Workflow> parsed;
-  for (const char* yaml : {kComments, kSecurity, kAlerts, kStrict, kConditional, kEscalateDelay, kEscalateBatch,
-                           kSkippableWait, kTwoFeeds}) {
-    auto workflow = workflow::ParseWorkflow(yaml, "test.yaml");
-    EXPECT_TRUE(workflow.ok()) << workflow.status();
-    if (workflow.ok()) parsed.push_back(std::move(*workflow));
-  }
-  auto registry = workflow::Registry::FromWorkflows(std::move(parsed));
+  auto registry = workflow::Registry::FromDocuments(
+      {kComments, kSecurity, kAlerts, kStrict, kConditional, kEscalateDelay, kEscalateBatch, kSkippableWait, kTwoFeeds},
+      "test.yaml");
   EXPECT_TRUE(registry.ok()) << registry.status();
   return registry.ok() ? std::move(*registry) : nullptr;
 }

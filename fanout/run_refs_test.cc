@@ -82,13 +82,7 @@ constexpr int64_t kNowUs = 1'700'000'000'000'000;
 class RunRefsTest : public ::testing::Test {
  protected:
   RunRefsTest() {
-    std::vector<workflow::Workflow> parsed;
-    for (const char* yaml : {kReminder, kPushOrSms, kHooks}) {
-      auto workflow = workflow::ParseWorkflow(yaml, "test.yaml");
-      EXPECT_TRUE(workflow.ok()) << workflow.status();
-      if (workflow.ok()) parsed.push_back(std::move(*workflow));
-    }
-    auto registry = workflow::Registry::FromWorkflows(std::move(parsed));
+    auto registry = workflow::Registry::FromDocuments({kReminder, kPushOrSms, kHooks}, "test.yaml");
     EXPECT_TRUE(registry.ok()) << registry.status();
     if (registry.ok()) registry_ = std::move(*registry);
     users_.Add("rita", {{"id", "rita"}, {"name", "Rita"}, {"email", "rita@example.com"}, {"phone_number", "+15550100"}});

@@ -226,6 +226,19 @@ TEST(RegistryTest, DuplicateKeysAreRejected) {
   EXPECT_NE(registry.status().message().find("b.yaml"), std::string::npos);
 }
 
+TEST(RegistryTest, FromDocumentsParsesEachAndStopsAtTheFirstBadOne) {
+  auto registry = Registry::FromDocuments({kDigest}, "inline.yaml");
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  EXPECT_EQ(registry.value()->all().size(), 1u);
+  auto bad = Registry::FromDocuments({kDigest, "key: [unclosed"}, "inline.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+  EXPECT_NE(bad.status().message().find("inline.yaml"), std::string::npos) << bad.status();
+  auto twice = Registry::FromDocuments({kDigest, kDigest}, "inline.yaml");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("already defined"), std::string::npos) << twice.status();
+}
+
 }  // namespace
 }  // namespace herald::workflow
 

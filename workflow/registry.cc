@@ -29,6 +29,17 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::LoadDirectory(const std::str
   return FromWorkflows(std::move(workflows));
 }
 
+absl::StatusOr<std::unique_ptr<Registry>> Registry::FromDocuments(const std::vector<std::string>& documents,
+                                                                   const std::string& source) {
+  std::vector<Workflow> workflows;
+  for (const std::string& document : documents) {
+    auto workflow = ParseWorkflow(document, source);
+    if (!workflow.ok()) return workflow.status();
+    workflows.push_back(std::move(*workflow));
+  }
+  return FromWorkflows(std::move(workflows));
+}
+
 absl::StatusOr<std::unique_ptr<Registry>> Registry::FromWorkflows(std::vector<Workflow> workflows) {
   auto registry = std::make_unique<Registry>();
   for (Workflow& workflow : workflows) {

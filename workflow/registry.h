@@ -19,6 +19,10 @@ class Registry {
   // defined twice; NOT_FOUND when the directory cannot be read.
   static absl::StatusOr<std::unique_ptr<Registry>> LoadDirectory(const std::string& directory);
   static absl::StatusOr<std::unique_ptr<Registry>> FromWorkflows(std::vector<Workflow> workflows);
+  // Parses each document (YAML or JSON, named `source` in errors) and makes
+  // a registry of them: the first error as LoadDirectory gives it.
+  static absl::StatusOr<std::unique_ptr<Registry>> FromDocuments(const std::vector<std::string>& documents,
+                                                                 const std::string& source);
 
   // nullptr when unknown.
   const Workflow* Find(const std::string& key) const;

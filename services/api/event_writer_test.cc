@@ -15,18 +15,13 @@ namespace herald::api {
 namespace {
 
 std::unique_ptr<workflow::Registry> Workflows() {
-  auto parsed = workflow::ParseWorkflow(R"(
+  auto registry = workflow::Registry::FromDocuments({R"(
 key: note
 steps:
   - {ref: feed, type: channel, channel_type: in_app_feed, template: {markdown: "{{ data.text }}"}}
-)",
-                                        "note.yaml");
-  EXPECT_TRUE(parsed.ok()) << parsed.status();
-  std::vector<workflow::Workflow> all;
-  all.push_back(std::move(*parsed));
-  auto registry = workflow::Registry::FromWorkflows(std::move(all));
+)"}, "note.yaml");
   EXPECT_TRUE(registry.ok()) << registry.status();
-  return std::move(*registry);
+  return registry.ok() ? std::move(*registry) : nullptr;
 }
 
 TEST(TakePlainEventWriteTest, TakesThePlannersPlainWritesAndLeavesScripts) {

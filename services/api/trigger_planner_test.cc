@@ -40,13 +40,9 @@ steps:
 )";
 
 std::unique_ptr<workflow::Registry> Workflows() {
-  auto parsed = workflow::ParseWorkflow(kComments, "comments.yaml");
-  EXPECT_TRUE(parsed.ok()) << parsed.status();
-  std::vector<workflow::Workflow> all;
-  all.push_back(std::move(*parsed));
-  auto registry = workflow::Registry::FromWorkflows(std::move(all));
+  auto registry = workflow::Registry::FromDocuments({kComments}, "comments.yaml");
   EXPECT_TRUE(registry.ok()) << registry.status();
-  return std::move(*registry);
+  return registry.ok() ? std::move(*registry) : nullptr;
 }
 
 // `count` user ids, each hashing to a different partition of kPartitions,
