@@ -3,7 +3,10 @@
 // the error must be the precise one: when protobuf refused a string for its
 // UTF-8, the message names that field's path (FindInvalidUtf8), never the
 // generic "not a valid ... message"; a decoded request re-encodes and
-// decodes again. Built for libFuzzer by scripts/fuzz (clang); in the normal
+// decodes again. The same bytes as a ListMessages cursor (its `after`, per
+// partition "<ms>-<seq>[:<item>]") and a decoded ListMessagesRequest must
+// be accepted or refused naming the field, and an accepted cursor encodes
+// back to the same positions. Built for libFuzzer by scripts/fuzz (clang); in the normal
 // build the same entry point replays testdata/decoding_corpus as a test.
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/stubs/logging.h"
 #include "herald/v1/herald.pb.h"
+#include "messages/message_list.h"
 #include "services/api/request_decoding.h"
 
 namespace {
@@ -79,6 +83,27 @@ void CheckDecode(absl::string_view bytes) {
   }
 }
 
+void CheckListMessages(absl::string_view bytes) {
+  constexpr int kPartitions = 4;
+  auto positions = herald::messages::DecodeListCursor(std::string(bytes), kPartitions);
+  if (positions.ok()) {
+    Check(positions->size() == static_cast<size_t>(kPartitions));
+    auto again = herald::messages::DecodeListCursor(herald::messages::EncodeListCursor(*positions), kPartitions);
+    Check(again.ok() && *again == *positions);
+  } else {
+    Check(positions.status().code() == absl::StatusCode::kInvalidArgument);
+    Check(absl::StrContains(positions.status().message(), "after"));
+  }
+  herald::v1::ListMessagesRequest request;
+  if (!herald::api::DecodeRequest(bytes, &request).ok()) return;
+  auto query = herald::messages::ParseListRequest(request, kPartitions);
+  if (!query.ok()) {
+    Check(query.status().code() == absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  Check(herald::messages::ListCommands(*query).size() <= static_cast<size_t>(kPartitions));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -87,5 +112,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view bytes(reinterpret_cast<const char*>(data), size);
   CheckDecode<herald::v1::TriggerRequest>(bytes);
   CheckDecode<herald::v1::TriggerBatchRequest>(bytes);
+  CheckListMessages(bytes);
   return 0;
 }
