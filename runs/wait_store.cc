@@ -22,9 +22,12 @@ std::string Millis(int64_t seconds) { return std::to_string(seconds * 1000); }
 // built by the step runner is not parsed again.
 std::string StoredHeader(const WaitAppend& append) {
   if (append.lane != Lane::kBulk) return append.header_blob;
-  v1::internal::BatchEnvelope bulk;
-  bulk.set_bulk(true);
-  return absl::StrCat(append.header_blob, bulk.SerializeAsString());
+  static const std::string* const kBulkField = [] {
+    v1::internal::BatchEnvelope bulk;
+    bulk.set_bulk(true);
+    return new std::string(bulk.SerializeAsString());
+  }();
+  return absl::StrCat(append.header_blob, *kBulkField);
 }
 
 }  // namespace
