@@ -82,10 +82,14 @@ export function NotificationFeed({
     promise.catch(() => undefined); // failures are in the feed's state (shown below)
   };
 
-  // markReadOn="open": what is unread when shown, and what arrives while shown.
+  // markReadOn="open": what is unread when shown, and what arrives while
+  // shown. Each item once: a refused mark rolls back to unread, and asking
+  // again on every render would hammer a failing gateway.
+  const markedOnOpen = useRef(new Set<string>());
   useEffect(() => {
     if (markReadOn !== "open" || !feed.feed) return;
-    const unread = items.filter((item) => !item.read_at_ms).map((item) => item.id);
+    const unread = items.filter((item) => !item.read_at_ms && !markedOnOpen.current.has(item.id)).map((item) => item.id);
+    for (const id of unread) markedOnOpen.current.add(id);
     if (unread.length > 0) quiet(feed.markAs("read", unread));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [markReadOn, feed.feed, items]);

@@ -186,6 +186,39 @@ describe("NotificationFeed", () => {
     expect(gateway.requestsTo(/mark_all$/, "POST")[0]!.body).toEqual({ action: "read", tenant: "" });
   });
 
+  it("markReadOn=open marks the loaded unread items read, and Load more appends the next page", async () => {
+    const user = userEvent.setup();
+    const gateway = new FakeGateway();
+    const a = wireItem();
+    const b = wireItem({ read_at_ms: "5", seen_at_ms: "5" });
+    const c = wireItem();
+    gateway.on("GET", /items$/, (r) =>
+      r.url.searchParams.get("after") === "page-2"
+        ? json(200, { items: [c], next_cursor: "", metadata: wireCounts(0, 0, 3) })
+        : json(200, { items: [a, b], next_cursor: "page-2", metadata: wireCounts(1, 1, 3) }),
+    );
+    gateway.on("POST", /items\/mark$/, () => json(200, { changed: "1", metadata: wireCounts(0, 0, 3) }));
+    render(
+      <Providers gateway={gateway}>
+        <NotificationFeed markReadOn="open" />
+      </Providers>,
+    );
+    await waitFor(() => expect(gateway.requestsTo(/items\/mark$/, "POST")).toHaveLength(1));
+    expect(gateway.requestsTo(/items\/mark$/, "POST")[0]!.body).toEqual({ action: "read", ids: [a.id], tenant: "" });
+    await user.click(screen.getByRole("button", { name: "Load more" }));
+    await waitFor(() => expect(screen.getAllByRole("article")).toHaveLength(3));
+    expect(screen.queryByRole("button", { name: "Load more" })).not.toBeInTheDocument();
+    // The new page's unread item is marked too; a refused mark is not retried in a loop.
+    await waitFor(() => expect(gateway.requestsTo(/items\/mark$/, "POST")).toHaveLength(2));
+    expect(gateway.requestsTo(/items\/mark$/, "POST")[1]!.body).toEqual({ action: "read", ids: [c.id], tenant: "" });
+    // Answered on a later task (as a network would), so a retry loop cannot starve the timers.
+    gateway.on("POST", /items\/mark$/, () => new Promise((r) => setTimeout(() => r(errorBody(503, "unavailable", "down")), 0)));
+    act(() => gateway.lastStream.event("item", { item: wireItem(), metadata: wireCounts(1, 1, 4) }, "c1"));
+    expect(await screen.findByRole("alert")).toHaveTextContent("down");
+    await act(() => new Promise((r) => setTimeout(r, 0)));
+    expect(gateway.requestsTo(/items\/mark$/, "POST")).toHaveLength(3);
+  });
+
   it("closes the realtime connection on unmount", async () => {
     const gateway = new FakeGateway();
     gateway.on("GET", /items$/, () => listResponse([]));
