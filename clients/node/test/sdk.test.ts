@@ -233,7 +233,7 @@ describe('retries', () => {
     await herald.users.identify(id, {name: 'Hal'});
     const {sent, interceptor} = recorder('Trigger');
     const client = new Herald({address: server.address, apiKey: server.apiKey, interceptors: [interceptor],
-      defaultDeadlineMs: 300, retries: 8, backoff: {initialMs: 100, maxMs: 400}});
+      defaultDeadlineMs: 300, retries: 20, backoff: {initialMs: 100, maxMs: 400}});  // room for a loaded machine
     const pid = server.herald!.child.pid!;
     process.kill(pid, 'SIGSTOP');
     let resumed = false;
