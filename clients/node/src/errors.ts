@@ -12,8 +12,9 @@ const kFieldCodes = new Set<number>([
   grpc.status.ALREADY_EXISTS,
 ]);
 
-// "recipients[1].user.properties_json: ..." -> "recipients[1].user.properties_json"
-const kFieldPrefix = /^([a-z_][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])?)*): /;
+// "recipients[1].user.properties_json: ..." -> "recipients[1].user.properties_json";
+// map keys in a path may hold '-' ("preferences_json.workflows.new-comment").
+const kFieldPrefix = /^([a-z_][\w-]*(?:\[\d+\])?(?:\.[\w-]+(?:\[\d+\])?)*): /;
 
 export class HeraldError extends Error {
   // The gRPC status code (grpc.status.*), e.g. 3 for INVALID_ARGUMENT.

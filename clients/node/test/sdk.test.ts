@@ -5,7 +5,8 @@ import * as assert from 'node:assert/strict';
 import {randomUUID} from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import {Herald, HeraldError} from '../dist';  // the built package, as a service uses it
-import {eventually, TestHerald} from './support/herald_server';
+import * as fs from 'node:fs';
+import {eventually, makeServerCertificate, TestHerald} from './support/herald_server';
 
 const kTimeout = {timeout: 30000};
 
@@ -314,6 +315,33 @@ describe('retries', () => {
     } finally {
       once.close();
       patient.close();
+    }
+  });
+});
+
+describe('tls', () => {
+  test('speaks TLS to a Herald with a certificate, verified against the CA given', kTimeout, async () => {
+    const pki = makeServerCertificate(server.dir, 'herald.test');
+    const secure = await server.startReplica(['api', `--tls_cert_file=${pki.cert}`, `--tls_key_file=${pki.key}`]);
+    const ca = fs.readFileSync(pki.ca);
+    const verified = new Herald({address: secure.address, apiKey: server.apiKey, tls: {ca, serverName: 'herald.test'}});
+    // The system's roots do not know the test CA; plaintext is not served.
+    const untrusted = new Herald({address: secure.address, apiKey: server.apiKey, tls: true, retries: 0});
+    const plaintext = new Herald({address: secure.address, apiKey: server.apiKey, retries: 0, defaultDeadlineMs: 2000});
+    const wrongName = new Herald({address: secure.address, apiKey: server.apiKey, retries: 0,
+      tls: {ca, serverName: 'other.test'}});
+    try {
+      const id = uniqueUser('tls');
+      assert.equal((await verified.users.identify(id, {name: 'Tess'})).name, 'Tess');
+      for (const client of [untrusted, plaintext, wrongName]) {
+        await assert.rejects(client.users.get(id), (error: unknown) => {
+          assert.ok(error instanceof HeraldError);
+          assert.ok(['UNAVAILABLE', 'DEADLINE_EXCEEDED'].includes(error.codeName), error.codeName + ' ' + error.message);
+          return true;
+        });
+      }
+    } finally {
+      for (const client of [verified, untrusted, plaintext, wrongName]) client.close();
     }
   });
 });

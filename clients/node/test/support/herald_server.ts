@@ -227,3 +227,26 @@ export class TestHerald {
     fs.rmSync(this.dir, {recursive: true, force: true});
   }
 }
+
+// A CA and a server certificate it issued for `serverName` (P-256, made by
+// the openssl CLI as security/testing/test_pki.cc does): files in `dir`.
+export function makeServerCertificate(dir: string, serverName: string): {ca: string; cert: string; key: string} {
+  const config = path.join(dir, 'pki.cnf');
+  fs.writeFileSync(config, [
+    '[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', 'CN = placeholder',
+    '[leaf]', 'basicConstraints = critical, CA:FALSE', 'keyUsage = critical, digitalSignature, keyEncipherment',
+    'extendedKeyUsage = serverAuth', `subjectAltName = DNS:${serverName}`,
+    '[ca]', 'basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign', '',
+  ].join('\n'));
+  const files = {ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key')};
+  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'];
+  const run = (args: string[]) => {
+    const result = spawnSync('openssl', args, {encoding: 'utf8', timeout: kStartTimeoutMs});
+    if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${result.stderr ?? result.error}`);
+  };
+  run(['req', '-x509', '-config', config, '-extensions', 'ca', ...newKey, '-subj', '/CN=Herald SDK test CA',
+    '-keyout', path.join(dir, 'ca.key'), '-out', files.ca]);
+  run(['req', '-x509', '-config', config, '-extensions', 'leaf', '-CA', files.ca, '-CAkey', path.join(dir, 'ca.key'),
+    ...newKey, '-subj', `/CN=${serverName}`, '-keyout', files.key, '-out', files.cert]);
+  return files;
+}
