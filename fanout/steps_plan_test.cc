@@ -43,12 +43,21 @@ steps:
   - {ref: last, type: channel, channel_type: in_app_feed, template: {markdown: "last"}}
 )";
 
+// A workflow without branches, as runs waiting since before the upgrade
+// know it: their headers have no wait_step.
+constexpr char kDigest[] = R"(
+key: digest
+steps:
+  - {ref: gather, type: batch, window: 10s, render_limit: 2}
+  - {ref: feed, type: channel, channel_type: in_app_feed, template: {markdown: "{{ total_activities }} {{ activities | size }}"}}
+)";
+
 constexpr int64_t kNowUs = 1'700'000'000'000'000;
 
 class StepsPlanTest : public ::testing::Test {
  protected:
   StepsPlanTest() {
-    auto registry = workflow::Registry::FromDocuments({kLimited, kRouted}, "test.yaml");
+    auto registry = workflow::Registry::FromDocuments({kLimited, kRouted, kDigest}, "test.yaml");
     EXPECT_TRUE(registry.ok()) << registry.status();
     registry_ = std::move(*registry);
     users_.Add("rita", {{"id", "rita"}, {"name", "Rita"}});
@@ -136,6 +145,14 @@ TEST_F(StepsPlanTest, BranchesDecideOnWhatTheRunPlannedAndAWaitInABranchResumesA
   flushed.set_wait_step(2);
   BatchPlan after = Plan(flushed);
   EXPECT_THAT(Bodies(after), ::testing::ElementsAre("two 3 1", "last"));
+}
+
+// A batch flushed from a header an older Herald wrote (no wait_step): its
+// wait is the step before its resume step, and its render_limit applies.
+TEST_F(StepsPlanTest, ABatchWithoutAWaitStepResumesAsBeforeBranches) {
+  v1::internal::BatchEnvelope older = Envelope("digest", 1, 3);
+  ASSERT_FALSE(older.has_wait_step());
+  EXPECT_THAT(Bodies(Plan(older)), ::testing::ElementsAre("3 2"));
 }
 
 }  // namespace
