@@ -157,7 +157,7 @@ absl::Status EventProcessor::Process(redis::RedisClient& client, redis::StreamCo
       const nlohmann::json* profile = users_.Find(target.recipient());
       if (profile == nullptr) recipient_id_text = target.recipient();
       context.Rebind("recipient", profile != nullptr ? profile : &recipient_id);
-      int step = runs::NextActionableStep(*workflow, 0, context);
+      int step = runs::NextActionableStep(*workflow, 0, context, now_ms);
       if (step >= static_cast<int>(workflow->steps.size())) continue;
       if (!workflow->steps[step].is_wait()) {
         auto [it, inserted] = direct.try_emplace(step);

@@ -88,6 +88,12 @@ std::string Keys::RunAppended(absl::string_view run_id, int step) const {
   return absl::StrCat(prefix_, "ran:", run_id, ":", step);
 }
 
+std::string Keys::Throttle(absl::string_view digest) const { return absl::StrCat(prefix_, "thr:", digest); }
+
+std::string Keys::ThrottleDecision(absl::string_view run_id, int step) const {
+  return absl::StrCat(prefix_, "thd:", run_id, ":", step);
+}
+
 std::string Keys::OlderDue() const { return absl::StrCat(prefix_, "due"); }
 
 std::string Keys::Waits() const { return absl::StrCat(prefix_, "waits"); }

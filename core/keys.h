@@ -115,6 +115,13 @@ class Keys {
   // until it expires a replayed append of it is a duplicate (before, its
   // wait answers that: runs/WAIT_LAYOUT.md).
   std::string RunAppended(absl::string_view run_id, int step) const;
+  // ZSET: the runs a throttle step let through in its window (member run
+  // id, score ms), one per (workflow, step ref, recipient, throttle key)
+  // digest (runs/throttle.lua).
+  std::string Throttle(absl::string_view digest) const;
+  // STRING (with a TTL): what throttle step `step` decided for a run
+  // ("p" passed, "t" throttled), so a replayed entry gets the same answer.
+  std::string ThrottleDecision(absl::string_view run_id, int step) const;
   // HASH: wait key (or, once closed at max activities, batch id) -> a batch
   // holding at most one activity (a second one makes it a WaitHeader hash;
   // layout: runs/WAIT_LAYOUT.md).

@@ -53,7 +53,9 @@ BatchValues BuildBatchValues(const workflow::Workflow& workflow, v1::internal::B
   }
   int render_limit = std::max(1, activities.size());
   bool newest_first = false;
-  int batch_step = envelope.resume_step() - 1;
+  // The wait this batch comes out of (an older Herald's header: the step
+  // before the resume step).
+  int batch_step = envelope.has_wait_step() ? envelope.wait_step() : envelope.resume_step() - 1;
   // A fallback envelope resumes at the fallback step itself: its batch
   // settings are those of the wait that began the step's part of the run.
   if (envelope.only_step()) {
@@ -185,18 +187,25 @@ class RecipientPlanner {
       }
       return;
     }
-    for (int step_index = batch_.resume_step(); step_index < steps; ++step_index) {
-      if (workflow_.steps[step_index].is_wait()) {
-        SyncRefs();
-        step_index = runs::NextActionableStep(workflow_, step_index, context);
-        if (step_index >= steps) break;
-        if (workflow_.steps[step_index].is_wait()) {
-          HandToWait(target, step_index, context);
-          break;
-        }
+    int step_index = batch_.resume_step();
+    while (step_index >= 0 && step_index < steps) {
+      const workflow::Step& at = workflow_.steps[step_index];
+      // Waits, throttles and branches decide on what the steps before
+      // planned; a channel step syncs for itself (PlanStep).
+      if (at.type != workflow::StepType::kChannel || at.fallback_only) SyncRefs();
+      step_index = runs::NextActionableStep(workflow_, step_index, context, now_us_ / 1000);
+      if (step_index >= steps) break;
+      const workflow::Step& step = workflow_.steps[step_index];
+      if (step.is_wait()) {
+        HandToWait(target, step_index, context);
+        break;
       }
-      if (workflow_.steps[step_index].fallback_only) continue;
+      if (step.type == workflow::StepType::kThrottle) {
+        HandToThrottle(target, step_index, context);
+        break;
+      }
       PlanStep(target, step_index, profile, context, 0);
+      step_index = step.next;
     }
   }
 
@@ -241,6 +250,47 @@ class RecipientPlanner {
     runs::RunRef run{target.recipient(), batch_.tenant(), batch_.cancellation_key(), target.batch_id()};
     plan_->waits.push_back(
         runs::BuildWaitAppend(workflow_, step_index, run, activity, context, now_us_ / 1000, context_.run_ttl_seconds));
+  }
+
+  // The run reaches a throttle step: the throttle script counts it and, if
+  // it passes, hands it on (resume at the step after the throttle) with the
+  // batch's activities and the messages of the steps before; if it is
+  // throttled, the run stops and `record` says so.
+  void HandToThrottle(const v1::internal::BatchEnvelope::Target& target, int step_index,
+                      const templates::Context& context) {
+    SyncRefs();
+    const workflow::Step& step = workflow_.steps[step_index];
+    std::string key;
+    // Non-strict rendering cannot fail; a problem leaves the key empty.
+    (void)step.throttle.key.RenderTo(context, &key);
+    v1::internal::BatchEnvelope envelope = batch_;
+    envelope.clear_targets();
+    envelope.set_only_step(false);
+    envelope.set_resume_step(step.next);
+    if (!batch_.has_wait_step()) envelope.set_wait_step(batch_.resume_step() - 1);
+    if (envelope.activities_size() > 0) {
+      *envelope.mutable_activities(envelope.activities_size() - 1)->mutable_step_messages() = step_messages_;
+    }
+    const std::string step_text = std::to_string(step_index);
+    auto* out = envelope.add_targets();
+    out->set_recipient(target.recipient());
+    out->set_batch_id(DeterministicId({target.batch_id(), "throttle", step_text}));
+    out->set_workflow_run_id(WorkflowRunId(target));
+    PlannedThrottle planned;
+    planned.check.digest = DeterministicId({workflow_.key, step.ref, target.recipient(), key});
+    planned.check.run_id = target.batch_id();
+    planned.check.step = step_index;
+    planned.check.limit = step.throttle.limit;
+    planned.check.window_ms = absl::ToInt64Milliseconds(step.throttle.window);
+    planned.check.now_ms = now_us_ / 1000;
+    planned.check.envelope_blob = envelope.SerializeAsString();
+    planned.check.run_ttl_seconds = context_.run_ttl_seconds;
+    planned.record = messages::NotDelivered{DeterministicId({target.batch_id(), "throttled", step_text}),
+                                            target.recipient(), workflow_.key, batch_.tenant(), "", "not_sent",
+                                            "throttled", now_us_,
+                                            absl::StrCat("throttle ", step.ref, ": ", step.Summary()), "",
+                                            WorkflowRunId(target)};
+    plan_->throttles.push_back(std::move(planned));
   }
 
   // Records the message step `ref` made for this run, for later steps.

@@ -17,6 +17,7 @@
 #include "feed/feed_store.h"
 #include "nlohmann/json.hpp"
 #include "preferences/preferences.h"
+#include "runs/throttle.h"
 #include "runs/wait_store.h"
 #include "workflow/registry.h"
 
@@ -73,6 +74,13 @@ struct NotSent {
   NotSentReason reason = NotSentReason::kUnknownRecipient;
 };
 
+// A run at a throttle step: the check (which hands the run on when it
+// passes) and the record written when it is throttled.
+struct PlannedThrottle {
+  runs::ThrottleCheck check;
+  messages::NotDelivered record;
+};
+
 // Everything one batch needs written. Feed items all belong to the
 // partition of the batch (its recipients live there).
 struct BatchPlan {
@@ -80,6 +88,7 @@ struct BatchPlan {
   std::vector<messages::QueuedMessage> queued;
   std::vector<NotSent> not_sent;
   std::vector<runs::WaitAppend> waits;
+  std::vector<PlannedThrottle> throttles;
   // Channel steps whose conditions did not hold.
   int skipped_by_condition = 0;
   // Messages of critical workflows sent although a preference opted out.

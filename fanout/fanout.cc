@@ -113,6 +113,8 @@ Subject SubjectOf(const BatchPlan& plan, size_t k) {
   if (k < plan.queued.size()) return {plan.queued[k].workflow_run_id, plan.queued[k].message_id};
   k -= plan.queued.size();
   if (k < plan.waits.size()) return {plan.waits[k].run_id, ""};
+  k -= plan.waits.size();
+  if (k < plan.throttles.size()) return {plan.throttles[k].record.workflow_run_id, ""};
   return {};
 }
 
@@ -158,6 +160,10 @@ FanoutMetrics::FanoutMetrics(prometheus::Registry& registry)
       skipped_condition(SimpleCounter(registry, "herald_fanout_steps_skipped_total",
                                       "Channel steps skipped by a condition")),
       waits(SimpleCounter(registry, "herald_fanout_waits_total", "Runs handed back to a later batch/delay step")),
+      throttle_passed(SimpleCounter(registry, "herald_fanout_throttle_passed_total",
+                                    "Runs a throttle step let through (counted in its window)")),
+      throttled(SimpleCounter(registry, "herald_fanout_throttled_total",
+                              "Runs a throttle step stopped (recorded not_sent, reason throttled)")),
       poison_entries(SimpleCounter(registry, "herald_fanout_poison_entries_total",
                                    "Batch entries that could not be decoded (acked and dropped)")),
       reclaimed(SimpleCounter(registry, "herald_fanout_reclaimed_entries_total",
@@ -244,6 +250,10 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
       wait.lane = entries[i].lane;  // a later wait flushes into the lane the run came through
       commands.push_back(runs::AppendCommand(keys, wait));
     }
+    for (PlannedThrottle& throttle : entry.plan.throttles) {
+      throttle.check.lane = entries[i].lane;  // the run goes on in the lane it came through
+      commands.push_back(runs::ThrottleCommand(keys, throttle.check));
+    }
     entry.end_command = commands.size();
     auto& items = items_by_partition[keys.partition()];
     for (feed::NewItem& item : entry.plan.feed_items) items.push_back(std::move(item));
@@ -286,10 +296,52 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
     if (duplicates > 0) metrics_.duplicate.Increment(static_cast<double>(duplicates));
     if (inserted > 0) metrics_.messages.Sent("in_app_feed").Increment(static_cast<double>(inserted));
   }
+  // Runs a throttle stopped are recorded once the throttle decided (a
+  // second round trip, only when some were stopped); an entry whose record
+  // fails is retried, and the replayed throttle answers the same.
+  std::vector<redis::Command> records;
+  std::vector<size_t> record_entry;
+  std::vector<const PlannedThrottle*> record_throttle;
+  std::vector<bool> throttles_ok(entries.size(), true);
   for (size_t i = 0; i < entries.size(); ++i) {
     if (!decoded[i]) continue;
     const EntryWrites& entry = writes[i];
-    bool ok = true;
+    size_t c = entry.end_command - entry.plan.throttles.size();
+    for (const PlannedThrottle& throttle : entry.plan.throttles) {
+      if (!results[c].ok()) {
+        ++c;
+        continue;
+      }
+      auto decided = runs::ParseThrottleReply(*results[c++]);
+      if (!decided.ok()) {
+        throttles_ok[i] = failed(decided.status(), {throttle.record.workflow_run_id, ""});
+        continue;
+      }
+      if (decided->passed) {
+        if (!decided->replayed) metrics_.throttle_passed.Increment();
+        continue;
+      }
+      records.push_back(messages::RecordNotDeliveredCommand(KeysOf(static_cast<int>(entries[i].stream_index)),
+                                                            throttle.record, {options_.message_retention_ms}));
+      record_entry.push_back(i);
+      record_throttle.push_back(&throttle);
+    }
+  }
+  if (!records.empty()) {
+    std::vector<absl::StatusOr<redis::Reply>> recorded = client.Pipeline(records);
+    for (size_t n = 0; n < recorded.size(); ++n) {
+      if (!recorded[n].ok()) {
+        throttles_ok[record_entry[n]] = failed(recorded[n].status(), {record_throttle[n]->record.workflow_run_id,
+                                                                      record_throttle[n]->record.message_id});
+      } else if (recorded[n]->integer == 1) {
+        metrics_.throttled.Increment();
+      }
+    }
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!decoded[i]) continue;
+    const EntryWrites& entry = writes[i];
+    bool ok = throttles_ok[i];
     for (size_t c = entry.first_command; c < entry.end_command; ++c) {
       if (!results[c].ok()) ok = failed(results[c].status(), SubjectOf(entry.plan, c - entry.first_command));
     }

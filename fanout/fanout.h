@@ -72,6 +72,9 @@ struct FanoutMetrics {
   prometheus::Counter& critical_bypassed;
   prometheus::Counter& skipped_condition;
   prometheus::Counter& waits;
+  // Runs that passed a throttle step / were stopped by one (runs/throttle.h).
+  prometheus::Counter& throttle_passed;
+  prometheus::Counter& throttled;
   prometheus::Counter& poison_entries;
   prometheus::Counter& reclaimed;
   prometheus::Counter& errors;

@@ -1,20 +1,92 @@
 #include "runs/step_runner.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
 
 namespace herald::runs {
 
-int NextActionableStep(const workflow::Workflow& workflow, int from, const templates::Context& context) {
-  int count = static_cast<int>(workflow.steps.size());
-  for (int i = from; i < count; ++i) {
+int NextActionableStep(const workflow::Workflow& workflow, int from, const templates::Context& context,
+                       int64_t now_ms) {
+  const int count = static_cast<int>(workflow.steps.size());
+  // Every hop moves forward in the flat layout (Step::next and Branch::first
+  // point past the step), so the walk ends; the bound is a backstop.
+  int i = from;
+  for (int hops = 0; i >= 0 && i < count && hops <= count; ++hops) {
     const workflow::Step& step = workflow.steps[i];
-    if (step.fallback_only) continue;  // runs only when the step it backs up is not sent
-    if (!step.is_wait()) return i;
-    if (step.conditions.Evaluate(context)) return i;
+    if (step.fallback_only) {  // runs only when the step it backs up is not sent
+      i = step.next;
+      continue;
+    }
+    if (step.type == workflow::StepType::kChannel) return i;
+    if (!step.conditions.Evaluate(context)) {
+      i = step.next;
+      continue;
+    }
+    if (step.type == workflow::StepType::kBranch) {
+      int into = step.next;
+      for (const workflow::Branch& branch : step.branch.branches) {
+        if (branch.is_default || branch.conditions.Evaluate(context)) {
+          into = branch.first;
+          break;
+        }
+      }
+      i = into;
+      continue;
+    }
+    if (step.type == workflow::StepType::kDelay && step.delay.computed()) {
+      std::optional<int64_t> due = DelayDueMs(step, context, now_ms);
+      if (!due.has_value() || *due <= now_ms) {  // past, or nothing to wait for: on at once
+        i = step.next;
+        continue;
+      }
+    }
+    return i;
   }
   return count;
+}
+
+std::optional<int64_t> TimestampMs(const nlohmann::json& value) {
+  if (value.is_number()) {
+    double seconds = value.get<double>();
+    if (!(seconds > -1e11 && seconds < 1e11)) return std::nullopt;  // NaN and absurd values
+    return static_cast<int64_t>(seconds * 1000);
+  }
+  if (!value.is_string()) return std::nullopt;
+  const std::string& text = value.get_ref<const std::string&>();
+  absl::Time time;
+  std::string error;
+  for (const char* format : {absl::RFC3339_full, "%Y-%m-%d%ET%H:%M:%E*S", "%Y-%m-%d"}) {
+    if (absl::ParseTime(format, text, absl::UTCTimeZone(), &time, &error)) return absl::ToUnixMillis(time);
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> DelayDueMs(const workflow::Step& step, const templates::Context& context, int64_t now_ms) {
+  const workflow::DelayStep& delay = step.delay;
+  const int64_t max_ms = now_ms + absl::ToInt64Milliseconds(workflow::kMaxDelay);
+  if (!delay.computed()) return now_ms + absl::ToInt64Milliseconds(delay.duration);
+  if (!delay.duration_path.empty()) {
+    const nlohmann::json* value = context.Lookup(delay.duration_path);
+    if (value == nullptr) return std::nullopt;
+    absl::Duration duration;
+    if (value->is_number()) {
+      double seconds = value->get<double>();
+      if (!(seconds >= 0 && seconds < 1e11)) return std::nullopt;
+      duration = absl::Seconds(seconds);
+    } else if (!value->is_string() || !absl::ParseDuration(value->get<std::string>(), &duration)) {
+      return std::nullopt;
+    }
+    return std::min(now_ms + absl::ToInt64Milliseconds(duration), max_ms);
+  }
+  const nlohmann::json* value = context.Lookup(delay.until_path);
+  if (value == nullptr) return std::nullopt;
+  std::optional<int64_t> at = TimestampMs(*value);
+  if (!at.has_value()) return std::nullopt;
+  return std::min(*at + absl::ToInt64Milliseconds(delay.offset), max_ms);
 }
 
 namespace {
@@ -53,7 +125,10 @@ WaitAppend BuildWaitAppend(const workflow::Workflow& workflow, int step_index, c
   v1::internal::BatchEnvelope header;
   header.set_workflow(workflow.key);
   header.set_tenant(run.tenant);
-  header.set_resume_step(step_index + 1);
+  header.set_resume_step(step.next);
+  // The fan-out reads the batch's settings (render_limit, order) from it:
+  // a wait inside a branch does not resume at its own index + 1.
+  header.set_wait_step(step_index);
   header.set_cancellation_key(run.cancellation_key);
   auto* target = header.add_targets();
   target->set_recipient(run.recipient);
@@ -81,7 +156,9 @@ WaitAppend BuildWaitAppend(const workflow::Workflow& workflow, int step_index, c
   } else {
     SetWaitKey({"delay", run.run_id, step_text}, &append);
     append.delay = true;
-    append.window_ms = absl::ToInt64Milliseconds(step.delay.duration);
+    // A computed delay that is missing or past never gets here
+    // (NextActionableStep passes it); 0 is the backstop.
+    append.window_ms = std::max<int64_t>(DelayDueMs(step, context, now_ms).value_or(now_ms) - now_ms, 0);
     append.max_window_ms = append.window_ms;
     target->set_batch_id(DeterministicId({run.run_id, "delay", step_text}));
   }

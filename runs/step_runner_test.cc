@@ -120,7 +120,7 @@ steps:
 int Next(const workflow::Workflow& workflow, int from, const json& data) {
   templates::Context context;
   context.Set("data", &data);
-  return NextActionableStep(workflow, from, context);
+  return NextActionableStep(workflow, from, context, /*now_ms=*/1'000'000);
 }
 
 TEST(NextActionableStepTest, SkipsWaitsWhoseConditionsFail) {
@@ -272,6 +272,103 @@ TEST(DirectBatchIdTest, DeterministicPerRunAndStep) {
                                DirectBatchId("run-12", 0), DirectBatchId("run-1", 20)};
   EXPECT_EQ(ids.size(), 5u);
   EXPECT_EQ(DirectBatchId("run-1", 2), DeterministicId({"run-1", "direct", "2"}));
+}
+
+}  // namespace
+}  // namespace herald::runs
+
+namespace herald::runs {
+namespace {
+
+constexpr char kBranches[] = R"(
+key: orders
+steps:
+  - ref: route
+    type: branch
+    branches:
+      - name: big
+        conditions: [{variable: data.amount, operator: greater_than, argument: 1000}]
+        steps:
+          - {ref: gather, type: batch, window: 10s}
+          - {ref: big_note, type: channel, channel_type: in_app_feed, template: {markdown: big}}
+      - {name: blocked, conditions: [{variable: data.blocked, operator: exists}], terminate: true}
+      - {name: empty, conditions: [{variable: data.skip, operator: exists}], steps: []}
+      - name: rest
+        default: true
+        steps:
+          - {ref: limit, type: throttle, limit: 1, window: 1h}
+  - {ref: after, type: channel, channel_type: in_app_feed, template: {markdown: after}}
+)";
+
+TEST(BranchWalkTest, EachRunGoesIntoTheFirstBranchThatHolds) {
+  workflow::Workflow orders = Parse(kBranches);
+  ASSERT_EQ(orders.steps.size(), 5u);  // route, gather, big_note, limit, after
+  EXPECT_EQ(Next(orders, 0, {{"amount", 2000}}), 1);                     // the big branch's batch
+  EXPECT_EQ(Next(orders, 0, {{"amount", 2000}, {"blocked", 1}}), 1);    // first match wins
+  EXPECT_EQ(Next(orders, 0, {{"blocked", 1}}), 5);                      // terminate: the run is done
+  EXPECT_EQ(Next(orders, 0, {{"skip", 1}}), 4);                         // empty branch: on after it
+  EXPECT_EQ(Next(orders, 0, json::object()), 3);                        // the default's throttle
+  EXPECT_EQ(orders.steps[2].next, 4);  // the big branch ends where the branch step goes on
+  EXPECT_EQ(orders.steps[3].next, 4);
+}
+
+TEST(BranchWalkTest, AWaitInABranchResumesAfterItselfAndNamesItselfInTheHeader) {
+  workflow::Workflow orders = Parse(kBranches);
+  json data = {{"amount", 2000}};
+  templates::Context context;
+  context.Set("data", &data);
+  v1::internal::Activity activity;
+  activity.set_run_id("run-1");
+  WaitAppend append = BuildWaitAppend(orders, 1, RunRef{"rita", "", "", "run-1"}, activity, context, 1000, 3600);
+  v1::internal::BatchEnvelope header;
+  ASSERT_TRUE(header.ParseFromString(append.header_blob));
+  EXPECT_EQ(header.resume_step(), 2);
+  ASSERT_TRUE(header.has_wait_step());
+  EXPECT_EQ(header.wait_step(), 1);
+}
+
+constexpr char kComputed[] = R"(
+key: computed
+steps:
+  - {ref: by_data, type: delay, duration_path: data.wait}
+  - {ref: until, type: delay, delay_until: data.at, before: 3d}
+  - {ref: feed, type: channel, channel_type: in_app_feed, template: {markdown: x}}
+)";
+
+TEST(ComputedDelayTest, DurationsAndTimesComeFromTheRun) {
+  workflow::Workflow computed = Parse(kComputed);
+  const int64_t now = 1'800'000'000'000;  // ms
+  auto due = [&](int step, const json& data) {
+    templates::Context context;
+    context.Set("data", &data);
+    return DelayDueMs(computed.steps[step], context, now);
+  };
+  EXPECT_EQ(due(0, {{"wait", "2h"}}), now + 2 * 3600 * 1000);
+  EXPECT_EQ(due(0, {{"wait", 90}}), now + 90 * 1000);
+  EXPECT_EQ(due(0, {{"wait", "soon"}}), std::nullopt);
+  EXPECT_EQ(due(0, json::object()), std::nullopt);
+  EXPECT_EQ(due(0, {{"wait", 1e10}}), now + absl::ToInt64Milliseconds(workflow::kMaxDelay));  // cut to the cap
+  const int64_t day = 24 * 3600 * 1000;
+  EXPECT_EQ(due(1, {{"at", "2027-01-31T09:00:00Z"}}), 1801386000000 - 3 * day);
+  EXPECT_EQ(due(1, {{"at", "2027-01-31T10:00:00+01:00"}}), 1801386000000 - 3 * day);
+  EXPECT_EQ(due(1, {{"at", "2027-01-31"}}), 1801353600000 - 3 * day);
+  EXPECT_EQ(due(1, {{"at", 1801386000}}), 1801386000000 - 3 * day);
+  EXPECT_EQ(due(1, {{"at", "next tuesday"}}), std::nullopt);
+  EXPECT_EQ(due(1, {{"at", true}}), std::nullopt);
+
+  // Past or missing: the run goes on at once (NextActionableStep passes the
+  // delay); a future time stops the walk there.
+  templates::Context context;
+  json past = {{"at", "2020-01-01T00:00:00Z"}};
+  context.Set("data", &past);
+  EXPECT_EQ(NextActionableStep(computed, 1, context, now), 2);
+  json future = {{"at", "2030-01-01T00:00:00Z"}, {"wait", "1m"}};
+  context.Rebind("data", &future);
+  EXPECT_EQ(NextActionableStep(computed, 1, context, now), 1);
+  EXPECT_EQ(NextActionableStep(computed, 0, context, now), 0);
+  json none = json::object();
+  context.Rebind("data", &none);
+  EXPECT_EQ(NextActionableStep(computed, 0, context, now), 2);
 }
 
 }  // namespace

@@ -84,13 +84,15 @@ end
 -- Activity.run_id (field 1, serialized first).
 local function run_of(activity) return proto_field(activity, 1) end
 
--- The wait step of a header starting at `at` (BatchEnvelope.resume_step,
--- field 3, is the step after it), as text (a key part): written once per
--- step, not once per call (number formatting is most of a small script's
--- cost).
+-- The wait step of a header starting at `at` (BatchEnvelope.wait_step,
+-- field 9, where set; in a header of a Herald before branches,
+-- resume_step, field 3, is the step after it), as text (a key part):
+-- written once per step, not once per call (number formatting is most of
+-- a small script's cost).
 local step_texts = {}
 local function step_of(header, at)
-  local step = (proto_field(header, 3, at) or 0) - 1
+  local resume, wait = proto_fields(header, at, 3, 9)
+  local step = wait or ((resume or 0) - 1)
   local text = step_texts[step]
   if text == nil then
     text = tostring(step)

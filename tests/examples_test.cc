@@ -61,7 +61,7 @@ TEST_F(ExamplesTest, WorkflowDirectoryLoads) {
   std::set<std::string> keys;
   for (const auto& [key, unused] : (*registry)->all()) keys.insert(key);
   EXPECT_EQ(keys, (std::set<std::string>{"comment-everywhere", "mention", "new-comment", "password-reset",
-                                         "push-sms-fallback", "trial-reminder", "unread-reminder", "welcome"}));
+                                         "order-routing", "push-sms-fallback", "trial-reminder", "unread-reminder", "welcome"}));
   const workflow::Workflow* reminder = (*registry)->Find("unread-reminder");
   ASSERT_NE(reminder, nullptr);
   EXPECT_TRUE(reminder->reads_refs);

@@ -23,10 +23,25 @@ constexpr int kMaxRenderLimit = 1000;
 class Location {
  public:
   explicit Location(std::string source) : source_(std::move(source)) {}
-  Location Step(size_t index, const std::string& ref) const {
+  // `parent`: where the list is, for steps of a branch ("steps[1] (ref
+  // 'b').branches[0]"); empty for the top level.
+  Location Step(size_t index, const std::string& ref, absl::string_view parent = "") const {
     Location inner = *this;
     inner.step_ = ref.empty() ? absl::StrCat("steps[", index, "]") : absl::StrCat("steps[", index, "] (ref '", ref, "')");
+    if (!parent.empty()) inner.step_ = absl::StrCat(parent, ".", inner.step_);
     return inner;
+  }
+  const std::string& step() const { return step_; }
+  // As Error, also naming the line of `node` (the field's value, or the map
+  // that lacks it): "<source>: line 12: steps[1]: field 'limit': ...".
+  absl::Status ErrorAt(const YAML::Node& node, absl::string_view field, absl::string_view message) const {
+    return AtLine(node).Error(field, message);
+  }
+  // This location, naming the line of `node` in every error.
+  Location AtLine(const YAML::Node& node) const {
+    Location at = *this;
+    if (node.IsDefined() && node.Mark().line >= 0) absl::StrAppend(&at.source_, ": line ", node.Mark().line + 1);
+    return at;
   }
   absl::Status Error(absl::string_view field, absl::string_view message) const {
     std::string where = source_;
@@ -72,9 +87,23 @@ absl::StatusOr<bool> OptionalBool(const YAML::Node& node, const char* field, con
   return flag;
 }
 
-// Accepts "30s", "5m", "1h30m", "250ms" (absl duration syntax) or a number of seconds.
+// "3d", "365d": whole days, which absl's duration syntax lacks (delays and
+// throttle windows are counted in days). False when `text` is not that.
+bool ParseDays(const std::string& text, absl::Duration* duration) {
+  if (text.size() < 2 || text.size() > 6 || text.back() != 'd') return false;
+  int64_t days = 0;
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return false;
+    days = days * 10 + (text[i] - '0');
+  }
+  *duration = absl::Hours(24 * days);
+  return true;
+}
+
+// Accepts "30s", "5m", "1h30m", "250ms" (absl duration syntax), "3d", or a number of seconds.
 absl::StatusOr<absl::Duration> RequiredDuration(const YAML::Node& node, const char* field, const Location& at,
-                                                absl::Duration fallback = absl::ZeroDuration(), bool required = true) {
+                                                absl::Duration fallback = absl::ZeroDuration(), bool required = true,
+                                                absl::Duration max = absl::Hours(24 * 90)) {
   YAML::Node value = node[field];
   if (!value) {
     if (required) return at.Error(field, "is required (e.g. \"30s\", \"5m\")");
@@ -85,11 +114,11 @@ absl::StatusOr<absl::Duration> RequiredDuration(const YAML::Node& node, const ch
   double seconds;
   if (YAML::convert<double>::decode(value, seconds)) {
     duration = absl::Seconds(seconds);
-  } else if (!absl::ParseDuration(value.Scalar(), &duration)) {
+  } else if (!ParseDays(value.Scalar(), &duration) && !absl::ParseDuration(value.Scalar(), &duration)) {
     return at.Error(field, absl::StrCat("'", value.Scalar(), "' is not a duration such as \"30s\""));
   }
   if (duration <= absl::ZeroDuration()) return at.Error(field, "must be positive");
-  if (duration > absl::Hours(24 * 90)) return at.Error(field, "must be at most 90 days");
+  if (duration > max) return at.Error(field, absl::StrCat("must be at most ", absl::ToInt64Hours(max) / 24, " days"));
   return duration;
 }
 
@@ -369,15 +398,23 @@ absl::Status CheckStepFields(const YAML::Node& node, const std::string& type, co
       {"batch",
        {"window", "window_mode", "max_window", "batch_key", "max_activities", "render_limit", "order",
         "flush_leading_item"}},
-      {"delay", {"duration"}},
+      {"delay", {"duration", "duration_path", "delay_until", "before", "after"}},
       {"channel", {"channel_type", "channel", "template", "fallback"}},
+      {"throttle", {"limit", "window", "throttle_key"}},
+      {"branch", {"branches"}},
   };
   auto fields = kFields.find(type);
   if (fields == kFields.end()) return absl::OkStatus();
   for (const auto& entry : node) {
     const std::string& key = entry.first.Scalar();
     if (key == "ref" || key == "type" || key == "conditions" || key == "name" || key == "description") continue;
-    if (!fields->second.count(key)) return at.Error(key, absl::StrCat("unknown field for a ", type, " step"));
+    if (!fields->second.count(key)) {
+      // Fields of the newer step types name their line too.
+      if (type == "throttle" || type == "branch" || type == "delay") {
+        return at.ErrorAt(entry.first, key, absl::StrCat("unknown field for a ", type, " step"));
+      }
+      return at.Error(key, absl::StrCat("unknown field for a ", type, " step"));
+    }
   }
   return absl::OkStatus();
 }
@@ -415,6 +452,195 @@ absl::Status ResolveFallbacks(const Location& at, Workflow* workflow) {
   return absl::OkStatus();
 }
 
+
+// A path a delay reads its duration or time from: data, recipient, actor or
+// tenant (what the run knows when it reaches the delay).
+absl::StatusOr<templates::Path> DelayPath(const YAML::Node& node, const char* field, const Location& at) {
+  YAML::Node value = node[field];
+  if (!value.IsScalar() || value.Scalar().empty()) return at.ErrorAt(value, field, "must be a path such as data.trial_ends_at");
+  templates::Path path = templates::ParsePath(value.Scalar());
+  static const std::set<std::string> kRoots = {"data", "recipient", "actor", "tenant"};
+  if (path.size() < 2 || !kRoots.count(path[0])) {
+    return at.ErrorAt(value, field,
+                      absl::StrCat("must be a path under data, recipient, actor or tenant; got '", value.Scalar(), "'"));
+  }
+  return path;
+}
+
+// delay: exactly one of `duration`, `duration_path`, `delay_until`;
+// `before`/`after` (one of them) only with `delay_until`.
+absl::Status ParseDelay(const YAML::Node& node, const Location& at, DelayStep* delay) {
+  const int given = (node["duration"] ? 1 : 0) + (node["duration_path"] ? 1 : 0) + (node["delay_until"] ? 1 : 0);
+  if (given != 1) {
+    return at.ErrorAt(node, given == 0 ? "duration" : "delay_until",
+                      given == 0 ? "is required (or 'duration_path', or 'delay_until')"
+                                 : "give one of 'duration', 'duration_path' and 'delay_until'");
+  }
+  if (node["duration"]) {
+    HERALD_ASSIGN_OR_RETURN(delay->duration, RequiredDuration(node, "duration", at.AtLine(node["duration"]),
+                                                              absl::ZeroDuration(), true, kMaxDelay));
+  } else if (node["duration_path"]) {
+    HERALD_ASSIGN_OR_RETURN(delay->duration_path, DelayPath(node, "duration_path", at));
+  } else {
+    HERALD_ASSIGN_OR_RETURN(delay->until_path, DelayPath(node, "delay_until", at));
+  }
+  for (const char* field : {"before", "after"}) {
+    if (!node[field]) continue;
+    if (!node["delay_until"]) return at.ErrorAt(node[field], field, "applies only with 'delay_until'");
+    if (node["before"] && node["after"]) return at.ErrorAt(node[field], field, "give 'before' or 'after', not both");
+    HERALD_ASSIGN_OR_RETURN(absl::Duration offset, RequiredDuration(node, field, at.AtLine(node[field]),
+                                                                    absl::ZeroDuration(), true, kMaxDelay));
+    delay->offset = std::string(field) == "before" ? -offset : offset;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseThrottle(const YAML::Node& node, const Location& at, ThrottleStep* throttle) {
+  if (!node["limit"]) return at.ErrorAt(node, "limit", "is required (runs let through per window)");
+  HERALD_ASSIGN_OR_RETURN(throttle->limit, OptionalInt(node, "limit", at.AtLine(node["limit"]), 1, 1, 100000));
+  HERALD_ASSIGN_OR_RETURN(throttle->window, RequiredDuration(node, "window", at.AtLine(node["window"] ? node["window"] : node),
+                                                             absl::ZeroDuration(), true, kMaxThrottleWindow));
+  HERALD_ASSIGN_OR_RETURN(std::string key, OptionalString(node, "throttle_key", at.AtLine(node["throttle_key"])));
+  HERALD_ASSIGN_OR_RETURN(throttle->key, CompileField(key, "throttle_key", at.AtLine(node["throttle_key"])));
+  return absl::OkStatus();
+}
+
+// Parses a list of steps (the workflow's, or a branch's) into
+// workflow->steps, flat and depth first (Step::next). Returns the indices of
+// the list's own steps, in order; `branch_lists` gets, per branch step
+// index, the indices of each of its branches' steps (linked afterwards).
+struct StepLists {
+  std::set<std::string> refs;
+  bool has_channel = false;
+  std::map<int, std::vector<std::vector<int>>> branch_lists;
+};
+
+absl::StatusOr<std::vector<int>> ParseStepList(const YAML::Node& steps, const Location& at, const std::string& parent,
+                                               int depth, Workflow* workflow, StepLists* lists);
+
+absl::Status ParseBranch(const YAML::Node& node, const Location& at, int depth, int index, Workflow* workflow,
+                         StepLists* lists) {
+  YAML::Node branches = node["branches"];
+  if (!branches || !branches.IsSequence() || branches.size() == 0) {
+    return at.ErrorAt(branches ? branches : node, "branches", "must be a non-empty list of {name, conditions, steps}");
+  }
+  if (depth >= 8) return at.ErrorAt(node, "branches", "branches nest at most 8 deep");
+  std::vector<Branch> parsed;
+  std::vector<std::vector<int>> step_lists;
+  int defaults = 0;
+  for (size_t b = 0; b < branches.size(); ++b) {
+    const YAML::Node& item = branches[b];
+    const std::string field = absl::StrCat("branches[", b, "]");
+    if (!item.IsMap()) return at.ErrorAt(item, field, "must be a map with 'conditions' (or 'default: true') and 'steps'");
+    for (const auto& entry : item) {
+      static const std::set<std::string> kKnown = {"name", "conditions", "default", "terminate", "steps"};
+      if (!kKnown.count(entry.first.Scalar())) {
+        return at.ErrorAt(entry.first, absl::StrCat(field, ".", entry.first.Scalar()), "unknown field for a branch");
+      }
+    }
+    Branch branch;
+    HERALD_ASSIGN_OR_RETURN(branch.name, OptionalString(item, "name", at.AtLine(item["name"]), absl::StrCat("branch_", b)));
+    HERALD_ASSIGN_OR_RETURN(branch.is_default, OptionalBool(item, "default", at.AtLine(item["default"]), false));
+    HERALD_ASSIGN_OR_RETURN(branch.terminate, OptionalBool(item, "terminate", at.AtLine(item["terminate"]), false));
+    if (branch.is_default) {
+      if (++defaults > 1) return at.ErrorAt(item, field + ".default", "only one branch may be the default");
+      if (item["conditions"]) return at.ErrorAt(item["conditions"], field + ".conditions", "the default branch has no conditions");
+    } else {
+      if (!item["conditions"]) return at.ErrorAt(item, field + ".conditions", "is required (or 'default: true')");
+      auto conditions = ParseConditions(item["conditions"], at.AtLine(item["conditions"]), workflow->steps);
+      if (!conditions.ok()) {
+        // Name the branch in the field: "branches[0].conditions[1].operator".
+        std::string message(conditions.status().message());
+        size_t quote = message.find("field 'conditions");
+        if (quote != std::string::npos) message.insert(quote + 7, field + ".");
+        return absl::InvalidArgumentError(message);
+      }
+      branch.conditions = std::move(*conditions);
+    }
+    YAML::Node steps = item["steps"];
+    std::vector<int> indices;
+    if (steps) {
+      if (!steps.IsSequence()) return at.ErrorAt(steps, field + ".steps", "must be a list of steps");
+      HERALD_ASSIGN_OR_RETURN(indices, ParseStepList(steps, at, absl::StrCat(at.step(), ".", field), depth + 1,
+                                                     workflow, lists));
+    }
+    parsed.push_back(std::move(branch));
+    step_lists.push_back(std::move(indices));
+  }
+  // The default is tried last wherever it is written.
+  for (size_t b = 0; b + 1 < parsed.size(); ++b) {
+    if (parsed[b].is_default) {
+      std::rotate(parsed.begin() + b, parsed.begin() + b + 1, parsed.end());
+      std::rotate(step_lists.begin() + b, step_lists.begin() + b + 1, step_lists.end());
+      break;
+    }
+  }
+  workflow->steps[index].branch.branches = std::move(parsed);
+  lists->branch_lists[index] = std::move(step_lists);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int>> ParseStepList(const YAML::Node& steps, const Location& at, const std::string& parent,
+                                               int depth, Workflow* workflow, StepLists* lists) {
+  std::vector<int> indices;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const YAML::Node& node = steps[i];
+    std::string ref = node.IsMap() && node["ref"] && node["ref"].IsScalar() ? node["ref"].Scalar() : "";
+    Location step_at = at.Step(i, ref, parent);
+    if (!node.IsMap()) return step_at.Error("", "must be a map");
+    const int index = static_cast<int>(workflow->steps.size());
+    Step step;
+    // Top-level steps keep their "step_<i>" names; a branch's are named by
+    // their flat index (a top-level step_2 and a branch's third step differ).
+    step.ref = !ref.empty() ? ref : depth == 0 ? absl::StrCat("step_", i) : absl::StrCat("step_", index);
+    if (!lists->refs.insert(step.ref).second) return step_at.Error("ref", "is used by an earlier step");
+    HERALD_ASSIGN_OR_RETURN(std::string type, RequiredString(node, "type", step_at));
+    HERALD_RETURN_IF_ERROR(CheckStepFields(node, type, step_at));
+    HERALD_ASSIGN_OR_RETURN(step.conditions, ParseConditions(node["conditions"], step_at, workflow->steps));
+    if (type == "batch") {
+      step.type = StepType::kBatch;
+      HERALD_RETURN_IF_ERROR(ParseBatch(node, step_at, &step.batch));
+    } else if (type == "delay") {
+      step.type = StepType::kDelay;
+      HERALD_RETURN_IF_ERROR(ParseDelay(node, step_at, &step.delay));
+    } else if (type == "channel") {
+      step.type = StepType::kChannel;
+      HERALD_RETURN_IF_ERROR(ParseChannel(node, step_at, &step.channel));
+      lists->has_channel = true;
+    } else if (type == "throttle") {
+      step.type = StepType::kThrottle;
+      HERALD_RETURN_IF_ERROR(ParseThrottle(node, step_at, &step.throttle));
+    } else if (type == "branch") {
+      step.type = StepType::kBranch;
+    } else {
+      return step_at.ErrorAt(node["type"], "type",
+                             absl::StrCat("must be batch, delay, channel, throttle or branch; got '", type, "'"));
+    }
+    workflow->steps.push_back(std::move(step));
+    indices.push_back(index);
+    if (type == "branch") HERALD_RETURN_IF_ERROR(ParseBranch(node, step_at, depth, index, workflow, lists));
+  }
+  return indices;
+}
+
+// Sets Step::next of a list's steps (the last goes on at `continuation`)
+// and, for branch steps, Branch::first and their branches' steps.
+void LinkSteps(const std::vector<int>& indices, int continuation, const StepLists& lists, Workflow* workflow) {
+  const int end = static_cast<int>(workflow->steps.size());
+  for (size_t k = 0; k < indices.size(); ++k) {
+    Step& step = workflow->steps[indices[k]];
+    step.next = k + 1 < indices.size() ? indices[k + 1] : continuation;
+    if (step.type != StepType::kBranch) continue;
+    const std::vector<std::vector<int>>& branch_lists = lists.branch_lists.at(indices[k]);
+    for (size_t b = 0; b < step.branch.branches.size(); ++b) {
+      Branch& branch = step.branch.branches[b];
+      const int after = branch.terminate ? end : step.next;
+      branch.first = branch_lists[b].empty() ? after : branch_lists[b][0];
+      LinkSteps(branch_lists[b], after, lists, workflow);
+    }
+  }
+}
+
 absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& source) {
   Location at(source);
   if (!root.IsMap()) return at.Error("", "a workflow file must be a map with 'key' and 'steps'");
@@ -440,41 +666,29 @@ absl::StatusOr<Workflow> ParseRoot(const YAML::Node& root, const std::string& so
   HERALD_ASSIGN_OR_RETURN(workflow.critical, OptionalBool(root, "critical", at, false));
   YAML::Node steps = root["steps"];
   if (!steps || !steps.IsSequence() || steps.size() == 0) return at.Error("steps", "must be a non-empty list");
-  std::set<std::string> refs;
-  bool has_channel = false;
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const YAML::Node& node = steps[i];
-    std::string ref = node.IsMap() && node["ref"] && node["ref"].IsScalar() ? node["ref"].Scalar() : "";
-    Location step_at = at.Step(i, ref);
-    if (!node.IsMap()) return step_at.Error("", "must be a map");
-    Step step;
-    step.ref = ref.empty() ? absl::StrCat("step_", i) : ref;
-    if (!refs.insert(step.ref).second) return step_at.Error("ref", "is used by an earlier step");
-    HERALD_ASSIGN_OR_RETURN(std::string type, RequiredString(node, "type", step_at));
-    HERALD_RETURN_IF_ERROR(CheckStepFields(node, type, step_at));
-    HERALD_ASSIGN_OR_RETURN(step.conditions, ParseConditions(node["conditions"], step_at, workflow.steps));
-    if (type == "batch") {
-      step.type = StepType::kBatch;
-      HERALD_RETURN_IF_ERROR(ParseBatch(node, step_at, &step.batch));
-    } else if (type == "delay") {
-      step.type = StepType::kDelay;
-      HERALD_ASSIGN_OR_RETURN(step.delay.duration, RequiredDuration(node, "duration", step_at));
-    } else if (type == "channel") {
-      step.type = StepType::kChannel;
-      HERALD_RETURN_IF_ERROR(ParseChannel(node, step_at, &step.channel));
-      has_channel = true;
-    } else {
-      return step_at.Error("type", absl::StrCat("must be batch, delay or channel; got '", type, "'"));
-    }
-    workflow.steps.push_back(std::move(step));
-  }
+  StepLists lists;
+  HERALD_ASSIGN_OR_RETURN(std::vector<int> top_level, ParseStepList(steps, at, "", 0, &workflow, &lists));
+  LinkSteps(top_level, static_cast<int>(workflow.steps.size()), lists, &workflow);
+  const bool has_channel = lists.has_channel;
   if (!has_channel) return at.Error("steps", "needs at least one channel step");
   HERALD_RETURN_IF_ERROR(ResolveFallbacks(at, &workflow));
   for (const Step& step : workflow.steps) {
     if (step.conditions.Reads("refs")) workflow.reads_refs = true;
   }
   for (const Step& step : workflow.steps) {
-    if (!step.is_wait()) continue;
+    // The batcher decides branches and computed delays too, from the
+    // recipient's and actor's profiles when they read them.
+    if (step.type == StepType::kBranch) {
+      for (const Branch& branch : step.branch.branches) {
+        if (branch.conditions.Reads("recipient") || branch.conditions.Reads("actor")) workflow.waits_read_profiles = true;
+      }
+    }
+    if (step.type == StepType::kDelay) {
+      for (const templates::Path* path : {&step.delay.duration_path, &step.delay.until_path}) {
+        if (!path->empty() && ((*path)[0] == "recipient" || (*path)[0] == "actor")) workflow.waits_read_profiles = true;
+      }
+    }
+    if (!step.is_wait() && step.type != StepType::kBranch && step.type != StepType::kThrottle) continue;
     const std::string& key = step.batch.key.source();
     if (step.conditions.Reads("recipient") || step.conditions.Reads("actor") ||
         (step.type == StepType::kBatch &&

@@ -22,6 +22,10 @@ const char* StepTypeName(StepType type) {
       return "delay";
     case StepType::kChannel:
       return "channel";
+    case StepType::kThrottle:
+      return "throttle";
+    case StepType::kBranch:
+      return "branch";
   }
   return "unknown";
 }
@@ -36,7 +40,20 @@ std::string Step::Summary() const {
                           batch.max_activities > 0 ? absl::StrCat(", max ", batch.max_activities, " activities") : "",
                           batch.flush_leading_item ? ", flushes leading item" : "");
     case StepType::kDelay:
+      if (!delay.until_path.empty()) {
+        return absl::StrCat("wait until ", absl::StrJoin(delay.until_path, "."),
+                            delay.offset == absl::ZeroDuration() ? "" : absl::StrCat(" ", absl::FormatDuration(delay.offset)));
+      }
+      if (!delay.duration_path.empty()) return absl::StrCat("wait ", absl::StrJoin(delay.duration_path, "."));
       return absl::StrCat("wait ", absl::FormatDuration(delay.duration));
+    case StepType::kThrottle:
+      return absl::StrCat("at most ", throttle.limit, " per ", absl::FormatDuration(throttle.window),
+                          throttle.key.empty() ? "" : absl::StrCat(", key ", throttle.key.source()));
+    case StepType::kBranch: {
+      std::vector<std::string> names;
+      for (const Branch& b : branch.branches) names.push_back(b.terminate ? absl::StrCat(b.name, " (terminates)") : b.name);
+      return absl::StrCat("branches: ", absl::StrJoin(names, ", "));
+    }
     case StepType::kChannel:
       return absl::StrCat(channel.channel_type, conditions.empty() ? "" : " (conditional)",
                           channel.fallback.empty() ? "" : absl::StrCat(", fallback ", channel.fallback),

@@ -14,7 +14,8 @@
 
 namespace herald::workflow {
 
-enum class StepType { kBatch, kDelay, kChannel };
+// kThrottle and kBranch: README "Throttle, branch and delay steps".
+enum class StepType { kBatch, kDelay, kChannel, kThrottle, kBranch };
 
 // Every channel type a channel step (and a preference setting) may name.
 inline constexpr absl::string_view kChannelTypes[] = {"in_app_feed", "email", "sms", "push", "chat", "webhook"};
@@ -40,8 +41,50 @@ struct BatchStep {
   bool flush_leading_item = false;
 };
 
+// The longest a delay waits (a computed one is cut to it): a year and more,
+// so "remind them a year after signing up" fits.
+inline constexpr absl::Duration kMaxDelay = absl::Hours(24 * 400);
+
+// A delay waits `duration`, or a duration read from the run (`duration_path`:
+// seconds or "1h30m"), or until a timestamp read from the run
+// (`delay_until`: RFC 3339, "YYYY-MM-DD" or Unix seconds) shifted by
+// `offset` ("3 days before": -72h). A time already past, or a value that is
+// missing or unreadable, proceeds at once.
 struct DelayStep {
   absl::Duration duration;
+  templates::Path duration_path;
+  templates::Path until_path;
+  absl::Duration offset;
+  bool computed() const { return !duration_path.empty() || !until_path.empty(); }
+};
+
+// At most `limit` runs pass per `window` per (workflow, step ref, recipient,
+// rendered key); the others stop, recorded not_sent with reason "throttled".
+struct ThrottleStep {
+  int limit = 1;
+  absl::Duration window;
+  templates::Template key;
+};
+
+inline constexpr absl::Duration kMaxThrottleWindow = absl::Hours(24 * 31);
+
+// One branch of a branch step. The first whose conditions hold is taken
+// (the default, last, holds always); with none taken the run goes on after
+// the branch step.
+struct Branch {
+  std::string name;
+  ConditionGroup conditions;
+  bool is_default = false;
+  // The run ends after the branch's steps instead of going on after the
+  // branch step.
+  bool terminate = false;
+  // Index of the branch's first step in Workflow::steps; an empty branch
+  // points where its run goes on (the branch step's next, or the end).
+  int first = -1;
+};
+
+struct BranchStep {
+  std::vector<Branch> branches;
 };
 
 struct ButtonTemplate {
@@ -81,6 +124,14 @@ struct Step {
   BatchStep batch;
   DelayStep delay;
   ChannelStep channel;
+  ThrottleStep throttle;
+  BranchStep branch;
+  // Where the run goes on after this step: index + 1 for top-level steps,
+  // so the numbering of a workflow without branches is what it always was
+  // (runs waiting in Redis name their resume step by index). The last step
+  // of a branch points past its branch step (or to the end, `terminate`).
+  // Branch steps are laid out flat after their branch step, depth first.
+  int next = -1;
   // Named as another step's fallback: never run in sequence, only when the
   // step it backs up is not sent (see ChannelStep::fallback).
   bool fallback_only = false;
@@ -94,6 +145,7 @@ struct Workflow {
   std::string name;
   std::string source_file;
   std::vector<std::string> categories;
+  // Every step, branches' steps included (see Step::next).
   std::vector<Step> steps;
   // Unknown template variables fail the message (undelivered, naming the
   // variable) instead of rendering empty.
