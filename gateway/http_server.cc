@@ -75,6 +75,11 @@ class Session final : public std::enable_shared_from_this<Session>, public Event
   // A stream reads nothing more: any byte or the end of the client's side
   // closes it (the client went away), without waiting for a write to fail.
   void WatchPeer();
+  // After answering a request that was not read whole: stop sending, read
+  // and drop what the client still sends (at most a second), then close.
+  // Closing with unread bytes would reset the connection before the client
+  // read the answer.
+  void LingerClose();
   void CloseNow();
   // A response to a request that could not be read (too large): then close.
   void Reject(int status, const std::string& message);
@@ -94,6 +99,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Event
   bool streaming_ = false;  // the connection is a stream (Start ran)
   bool keep_alive_ = false;
   bool closed_on_strand_ = false;
+  bool rejected_ = false;  // answered without reading the whole request
 
   // Shared with Send (any thread).
   absl::Mutex mu_;
@@ -267,6 +273,8 @@ void Session::ReadHeader() {
 
 void Session::OnHeader(beast::error_code error) {
   if (error == http::error::header_limit) return Reject(431, "request header too large");
+  // A Content-Length over the limit is refused with the header.
+  if (error == http::error::body_limit) return Reject(413, "request body too large");
   if (error) return CloseNow();  // closed, timed out or not HTTP
   stream_.expires_after(Chrono(server_.options().body_timeout));
   http::async_read(stream_, buffer_, *parser_,
@@ -301,6 +309,7 @@ void Session::Reject(int status, const std::string& message) {
   HttpResponse response;
   response.status = status;
   response.body = absl::StrCat(R"({"error":{"code":"invalid_argument","message":")", message, R"("}})");
+  rejected_ = true;
   Write(std::move(response), /*close=*/true);
 }
 
@@ -323,6 +332,7 @@ void Session::Write(HttpResponse response, bool close) {
 
 void Session::OnWritten(bool close, beast::error_code error) {
   busy_ = false;
+  if (!error && rejected_) return LingerClose();
   if (error || close) return CloseNow();
   ReadHeader();
 }
@@ -413,6 +423,16 @@ void Session::SchedulePing() {
   ping_timer_.async_wait([self = shared_from_this()](beast::error_code error) {
     if (error || self->closed_on_strand_) return;
     if (self->Send(": ping\n\n")) self->SchedulePing();
+  });
+}
+
+void Session::LingerClose() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(std::chrono::seconds(1));
+  stream_.async_read_some(asio::buffer(peer_bytes_), [self = shared_from_this()](beast::error_code error, size_t) {
+    if (error) return self->CloseNow();
+    self->LingerClose();
   });
 }
 
