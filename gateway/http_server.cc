@@ -360,6 +360,11 @@ void Session::Start(std::vector<std::pair<std::string, std::string>> headers) {
     if (self->closed_on_strand_ || self->streaming_) return;
     self->streaming_ = true;
     self->busy_ = false;
+    // Nothing more is read: an idle stream keeps no request buffers.
+    self->parser_.reset();
+    self->buffer_.clear();
+    self->buffer_.shrink_to_fit();
+    self->response_ = {};
     self->stream_header_ = {};
     self->stream_header_.version(11);
     self->stream_header_.result(http::status::ok);
