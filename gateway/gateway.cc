@@ -13,6 +13,7 @@
 #include "core/keys.h"
 #include "core/log.h"
 #include "feed/feed_store.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/http_api.h"
 #include "gateway/user_rate_limiter.h"
 #include "preferences/preference_store.h"
@@ -36,8 +37,9 @@ class GatewayApi {
  public:
   GatewayApi(const GatewayOptions& options, std::unique_ptr<TokenVerifier> verifier, CorsPolicy cors,
              redis::AsyncPipeline& redis, const workflow::Registry& workflows, feed::FeedWatcher* watcher,
-             const Clock& clock)
-      : keys_(options.publishable_keys.begin(), options.publishable_keys.end()),
+             const Clock& clock, prometheus::Registry& registry)
+      : metrics_(registry),
+        keys_(options.publishable_keys.begin(), options.publishable_keys.end()),
         verifier_(std::move(verifier)),
         cors_(std::move(cors)),
         partitions_(options.partitions),
@@ -54,9 +56,10 @@ class GatewayApi {
       HttpResponse preflight;
       preflight.status = 204;
       preflight.headers = CorsHeaders(cors_, origin, /*preflight=*/true);
+      metrics_.ok.Increment();
       return exchange->Respond(std::move(preflight));
     }
-    Answer answer{exchange, CorsHeaders(cors_, origin, /*preflight=*/false)};
+    Answer answer{exchange, CorsHeaders(cors_, origin, /*preflight=*/false), &metrics_};
     auto route = ParseRoute(request.method, request.target);
     if (!route.ok()) return answer.Error(route.status());
     if (route->endpoint == Endpoint::kHealth) return answer.Json(200, R"({"status":"serving"})");
@@ -116,8 +119,10 @@ class GatewayApi {
   struct Answer {
     std::shared_ptr<Exchange> exchange;
     std::vector<std::pair<std::string, std::string>> headers;
+    GatewayMetrics* metrics;
 
     void Json(int status, std::string body) {
+      metrics->ForStatus(status).Increment();
       HttpResponse response;
       response.status = status;
       response.body = std::move(body);
@@ -229,16 +234,20 @@ class GatewayApi {
     if (!subscription.ok() && subscription.status().code() == absl::StatusCode::kOutOfRange) {
       // Too old to resume: the client lists the feed again and reconnects
       // without a cursor.
+      metrics_.streams_reset.Increment();
       stream->Send(kSseReset);
       stream->Start(std::move(answer.headers));
       stream->Close();
       return;
     }
     if (!subscription.ok()) return answer.Error(subscription.status());
+    metrics_.streams_started.Increment();
     stream->Hold(std::shared_ptr<feed::WatchSubscription>(std::move(*subscription)));
     stream->Start(std::move(answer.headers));
   }
 
+  // Its counters are thread-safe.
+  mutable GatewayMetrics metrics_;
   // Constant after construction.
   const absl::flat_hash_set<std::string> keys_;
   const std::unique_ptr<TokenVerifier> verifier_;
@@ -332,7 +341,8 @@ absl::Status ApplyGatewayFlags(const GatewayFlags& flags, GatewayOptions* option
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayOptions& options, redis::AsyncPipeline& redis,
                                                         const workflow::Registry& workflows,
-                                                        feed::FeedWatcher* watcher, const Clock& clock) {
+                                                        feed::FeedWatcher* watcher, const Clock& clock,
+                                                        prometheus::Registry& metrics) {
   if (options.publishable_keys.empty()) {
     return absl::InvalidArgumentError("--gateway_publishable_keys: the gateway needs at least one publishable key");
   }
@@ -342,7 +352,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayOptions& op
   auto cors = CorsPolicy::Parse(options.cors_origins);
   if (!cors.ok()) return cors.status();
   auto api = std::make_unique<GatewayApi>(options, std::move(*verifier), std::move(*cors), redis, workflows, watcher,
-                                          clock);
+                                          clock, metrics);
   auto gateway = std::make_unique<GatewayImpl>(std::move(api));
   absl::Status listening = gateway->Listen(options.http);
   if (!listening.ok()) return listening;

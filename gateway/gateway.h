@@ -15,6 +15,7 @@
 #include "feed/feed_watch.h"
 #include "gateway/http_server.h"
 #include "gateway/user_token.h"
+#include "prometheus/registry.h"
 #include "redis/async_pipeline.h"
 #include "workflow/registry.h"
 
@@ -48,13 +49,14 @@ absl::Status ApplyGatewayFlags(const GatewayFlags& flags, GatewayOptions* option
 
 class Gateway {
  public:
-  // Starts serving on options.http.address. `redis`, `workflows`, `clock`
-  // and `watcher` must outlive the gateway; `watcher` null: the stream
+  // Starts serving on options.http.address. `redis`, `workflows`, `clock`,
+  // `metrics` and `watcher` must outlive the gateway; `watcher` null: the stream
   // endpoint answers 503. INVALID_ARGUMENT naming the flag for bad
   // options, FAILED_PRECONDITION when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(const GatewayOptions& options, redis::AsyncPipeline& redis,
                                                         const workflow::Registry& workflows,
-                                                        feed::FeedWatcher* watcher, const Clock& clock);
+                                                        feed::FeedWatcher* watcher, const Clock& clock,
+                                                        prometheus::Registry& metrics);
   virtual ~Gateway() = default;
 
   virtual int port() const = 0;

@@ -438,7 +438,8 @@ class RuntimeImpl final : public Runtime {
     gateway_pipeline_ = std::move(*pipeline);
     feed::FeedWatcher* watcher =
         options.gateway_feed_watcher != nullptr ? options.gateway_feed_watcher : feed_watcher_;
-    auto started = gateway::Gateway::Start(gateway_options, *gateway_pipeline_, *workflows_, watcher, clock);
+    auto started = gateway::Gateway::Start(gateway_options, *gateway_pipeline_, *workflows_, watcher, clock,
+                                           *registry_);
     if (!started.ok()) return started.status();
     gateway_ = std::move(*started);
     return absl::OkStatus();

@@ -299,6 +299,19 @@ v1::FeedEvent ItemEvent(const std::string& id, int64_t unread) {
   return event;
 }
 
+// A counter's value by one label value; -1 when absent.
+double CounterValue(prometheus::Registry& registry, const std::string& name, const std::string& label_value) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const auto& metric : family.metric) {
+      for (const auto& label : metric.label) {
+        if (label.value == label_value) return metric.counter.value;
+      }
+    }
+  }
+  return -1;
+}
+
 // ---- The fixture ----
 
 testing::HarnessOptions Workflows() {
@@ -345,7 +358,7 @@ class GatewayTest : public testing::RedisTest {
 
   // A gateway on a free port; its port.
   int StartGateway(const gateway::GatewayOptions& options) {
-    auto started = gateway::Gateway::Start(options, *pipeline_, *workflows_, &watcher_, SystemClock::Get());
+    auto started = gateway::Gateway::Start(options, *pipeline_, *workflows_, &watcher_, SystemClock::Get(), metrics_);
     EXPECT_TRUE(started.ok()) << started.status();
     if (!started.ok()) return 0;
     gateways_.push_back(std::move(*started));
@@ -367,6 +380,7 @@ class GatewayTest : public testing::RedisTest {
   }
 
   TestWatcher watcher_;
+  prometheus::Registry metrics_;
   std::unique_ptr<testing::HeraldHarness> harness_;
   std::unique_ptr<redis::AsyncPipeline> pipeline_;
   std::unique_ptr<workflow::Registry> workflows_;
@@ -523,6 +537,8 @@ TEST_F(GatewayTest, PerUserRateLimitAnswers429WithRetryAfter) {
   ASSERT_TRUE(absl::SimpleAtoi(limited.headers["retry-after"], &retry_after)) << limited.headers["retry-after"];
   EXPECT_GE(retry_after, 1);
   EXPECT_EQ(Http(port, "GET", "/v1/feeds/main/counts", Auth(TokenFor("bob"))).status, 200);
+  EXPECT_EQ(CounterValue(metrics_, "herald_gateway_requests_total", "rate_limited"), 1);
+  EXPECT_EQ(CounterValue(metrics_, "herald_gateway_requests_total", "ok"), 3);
 }
 
 TEST_F(GatewayTest, Cors) {
