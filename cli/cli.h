@@ -162,6 +162,7 @@ CommandGroup MessageCommands();
 CommandGroup WorkflowCommands();
 CommandGroup PreferenceCommands();
 CommandGroup DeadLetterCommands();
+CommandGroup TokenCommands();
 // A message's events and delivery attempts (`messages events`, `dlq show`).
 Outcome ShowMessageEvents(Cli& cli, Args args);
 

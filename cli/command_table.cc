@@ -145,6 +145,7 @@ const std::vector<CommandGroup>& CommandTable() {
   static const auto* table = new std::vector<CommandGroup>{
       TriggerCommands(), UserCommands(),     ObjectCommands(),   TenantCommands(),
       FeedCommands(),    MessageCommands(), WorkflowCommands(), PreferenceCommands(), DeadLetterCommands(),
+      TokenCommands(),
   };
   return *table;
 }

@@ -117,6 +117,30 @@ ABSL_FLAG(std::string, delivery_tls_ca_file, "",
 ABSL_FLAG(std::string, delivery_tls_cert_file, "",
           "Dispatcher: PEM client certificate presented to delivery services (their mTLS)");
 ABSL_FLAG(std::string, delivery_tls_key_file, "", "Dispatcher: PEM private key of --delivery_tls_cert_file");
+ABSL_FLAG(std::string, gateway_address, "",
+          "Browser gateway (gateway/HTTP_API.md) HTTP listen address, e.g. 127.0.0.1:8080 (port 0 = any free one); "
+          "required by `herald gateway`; in `herald all` empty = no gateway");
+ABSL_FLAG(std::string, gateway_publishable_keys, "",
+          "Gateway: the publishable keys browsers send as X-Herald-Key, comma-separated (not secrets: they name the "
+          "environment)");
+ABSL_FLAG(std::string, gateway_publishable_keys_file, "",
+          "Gateway: a file of publishable keys, one per line (# comments), read at start");
+ABSL_FLAG(std::string, gateway_jwt_hs256_secret, "",
+          "Gateway: the HS256 secret user tokens are signed with (at least 32 bytes); or _file, or RS256");
+ABSL_FLAG(std::string, gateway_jwt_hs256_secret_file, "",
+          "Gateway: a file holding the HS256 secret (trailing whitespace ignored)");
+ABSL_FLAG(std::string, gateway_jwt_rs256_public_key_file, "",
+          "Gateway: PEM RSA public key verifying RS256 user tokens (instead of an HS256 secret)");
+ABSL_FLAG(std::string, gateway_jwt_audience, "herald", "Gateway: the `aud` user tokens must carry");
+ABSL_FLAG(std::string, gateway_jwt_issuer, "", "Gateway: when set, the `iss` user tokens must carry");
+ABSL_FLAG(std::string, gateway_cors_origins, "",
+          "Gateway: origins allowed to call it from a browser (comma-separated scheme://host[:port], or *); empty = "
+          "none");
+ABSL_FLAG(double, gateway_user_rate, 20,
+          "Gateway: requests per second per user (burst twice that, per gateway process); over it 429 with "
+          "Retry-After; 0 = no limit");
+ABSL_FLAG(int64_t, gateway_ping_interval_ms, 15000,
+          "Gateway: how often an idle realtime stream gets a `: ping` comment (keeps proxies from closing it)");
 
 namespace {
 
@@ -141,7 +165,7 @@ herald::settings::Options SettingsOptions() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "herald all|api|batcher|fanout|dispatcher|delivery [flags]\n  herald flags [--markdown] [flags]: the settings\n"
+      "herald all|api|batcher|fanout|dispatcher|delivery|gateway [flags]\n  herald flags [--markdown] [flags]: the settings\n"
       "  herald keys new: a fresh API key and its SHA-256 hash");
   if (argc > 1 && std::string(argv[1]) == "flags") return herald::settings::FlagsCommand(argc, argv, SettingsOptions());
   if (argc > 1 && std::string(argv[1]) == "keys") {
@@ -198,6 +222,21 @@ int main(int argc, char** argv) {
   options.delivery_tls = {absl::GetFlag(FLAGS_delivery_tls_cert_file), absl::GetFlag(FLAGS_delivery_tls_key_file),
                           absl::GetFlag(FLAGS_delivery_tls_ca_file)};
   options.metrics_sample_interval_ms = absl::GetFlag(FLAGS_metrics_sample_interval_ms);
+  options.gateway_address = absl::GetFlag(FLAGS_gateway_address);
+  options.gateway_flags = {absl::GetFlag(FLAGS_gateway_publishable_keys),
+                           absl::GetFlag(FLAGS_gateway_publishable_keys_file),
+                           absl::GetFlag(FLAGS_gateway_jwt_hs256_secret),
+                           absl::GetFlag(FLAGS_gateway_jwt_hs256_secret_file),
+                           absl::GetFlag(FLAGS_gateway_jwt_rs256_public_key_file),
+                           absl::GetFlag(FLAGS_gateway_jwt_audience),
+                           absl::GetFlag(FLAGS_gateway_jwt_issuer)};
+  options.gateway.cors_origins = absl::GetFlag(FLAGS_gateway_cors_origins);
+  options.gateway.user_rate = absl::GetFlag(FLAGS_gateway_user_rate);
+  if (absl::GetFlag(FLAGS_gateway_ping_interval_ms) < 10) {
+    herald::log::Error("herald", "--gateway_ping_interval_ms: must be >= 10");
+    return 2;
+  }
+  options.gateway.http.ping_interval = absl::Milliseconds(absl::GetFlag(FLAGS_gateway_ping_interval_ms));
 
   // Signals are taken synchronously by one thread so shutdown runs normally.
   sigset_t signals;
@@ -235,6 +274,7 @@ int main(int argc, char** argv) {
   if ((*runtime)->grpc_port() != 0) std::cout << ", gRPC on port " << (*runtime)->grpc_port();
   if ((*runtime)->health_port() != 0) std::cout << ", health on port " << (*runtime)->health_port();
   if ((*runtime)->delivery_port() != 0) std::cout << ", delivery service on port " << (*runtime)->delivery_port();
+  if ((*runtime)->gateway_port() != 0) std::cout << ", gateway on port " << (*runtime)->gateway_port();
   if (!options.metrics_address.empty()) std::cout << ", metrics on http://" << options.metrics_address << "/metrics";
   std::cout << std::endl;
   herald::log::Info("herald", "started", {{"roles", options.roles},

@@ -45,6 +45,7 @@ class RuntimeImpl final : public Runtime {
   int health_port() const override { return health_server_ ? health_server_->port() : 0; }
   Health& health() override { return *health_; }
   int delivery_port() const override { return delivery_ ? delivery_->service_port() : 0; }
+  int gateway_port() const override { return gateway_ ? gateway_->port() : 0; }
   std::string redis_endpoint() const override {
     return endpoint_.host.empty() && endpoint_.unix_socket.empty() ? "" : endpoint_.ToString();
   }
@@ -72,6 +73,12 @@ class RuntimeImpl final : public Runtime {
     if (grpc_server_) {
       steps.emplace_back("gRPC calls", [this, &drain] { return grpc_server_->Shutdown(drain.deadline()); });
     }
+    if (gateway_) {
+      steps.emplace_back("gateway requests and streams", [this, &drain] {
+        gateway_->Stop(drain.deadline());
+        return absl::OkStatus();
+      });
+    }
     auto stop = [&steps](std::string name, auto* worker) {
       steps.emplace_back(std::move(name), [worker] {
         worker->Stop();
@@ -92,6 +99,8 @@ class RuntimeImpl final : public Runtime {
     if (trimmer_) stop("stream trimmer", trimmer_.get());
     if (sampler_) stop("pipeline sampler", sampler_.get());
     drain.Parallel(std::move(steps));
+    gateway_.reset();
+    gateway_pipeline_.reset();
     grpc_server_.reset();
     // Probes read NOT_SERVING until the very end.
     health_server_.reset();
@@ -112,10 +121,13 @@ class RuntimeImpl final : public Runtime {
   ~RuntimeImpl() override { Shutdown(); }
 
   absl::Status Init(const RuntimeOptions& options) {
-    bool api = false, batcher = false, fanout = false, dispatcher = false, delivery = false;
+    bool api = false, batcher = false, fanout = false, dispatcher = false, delivery = false, gateway = false;
     for (absl::string_view role : absl::StrSplit(options.roles, ',', absl::SkipEmpty())) {
       if (role == "all") {
         api = batcher = fanout = dispatcher = true;
+        gateway = gateway || !options.gateway_address.empty();
+      } else if (role == "gateway") {
+        gateway = true;
       } else if (role == "dispatcher") {
         dispatcher = true;
       } else if (role == "delivery") {
@@ -128,10 +140,13 @@ class RuntimeImpl final : public Runtime {
         fanout = true;
       } else {
         return absl::InvalidArgumentError(absl::StrCat("--role: unknown role '", role,
-                                                       "' (all, api, batcher, fanout, dispatcher, delivery)"));
+                                                       "' (all, api, batcher, fanout, dispatcher, delivery, gateway)"));
       }
     }
-    if (!api && !batcher && !fanout && !dispatcher && !delivery) {
+    if (gateway && options.gateway_address.empty()) {
+      return absl::InvalidArgumentError("--gateway_address: required by the gateway role (e.g. 127.0.0.1:8080)");
+    }
+    if (!api && !batcher && !fanout && !dispatcher && !delivery && !gateway) {
       return absl::InvalidArgumentError("--role: no role given");
     }
     if (options.object_page_size < 1 || options.object_page_size > 10000) {
@@ -192,14 +207,14 @@ class RuntimeImpl final : public Runtime {
     if (tls) grpc_credentials_ = *credentials;
     // The dispatcher and the delivery service deliver rendered messages:
     // only the roles that run workflows read them.
-    if (api || batcher || fanout) {
+    if (api || batcher || fanout || gateway) {
       auto workflows = workflow::Registry::LoadDirectory(options.workflows_dir);
       if (!workflows.ok()) return workflows.status();
       workflows_ = std::move(*workflows);
     }
 
     // A delivery service alone talks to providers only, never to Redis.
-    const bool needs_redis = api || batcher || fanout || dispatcher;
+    const bool needs_redis = api || batcher || fanout || dispatcher || gateway;
     if (needs_redis && options.redis_address.empty()) {
       redis::EmbeddedServerOptions embedded;
       embedded.data_dir = absl::StrCat(options.data_dir, "/redis");
@@ -361,6 +376,10 @@ class RuntimeImpl final : public Runtime {
       service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, *admin_, clock, service_options,
                                                       *registry_);
     }
+    if (gateway) {
+      absl::Status started = StartGateway(options, clock);
+      if (!started.ok()) return started;
+    }
     return StartGrpc(options, needs_redis);
   }
 
@@ -404,6 +423,25 @@ class RuntimeImpl final : public Runtime {
       redis_monitor_ = std::make_unique<RedisMonitor>(endpoint_, *health_, options.redis_monitor);
       redis_monitor_->Start();
     }
+    return absl::OkStatus();
+  }
+
+  // The browser gateway on its own Redis pipeline (gateway/gateway.h).
+  absl::Status StartGateway(const RuntimeOptions& options, const Clock& clock) {
+    gateway::GatewayOptions gateway_options = options.gateway;
+    gateway_options.http.address = options.gateway_address;
+    gateway_options.partitions = options.partitions;
+    absl::Status flags = gateway::ApplyGatewayFlags(options.gateway_flags, &gateway_options);
+    if (!flags.ok()) return flags;
+    auto pipeline = redis::AsyncPipeline::Create(endpoint_, 2);
+    if (!pipeline.ok()) return pipeline.status();
+    gateway_pipeline_ = std::move(*pipeline);
+    feed::FeedWatcher* watcher =
+        options.gateway_feed_watcher != nullptr ? options.gateway_feed_watcher : feed_watcher_;
+    auto started = gateway::Gateway::Start(gateway_options, *gateway_pipeline_, *workflows_, watcher, clock,
+                                           *registry_);
+    if (!started.ok()) return started.status();
+    gateway_ = std::move(*started);
     return absl::OkStatus();
   }
 
@@ -494,6 +532,12 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<DeliveryRoles> delivery_;
   std::unique_ptr<events::EventWebhookMetrics> event_webhook_metrics_;
   std::unique_ptr<events::EventWebhookWorker> event_webhooks_;
+  // The live feed changes the gateway streams (null until a Redis-backed
+  // feed::FeedWatcher is wired here; RuntimeOptions::gateway_feed_watcher
+  // wins). Declared before gateway_, which must end first.
+  feed::FeedWatcher* feed_watcher_ = nullptr;
+  std::unique_ptr<redis::AsyncPipeline> gateway_pipeline_;
+  std::unique_ptr<gateway::Gateway> gateway_;
   int64_t drain_timeout_ms_ = 20'000;
   bool shut_down_ = false;
   absl::Notification stopped_;

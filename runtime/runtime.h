@@ -9,13 +9,15 @@
 
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "feed/feed_watch.h"
+#include "gateway/gateway.h"
 #include "runtime/health.h"
 #include "security/tls.h"
 
 namespace herald {
 
 struct RuntimeOptions {
-  // Any of "all", "api", "batcher", "fanout", "dispatcher", "delivery",
+  // Any of "all", "api", "batcher", "fanout", "dispatcher", "delivery", "gateway",
   // comma-separated. "all" is every role but "delivery" (a separate
   // delivery service process; `herald all` delivers in process).
   std::string roles = "all";
@@ -115,6 +117,17 @@ struct RuntimeOptions {
   double tenant_fair_share_rate = 1000;
   double bulk_read_ms = 2;
   double bulk_share = 0.5;
+  // The browser gateway (gateway/gateway.h): role "gateway", and inside
+  // "all" when gateway_address is set ("" = off there). gateway_flags are
+  // the key and token flags; gateway's http (but its address), cors_origins
+  // and user_rate apply as given.
+  std::string gateway_address;
+  gateway::GatewayFlags gateway_flags;
+  gateway::GatewayOptions gateway;
+  // Where the gateway's stream takes live feed changes from; null: the
+  // runtime's own (Redis) watcher when it has one, else the stream answers
+  // 503. Tests pass an in-memory one. Must outlive the runtime.
+  feed::FeedWatcher* gateway_feed_watcher = nullptr;
 };
 
 class Runtime {
@@ -130,6 +143,8 @@ class Runtime {
   virtual int health_port() const = 0;
   // What the gRPC health service answers; e.g. SetDraining() on SIGTERM.
   virtual Health& health() = 0;
+  // The gateway's bound port (0 when it is not running).
+  virtual int gateway_port() const = 0;
   // The delivery role's bound port (0 when it is not running).
   virtual int delivery_port() const = 0;
   // "" when no role needs Redis (a delivery service alone).
