@@ -18,6 +18,7 @@
 #include "events/event_webhook_worker.h"
 #include "fanout/fanout.h"
 #include "runtime/delivery_roles.h"
+#include "feed/redis_feed_watcher.h"
 #include "runtime/drain.h"
 #include "runtime/grpc_server.h"
 #include "runtime/health.h"
@@ -70,7 +71,10 @@ class RuntimeImpl final : public Runtime {
     // Every role's gRPC server (the API, or health alone) stops accepting;
     // its calls in flight get until the deadline.
     if (grpc_server_) {
-      steps.emplace_back("gRPC calls", [this, &drain] { return grpc_server_->Shutdown(drain.deadline()); });
+      steps.emplace_back("gRPC calls", [this, &drain] {
+        if (service_) service_->EndWatches();  // streams would wait out the deadline
+        return grpc_server_->Shutdown(drain.deadline());
+      });
     }
     auto stop = [&steps](std::string name, auto* worker) {
       steps.emplace_back(std::move(name), [worker] {
@@ -148,6 +152,9 @@ class RuntimeImpl final : public Runtime {
     }
     if (options.feed_max_items < 1 || options.feed_max_items > 100'000) {
       return absl::InvalidArgumentError("--feed_max_items: must be between 1 and 100000");
+    }
+    if (options.feed_changes_max_len < 0) {
+      return absl::InvalidArgumentError("--feed_changes_max_len: must be >= 0 (0 = publish no feed change)");
     }
     if (options.drain_timeout_ms < 1) return absl::InvalidArgumentError("--drain_timeout_ms: must be >= 1");
     drain_timeout_ms_ = options.drain_timeout_ms;
@@ -302,6 +309,7 @@ class RuntimeImpl final : public Runtime {
       fanout_options.cache_capacity = options.fanout_cache_capacity;
       fanout_options.message_retention_ms = options.message_retention_ms;
       fanout_options.feed_max_items = options.feed_max_items;
+      fanout_options.feed_changes_max_len = options.feed_changes_max_len;
       fanout_options.bulk_cycle_us = bulk_cycle_us;
       fanout_options.bulk_busy_share = options.bulk_share;
       StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout_options, clock,
@@ -357,6 +365,13 @@ class RuntimeImpl final : public Runtime {
       service_options.api_keys = api_keys_.get();
       service_options.rate_limits = rate_limits;
       service_options.lanes = lanes;
+      service_options.feed_changes_max_len = options.feed_changes_max_len;
+      feed::RedisFeedWatcherOptions watcher_options;
+      watcher_options.partitions = options.partitions;
+      auto watcher = feed::RedisFeedWatcher::Start(endpoint_, watcher_options);
+      if (!watcher.ok()) return watcher.status();
+      feed_watcher_ = std::move(*watcher);
+      service_options.feed_watcher = feed_watcher_.get();
       admin_ = std::make_unique<api::AdminExecutor>(endpoint_);
       service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, *admin_, clock, service_options,
                                                       *registry_);
@@ -495,6 +510,9 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<events::EventWebhookMetrics> event_webhook_metrics_;
   std::unique_ptr<events::EventWebhookWorker> event_webhooks_;
   int64_t drain_timeout_ms_ = 20'000;
+  // WatchFeed's. Shutdown() ends the streams first; a subscription that
+  // outlives it keeps the watcher's state alive and gets no more events.
+  std::unique_ptr<feed::RedisFeedWatcher> feed_watcher_;
   bool shut_down_ = false;
   absl::Notification stopped_;
 };
