@@ -45,6 +45,19 @@ const char* CodeName(grpc::StatusCode code) {
 
 }  // namespace
 
+bool Cli::WatchFeed(const v1::WatchFeedRequest& request, absl::Duration duration) {
+  grpc::ClientContext context;
+  if (duration != absl::InfiniteDuration()) context.set_deadline(absl::ToChronoTime(absl::Now() + duration));
+  if (!api_key_.empty()) context.AddMetadata("authorization", "Bearer " + api_key_);
+  std::unique_ptr<grpc::ClientReader<v1::FeedEvent>> reader = stub_->WatchFeed(&context, request);
+  v1::FeedEvent event;
+  while (reader->Read(&event)) std::cout << JsonOf(event) << "\n" << std::flush;
+  grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && duration != absl::InfiniteDuration()) return true;
+  if (!status.ok()) ReportError(status);
+  return status.ok();
+}
+
 std::string JsonOf(const google::protobuf::Message& message) {
   std::string out;
   google::protobuf::util::JsonPrintOptions options;

@@ -108,6 +108,12 @@ class Cli {
     std::cout << std::flush;
   }
 
+  // Follows a WatchFeed stream, printing each event's JSON on its own line
+  // (flushed), for `duration` (infinite: until the stream ends or the
+  // process is interrupted). Returns false after printing the error; the
+  // end of `duration` is not an error.
+  bool WatchFeed(const v1::WatchFeedRequest& request, absl::Duration duration);
+
   // Call, then Print the answer. Returns Ok, or Failed after an RPC error.
   template <typename Request, typename Response>
   Outcome CallAndPrint(RpcMethod<Request, Response> method, const Request& request,

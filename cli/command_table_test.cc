@@ -46,7 +46,7 @@ TEST(SelectTest, PicksTheRowThatFitsOrSaysWhatIsWrong) {
       {"user merge rita", "problem: user merge takes USER FROM_USER"},
       {"workflows list extra", "problem: workflows list takes no arguments"},
       {"workflows lint", "problem: workflows lint takes FILE..."},
-      {"feed", "problem: feed needs list or mark"},
+      {"feed", "problem: feed needs list, mark or watch"},
       {"feed show rita", "problem: unknown feed command 'show'"},
       {"bogus", "problem: unknown command 'bogus'"},
   };

@@ -8,6 +8,8 @@
 #include "absl/strings/string_view.h"
 #include "cli/cli.h"
 
+ABSL_FLAG(std::string, feed, "", "which of the user's in-app feeds (default: main)");
+ABSL_FLAG(int64_t, for_ms, 0, "feed watch: stop after this many milliseconds (0 = until the stream ends or ^C)");
 
 namespace herald::cli {
 namespace {
@@ -40,6 +42,7 @@ Outcome List(Cli& cli, Args args) {
   request.set_page_size(absl::GetFlag(FLAGS_page_size));
   request.set_after(absl::GetFlag(FLAGS_after));
   request.set_tenant(absl::GetFlag(FLAGS_tenant));
+  request.set_feed(absl::GetFlag(FLAGS_feed));
   std::string status = absl::GetFlag(FLAGS_status);
   if (!status.empty()) {
     std::optional<v1::FeedStatusFilter> filter = ParseEnumWord<v1::FeedStatusFilter>(status, "FEED_STATUS_FILTER_");
@@ -69,8 +72,23 @@ Outcome Mark(Cli& cli, Args args) {
   request.set_user_id(args[0]);
   request.set_action(*action);
   request.set_all(absl::GetFlag(FLAGS_all));
+  request.set_feed(absl::GetFlag(FLAGS_feed));
   for (const std::string& id : args.subspan(2)) request.add_ids(id);
   return cli.CallAndPrint(&v1::Herald::Stub::MarkFeedItems, request, PrintMarked);
+}
+
+// One JSON line per event (whatever --json says: a stream is for tools).
+Outcome Watch(Cli& cli, Args args) {
+  v1::WatchFeedRequest request;
+  request.set_user_id(args[0]);
+  request.set_feed(absl::GetFlag(FLAGS_feed));
+  request.set_tenant(absl::GetFlag(FLAGS_tenant));
+  request.set_after(absl::GetFlag(FLAGS_after));
+  const int64_t for_ms = absl::GetFlag(FLAGS_for_ms);
+  if (for_ms < 0) return Outcome::Usage("--for_ms must be >= 0");
+  return cli.WatchFeed(request, for_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(for_ms))
+             ? Outcome::Ok()
+             : Outcome::Failed();
 }
 
 }  // namespace
@@ -79,10 +97,12 @@ CommandGroup FeedCommands() {
   return {"Feed",
           {
               {"feed", "list", "USER", "list a user's feed items",
-               {"--status=STATUS", "--page_size=N", "--after=CURSOR", "--tenant=TENANT"}, List},
+               {"--status=STATUS", "--page_size=N", "--after=CURSOR", "--tenant=TENANT", "--feed=FEED"}, List},
               {"feed", "mark", "USER ACTION [ID...]",
                "mark the IDs or --all; ACTION is [un]seen, [un]read, [un]interacted or [un]archived",
-               {"--all", "--tenant=TENANT"}, Mark},
+               {"--all", "--tenant=TENANT", "--feed=FEED"}, Mark},
+              {"feed", "watch", "USER", "print the feed's live changes, one JSON line per event (resume: --after)",
+               {"--feed=FEED", "--tenant=TENANT", "--after=CURSOR", "--for_ms=N"}, Watch},
           }};
 }
 

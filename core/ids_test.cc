@@ -1,9 +1,11 @@
 #include "core/ids.h"
+#include "core/feed_names.h"
 
 #include <cstdio>
 #include <set>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace herald {
@@ -76,6 +78,25 @@ TEST(IdsTest, PartitionsSpreadRecipients) {
 }
 
 TEST(IdsTest, RandomIdsDiffer) { EXPECT_NE(RandomId(), RandomId()); }
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST(FeedNamesTest, AcceptsIdLikeNamesAndRefusesOthersNamingTheField) {
+  EXPECT_TRUE(ValidateFeedName("main", "feed").ok());
+  EXPECT_TRUE(ValidateFeedName("product-updates_2.0", "feed").ok());
+  for (absl::string_view bad : {"", "a b", "a:b", "ünï", "x{1}", "new\nline"}) {
+    absl::Status status = ValidateFeedName(bad, "feed");
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StartsWith(status.message(), "feed: ")) << status;
+  }
+  EXPECT_FALSE(ValidateFeedName(std::string(65, 'a'), "feed").ok());
+  EXPECT_EQ(FeedOrMain(""), "main");
+  EXPECT_EQ(FeedOrMain("news"), "news");
+}
 
 }  // namespace
 }  // namespace herald

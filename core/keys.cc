@@ -82,6 +82,21 @@ std::string Keys::TenantFeedSet(absl::string_view tenant, absl::string_view user
   return absl::StrCat(prefix_, "tfeed:", Sized(tenant), ":", user_id, ":", set_name);
 }
 
+namespace {
+bool IsMainFeed(absl::string_view feed) { return feed.empty() || feed == "main"; }
+}  // namespace
+
+std::string Keys::FeedSet(absl::string_view feed, absl::string_view user_id, absl::string_view set_name) const {
+  if (IsMainFeed(feed)) return FeedSet(user_id, set_name);
+  return absl::StrCat(prefix_, "nfeed:", Sized(feed), ":feed:", user_id, ":", set_name);
+}
+
+std::string Keys::TenantFeedSet(absl::string_view feed, absl::string_view tenant, absl::string_view user_id,
+                                absl::string_view set_name) const {
+  if (IsMainFeed(feed)) return TenantFeedSet(tenant, user_id, set_name);
+  return absl::StrCat(prefix_, "nfeed:", Sized(feed), ":tfeed:", Sized(tenant), ":", user_id, ":", set_name);
+}
+
 std::string Keys::Run(absl::string_view run_id) const { return absl::StrCat(prefix_, "run:", run_id); }
 
 std::string Keys::RunAppended(absl::string_view run_id, int step) const {

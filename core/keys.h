@@ -106,6 +106,16 @@ class Keys {
   std::string FeedSet(absl::string_view user_id, absl::string_view set_name) const;
   // The same sets for the user's items of one tenant.
   std::string TenantFeedSet(absl::string_view tenant, absl::string_view user_id, absl::string_view set_name) const;
+  // The same keys of one named feed of the user: `feed` '' or "main" is
+  // the main feed (the keys above, unchanged since before named feeds);
+  // another feed's keys hang from "herald:{p}:nfeed:<sized feed>:".
+  std::string FeedSet(absl::string_view feed, absl::string_view user_id, absl::string_view set_name) const;
+  std::string TenantFeedSet(absl::string_view feed, absl::string_view tenant, absl::string_view user_id,
+                            absl::string_view set_name) const;
+  // STREAM of the partition's feed changes (items inserted, marks), one
+  // entry per script call, trimmed to about a configured length
+  // (feed/feed_changes.h reads it).
+  std::string FeedChanges() const { return prefix_ + "feed_changes"; }
   // HASH: the record of a run with a cancellation key (older Heralds: of
   // every waiting run): "s<step>" -> ms for each wait step it was appended
   // to, and "status"/"cancelled_at" once cancelled. From its append on.

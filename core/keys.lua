@@ -31,6 +31,18 @@ local function feed_set_key(partition, user, set_name) return partition .. 'feed
 local function tenant_feed_set_key(partition, tenant, user, set_name)
   return partition .. 'tfeed:' .. sized(tenant) .. ':' .. user .. ':' .. set_name
 end
+-- The prefix the keys of one named in-app feed hang from, given to
+-- feed_set_key / tenant_feed_set_key in place of the partition prefix: the
+-- partition prefix itself for the main feed ('' or 'main'), whose keys
+-- predate named feeds and stay as they were; for another feed a prefix of
+-- its own under the partition ('herald:{p}:nfeed:<sized feed>:').
+local function feed_prefix(partition, feed)
+  if feed == nil or feed == '' or feed == 'main' then return partition end
+  return partition .. 'nfeed:' .. sized(feed) .. ':'
+end
+-- The partition's feed change stream (feed/FEED_CHANGES in README: one
+-- entry per insert or mark call).
+local function feed_changes_key(partition) return partition .. 'feed_changes' end
 -- Outbound event webhooks (events/): the stream of status and engagement
 -- events, and the flag that says whether scripts append to it.
 local function event_outbox_key(partition) return partition .. 'event_outbox' end

@@ -24,19 +24,19 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
   auto client = Connect();
   struct Case {
     int partition;
-    std::string id, workflow, cancellation_key, user, set, tenant;
+    std::string id, workflow, cancellation_key, user, set, tenant, feed;
   };
   const std::vector<Case> cases = {
-      {0, "0123abcd", "digest", "order-7", "rita", "active", "acme"},
-      {7, "x", "a:b", "c", "user:with:colons", "unread", "t:1"},
-      {3, "id", "wf{", "}ck", "u{1}", "archived", "{tenant}"},
+      {0, "0123abcd", "digest", "order-7", "rita", "active", "acme", "announcements"},
+      {7, "x", "a:b", "c", "user:with:colons", "unread", "t:1", "main"},
+      {3, "id", "wf{", "}ck", "u{1}", "archived", "{tenant}", ""},
   };
   for (const Case& c : cases) {
     const Keys keys(c.partition);
     auto reply = client->Execute(
-        kProbe.Call({keys.Events()}, {c.id, c.workflow, c.cancellation_key, c.user, c.set, c.tenant}));
+        kProbe.Call({keys.Events()}, {c.id, c.workflow, c.cancellation_key, c.user, c.set, c.tenant, c.feed}));
     ASSERT_TRUE(reply.ok()) << reply.status();
-    ASSERT_EQ(reply->elements.size(), 13u);
+    ASSERT_EQ(reply->elements.size(), 16u);
     std::vector<std::string> lua;
     for (const auto& element : reply->elements) lua.push_back(element.str);
     EXPECT_EQ(lua[0], keys.Prefix());
@@ -52,6 +52,12 @@ TEST_F(KeysTest, LuaDerivesEveryKeyExactlyAsCppNamesIt) {
     EXPECT_EQ(lua[10], keys.EventOutbox());
     EXPECT_EQ(lua[11], keys.EventOutboxEnabled());
     EXPECT_EQ(lua[12], keys.RunAppended(c.id, 7));
+    EXPECT_EQ(lua[13], keys.FeedSet(c.feed, c.user, c.set));
+    EXPECT_EQ(lua[14], keys.TenantFeedSet(c.feed, c.tenant, c.user, c.set));
+    EXPECT_EQ(lua[15], keys.FeedChanges());
+    // The main feed keeps the keys it had before named feeds.
+    if (c.feed.empty() || c.feed == "main") EXPECT_EQ(lua[13], keys.FeedSet(c.user, c.set));
+    else EXPECT_NE(lua[13], keys.FeedSet(c.user, c.set));
     for (const std::string& key : lua) {
       EXPECT_EQ(HashTagOf(key), std::to_string(c.partition)) << key << " is outside partition " << c.partition;
     }
@@ -67,7 +73,9 @@ TEST(KeysLayoutTest, EveryKeyOfAPartitionCarriesItsHashTag) {
         keys.Preferences("u"), keys.TenantPreferences("t"), keys.ChannelData("u"), keys.UserSubscriptions("u"),
         keys.UserRecords("u"), keys.Object("c/i"), keys.Subscribers("c/i"), keys.Tenant("t"), keys.Fanout("f"),
         keys.Idempotency("w", "k"), keys.IdempotencyWritten("w", "k"), keys.Message("m"), keys.FeedSet("u", "meta"),
-        keys.TenantFeedSet("t", "u", "active"), keys.Run("r"), keys.RunAppended("r", 0), keys.Throttle("d"), keys.ThrottleDecision("r", 1), keys.Waits(), keys.Delays(), keys.OlderDue(),
+        keys.TenantFeedSet("t", "u", "active"), keys.FeedSet("news", "u", "index"),
+        keys.TenantFeedSet("news", "t", "u", "index"), keys.FeedChanges(), keys.Run("r"), keys.RunAppended("r", 0),
+        keys.Throttle("d"), keys.ThrottleDecision("r", 1), keys.Waits(), keys.Delays(), keys.OlderDue(),
         keys.WaitOpen("w"), keys.WaitHeader("b"),
         keys.WaitActivities("b"), keys.CancelIndex("w", "k", "r"), keys.CancelRecipients("w", "k")}) {
     EXPECT_EQ(HashTagOf(key), "12") << key;

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "core/feed_names.h"
 #include "core/ids.h"
 #include "core/keys.h"
 #include "core/status_macros.h"
@@ -381,6 +382,9 @@ class RecipientPlanner {
       pending.inserted_at_us = now_us_;
       pending.preferences = std::move(preferences_note);
       pending.workflow_run_id = WorkflowRunId(target);
+      // The main feed travels as '' (its keys predate named feeds).
+      if (channel.feed == kMainFeed) pending.feed.clear();
+      else pending.feed = channel.feed;
       plan_->feed_items.push_back(std::move(pending));
       Remember(step.ref, message_id, "delivered");
     }

@@ -263,7 +263,8 @@ absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamCo
     if (items.empty()) continue;
     insert_command[partition] = commands.size();
     commands.push_back(feed::InsertManyCommand(KeysOf(partition), items,
-                                                {options_.message_retention_ms, options_.feed_max_items}));
+                                                {options_.message_retention_ms, options_.feed_max_items,
+                                                 options_.feed_changes_max_len}));
   }
   std::vector<absl::StatusOr<redis::Reply>> results;
   if (!commands.empty()) results = client.Pipeline(commands);

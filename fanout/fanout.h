@@ -42,6 +42,8 @@ struct FanoutOptions : redis::ConsumerOptions {
   int64_t message_retention_ms = feed::kDefaultMessageRetentionMs;  // messages and their events expire
   // A user's feed keeps its newest items, this many.
   int feed_max_items = feed::kDefaultFeedMaxItems;
+  // The partition's feed change stream keeps about this many entries.
+  int64_t feed_changes_max_len = feed::kDefaultFeedChangesMaxLen;
   // The environment's default preference set (least specific level).
   std::shared_ptr<const preferences::PreferenceSet> default_preferences;
 };

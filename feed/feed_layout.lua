@@ -2,6 +2,15 @@
 -- changes a feed (feed/*.lua, and messages/ scripts that treat feed items
 -- as messages). Needs core/keys.lua included before it.
 --
+-- Named feeds: every function here takes `fp`, the feed's key prefix
+-- (feed_prefix(partition, feed) in core/keys.lua), where it names keys. For
+-- the main feed that is the partition prefix itself, so its keys are the
+-- ones written before named feeds existed (no migration); another feed of
+-- the user has the same layout under its own prefix. A user who has items
+-- in named feeds has their names in the SET feed_set_key(partition, user,
+-- 'feeds') (main prefix), so readers that know only the user and a message
+-- id (messages/get.lua) and the user's deletion find them.
+--
 -- Per user (the "whole" scope) and, for items of a tenant, again per
 -- (tenant, user) (the tenant scope), keys named by feed_set_key /
 -- tenant_feed_set_key:
@@ -40,16 +49,16 @@
 
 local FEED_STATES = {'seen', 'read'}
 
-local function scope_key(partition, user, tenant, name)
-  if tenant and tenant ~= '' then return tenant_feed_set_key(partition, tenant, user, name) end
-  return feed_set_key(partition, user, name)
+local function scope_key(fp, user, tenant, name)
+  if tenant and tenant ~= '' then return tenant_feed_set_key(fp, tenant, user, name) end
+  return feed_set_key(fp, user, name)
 end
 
 -- Runs fn(key) for the key `name` of the whole scope and, when the item
 -- belongs to a tenant, of its tenant scope.
-local function both_scopes(partition, user, tenant, name, fn)
-  fn(feed_set_key(partition, user, name))
-  if tenant and tenant ~= '' then fn(tenant_feed_set_key(partition, tenant, user, name)) end
+local function both_scopes(fp, user, tenant, name, fn)
+  fn(feed_set_key(fp, user, name))
+  if tenant and tenant ~= '' then fn(tenant_feed_set_key(fp, tenant, user, name)) end
 end
 
 -- The record's fields, or nil when it is not one. `seq_text` is the item's
@@ -79,12 +88,12 @@ local function parse_record(record, seq_text)
 end
 
 -- The record of item `id` of the user's feed, parsed with its seq, or nil.
-local function read_record(partition, user, id)
-  local text = redis.call('HGET', feed_set_key(partition, user, 'items'), id)
+local function read_record(fp, user, id)
+  local text = redis.call('HGET', feed_set_key(fp, user, 'items'), id)
   if not text then return nil end
   local seq_text
   if string.sub(text, 1, 1) == '~' then
-    seq_text = redis.call('ZSCORE', feed_set_key(partition, user, 'index'), id)
+    seq_text = redis.call('ZSCORE', feed_set_key(fp, user, 'index'), id)
     if not seq_text then return nil end
   end
   return parse_record(text, seq_text)
@@ -99,8 +108,8 @@ end
 
 local function format_state(state) return table.concat(state, '\n') end
 
-local function watermarks(partition, user)
-  local m = redis.call('HMGET', feed_set_key(partition, user, 'meta'), 'sw', 'sa', 'rw', 'ra')
+local function watermarks(fp, user)
+  local m = redis.call('HMGET', feed_set_key(fp, user, 'meta'), 'sw', 'sa', 'rw', 'ra')
   -- Numbers compare; the texts go into commands (a Lua number would be
   -- formatted with 14 digits, and sequences have 16).
   return {seen = tonumber(m[1]) or 0, seen_text = m[1] or '0', seen_at = m[2] or '',
@@ -110,14 +119,14 @@ end
 local function is_member(key, id) return redis.call('ZSCORE', key, id) ~= false end
 
 -- Whether the active item (seq, id) is seen / read in the user's feed.
-local function effective(partition, user, marks, which, seq, id)
-  if seq > marks[which] then return is_member(feed_set_key(partition, user, which .. '_x'), id) end
-  return not is_member(feed_set_key(partition, user, 'un' .. which .. '_x'), id)
+local function effective(fp, user, marks, which, seq, id)
+  if seq > marks[which] then return is_member(feed_set_key(fp, user, which .. '_x'), id) end
+  return not is_member(feed_set_key(fp, user, 'un' .. which .. '_x'), id)
 end
 
 -- Counts of a scope: {unseen, unread, active}.
-local function scope_counts(partition, user, tenant, marks)
-  local key = function(name) return scope_key(partition, user, tenant, name) end
+local function scope_counts(fp, user, tenant, marks)
+  local key = function(name) return scope_key(fp, user, tenant, name) end
   local function count(which)
     return redis.call('ZCOUNT', key('index'), '(' .. marks[which .. '_text'], '+inf') - redis.call('ZCARD', key(which .. '_x')) +
            redis.call('ZCARD', key('un' .. which .. '_x'))
@@ -127,14 +136,14 @@ end
 
 -- Sets the active item's `which` state to `value` in the count sets of
 -- both its scopes.
-local function set_active_state(partition, user, tenant, marks, which, seq, id, value)
+local function set_active_state(fp, user, tenant, marks, which, seq, id, value)
   local score = string.format('%d', seq)
   if seq > marks[which] then
-    both_scopes(partition, user, tenant, which .. '_x', function(k)
+    both_scopes(fp, user, tenant, which .. '_x', function(k)
       if value then redis.call('ZADD', k, score, id) else redis.call('ZREM', k, id) end
     end)
   else
-    both_scopes(partition, user, tenant, 'un' .. which .. '_x', function(k)
+    both_scopes(fp, user, tenant, 'un' .. which .. '_x', function(k)
       if value then redis.call('ZREM', k, id) else redis.call('ZADD', k, score, id) end
     end)
   end
@@ -142,18 +151,18 @@ end
 
 -- An archived item leaves the counts: above the watermark it sits in the
 -- exception set (not counted), below it must not be in un*_x.
-local function leave_counts(partition, user, tenant, marks, seq, id)
-  for _, which in ipairs(FEED_STATES) do set_active_state(partition, user, tenant, marks, which, seq, id, true) end
+local function leave_counts(fp, user, tenant, marks, seq, id)
+  for _, which in ipairs(FEED_STATES) do set_active_state(fp, user, tenant, marks, which, seq, id, true) end
 end
 
 -- The item's state as the user sees it: {seen, read, interacted, archived}
 -- ms strings. `archived` says whether it is in the archived set.
-local function item_state(partition, user, marks, record, id, archived)
-  local state = parse_state(redis.call('HGET', feed_set_key(partition, user, 'state'), id))
+local function item_state(fp, user, marks, record, id, archived)
+  local state = parse_state(redis.call('HGET', feed_set_key(fp, user, 'state'), id))
   if archived then return state end
   state[4] = ''
   for n, which in ipairs(FEED_STATES) do
-    if effective(partition, user, marks, which, record.seq, id) then
+    if effective(fp, user, marks, which, record.seq, id) then
       if state[n] == '' then state[n] = marks[which .. '_at'] end
       if state[n] == '' then state[n] = '0' end
     else
@@ -165,26 +174,26 @@ end
 
 -- Removes items (ids) of a user's feed entirely: record, state, every set
 -- of both scopes.
-local function remove_items(partition, user, ids)
-  local items = feed_set_key(partition, user, 'items')
+local function remove_items(fp, user, ids)
+  local items = feed_set_key(fp, user, 'items')
   for _, id in ipairs(ids) do
     local record = parse_record(redis.call('HGET', items, id) or '')
     local tenant = record and record.tenant or ''
     for _, name in ipairs({'index', 'archived', 'seen_x', 'unseen_x', 'read_x', 'unread_x'}) do
-      both_scopes(partition, user, tenant, name, function(k) redis.call('ZREM', k, id) end)
+      both_scopes(fp, user, tenant, name, function(k) redis.call('ZREM', k, id) end)
     end
     redis.call('HDEL', items, id)
-    redis.call('HDEL', feed_set_key(partition, user, 'state'), id)
+    redis.call('HDEL', feed_set_key(fp, user, 'state'), id)
   end
 end
 
 -- The item as the fields of a message hash (messages/ reads feed items
 -- through this, so a feed item answers like any other message), or nil.
-local function feed_item_fields(partition, user, id)
-  local record = read_record(partition, user, id)
+local function feed_item_fields(fp, user, id)
+  local record = read_record(fp, user, id)
   if not record then return nil end
-  local archived = is_member(feed_set_key(partition, user, 'archived'), id)
-  local state = item_state(partition, user, watermarks(partition, user), record, id, archived)
+  local archived = is_member(feed_set_key(fp, user, 'archived'), id)
+  local state = item_state(fp, user, watermarks(fp, user), record, id, archived)
   local f = {'recipient', user, 'item', record.body, 'channel', record.channel ~= '' and record.channel or 'in_app_feed',
              'status', 'delivered', 'seq', record.seq_text, 'accepted_at_us', record.accepted,
              'inserted_at_us', record.inserted, 'workflow', record.workflow, 'channel_type', 'in_app_feed',
@@ -203,14 +212,14 @@ end
 -- written.
 -- The user's index key is returned too when it was written (trim_feed
 -- takes it).
-local function insert_item(partition, user, id, seq_text, lag_text, tenant, tail)
-  local prefix = partition .. 'feed:' .. user
+local function insert_item(fp, user, id, seq_text, lag_text, tenant, tail)
+  local prefix = fp .. 'feed:' .. user
   if redis.call('HSETNX', prefix .. ':items', id, '~' .. lag_text .. '\n' .. tail) == 0 then return false end
   local index = prefix .. ':index'
   redis.call('ZADD', index, seq_text, id)
   if tenant ~= '' then
-    redis.call('ZADD', tenant_feed_set_key(partition, tenant, user, 'index'), seq_text, id)
-    redis.call('SADD', feed_set_key(partition, user, 'tenants'), tenant)
+    redis.call('ZADD', tenant_feed_set_key(fp, tenant, user, 'index'), seq_text, id)
+    redis.call('SADD', feed_set_key(fp, user, 'tenants'), tenant)
   end
   return true, index
 end
@@ -252,21 +261,21 @@ end
 -- items, none inserted before the cutoff (the message retention; a feed
 -- that gets no new item is swept by retention/). `below_cutoff` is
 -- '(' .. cutoff_us, built once per call.
-local function trim_feed(partition, user, index, max_items, below_cutoff)
+local function trim_feed(fp, user, index, max_items, below_cutoff)
   local total = redis.call('ZCARD', index)
   if total > max_items then
-    remove_items(partition, user, redis.call('ZRANGE', index, 0, total - max_items - 1))
+    remove_items(fp, user, redis.call('ZRANGE', index, 0, total - max_items - 1))
   end
   local expired = redis.call('ZRANGEBYSCORE', index, '-inf', below_cutoff, 'LIMIT', '0', '100')
-  if #expired > 0 then remove_items(partition, user, expired) end
+  if #expired > 0 then remove_items(fp, user, expired) end
 end
 
 -- Ids of a scope that pass `filter` ('' every active item, 'unseen',
 -- 'unread', 'read', 'archived'), newest first, below seq `after` ('' = from
 -- the newest), at most `count`.
-local function scope_ids(partition, user, tenant, marks, filter, after, count)
-  local source = scope_key(partition, user, tenant, filter == 'archived' and 'archived' or 'index')
-  local archived = scope_key(partition, user, tenant, 'archived')
+local function scope_ids(fp, user, tenant, marks, filter, after, count)
+  local source = scope_key(fp, user, tenant, filter == 'archived' and 'archived' or 'index')
+  local archived = scope_key(fp, user, tenant, 'archived')
   local max = '+inf'
   if after ~= '' then max = '(' .. after end
   local out = {}
@@ -279,9 +288,9 @@ local function scope_ids(partition, user, tenant, marks, filter, after, count)
       local keep = true
       if filter ~= 'archived' then
         keep = not is_member(archived, id)
-        if keep and filter == 'unseen' then keep = not effective(partition, user, marks, 'seen', seq, id)
-        elseif keep and filter == 'unread' then keep = not effective(partition, user, marks, 'read', seq, id)
-        elseif keep and filter == 'read' then keep = effective(partition, user, marks, 'read', seq, id) end
+        if keep and filter == 'unseen' then keep = not effective(fp, user, marks, 'seen', seq, id)
+        elseif keep and filter == 'unread' then keep = not effective(fp, user, marks, 'read', seq, id)
+        elseif keep and filter == 'read' then keep = effective(fp, user, marks, 'read', seq, id) end
       end
       if keep then
         out[#out + 1] = id

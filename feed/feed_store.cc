@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "core/feed_names.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "feed/count_items.lua.h"
@@ -51,17 +53,19 @@ int64_t ToInt(const std::string& text) {
 
 redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& items, const InsertOptions& options) {
   std::vector<std::string> args;
-  args.reserve(3 + 4 * items.size());
+  args.reserve(4 + 5 * items.size());
   args.push_back(std::to_string(options.max_items));
   int64_t now_us = 0;
   for (const NewItem& item : items) now_us = std::max(now_us, item.inserted_at_us);
   args.push_back(std::to_string(now_us));
   args.push_back(std::to_string(options.message_retention_ms));
+  args.push_back(std::to_string(std::max<int64_t>(0, options.changes_max_len)));
   for (const NewItem& item : items) {
     const std::string& tenant = item.item.tenant();
     args.push_back(tenant);
     args.push_back(item.recipient);
     args.push_back(item.item.id());
+    args.push_back(item.feed);
     // The record after its lag line (feed/feed_layout.lua). Every item of
     // the call is inserted at now_us, so the accepted time is kept as its
     // distance to that (a few digits, not sixteen).
@@ -69,7 +73,18 @@ redis::Command InsertManyCommand(const Keys& keys, const std::vector<NewItem>& i
                                 item.workflow_run_id, "\n", item.channel == "in_app_feed" ? "" : item.channel, "\n",
                                 item.preferences, "\n", StoredBody(item.item)));
   }
-  return kInsertMany.Call({keys.MessageLog(), keys.FeedSequence()}, std::move(args));
+  return kInsertMany.Call({keys.MessageLog(), keys.FeedSequence(), keys.FeedChanges()}, std::move(args));
+}
+
+absl::Status ValidateRequestFeed(const std::string& feed, const std::string& field) {
+  if (feed.empty()) return absl::OkStatus();
+  return ValidateFeedName(feed, field);
+}
+
+redis::Command ReadItemsCommand(const Keys& keys, const std::string& user, const std::string& feed,
+                                const std::string& tenant, const std::vector<std::string>& ids) {
+  return kList.Call({keys.FeedSet(feed, user, "index")},
+                    {user, tenant, "", "", std::to_string(ids.size()), feed, absl::StrJoin(ids, "\n")});
 }
 
 absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedRequest& request) {
@@ -92,6 +107,8 @@ absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedR
     absl::Status tenant = users::ValidateId(request.tenant(), "tenant");
     if (!tenant.ok()) return tenant;
   }
+  absl::Status feed = ValidateRequestFeed(request.feed());
+  if (!feed.ok()) return feed;
   const char* filter = "";
   switch (request.status()) {
     case v1::FEED_STATUS_FILTER_UNSPECIFIED: break;
@@ -102,8 +119,8 @@ absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedR
     default: return absl::InvalidArgumentError("status: unknown filter");
   }
   // One more than the page tells whether there is a next page.
-  return kList.Call({keys.FeedSet(request.user_id(), "index")},
-                    {request.user_id(), request.tenant(), filter, after, std::to_string(page_size + 1)});
+  return kList.Call({keys.FeedSet(request.feed(), request.user_id(), "index")},
+                    {request.user_id(), request.tenant(), filter, after, std::to_string(page_size + 1), request.feed()});
 }
 
 v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields) {
@@ -162,7 +179,8 @@ absl::StatusOr<v1::ListFeedResponse> ParseListReply(const v1::ListFeedRequest& r
   return response;
 }
 
-absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedItemsRequest& request, int64_t now_ms) {
+absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedItemsRequest& request, int64_t now_ms,
+                                           int64_t changes_max_len) {
   absl::Status user = users::ValidateId(request.user_id(), "user_id");
   if (!user.ok()) return user;
   const char* action = ActionName(request.action());
@@ -174,7 +192,10 @@ absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedI
     absl::Status tenant = users::ValidateId(request.tenant(), "tenant");
     if (!tenant.ok()) return tenant;
   }
-  std::vector<std::string> args = {action, std::to_string(now_ms), request.user_id(), request.tenant()};
+  absl::Status feed = ValidateRequestFeed(request.feed());
+  if (!feed.ok()) return feed;
+  std::vector<std::string> args = {action, std::to_string(now_ms), request.user_id(), request.tenant(), request.feed(),
+                                   std::to_string(std::max<int64_t>(0, changes_max_len))};
   if (request.all()) {
     args.push_back("*");
   } else {
@@ -186,7 +207,7 @@ absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedI
       args.push_back(id);
     }
   }
-  return kMark.Call({keys.FeedSet(request.user_id(), "index")}, args);
+  return kMark.Call({keys.FeedSet(request.feed(), request.user_id(), "index"), keys.FeedChanges()}, args);
 }
 
 absl::StatusOr<v1::MarkFeedItemsResponse> ParseMarkReply(const redis::Reply& reply) {

@@ -34,18 +34,28 @@ struct NewItem {
   std::string preferences;
   // The workflow run (batch id) the message id derives from.
   std::string workflow_run_id;
+  // Which of the user's feeds ('' = "main"; a name ValidateFeedName
+  // accepts: the workflow parser checked it).
+  std::string feed;
 };
 
 // How long a message lives (its hash and events list; a feed item is
 // removed from its feed once older): 30 days.
 inline constexpr int64_t kDefaultMessageRetentionMs = int64_t{30} * 24 * 3600 * 1000;
 inline constexpr int kDefaultFeedMaxItems = 1000;
+// The partition's feed change stream (Keys::FeedChanges) keeps about this
+// many entries (one per insert or mark call): how far back a watcher's
+// cursor can resume.
+inline constexpr int64_t kDefaultFeedChangesMaxLen = 100000;
 
 struct InsertOptions {
   int64_t message_retention_ms = kDefaultMessageRetentionMs;
   // A user's feed keeps its newest `max_items` items (active and archived);
   // an insert beyond it deletes the oldest.
   int max_items = kDefaultFeedMaxItems;
+  // Approximate length kept of the partition's feed change stream; 0: no
+  // change is published (nobody can watch feeds).
+  int64_t changes_max_len = kDefaultFeedChangesMaxLen;
 };
 
 // One EVALSHA that inserts every item (all of partition `keys`) unless its
@@ -61,14 +71,27 @@ inline constexpr int kDefaultPageSize = 20;
 inline constexpr int kMaxPageSize = 100;
 
 // Validates the request and returns the list command; INVALID_ARGUMENT
-// naming `page_size` or `after`.
+// naming `user_id`, `page_size`, `after`, `tenant`, `status` or `feed`.
 absl::StatusOr<redis::Command> ListCommand(const Keys& keys, const v1::ListFeedRequest& request);
 absl::StatusOr<v1::ListFeedResponse> ParseListReply(const v1::ListFeedRequest& request, const redis::Reply& reply);
 
-// INVALID_ARGUMENT naming `action`, `ids` or `all` when the request is
-// malformed. The script itself answers NOT_FOUND (naming the id) when an id
-// is not in this user's feed, before changing anything.
-absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedItemsRequest& request, int64_t now_ms);
+// INVALID_ARGUMENT naming `action`, `ids`, `all`, `tenant` or `feed` when
+// the request is malformed. The script itself answers NOT_FOUND (naming the
+// id) when an id is not in this user's feed, before changing anything. A
+// mark that changed something appends one entry to the partition's feed
+// change stream, kept to about `changes_max_len` entries (0: none).
+absl::StatusOr<redis::Command> MarkCommand(const Keys& keys, const v1::MarkFeedItemsRequest& request, int64_t now_ms,
+                                           int64_t changes_max_len = kDefaultFeedChangesMaxLen);
+
+// OK for '' (the main feed) and feed names; INVALID_ARGUMENT naming `field`.
+absl::Status ValidateRequestFeed(const std::string& feed, const std::string& field = "feed");
+
+// The list command reading back items `ids` of (user, feed) with the
+// counts of the tenant scope (the feed watcher builds its events with it;
+// items no longer in the feed are left out). Parse with ParseListReply
+// (page size: ids.size()). REQUIRES: valid ids.
+redis::Command ReadItemsCommand(const Keys& keys, const std::string& user, const std::string& feed,
+                                const std::string& tenant, const std::vector<std::string>& ids);
 absl::StatusOr<v1::MarkFeedItemsResponse> ParseMarkReply(const redis::Reply& reply);
 
 // Message fields of a feed item (feed_item_fields in feed_layout.lua, or an

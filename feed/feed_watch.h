@@ -25,7 +25,10 @@ struct WatchTarget {
 
 // Called with each event of one subscription, in order, never concurrently
 // with itself. Returning false ends the subscription (the connection went
-// away or cannot keep up); the sink is not called again.
+// away or cannot keep up); the sink is not called again. When the watcher
+// ends a subscription itself (it fell too far behind, or Redis failed), the
+// sink gets one last event with an empty cursor and no change: the client
+// resumes with the last cursor it got (or lists again on OUT_OF_RANGE).
 using FeedEventSink = std::function<bool(const v1::FeedEvent& event)>;
 
 // Ends delivery when destroyed: once the destructor returns, the sink is not

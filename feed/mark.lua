@@ -6,9 +6,16 @@
 -- watermark (O(1)) unless the event outbox needs each item's event; in a
 -- tenant scope it marks each item.
 --
--- KEYS: [1] the user's feed index (whole scope).
+-- KEYS: [1] the user's feed index (whole scope, of the feed marked), [2]
+--       the partition's feed change stream.
 -- ARGV: [1] action, [2] now ms, [3] user, [4] tenant scope ('' = whole
---       feed), then message ids, or '*' for every item of the scope.
+--       feed), [5] feed ('' = main), [6] the change stream's max length
+--       (approximate; 0 = none), then message ids, or '*' for every item
+--       of the scope.
+-- A call that changed something appends one entry to the change stream:
+-- 'a' the action, 'u' user, 'f' feed ('' = main), 't' tenant scope, 'm' now
+-- ms, and 'all' '1' (every item of the scope) or 'c' the items changed, one
+-- line each: "id\ttenant" (feed/feed_changes.h).
 -- Each change is an event of the partition's event outbox when that is on
 -- (message.seen, .read, .interacted, .archived and .unseen, .unread,
 -- .uninteracted, .unarchived; messages/message_events.lua).
@@ -16,23 +23,26 @@
 --!include core/keys.lua
 --!include feed/feed_layout.lua
 --!include messages/message_events.lua
-local action, now, user, scope_tenant = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local action, now, user, scope_tenant, feed = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local partition = partition_of(KEYS[1])
+local fp = feed_prefix(partition, feed)
+local FIRST_ID = 7  -- ARGV index of the first id (or '*')
+local changed_ids = {}  -- "id\ttenant" of each item changed (by ids)
 local now_us = now .. '000'
-local marks = watermarks(partition, user)
+local marks = watermarks(fp, user)
 local SEEN, READ, INTERACTED, ARCHIVED = 1, 2, 3, 4
 
 -- Every tenant scope of the user plus the whole one ('').
 local function all_scopes()
-  local scopes = redis.call('SMEMBERS', feed_set_key(partition, user, 'tenants'))
+  local scopes = redis.call('SMEMBERS', feed_set_key(fp, user, 'tenants'))
   scopes[#scopes + 1] = ''
   return scopes
 end
 
 -- "All" on the whole feed for seen/read/unseen/unread, by watermark.
 local function mark_all_by_watermark()
-  local before = scope_counts(partition, user, '', marks)
-  local meta = feed_set_key(partition, user, 'meta')
+  local before = scope_counts(fp, user, '', marks)
+  local meta = feed_set_key(fp, user, 'meta')
   local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2] or '0'
   local raise, lower = {}, {}
   if action == 'seen' then raise = {'seen'}
@@ -44,7 +54,7 @@ local function mark_all_by_watermark()
   end
   for _, which in ipairs(lower) do redis.call('HSET', meta, string.sub(which, 1, 1) .. 'w', '0') end
   for _, tenant in ipairs(all_scopes()) do
-    local key = function(name) return scope_key(partition, user, tenant, name) end
+    local key = function(name) return scope_key(fp, user, tenant, name) end
     for _, which in ipairs(raise) do redis.call('DEL', key(which .. '_x'), key('un' .. which .. '_x')) end
     for _, which in ipairs(lower) do
       -- Below a zero watermark every item is "above": the archived ones
@@ -65,14 +75,14 @@ end
 -- One item: returns whether it changed.
 local function mark_one(id, record)
   local seq, tenant = record.seq, record.tenant
-  local archived = is_member(feed_set_key(partition, user, 'archived'), id)
-  local state = item_state(partition, user, marks, record, id, archived)
+  local archived = is_member(feed_set_key(fp, user, 'archived'), id)
+  local state = item_state(fp, user, marks, record, id, archived)
   local did = false
   local function event(name) outbox_feed_event(partition, 'message.' .. name, id, user, record.workflow, tenant, now_us) end
   local function set(n, value)
     state[n] = value
     if n <= READ and not archived then
-      set_active_state(partition, user, tenant, marks, FEED_STATES[n], seq, id, value ~= '')
+      set_active_state(fp, user, tenant, marks, FEED_STATES[n], seq, id, value ~= '')
     end
     did = true
   end
@@ -84,24 +94,24 @@ local function mark_one(id, record)
   if action == 'unread' and state[READ] ~= '' then set(READ, ''); event('unread') end
   if action == 'archived' and not archived then
     state[ARCHIVED] = now
-    both_scopes(partition, user, tenant, 'archived', function(k) redis.call('ZADD', k, record.seq_text, id) end)
-    leave_counts(partition, user, tenant, marks, seq, id)
+    both_scopes(fp, user, tenant, 'archived', function(k) redis.call('ZADD', k, record.seq_text, id) end)
+    leave_counts(fp, user, tenant, marks, seq, id)
     did = true
     event('archived')
   end
   if action == 'unarchived' and archived then
     state[ARCHIVED] = ''
-    both_scopes(partition, user, tenant, 'archived', function(k) redis.call('ZREM', k, id) end)
-    for n, which in ipairs(FEED_STATES) do set_active_state(partition, user, tenant, marks, which, seq, id, state[n] ~= '') end
+    both_scopes(fp, user, tenant, 'archived', function(k) redis.call('ZREM', k, id) end)
+    for n, which in ipairs(FEED_STATES) do set_active_state(fp, user, tenant, marks, which, seq, id, state[n] ~= '') end
     did = true
     event('unarchived')
   end
-  if did then redis.call('HSET', feed_set_key(partition, user, 'state'), id, format_state(state)) end
+  if did then redis.call('HSET', feed_set_key(fp, user, 'state'), id, format_state(state)) end
   return did
 end
 
 local changed = 0
-if ARGV[5] == '*' then
+if ARGV[FIRST_ID] == '*' then
   local by_watermark = {seen = true, read = true, unseen = true, unread = true}
   if scope_tenant == '' and by_watermark[action] and not outbox_is_on(partition) then
     changed = mark_all_by_watermark()
@@ -111,23 +121,35 @@ if ARGV[5] == '*' then
     elseif action == 'read' then filter = 'unread'
     elseif action == 'unread' then filter = 'read'
     elseif action == 'unarchived' then filter = 'archived' end
-    for _, id in ipairs(scope_ids(partition, user, scope_tenant, marks, filter, '', 1000000)) do
-      if mark_one(id, read_record(partition, user, id)) then changed = changed + 1 end
+    for _, id in ipairs(scope_ids(fp, user, scope_tenant, marks, filter, '', 1000000)) do
+      if mark_one(id, read_record(fp, user, id)) then changed = changed + 1 end
     end
   end
 else
   local records = {}
-  for i = 5, #ARGV do
-    local record = read_record(partition, user, ARGV[i])
+  for i = FIRST_ID, #ARGV do
+    local record = read_record(fp, user, ARGV[i])
     if not record or (scope_tenant ~= '' and record.tenant ~= scope_tenant) then
-      return redis.error_reply('HERALD NOT_FOUND ids[' .. (i - 5) .. ']: item ' .. ARGV[i] .. ' is not in the feed of user ' .. user)
+      return redis.error_reply('HERALD NOT_FOUND ids[' .. (i - FIRST_ID) .. ']: item ' .. ARGV[i] .. ' is not in the feed of user ' .. user)
     end
     records[i] = record
   end
-  for i = 5, #ARGV do
-    if mark_one(ARGV[i], records[i]) then changed = changed + 1 end
+  for i = FIRST_ID, #ARGV do
+    if mark_one(ARGV[i], records[i]) then
+      changed = changed + 1
+      changed_ids[#changed_ids + 1] = ARGV[i] .. '\t' .. records[i].tenant
+    end
   end
 end
-marks = watermarks(partition, user)  -- "all" may have moved them
-local counts = scope_counts(partition, user, scope_tenant, marks)
+if changed > 0 and tonumber(ARGV[6]) > 0 then
+  local entry = {'a', action, 'u', user, 'f', fp == partition and '' or feed, 't', scope_tenant, 'm', now}
+  if ARGV[FIRST_ID] == '*' then
+    entry[#entry + 1] = 'all'; entry[#entry + 1] = '1'
+  else
+    entry[#entry + 1] = 'c'; entry[#entry + 1] = table.concat(changed_ids, '\n')
+  end
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', unpack(entry))
+end
+marks = watermarks(fp, user)  -- "all" may have moved them
+local counts = scope_counts(fp, user, scope_tenant, marks)
 return {changed, counts[1], counts[2], counts[3]}

@@ -178,7 +178,8 @@ class GatewayApi {
   void Mark(const Route& route, const std::string& body, const Caller& caller, Answer answer) const {
     auto request = MarkRequest(route, body, caller);
     if (!request.ok()) return answer.Error(request.status());
-    auto command = feed::MarkCommand(KeysOf(caller.user_id), *request, clock_.NowMicros() / 1000);
+    auto command = feed::MarkCommand(KeysOf(caller.user_id), *request, clock_.NowMicros() / 1000,
+                                     options_.feed_changes_max_len);
     if (!command.ok()) return answer.Error(command.status());
     RunOne(std::move(*command), std::move(answer), [](const redis::Reply& reply) -> absl::StatusOr<std::string> {
       auto parsed = feed::ParseMarkReply(reply);

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "feed/feed_store.h"
 #include "feed/feed_watch.h"
 #include "gateway/http_server.h"
 #include "gateway/user_token.h"
@@ -31,6 +32,9 @@ struct GatewayOptions {
   // Requests per second per user (burst twice that); 0 = no limit.
   double user_rate = 0;
   int partitions = 4;
+  // --feed_changes_max_len: marks made here publish to the partition's feed
+  // change stream like the API's, so every watcher sees them.
+  int64_t feed_changes_max_len = feed::kDefaultFeedChangesMaxLen;
 };
 
 // The flags' form of the token and key settings: reads the secret or key

@@ -8,7 +8,8 @@
 -- user (one feed item, written before feed inserts logged per call); 's'
 -- seq 'u' "user\nuser..." (the feed items of one insert call: the k-th
 -- listed user's item has sequence seq + k - 1 in their feed, found by its
--- score in their feed index). An entry of several items is read newest
+-- score in their feed index; with 'f' "feed\nfeed..." too, the k-th listed
+-- feed is the one its item is in, 'main' for the main feed). An entry of several items is read newest
 -- (last listed) first, so a position may point inside it: 'ms-seq:k' means
 -- "its items listed before k, then the entries below".
 --
@@ -63,8 +64,11 @@ end
 local function scan_entry(entry, below)
   local f = entry[2]
   if f[1] == 's' then
-    local users = {}
+    local users, feeds = {}, {}
     for user in string.gmatch(f[4], '[^\n]+') do users[#users + 1] = user end
+    if f[5] == 'f' then
+      for feed in string.gmatch(f[6], '[^\n]+') do feeds[#feeds + 1] = feed end
+    end
     local first = tonumber(f[2])
     local k = #users
     if below and below - 1 < k then k = below - 1 end
@@ -74,10 +78,11 @@ local function scan_entry(entry, below)
         return true
       end
       local user = users[k]
+      local fp = feed_prefix(partition, feeds[k])
       local seq = string.format('%d', first + k - 1)
-      local ids = redis.call('ZRANGEBYSCORE', feed_set_key(partition, user, 'index'), seq, seq, 'LIMIT', '0', '1')
+      local ids = redis.call('ZRANGEBYSCORE', feed_set_key(fp, user, 'index'), seq, seq, 'LIMIT', '0', '1')
       local fields = {}
-      if ids[1] then fields = feed_item_fields(partition, user, ids[1]) or {} end
+      if ids[1] then fields = feed_item_fields(fp, user, ids[1]) or {} end
       consider(entry[1] .. ':' .. k, ids[1] or '', fields)
       k = k - 1
       if stop then return k >= 1 end

@@ -68,6 +68,9 @@ ABSL_FLAG(int64_t, metrics_sample_interval_ms, 5000,
           "How often worker processes sample stream lag, pending entries, open batches and dead letters for "
           "/metrics; 0 = never");
 ABSL_FLAG(int, feed_max_items, 1000, "A user's in-app feed keeps its newest items, this many (1-100000)");
+ABSL_FLAG(int64_t, feed_changes_max_len, 100000,
+          "Each partition's feed change stream (what WatchFeed and the gateway follow) keeps about this many "
+          "changes: how far back a cursor can resume (0 = publish no change: feeds cannot be watched)");
 ABSL_FLAG(std::string, api_keys, "",
           "SHA-256 hex hashes of the API keys callers must send (`authorization: Bearer <key>`), comma-separated; "
           "`herald keys new` makes one");
@@ -200,6 +203,7 @@ int main(int argc, char** argv) {
   options.stream_trim_interval_ms = absl::GetFlag(FLAGS_stream_trim_interval_ms);
   options.message_retention_ms = absl::GetFlag(FLAGS_message_retention_ms);
   options.feed_max_items = absl::GetFlag(FLAGS_feed_max_items);
+  options.feed_changes_max_len = absl::GetFlag(FLAGS_feed_changes_max_len);
   options.api_keys = absl::GetFlag(FLAGS_api_keys);
   options.api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
   options.allow_unauthenticated = absl::GetFlag(FLAGS_allow_unauthenticated);

@@ -18,6 +18,7 @@
 #include "events/event_webhook_worker.h"
 #include "fanout/fanout.h"
 #include "runtime/delivery_roles.h"
+#include "feed/redis_feed_watcher.h"
 #include "runtime/drain.h"
 #include "runtime/grpc_server.h"
 #include "runtime/health.h"
@@ -71,7 +72,10 @@ class RuntimeImpl final : public Runtime {
     // Every role's gRPC server (the API, or health alone) stops accepting;
     // its calls in flight get until the deadline.
     if (grpc_server_) {
-      steps.emplace_back("gRPC calls", [this, &drain] { return grpc_server_->Shutdown(drain.deadline()); });
+      steps.emplace_back("gRPC calls", [this, &drain] {
+        if (service_) service_->EndWatches();  // streams would wait out the deadline
+        return grpc_server_->Shutdown(drain.deadline());
+      });
     }
     if (gateway_) {
       steps.emplace_back("gateway requests and streams", [this, &drain] {
@@ -163,6 +167,9 @@ class RuntimeImpl final : public Runtime {
     }
     if (options.feed_max_items < 1 || options.feed_max_items > 100'000) {
       return absl::InvalidArgumentError("--feed_max_items: must be between 1 and 100000");
+    }
+    if (options.feed_changes_max_len < 0) {
+      return absl::InvalidArgumentError("--feed_changes_max_len: must be >= 0 (0 = publish no feed change)");
     }
     if (options.drain_timeout_ms < 1) return absl::InvalidArgumentError("--drain_timeout_ms: must be >= 1");
     drain_timeout_ms_ = options.drain_timeout_ms;
@@ -317,6 +324,7 @@ class RuntimeImpl final : public Runtime {
       fanout_options.cache_capacity = options.fanout_cache_capacity;
       fanout_options.message_retention_ms = options.message_retention_ms;
       fanout_options.feed_max_items = options.feed_max_items;
+      fanout_options.feed_changes_max_len = options.feed_changes_max_len;
       fanout_options.bulk_cycle_us = bulk_cycle_us;
       fanout_options.bulk_busy_share = options.bulk_share;
       StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout_options, clock,
@@ -372,6 +380,10 @@ class RuntimeImpl final : public Runtime {
       service_options.api_keys = api_keys_.get();
       service_options.rate_limits = rate_limits;
       service_options.lanes = lanes;
+      service_options.feed_changes_max_len = options.feed_changes_max_len;
+      absl::Status watching = StartFeedWatcher(options);
+      if (!watching.ok()) return watching;
+      service_options.feed_watcher = feed_watcher_.get();
       admin_ = std::make_unique<api::AdminExecutor>(endpoint_);
       service_ = std::make_unique<api::HeraldService>(*workflows_, *pipeline_, *admin_, clock, service_options,
                                                       *registry_);
@@ -427,17 +439,34 @@ class RuntimeImpl final : public Runtime {
   }
 
   // The browser gateway on its own Redis pipeline (gateway/gateway.h).
+  // The live feed changes WatchFeed and the gateway's streams follow: one
+  // watcher per process, shared by both roles.
+  absl::Status StartFeedWatcher(const RuntimeOptions& options) {
+    if (feed_watcher_ != nullptr) return absl::OkStatus();
+    feed::RedisFeedWatcherOptions watcher_options;
+    watcher_options.partitions = options.partitions;
+    auto watcher = feed::RedisFeedWatcher::Start(endpoint_, watcher_options);
+    if (!watcher.ok()) return watcher.status();
+    feed_watcher_ = std::move(*watcher);
+    return absl::OkStatus();
+  }
+
   absl::Status StartGateway(const RuntimeOptions& options, const Clock& clock) {
     gateway::GatewayOptions gateway_options = options.gateway;
     gateway_options.http.address = options.gateway_address;
     gateway_options.partitions = options.partitions;
+    gateway_options.feed_changes_max_len = options.feed_changes_max_len;
     absl::Status flags = gateway::ApplyGatewayFlags(options.gateway_flags, &gateway_options);
     if (!flags.ok()) return flags;
     auto pipeline = redis::AsyncPipeline::Create(endpoint_, 2);
     if (!pipeline.ok()) return pipeline.status();
     gateway_pipeline_ = std::move(*pipeline);
-    feed::FeedWatcher* watcher =
-        options.gateway_feed_watcher != nullptr ? options.gateway_feed_watcher : feed_watcher_;
+    feed::FeedWatcher* watcher = options.gateway_feed_watcher;
+    if (watcher == nullptr) {
+      absl::Status watching = StartFeedWatcher(options);
+      if (!watching.ok()) return watching;
+      watcher = feed_watcher_.get();
+    }
     auto started = gateway::Gateway::Start(gateway_options, *gateway_pipeline_, *workflows_, watcher, clock,
                                            *registry_);
     if (!started.ok()) return started.status();
@@ -532,10 +561,12 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<DeliveryRoles> delivery_;
   std::unique_ptr<events::EventWebhookMetrics> event_webhook_metrics_;
   std::unique_ptr<events::EventWebhookWorker> event_webhooks_;
-  // The live feed changes the gateway streams (null until a Redis-backed
-  // feed::FeedWatcher is wired here; RuntimeOptions::gateway_feed_watcher
-  // wins). Declared before gateway_, which must end first.
-  feed::FeedWatcher* feed_watcher_ = nullptr;
+  // The live feed changes of WatchFeed and the gateway's streams
+  // (RuntimeOptions::gateway_feed_watcher wins for the gateway). Declared
+  // before gateway_, which must end first. Shutdown() ends WatchFeed's
+  // streams first; a subscription that outlives it keeps the watcher's state
+  // alive and gets no more events.
+  std::unique_ptr<feed::RedisFeedWatcher> feed_watcher_;
   std::unique_ptr<redis::AsyncPipeline> gateway_pipeline_;
   std::unique_ptr<gateway::Gateway> gateway_;
   int64_t drain_timeout_ms_ = 20'000;

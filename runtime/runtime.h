@@ -82,6 +82,9 @@ struct RuntimeOptions {
   int64_t metrics_sample_interval_ms = 5'000;
   // A user's in-app feed keeps its newest items, this many.
   int feed_max_items = 1000;
+  // Each partition's feed change stream keeps about this many entries
+  // (feed/feed_changes.h); 0 = no change published.
+  int64_t feed_changes_max_len = 100'000;
   // Shutdown: how long gRPC calls in flight get to finish (runtime/drain.h).
   int64_t drain_timeout_ms = 20'000;
   // The gRPC port (every role): connections served at once (more are

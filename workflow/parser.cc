@@ -1,5 +1,6 @@
 #include "workflow/parser.h"
 
+#include "core/feed_names.h"
 #include "core/http_headers.h"
 
 #include <yaml-cpp/yaml.h>
@@ -12,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "core/status_macros.h"
 
 namespace herald::workflow {
@@ -336,6 +338,21 @@ absl::Status ParseChannel(const YAML::Node& node, const Location& at, ChannelSte
   }
   HERALD_ASSIGN_OR_RETURN(channel->channel, OptionalString(node, "channel", at, channel->channel_type));
   HERALD_ASSIGN_OR_RETURN(channel->fallback, OptionalString(node, "fallback", at));
+  if (node["feed"]) {
+    // Line numbers for this field: a feed name is easy to mistype and the
+    // step has no other landmark in a long file.
+    const int line = node["feed"].Mark().line + 1;
+    if (channel->channel_type != "in_app_feed") {
+      return at.Error("feed", absl::StrCat("line ", line, ": only an in_app_feed step names a feed"));
+    }
+    HERALD_ASSIGN_OR_RETURN(channel->feed, OptionalString(node, "feed", at));
+    absl::Status name = ValidateFeedName(channel->feed, "feed");
+    if (!name.ok()) {
+      return at.Error("feed", absl::StrCat("line ", line, ": ", absl::StripPrefix(name.message(), "feed: ")));
+    }
+  } else if (channel->channel_type == "in_app_feed") {
+    channel->feed = std::string(kMainFeed);
+  }
   YAML::Node tmpl = node["template"];
   // Every webhook field has a default (URL: the channel's; body: built by Herald).
   if (channel->channel_type == "webhook" && !tmpl) return absl::OkStatus();
@@ -399,7 +416,7 @@ absl::Status CheckStepFields(const YAML::Node& node, const std::string& type, co
        {"window", "window_mode", "max_window", "batch_key", "max_activities", "render_limit", "order",
         "flush_leading_item"}},
       {"delay", {"duration", "duration_path", "delay_until", "before", "after"}},
-      {"channel", {"channel_type", "channel", "template", "fallback"}},
+      {"channel", {"channel_type", "channel", "template", "fallback", "feed"}},
       {"throttle", {"limit", "window", "throttle_key"}},
       {"branch", {"branches"}},
   };

@@ -33,6 +33,16 @@ steps:
       action_url: "/posts/{{ data.post_id }}"
 )";
 
+TEST(ParserTest, AnInAppStepNamesItsFeedOrWritesToMain) {
+  auto workflow = ParseWorkflow(
+      "key: a\nsteps:\n  - {type: channel, channel_type: in_app_feed, feed: announcements, template: {markdown: x}}\n"
+      "  - {type: channel, channel_type: in_app_feed, template: {markdown: y}}\n",
+      "f.yaml");
+  ASSERT_TRUE(workflow.ok()) << workflow.status();
+  EXPECT_EQ(workflow->steps[0].channel.feed, "announcements");
+  EXPECT_EQ(workflow->steps[1].channel.feed, "main");
+}
+
 TEST(ParserTest, ParsesEveryStepField) {
   auto workflow = ParseWorkflow(kDigest, "digest.yaml");
   ASSERT_TRUE(workflow.ok()) << workflow.status();
@@ -79,6 +89,12 @@ TEST(ParserTest, ErrorsNameFileStepAndField) {
       {"key: a\nsteps:\n  - {type: delay}\n  - {type: channel, channel_type: in_app_feed, template: {markdown: x}}",
        "steps[0]: field 'duration'"},
       {"key: a\nsteps:\n  - {type: delay, duration: 1s}", "needs at least one channel step"},
+      {"key: a\nsteps:\n  - type: channel\n    channel_type: in_app_feed\n    feed: 'big news'\n    template: {markdown: x}",
+       "steps[0]: field 'feed': line 5: 'big news' is not a feed name"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: in_app_feed, feed: '', template: {markdown: x}}",
+       "field 'feed': line 3: must not be empty"},
+      {"key: a\nsteps:\n  - {type: channel, channel_type: sms, feed: news, template: {text: t}}",
+       "field 'feed': line 3: only an in_app_feed step names a feed"},
       {"key: a\nsteps: [\n", "f.yaml: line"},
       {"key: a\nbogus: 1\nsteps: []", "field 'bogus': unknown field"},
       {"key: a\nsteps:\n  - {type: channel, channel_type: email, template: {html: x}}",

@@ -110,6 +110,9 @@ struct BlockTemplate {
 struct ChannelStep {
   std::string channel_type;  // in_app_feed | email | sms | push | chat | webhook
   std::string channel;       // configured channel name (defaults to the type)
+  // in_app_feed only: which of the user's feeds the item goes to (`feed:`,
+  // default "main"; core/feed_names.h).
+  std::string feed;
   std::vector<BlockTemplate> blocks;
   // `fallback: <ref>`: the channel step planned for the recipient when this
   // step's message ends not_sent/undelivered ("" = none), and its index.

@@ -9,6 +9,7 @@
 #include "absl/functional/any_invocable.h"
 #include "auth/api_keys.h"
 #include "core/clock.h"
+#include "feed/feed_watch.h"
 #include "preferences/preferences.h"
 #include "redis/async_pipeline.h"
 #include "services/api/admin_executor.h"
@@ -31,6 +32,12 @@ struct ServiceOptions {
   TriggerRateLimits rate_limits;
   // Which tenants' triggers go to the bulk lane (tenant_lanes.h).
   TenantLaneOptions lanes;
+  // Marks append to the partition's feed change stream, kept to about this
+  // many entries (feed/feed_store.h).
+  int64_t feed_changes_max_len = 100'000;
+  // Serves WatchFeed (null: WatchFeed answers UNAVAILABLE). Must outlive
+  // the service.
+  feed::FeedWatcher* feed_watcher = nullptr;
 };
 
 // Thread-safe (everything it holds is).

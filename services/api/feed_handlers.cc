@@ -22,7 +22,7 @@ void FeedHandlers::ListFeed(const v1::ListFeedRequest& request, v1::ListFeedResp
 void FeedHandlers::MarkFeedItems(const v1::MarkFeedItemsRequest& request, v1::MarkFeedItemsResponse* response,
                                  Finish finish) const {
   auto command = feed::MarkCommand(Keys(PartitionOf(request.user_id(), backend_.partitions())), request,
-                                   backend_.clock().NowMillis());
+                                   backend_.clock().NowMillis(), backend_.options().feed_changes_max_len);
   if (!command.ok()) return std::move(finish)(command.status());
   backend_.Run({std::move(*command)},
                [response](const Backend::Results& results) {

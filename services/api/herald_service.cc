@@ -53,4 +53,13 @@ HeraldService::HeraldService(const workflow::Registry& workflows, redis::AsyncPi
 HERALD_RPCS(HERALD_DEFINE_RPC)
 #undef HERALD_DEFINE_RPC
 
+grpc::ServerWriteReactor<grpc::ByteBuffer>* HeraldService::WatchFeed(grpc::CallbackServerContext* context,
+                                                                     const grpc::ByteBuffer* request_bytes) {
+  static const int method_index = metrics_.MethodIndex("WatchFeed");
+  WatchFeedSettings settings;
+  settings.api_keys = backend_.options().api_keys;
+  settings.watcher = backend_.options().feed_watcher;
+  return StartWatchFeed(context, request_bytes, settings, watches_, metrics_, method_index);
+}
+
 }  // namespace herald::api

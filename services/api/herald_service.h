@@ -24,6 +24,7 @@
 #include "services/api/trigger_handlers.h"
 #include "services/api/trigger_rate_limiter.h"
 #include "services/api/user_handlers.h"
+#include "services/api/watch_feed_call.h"
 #include "services/api/workflow_handlers.h"
 
 namespace herald::api {
@@ -84,7 +85,8 @@ struct RawService<First, Rest...> {
 template <class Base>
 using NoMoreMethods = Base;
 #define HERALD_RAW_METHOD(method, request, response, handlers) v1::Herald::WithRawCallbackMethod_##method,
-using RawHeraldService = RawService<HERALD_RPCS(HERALD_RAW_METHOD) NoMoreMethods>::type;
+using RawHeraldService =
+    RawService<HERALD_RPCS(HERALD_RAW_METHOD) v1::Herald::WithRawCallbackMethod_WatchFeed, NoMoreMethods>::type;
 #undef HERALD_RAW_METHOD
 
 }  // namespace internal
@@ -103,6 +105,14 @@ class HeraldService final : public internal::RawHeraldService {
   HERALD_RPCS(HERALD_DECLARE_RPC)
 #undef HERALD_DECLARE_RPC
 
+  // Server streaming (watch_feed_call.h), outside HERALD_RPCS: served from
+  // options.feed_watcher.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchFeed(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request_bytes) override;
+  // Ends every WatchFeed stream (the drain, before the server's shutdown
+  // waits for calls in flight: streams would wait out its deadline).
+  void EndWatches() { watches_.EndAll(); }
+
  private:
   Backend backend_;
   GrpcServerMetrics metrics_;
@@ -118,6 +128,7 @@ class HeraldService final : public internal::RawHeraldService {
   PreferenceHandlers preferences_;
   MessageHandlers messages_;
   DeadLetterHandlers dead_letters_;
+  WatchCalls watches_;
 };
 
 }  // namespace herald::api
