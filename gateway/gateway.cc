@@ -43,6 +43,7 @@ class GatewayApi {
         verifier_(std::move(verifier)),
         cors_(std::move(cors)),
         partitions_(options.partitions),
+        feed_changes_max_len_(options.feed_changes_max_len),
         redis_(redis),
         workflows_(workflows),
         watcher_(watcher),
@@ -179,7 +180,7 @@ class GatewayApi {
     auto request = MarkRequest(route, body, caller);
     if (!request.ok()) return answer.Error(request.status());
     auto command = feed::MarkCommand(KeysOf(caller.user_id), *request, clock_.NowMicros() / 1000,
-                                     options_.feed_changes_max_len);
+                                     feed_changes_max_len_);
     if (!command.ok()) return answer.Error(command.status());
     RunOne(std::move(*command), std::move(answer), [](const redis::Reply& reply) -> absl::StatusOr<std::string> {
       auto parsed = feed::ParseMarkReply(reply);
@@ -254,6 +255,7 @@ class GatewayApi {
   const std::unique_ptr<TokenVerifier> verifier_;
   const CorsPolicy cors_;
   const int partitions_;
+  const int64_t feed_changes_max_len_;
   redis::AsyncPipeline& redis_;
   const workflow::Registry& workflows_;
   feed::FeedWatcher* const watcher_;

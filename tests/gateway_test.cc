@@ -791,8 +791,20 @@ TEST_F(GatewayTest, HeraldAllServesTheGatewayAndHeraldctlMintsItsTokens) {
     return page.contains("items") && page["items"].size() == 1;
   })) << page.dump();
   EXPECT_THAT(page["items"][0]["blocks"][0]["rendered"].get<std::string>(), HasSubstr("Ada"));
-  // No realtime source wired yet in this build: 503, not a hang.
-  EXPECT_EQ(Http(port, "GET", "/v1/feeds/main/stream", Auth(carol)).status, 503);
+  // The live stream, through the process's Redis-backed feed watcher: the
+  // counts first, then a new trigger's item as it lands.
+  {
+    StreamReader stream(port, "/v1/feeds/main/stream", Auth(carol));
+    ASSERT_TRUE(stream.WaitFor("event: counts\n")) << stream.text();
+    EXPECT_THAT(stream.text(), HasSubstr("\"unread_count\":\"1\""));
+    testing::CommandResult again = testing::RunHeraldctl(
+        absl::StrCat("--addr=127.0.0.1:", grpc_port, " trigger new-comment --to=carol --data='{\"who\":\"Bea\"}'"),
+        "-u HERALD_API_KEY");
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    ASSERT_TRUE(stream.WaitFor("event: item\n")) << stream.text();
+    EXPECT_THAT(stream.text(), HasSubstr("Bea"));
+    EXPECT_THAT(stream.text(), HasSubstr("\"unread_count\":\"2\""));
+  }
 
   ASSERT_TRUE(herald.Signal(SIGTERM));
   EXPECT_EQ(herald.ExitCode(absl::Seconds(20)), 0) << herald.Log();

@@ -167,7 +167,9 @@ test('a triggered notification reaches the bell live; read and preferences reach
   await page.getByRole('button', {name: 'Save preferences'}).click();
   await page.getByRole('status').filter({hasText: 'Preferences saved'}).waitFor({timeout: 10000});
   const explained = await heraldctl('explain', 'new-comment', '--user=alice', '--channel_type=in_app_feed');
-  assert.match(explained, /"allowed":\s*false|"sent":\s*false|false/, explained);
+  const decision = JSON.parse(explained);
+  assert.equal(decision.reason, 'preference', explained);
+  assert.equal(decision.decided_by, 'user:workflows.new-comment.channel_types.in_app_feed', explained);
   await page.close();
 });
 
