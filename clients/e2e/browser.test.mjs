@@ -25,6 +25,9 @@ const root = path.resolve(here, '../..');
 const heraldBin = process.env.HERALD_BIN || path.join(root, 'build/runtime/herald');
 const heraldctlBin = process.env.HERALDCTL_BIN || path.join(root, 'build/cli/heraldctl');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+// Screenshots of the open popover and the preference center (ctest sets it
+// to a folder of the build tree).
+const outputDir = process.env.E2E_OUTPUT_DIR || path.join(os.tmpdir(), 'herald-e2e-output');
 const run = promisify(execFile);
 
 const secret = crypto.randomBytes(32).toString('hex');
@@ -151,10 +154,18 @@ test('a triggered notification reaches the bell live; read and preferences reach
   assert.equal(await item.getAttribute('data-read'), 'false');
   await item.getByRole('button', {name: 'Mark as read'}).click();
   await page.getByRole('button', {name: 'Notifications (0 unread)'}).waitFor({timeout: 10000});
+  fs.mkdirSync(outputDir, {recursive: true});
+  await page.screenshot({path: path.join(outputDir, 'popover.png')});
   // Herald has it read, not only the page.
   const listed = JSON.parse(await heraldctl('feed', 'list', 'alice'));
   assert.equal(listed.items.length, 1);
   assert.ok(Number(listed.items[0].read_at_ms ?? listed.items[0].readAtMs) > 0, JSON.stringify(listed.items[0]));
+  // Archive: it leaves the feed, in the page and in Herald.
+  await item.getByRole('button', {name: 'Archive notification'}).click();
+  await popover.getByText('No notifications yet').waitFor({timeout: 10000});
+  const archived = JSON.parse(await heraldctl('feed', 'list', 'alice', '--status=archived'));
+  assert.equal(archived.items.length, 1);
+  assert.equal(JSON.parse(await heraldctl('feed', 'list', 'alice')).items?.length ?? 0, 0);
   await page.keyboard.press('Escape');
   await popover.waitFor({state: 'hidden'});
 
@@ -170,6 +181,21 @@ test('a triggered notification reaches the bell live; read and preferences reach
   const decision = JSON.parse(explained);
   assert.equal(decision.reason, 'preference', explained);
   assert.equal(decision.decided_by, 'user:workflows.new-comment.channel_types.in_app_feed', explained);
+  await page.screenshot({path: path.join(outputDir, 'preference-center.png'), fullPage: true});
+  // Triggered again: Herald records it not sent (the opt-out), and the badge
+  // stays put.
+  await heraldctl('trigger', 'new-comment', '--to=alice', '--data={"author":"Cy","text":"Again"}');
+  const deadline = Date.now() + 15000;
+  let notSent = '';
+  while (Date.now() < deadline) {
+    notSent = await heraldctl('messages', 'list', '--recipient=alice', '--status=not_sent');
+    if (notSent.includes('preference')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(notSent, /preference/, notSent);
+  assert.equal(await bell.getAttribute('data-unread-count'), '0');
+  assert.equal(JSON.parse(await heraldctl('feed', 'list', 'alice')).items?.length ?? 0, 0);
+  assert.equal(navigations, loaded, 'the page was not reloaded');
   await page.close();
 });
 
