@@ -62,6 +62,19 @@ function serveStatic(rootDir, port) {
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
+// Polls `check` (async, returns truthy when done) for up to `ms`: the page
+// updates optimistically, so Herald's side is read until it agrees.
+async function eventually(check, ms = 10000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return last;
+}
+
 async function heraldctl(...args) {
   const {stdout} = await run(heraldctlBin, [`--addr=${grpcAddress}`, '--json', ...args], {timeout: 20000});
   return stdout;
@@ -157,14 +170,20 @@ test('a triggered notification reaches the bell live; read and preferences reach
   fs.mkdirSync(outputDir, {recursive: true});
   await page.screenshot({path: path.join(outputDir, 'popover.png')});
   // Herald has it read, not only the page.
-  const listed = JSON.parse(await heraldctl('feed', 'list', 'alice'));
-  assert.equal(listed.items.length, 1);
-  assert.ok(Number(listed.items[0].read_at_ms ?? listed.items[0].readAtMs) > 0, JSON.stringify(listed.items[0]));
+  let listed;
+  const read = await eventually(async () => {
+    listed = JSON.parse(await heraldctl('feed', 'list', 'alice'));
+    return listed.items.length === 1 && Number(listed.items[0].read_at_ms ?? 0) > 0;
+  });
+  assert.ok(read, JSON.stringify(listed));
   // Archive: it leaves the feed, in the page and in Herald.
   await item.getByRole('button', {name: 'Archive notification'}).click();
   await popover.getByText('No notifications yet').waitFor({timeout: 10000});
-  const archived = JSON.parse(await heraldctl('feed', 'list', 'alice', '--status=archived'));
-  assert.equal(archived.items.length, 1);
+  let archived;
+  assert.ok(await eventually(async () => {
+    archived = JSON.parse(await heraldctl('feed', 'list', 'alice', '--status=archived'));
+    return (archived.items?.length ?? 0) === 1;
+  }), JSON.stringify(archived));
   assert.equal(JSON.parse(await heraldctl('feed', 'list', 'alice')).items?.length ?? 0, 0);
   await page.keyboard.press('Escape');
   await popover.waitFor({state: 'hidden'});
@@ -177,7 +196,11 @@ test('a triggered notification reaches the bell live; read and preferences reach
   await toggle.uncheck();
   await page.getByRole('button', {name: 'Save preferences'}).click();
   await page.getByRole('status').filter({hasText: 'Preferences saved'}).waitFor({timeout: 10000});
-  const explained = await heraldctl('explain', 'new-comment', '--user=alice', '--channel_type=in_app_feed');
+  let explained;
+  await eventually(async () => {
+    explained = await heraldctl('explain', 'new-comment', '--user=alice', '--channel_type=in_app_feed');
+    return JSON.parse(explained).reason === 'preference';
+  });
   const decision = JSON.parse(explained);
   assert.equal(decision.reason, 'preference', explained);
   assert.equal(decision.decided_by, 'user:workflows.new-comment.channel_types.in_app_feed', explained);
