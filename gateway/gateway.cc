@@ -153,27 +153,30 @@ class GatewayApi {
   }
 
   void List(const Route& route, const Caller& caller, Answer answer) const {
-    auto request = ListRequest(route, caller);
-    if (!request.ok()) return answer.Error(request.status());
-    auto command = feed::ListCommand(KeysOf(caller.user_id), *request);
-    if (!command.ok()) return answer.Error(command.status());
-    RunOne(std::move(*command), std::move(answer), [request = *request](const redis::Reply& reply) -> absl::StatusOr<std::string> {
-      auto parsed = feed::ParseListReply(request, reply);
-      if (!parsed.ok()) return parsed.status();
-      return ListJson(*parsed);
-    });
+    RunList(ListRequest(route, caller), caller, std::move(answer),
+            [](const v1::ListFeedResponse& page) { return ListJson(page); });
   }
 
+  // The counts are the list script's metadata (a one-item page).
   void Counts(const Route& route, const Caller& caller, Answer answer) const {
-    auto request = CountsRequest(route, caller);
+    RunList(CountsRequest(route, caller), caller, std::move(answer),
+            [](const v1::ListFeedResponse& page) { return CountsJson(page.metadata()); });
+  }
+
+  // Runs the feed's list script for a validated request and answers with
+  // `render` of its page.
+  template <typename Render>
+  void RunList(absl::StatusOr<v1::ListFeedRequest> request, const Caller& caller, Answer answer,
+               Render render) const {
     if (!request.ok()) return answer.Error(request.status());
     auto command = feed::ListCommand(KeysOf(caller.user_id), *request);
     if (!command.ok()) return answer.Error(command.status());
-    RunOne(std::move(*command), std::move(answer), [request = *request](const redis::Reply& reply) -> absl::StatusOr<std::string> {
-      auto parsed = feed::ParseListReply(request, reply);
-      if (!parsed.ok()) return parsed.status();
-      return CountsJson(parsed->metadata());
-    });
+    RunOne(std::move(*command), std::move(answer),
+           [request = *std::move(request), render](const redis::Reply& reply) -> absl::StatusOr<std::string> {
+             auto parsed = feed::ParseListReply(request, reply);
+             if (!parsed.ok()) return parsed.status();
+             return render(*parsed);
+           });
   }
 
   void Mark(const Route& route, const std::string& body, const Caller& caller, Answer answer) const {
