@@ -241,17 +241,35 @@ std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply) {
   return times;
 }
 
-std::string FeedIndexPattern(const Keys& keys) { return keys.FeedSet("*", "index"); }
+// "herald:{p}:*feed:*:index": main "feed:<user>:index", named
+// "nfeed:<sized feed>:feed:<user>:index" and both's tenant scopes.
+std::string FeedIndexPattern(const Keys& keys) { return absl::StrCat(keys.Prefix(), "*feed:*:index"); }
 
-std::optional<std::string> UserOfFeedIndex(const Keys& keys, absl::string_view key) {
-  const std::string prefix = keys.FeedSet("", "");  // "herald:{p}:feed::"
-  absl::string_view head = absl::string_view(prefix).substr(0, prefix.size() - 1);
-  if (!absl::ConsumePrefix(&key, head) || !absl::ConsumeSuffix(&key, ":index") || key.empty()) return std::nullopt;
-  return std::string(key);
+std::optional<FeedOfIndex> FeedOfIndexKey(const Keys& keys, absl::string_view key) {
+  if (!absl::ConsumePrefix(&key, keys.Prefix()) || !absl::ConsumeSuffix(&key, ":index")) return std::nullopt;
+  FeedOfIndex feed{"", std::string(kMainFeed)};
+  // Named feed: "nfeed:<length>:<name>:" before the main layout.
+  if (absl::ConsumePrefix(&key, "nfeed:")) {
+    size_t colon = key.find(':');
+    size_t length = 0;
+    if (colon == absl::string_view::npos || !absl::SimpleAtoi(key.substr(0, colon), &length) ||
+        length > kMaxFeedNameBytes || key.size() < colon + 1 + length + 1) {
+      return std::nullopt;
+    }
+    feed.feed = std::string(key.substr(colon + 1, length));
+    key.remove_prefix(colon + 1 + length);
+    if (!absl::ConsumePrefix(&key, ":") || feed.feed == kMainFeed || !ValidateFeedName(feed.feed, "feed").ok()) {
+      return std::nullopt;
+    }
+  }
+  if (!absl::ConsumePrefix(&key, "feed:") || key.empty()) return std::nullopt;  // a tenant scope's index, or other
+  feed.user = std::string(key);
+  return feed;
 }
 
-redis::Command SweepCommand(const Keys& keys, const std::string& user, int64_t cutoff_us) {
-  return kSweep.Call({keys.FeedSet(user, "index")}, {user, std::to_string(cutoff_us)});
+redis::Command SweepCommand(const Keys& keys, const FeedOfIndex& feed, int64_t cutoff_us) {
+  return kSweep.Call({keys.FeedSet(feed.feed, feed.user, "index")},
+                     {feed.user, std::to_string(cutoff_us), feed.feed});
 }
 
 }  // namespace herald::feed

@@ -124,12 +124,17 @@ std::vector<ItemTimes> ParseItemTimesReply(const redis::Reply& reply);
 namespace herald::feed {
 
 // Retention for feeds that get no new items (retention/ runs it): SCAN
-// pattern matching every feed index of `keys`' partition, the user a
-// matching key belongs to (nullopt for another key), and the command that
-// removes the user's items inserted before `cutoff_us` (and the feed's keys
-// once it is empty). Reply: items removed.
+// pattern matching every feed index of `keys`' partition (the main feed's
+// and every named feed's; tenant-scope indexes match too and are skipped),
+// the feed a matching key is the whole-user index of (nullopt for another
+// key), and the command that removes that feed's items inserted before
+// `cutoff_us` (and the feed's keys once it is empty). Reply: items removed.
+struct FeedOfIndex {
+  std::string user;
+  std::string feed;  // "main" for the main feed
+};
 std::string FeedIndexPattern(const Keys& keys);
-std::optional<std::string> UserOfFeedIndex(const Keys& keys, absl::string_view key);
-redis::Command SweepCommand(const Keys& keys, const std::string& user, int64_t cutoff_us);
+std::optional<FeedOfIndex> FeedOfIndexKey(const Keys& keys, absl::string_view key);
+redis::Command SweepCommand(const Keys& keys, const FeedOfIndex& feed, int64_t cutoff_us);
 
 }  // namespace herald::feed

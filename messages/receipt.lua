@@ -14,9 +14,20 @@
 local message, events = KEYS[1], KEYS[2]
 local user, status, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local m = redis.call('HMGET', message, 'recipient', 'status', 'item')
--- A feed item has no message hash: it lives in its user's feed.
-local in_feed = not m[1] and
-                redis.call('HEXISTS', feed_set_key(partition_of(message), user, 'items'), string.sub(message, #message_key(partition_of(message), '') + 1)) == 1
+-- A feed item has no message hash: it lives in one of its user's feeds.
+local in_feed = false
+if not m[1] then
+  local partition = partition_of(message)
+  local id = string.sub(message, #message_key(partition, '') + 1)
+  local feeds = redis.call('SMEMBERS', feed_set_key(partition, user, 'feeds'))
+  table.insert(feeds, 1, '')
+  for _, feed in ipairs(feeds) do
+    if redis.call('HEXISTS', feed_set_key(feed_prefix(partition, feed), user, 'items'), id) == 1 then
+      in_feed = true
+      break
+    end
+  end
+end
 if m[1] ~= user and not in_feed then
   return redis.error_reply('HERALD NOT_FOUND message_id: no message for user ' .. user)
 end

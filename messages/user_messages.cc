@@ -63,11 +63,13 @@ redis::Command ReleaseCommand(const Keys& keys, const std::string& user, const s
     args.push_back(message.id);
     // The tenant travels in the fields (the adopted copy may already say
     // the new owner's partition, so it is read from what was taken).
-    std::string tenant;
+    std::string tenant, feed;
     for (size_t f = 0; f + 1 < message.fields.size(); f += 2) {
       if (message.fields[f] == "tenant") tenant = message.fields[f + 1];
+      if (message.in_feed && message.fields[f] == "feed") feed = message.fields[f + 1];
     }
     args.push_back(tenant);
+    args.push_back(feed);
   }
   return kRelease.Call({keys.UserRecords(user)}, args);
 }

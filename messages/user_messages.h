@@ -1,6 +1,6 @@
 // Every message of one user, in bounded chunks: deleting them (user
 // delete) and moving them to another user (merge). A user's messages are
-// the feed items (active and archived sets) and the records outside the
+// the feed items of every feed (active and archived) and the records outside the
 // feed (not_sent, undelivered, queued deliveries). Each chunk is one script
 // on one partition, so a large feed never blocks Redis, and every step can
 // be repeated after a crash without losing or doubling an item.
@@ -24,7 +24,8 @@ redis::Command DeleteUserChunkCommand(const Keys& keys, const std::string& user,
 struct MovedMessage {
   bool in_feed = false;  // feed item (else a record outside the feed)
   std::string id;
-  std::vector<std::string> fields;  // HGETALL pairs
+  // HGETALL pairs; a named feed's item also has 'feed' (its feed's name).
+  std::vector<std::string> fields;
 };
 
 // The first `limit` of the user's messages, with their fields (read-only).

@@ -168,7 +168,7 @@ absl::StatusOr<int64_t> SweepFeeds(redis::RedisClient& client, int partitions, i
     cursors[p] = page->elements[0].str;
     std::vector<redis::Command> sweeps;
     for (const redis::Reply& key : page->elements[1].elements) {
-      if (auto user = feed::UserOfFeedIndex(keys, key.str)) sweeps.push_back(feed::SweepCommand(keys, *user, cutoff_us));
+      if (auto feed = feed::FeedOfIndexKey(keys, key.str)) sweeps.push_back(feed::SweepCommand(keys, *feed, cutoff_us));
     }
     if (sweeps.empty()) continue;
     for (auto& reply : client.Pipeline(sweeps)) {

@@ -2,7 +2,8 @@
 // of two feeds stay apart in every reader (list, counts, marks), messages/
 // still finds items of any feed (GetMessage, ListMessages), and the main
 // feed reads what was written before named feeds existed, from the same
-// keys.
+// keys. A user's deletion, merge and the retention sweep reach every feed.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@
 #include "gtest/gtest.h"
 #include "messages/message_list.h"
 #include "messages/message_store.h"
+#include "retention/stream_trimmer.h"
+#include "services/api/user_admin.h"
 #include "tests/support/redis_fixture.h"
 
 namespace herald {
@@ -187,6 +190,101 @@ TEST_F(NamedFeedsTest, BadFeedNamesAreRefusedNamingTheField) {
   auto marked = feed::MarkCommand(keys_, mark, 1);
   EXPECT_EQ(marked.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StartsWith(marked.status().message(), "feed: ")) << marked.status();
+}
+
+TEST_F(NamedFeedsTest, DeletingTheUserRemovesTheItemsOfEveryFeedAndLeavesNoKey) {
+  Run(feed::InsertManyCommand(keys_, {Item("m1", ""), Item("a1", "announcements", "acme"), Item("b1", "billing")}));
+  MarkAll("announcements", v1::FEED_ACTION_READ);  // its watermark keys too
+  auto deleted = api::DeleteUser(*client_, kUser, kPartitions);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  for (const char* feed : {"main", "announcements", "billing"}) {
+    v1::ListFeedResponse page = List(feed, v1::FEED_STATUS_FILTER_UNSPECIFIED);
+    EXPECT_TRUE(page.items().empty()) << feed;
+    EXPECT_EQ(page.metadata().total_count(), 0) << feed;
+  }
+  for (const char* id : {"m1", "a1", "b1"}) {
+    EXPECT_TRUE(Run(messages::GetMessageCommand(keys_, kUser, id)).elements.empty()) << id;
+  }
+  EXPECT_TRUE(Run({"KEYS", absl::StrCat(keys_.Prefix(), "*", kUser, "*")}).elements.empty())
+      << "a deleted user leaves no key in any feed";
+}
+
+TEST_F(NamedFeedsTest, MergingUsersMovesEachItemIntoTheFeedOfTheSameName) {
+  // The removed user's items (kUser) go to "ivy": her own main item stays,
+  // theirs land in main / announcements with their read state.
+  const std::string into = "ivy";
+  const Keys into_keys(PartitionOf(into, kPartitions));
+  feed::NewItem own = Item("i1", "");
+  own.recipient = into;
+  Run(feed::InsertManyCommand(into_keys, {own}));
+  Run(feed::InsertManyCommand(keys_, {Item("m1", ""), Item("a1", "announcements", "acme"), Item("a2", "announcements")}));
+  MarkAll("announcements", v1::FEED_ACTION_READ);
+  auto merged = api::MergeUsers(*client_, into, kUser, kPartitions, 1'700'000'001'000);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+
+  auto list = [&](const std::string& feed) {
+    v1::ListFeedRequest request;
+    request.set_user_id(into);
+    request.set_feed(feed);
+    request.set_status(v1::FEED_STATUS_FILTER_UNSPECIFIED);
+    auto command = feed::ListCommand(into_keys, request);
+    EXPECT_TRUE(command.ok()) << command.status();
+    auto page = feed::ParseListReply(request, client_->Execute(*command).value());
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? *page : v1::ListFeedResponse();
+  };
+  v1::ListFeedResponse main = list("main");
+  EXPECT_EQ(Ids(main).size(), 2u);
+  EXPECT_EQ(main.metadata().unread_count(), 2);
+  v1::ListFeedResponse announcements = list("announcements");
+  std::vector<std::string> ids = Ids(announcements);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(announcements.metadata().unread_count(), 0) << "read state moves with the items";
+  EXPECT_EQ(announcements.metadata().total_count(), 2);
+  EXPECT_TRUE(Run({"KEYS", absl::StrCat("herald:{*}:*", kUser, "*")}).elements.empty())
+      << "the merged-away user leaves no key in any feed";
+}
+
+TEST_F(NamedFeedsTest, RetentionSweepsIdleNamedFeedsAndForgetsThemWhenEmpty) {
+  feed::NewItem old_announcement = Item("a1", "announcements");
+  feed::NewItem old_main = Item("m1", "");
+  feed::NewItem fresh = Item("b1", "billing");
+  fresh.inserted_at_us = old_main.inserted_at_us + 10'000'000;
+  Run(feed::InsertManyCommand(keys_, {old_main, old_announcement}));
+  Run(feed::InsertManyCommand(keys_, {fresh}));
+  std::vector<std::string> cursors;
+  int64_t removed = 0;
+  for (int pass = 0; pass < 10; ++pass) {  // SCAN may need several steps
+    auto swept = retention::SweepFeeds(*client_, kPartitions, old_main.inserted_at_us + 5'000'000, cursors);
+    ASSERT_TRUE(swept.ok()) << swept.status();
+    removed += *swept;
+  }
+  EXPECT_EQ(removed, 2);
+  EXPECT_TRUE(List("announcements", v1::FEED_STATUS_FILTER_UNSPECIFIED).items().empty());
+  EXPECT_TRUE(List("main", v1::FEED_STATUS_FILTER_UNSPECIFIED).items().empty());
+  EXPECT_EQ(Ids(List("billing")), std::vector<std::string>{"b1"});
+  EXPECT_TRUE(Run({"KEYS", absl::StrCat(keys_.Prefix(), "nfeed:13:announcements:*")}).elements.empty());
+  auto feeds = Run({"SMEMBERS", keys_.FeedSet(kUser, "feeds")});
+  ASSERT_EQ(feeds.elements.size(), 1u);
+  EXPECT_EQ(feeds.elements[0].str, "billing");
+}
+
+TEST_F(NamedFeedsTest, IndexKeysOfEveryFeedAreRecognisedAndTenantScopesSkipped) {
+  EXPECT_EQ(feed::FeedOfIndexKey(keys_, keys_.FeedSet("main", kUser, "index"))->feed, "main");
+  auto named = feed::FeedOfIndexKey(keys_, keys_.FeedSet("a:b", "u:1", "index"));
+  ASSERT_FALSE(named.has_value()) << "':' is no feed name character";
+  named = feed::FeedOfIndexKey(keys_, keys_.FeedSet("news.v2", "u:1", "index"));
+  ASSERT_TRUE(named.has_value());
+  EXPECT_EQ(named->feed, "news.v2");
+  EXPECT_EQ(named->user, "u:1");
+  EXPECT_FALSE(feed::FeedOfIndexKey(keys_, keys_.TenantFeedSet("acme", kUser, "index")).has_value());
+  EXPECT_FALSE(feed::FeedOfIndexKey(keys_, keys_.TenantFeedSet("news", "acme", kUser, "index")).has_value());
+  EXPECT_FALSE(feed::FeedOfIndexKey(keys_, keys_.FeedSet(kUser, "items")).has_value());
+  for (const char* junk : {"herald:{0}:nfeed:", "herald:{0}:nfeed:999:x:feed:u:index", "herald:{0}:nfeed:1:xfeed:u:index",
+                           "herald:{0}:nfeed:-1::feed:u:index", "herald:{0}:feed::index"}) {
+    EXPECT_FALSE(feed::FeedOfIndexKey(Keys(0), junk).has_value()) << junk;
+  }
 }
 
 }  // namespace
