@@ -116,6 +116,10 @@ class Keys {
   // entry per script call, trimmed to about a configured length
   // (feed/feed_changes.h reads it).
   std::string FeedChanges() const { return prefix_ + "feed_changes"; }
+  // STREAM of the partition's preference changes ('u' user / 't' tenant ->
+  // id), trimmed to about a thousand entries: workers drop cached sets
+  // (preferences/change_listener.h).
+  std::string PreferenceChanges() const { return prefix_ + "pref_changes"; }
   // HASH: the record of a run with a cancellation key (older Heralds: of
   // every waiting run): "s<step>" -> ms for each wait step it was appended
   // to, and "status"/"cancelled_at" once cancelled. From its append on.

@@ -74,7 +74,7 @@ TEST(KeysLayoutTest, EveryKeyOfAPartitionCarriesItsHashTag) {
         keys.UserRecords("u"), keys.Object("c/i"), keys.Subscribers("c/i"), keys.Tenant("t"), keys.Fanout("f"),
         keys.Idempotency("w", "k"), keys.IdempotencyWritten("w", "k"), keys.Message("m"), keys.FeedSet("u", "meta"),
         keys.TenantFeedSet("t", "u", "active"), keys.FeedSet("news", "u", "index"),
-        keys.TenantFeedSet("news", "t", "u", "index"), keys.FeedChanges(), keys.Run("r"), keys.RunAppended("r", 0),
+        keys.TenantFeedSet("news", "t", "u", "index"), keys.FeedChanges(), keys.PreferenceChanges(), keys.Run("r"), keys.RunAppended("r", 0),
         keys.Throttle("d"), keys.ThrottleDecision("r", 1), keys.Waits(), keys.Delays(), keys.OlderDue(),
         keys.WaitOpen("w"), keys.WaitHeader("b"),
         keys.WaitActivities("b"), keys.CancelIndex("w", "k", "r"), keys.CancelRecipients("w", "k")}) {

@@ -100,6 +100,20 @@ class TtlCache {
     return it == entries_.end() ? nullptr : &it->second.value;
   }
 
+  // Forgets `id` (its record changed in Redis): the next read that names it
+  // loads it again. Call between reads, not while using Find's results.
+  void Erase(absl::string_view id) {
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    if (it->second.read == read_) --held_;
+    entries_.erase(it);
+  }
+  // Forgets every entry (changes were missed: nothing cached can be trusted).
+  void Clear() {
+    entries_.clear();
+    held_ = 0;
+  }
+
   // Entries cached now (may exceed capacity() while a large read holds them).
   size_t size() const { return entries_.size(); }
   size_t capacity() const { return capacity_; }

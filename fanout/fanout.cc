@@ -185,7 +185,8 @@ BatchProcessor::BatchProcessor(const workflow::Registry& workflows, const Clock&
       metrics_(metrics),
       users_(clock, options.partitions, users::UserCache::ChannelData::kLoad, options.user_cache_ttl_ms * 1000,
              options.cache_capacity),
-      preferences_(clock, options.partitions, options.user_cache_ttl_ms * 1000, options.cache_capacity),
+      preferences_(clock, options.partitions, options.user_cache_ttl_ms * 1000, options.cache_capacity,
+                   options.preference_changes),
       tenants_(clock, options.partitions, options.user_cache_ttl_ms * 1000, options.cache_capacity) {}
 
 absl::Status BatchProcessor::Process(redis::RedisClient& client, redis::StreamConsumer& consumer,

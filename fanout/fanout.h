@@ -22,6 +22,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "core/invalidation_log.h"
 #include "preferences/preference_store.h"
 #include "redis/client.h"
 #include "redis/stream_consumer.h"
@@ -46,6 +47,10 @@ struct FanoutOptions : redis::ConsumerOptions {
   int64_t feed_changes_max_len = feed::kDefaultFeedChangesMaxLen;
   // The environment's default preference set (least specific level).
   std::shared_ptr<const preferences::PreferenceSet> default_preferences;
+  // Preference sets changed in Redis (preferences/change_listener.h): each
+  // worker's cache drops them before its next read. nullptr: the cache's
+  // TTL alone bounds how long a change takes.
+  const InvalidationLog* preference_changes = nullptr;
 };
 
 // herald_messages_total{channel_type, status, reason}, every child built

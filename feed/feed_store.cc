@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "feed/count_items.lua.h"
+#include "feed/feed_changes.h"
 #include "feed/insert_many.lua.h"
 #include "feed/item_times.lua.h"
 #include "feed/list.lua.h"
@@ -161,7 +162,7 @@ v1::FeedItem ItemFromFields(const std::vector<redis::Reply>& fields) {
 }
 
 absl::StatusOr<v1::ListFeedResponse> ParseListReply(const v1::ListFeedRequest& request, const redis::Reply& reply) {
-  if (reply.elements.size() != 4) return absl::InternalError("feed list: unexpected reply shape");
+  if (reply.elements.size() != 5) return absl::InternalError("feed list: unexpected reply shape");
   int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   v1::ListFeedResponse response;
   response.mutable_metadata()->set_unseen_count(reply.elements[0].integer);
@@ -176,6 +177,9 @@ absl::StatusOr<v1::ListFeedResponse> ParseListReply(const v1::ListFeedRequest& r
     }
   }
   if (static_cast<int>(items.size()) > page_size) response.set_next_cursor(absl::StrCat(kCursorPrefix, last_seq));
+  auto last_change = ParseStreamId(reply.elements[4].str);
+  if (!last_change.ok()) return absl::InternalError("feed list: unexpected change stream id");
+  response.set_watch_cursor(EncodeCursor(ChangePosition{*last_change}));
   return response;
 }
 

@@ -9,10 +9,13 @@
 --       page (the feed watcher reads inserted items back so), those not in
 --       the feed left out.
 -- Reply: {unseen count, unread count, active count, {message fields of
---        each item (feed_item_fields) plus 'id'}}.
+--        each item (feed_item_fields) plus 'id'}, the id of the last entry
+--        of the partition's feed change stream ('0-0' when empty): the
+--        watch cursor of this page}.
 --!include core/keys.lua
 --!include feed/feed_layout.lua
-local fp = feed_prefix(partition_of(KEYS[1]), ARGV[6])
+local partition = partition_of(KEYS[1])
+local fp = feed_prefix(partition, ARGV[6])
 local user, tenant = ARGV[1], ARGV[2]
 local marks = watermarks(fp, user)
 local items = {}
@@ -31,4 +34,5 @@ for _, id in ipairs(ids) do
   end
 end
 local counts = scope_counts(fp, user, tenant, marks)
-return {counts[1], counts[2], counts[3], items}
+local last_change = redis.call('XREVRANGE', feed_changes_key(partition), '+', '-', 'COUNT', 1)
+return {counts[1], counts[2], counts[3], items, last_change[1] and last_change[1][1] or '0-0'}

@@ -16,6 +16,7 @@
 #include "core/status_macros.h"
 #include "feed/feed_changes.h"
 #include "feed/feed_store.h"
+#include "redis/streams_tail.h"
 #include "users/user_store.h"
 
 namespace herald::feed {
@@ -215,59 +216,23 @@ void RedisFeedWatcherImpl::Unsubscribe(const std::shared_ptr<SubState>& sub) {
 }
 
 void RedisFeedWatcherImpl::ReadLoop(redis::RedisClient& client) {
-  // One XREAD over every partition's stream; Redis Cluster refuses keys of
-  // several slots in one command (CROSSSLOT), so there every stream is read
-  // without blocking in one pipeline, polled.
-  bool per_partition = false;
-  const std::string block_ms = std::to_string(absl::ToInt64Milliseconds(options_.block));
+  std::vector<std::string> keys;
+  for (int p = 0; p < options_.partitions; ++p) keys.push_back(Keys(p).FeedChanges());
+  redis::StreamsTail tail(std::move(keys), options_.block, options_.cluster_poll);
   while (!WaitStopping(absl::ZeroDuration())) {
     std::vector<std::string> ids;
     {
       absl::MutexLock lock(&mu_);
       for (const StreamId& id : positions_) ids.push_back(id.ToString());
     }
-    if (!per_partition) {
-      redis::Command command = {"XREAD", "COUNT", std::to_string(kReadCount), "BLOCK", block_ms, "STREAMS"};
-      for (int p = 0; p < options_.partitions; ++p) command.push_back(Keys(p).FeedChanges());
-      command.insert(command.end(), ids.begin(), ids.end());
-      auto reply = client.Execute(command);
-      if (!reply.ok()) {
-        if (absl::StrContains(reply.status().message(), "CROSSSLOT")) {
-          per_partition = true;
-          continue;
-        }
-        log::Warning(kComponent, "cannot read the feed change streams; retrying",
-                     {{"error", std::string(reply.status().message())}});
-        WaitStopping(absl::Milliseconds(200));
-        continue;
-      }
-      for (const redis::Reply& stream : reply->elements) {
-        if (stream.elements.size() != 2) continue;
-        for (int p = 0; p < options_.partitions; ++p) {
-          if (Keys(p).FeedChanges() == stream.elements[0].str) Dispatch(p, stream.elements[1]);
-        }
-      }
-      continue;
+    absl::Status read = tail.Read(
+        client, ids, [this](size_t p, const redis::Reply& entries) { Dispatch(static_cast<int>(p), entries); },
+        [this](absl::Duration pause) { WaitStopping(pause); });
+    if (!read.ok()) {
+      log::Warning(kComponent, "cannot read the feed change streams; retrying",
+                   {{"error", std::string(read.message())}});
+      WaitStopping(absl::Milliseconds(200));
     }
-    std::vector<redis::Command> commands;
-    for (int p = 0; p < options_.partitions; ++p) {
-      commands.push_back({"XREAD", "COUNT", std::to_string(kReadCount), "STREAMS", Keys(p).FeedChanges(), ids[p]});
-    }
-    std::vector<absl::StatusOr<redis::Reply>> replies = client.Pipeline(commands);
-    bool any = false;
-    for (int p = 0; p < options_.partitions; ++p) {
-      if (!replies[p].ok()) {
-        log::Warning(kComponent, "cannot read a feed change stream; retrying",
-                     {{"error", std::string(replies[p].status().message())}});
-        continue;
-      }
-      for (const redis::Reply& stream : replies[p]->elements) {
-        if (stream.elements.size() != 2 || stream.elements[1].elements.empty()) continue;
-        any = true;
-        Dispatch(p, stream.elements[1]);
-      }
-    }
-    if (!any) WaitStopping(options_.cluster_poll);
   }
 }
 

@@ -206,19 +206,17 @@ class GatewayApi {
     auto write = PreferencesPut(route, body, caller);
     if (!write.ok()) return answer.Error(write.status());
     preferences::Scope scope{caller.user_id, write->tenant};
-    auto command = preferences::SetCommand(scope, write->preferences_json, partitions_);
-    if (!command.ok()) {
+    auto stored = preferences::SetCommand(scope, write->preferences_json, partitions_);
+    if (!stored.ok()) {
       // The store names the gRPC field (preferences_json…); here it is
       // the body's `preferences`.
-      std::string message(command.status().message());
+      std::string message(stored.status().message());
       if (absl::StartsWith(message, "preferences_json")) message.replace(0, 16, "preferences");
-      return answer.Error(absl::Status(command.status().code(), message));
+      return answer.Error(absl::Status(stored.status().code(), message));
     }
-    // The stored (normalized) form is the command's last argument.
-    std::string stored = command->back();
-    RunOne(std::move(*command), std::move(answer),
-           [stored = std::move(stored)](const redis::Reply&) -> absl::StatusOr<std::string> {
-             return PreferencesJson(stored);
+    RunOne(std::move(stored->command), std::move(answer),
+           [json = std::move(stored->stored_json)](const redis::Reply&) -> absl::StatusOr<std::string> {
+             return PreferencesJson(json);
            });
   }
 

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
 #include "core/keys.h"
+#include "preferences/set.lua.h"
+#include "redis/script.h"
 #include "users/user_store.h"
 
 namespace herald::preferences {
@@ -14,6 +16,10 @@ namespace {
 
 constexpr size_t kMaxPreferencesBytes = 64 * 1024;
 constexpr absl::string_view kTenantField = "tenant:";
+// Listeners read the change stream within milliseconds; the length only
+// bounds memory (a listener that falls further behind drops its caches).
+constexpr int kChangeStreamMaxLen = 1000;
+const redis::Script kSet(lua::kPreferencesSet);
 
 std::string UserField(const Scope& scope) {
   return scope.tenant.empty() ? "default" : absl::StrCat(kTenantField, scope.tenant);
@@ -33,7 +39,7 @@ absl::Status ValidateScope(const Scope& scope) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<redis::Command> SetCommand(const Scope& scope, const std::string& preferences_json, int partitions) {
+absl::StatusOr<PreferenceWrite> SetCommand(const Scope& scope, const std::string& preferences_json, int partitions) {
   absl::Status valid = ValidateScope(scope);
   if (!valid.ok()) return valid;
   if (preferences_json.size() > kMaxPreferencesBytes) {
@@ -46,13 +52,18 @@ absl::StatusOr<redis::Command> SetCommand(const Scope& scope, const std::string&
   absl::Status known = CheckChannelTypes(*set, "preferences_json");
   if (!known.ok()) return known;
   std::string normalized = PreferenceSetToJson(*set).dump();
-  if (scope.user_id.empty()) {
-    return redis::Command{"SET", Keys(PartitionOf(scope.tenant, partitions)).TenantPreferences(scope.tenant),
-                          normalized};
-  }
-  return redis::Command{"HSET", Keys(PartitionOf(scope.user_id, partitions)).Preferences(scope.user_id),
-                        UserField(scope), normalized};
+  const bool tenant_default = scope.user_id.empty();
+  const std::string& id = tenant_default ? scope.tenant : scope.user_id;
+  const Keys keys(PartitionOf(id, partitions));
+  redis::Command command = kSet.Call(
+      {tenant_default ? keys.TenantPreferences(id) : keys.Preferences(id), keys.PreferenceChanges()},
+      {tenant_default ? "t" : "u", tenant_default ? "" : UserField(scope), normalized, id,
+       std::to_string(kChangeStreamMaxLen)});
+  return PreferenceWrite{std::move(command), std::move(normalized)};
 }
+
+std::string UserChangeId(absl::string_view user_id) { return absl::StrCat("u", user_id); }
+std::string TenantChangeId(absl::string_view tenant) { return absl::StrCat("t", tenant); }
 
 redis::Command GetCommand(const Scope& scope, int partitions) {
   if (scope.user_id.empty()) {
@@ -103,6 +114,7 @@ void ParseUserSets(const redis::Reply& reply, std::shared_ptr<const PreferenceSe
 
 absl::Status PreferenceCache::Prefetch(redis::RedisClient& client,
                                        const std::vector<std::pair<std::string, std::string>>& targets) {
+  ForgetChanged();
   std::vector<std::string> user_ids, tenant_ids;
   for (const auto& [user, tenant] : targets) {
     user_ids.push_back(user);
@@ -133,6 +145,19 @@ absl::Status PreferenceCache::Prefetch(redis::RedisClient& client,
     tenants_.Put(tenants[i], reply.type == redis::Reply::Type::kString ? ParseStoredSet(reply.str) : nullptr);
   }
   return absl::OkStatus();
+}
+
+void PreferenceCache::ForgetChanged() {
+  if (changes_ == nullptr || changes_->end() == changes_cursor_) return;
+  bool complete = changes_->ReadSince(&changes_cursor_, [this](const std::string& id) {
+    if (id.empty()) return;
+    if (id[0] == 'u') users_.Erase(absl::string_view(id).substr(1));
+    if (id[0] == 't') tenants_.Erase(absl::string_view(id).substr(1));
+  });
+  if (!complete) {
+    users_.Clear();
+    tenants_.Clear();
+  }
 }
 
 LevelSets PreferenceCache::Find(const std::string& user, const std::string& tenant,

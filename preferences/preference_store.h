@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "core/invalidation_log.h"
 #include "core/ttl_cache.h"
 #include "preferences/preferences.h"
 #include "redis/client.h"
@@ -31,8 +32,14 @@ struct Scope {
 absl::Status ValidateScope(const Scope& scope);
 
 // Parses and validates `preferences_json` (INVALID_ARGUMENT naming
-// "preferences_json...") and returns the command that stores it.
-absl::StatusOr<redis::Command> SetCommand(const Scope& scope, const std::string& preferences_json, int partitions);
+// "preferences_json...") and returns the command that stores it (and
+// announces the change to every worker's cache, preferences/set.lua) with
+// the set as stored (normalized JSON).
+struct PreferenceWrite {
+  redis::Command command;
+  std::string stored_json;
+};
+absl::StatusOr<PreferenceWrite> SetCommand(const Scope& scope, const std::string& preferences_json, int partitions);
 redis::Command GetCommand(const Scope& scope, int partitions);
 // The stored JSON from a GetCommand reply; "{}" when nothing is stored.
 std::string StoredJson(const redis::Reply& reply);
@@ -44,10 +51,21 @@ absl::StatusOr<PreferenceSet> LoadPreferenceFile(const std::string& path);
 // about `capacity` users and as many tenants: two TtlCaches, so every set a
 // read prefetched stays findable for that read. Not thread-safe: one per
 // worker.
+//
+// With `changes` (fed by a PreferenceChangeListener), a set written through
+// SetCommand is dropped from the cache before the next read: a change
+// counts for every message fanned out after the change reached the process
+// (normally well under a millisecond after the write returns); the TTL
+// bounds staleness when the listener cannot read.
 class PreferenceCache {
  public:
-  PreferenceCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 20'000)
-      : partitions_(partitions), users_(clock, ttl_micros, capacity), tenants_(clock, ttl_micros, capacity) {}
+  PreferenceCache(const Clock& clock, int partitions, int64_t ttl_micros = 2'000'000, size_t capacity = 20'000,
+                  const InvalidationLog* changes = nullptr)
+      : partitions_(partitions),
+        users_(clock, ttl_micros, capacity),
+        tenants_(clock, ttl_micros, capacity),
+        changes_(changes),
+        changes_cursor_(changes != nullptr ? changes->end() : 0) {}
 
   // Starts a read: loads what is missing or stale for these (user, tenant)
   // pairs. UNAVAILABLE etc. when Redis fails.
@@ -62,10 +80,19 @@ class PreferenceCache {
     std::shared_ptr<const PreferenceSet> user;
     absl::flat_hash_map<std::string, std::shared_ptr<const PreferenceSet>> by_tenant;
   };
+  // Drops the sets changed since the last read.
+  void ForgetChanged();
+
   const int partitions_;
   TtlCache<UserSets> users_;
   TtlCache<std::shared_ptr<const PreferenceSet>> tenants_;  // null: the tenant has no default set
+  const InvalidationLog* const changes_;
+  uint64_t changes_cursor_;
 };
+
+// The ids an InvalidationLog carries for preference changes.
+std::string UserChangeId(absl::string_view user_id);      // "u<user>"
+std::string TenantChangeId(absl::string_view tenant);     // "t<tenant>"
 
 // HGETALL of a user's hash -> their sets (unparseable entries are skipped:
 // they were validated when written).

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "events/event_webhook_worker.h"
 #include "fanout/fanout.h"
+#include "preferences/change_listener.h"
 #include "runtime/delivery_roles.h"
 #include "feed/redis_feed_watcher.h"
 #include "runtime/drain.h"
@@ -103,6 +104,7 @@ class RuntimeImpl final : public Runtime {
     if (trimmer_) stop("stream trimmer", trimmer_.get());
     if (sampler_) stop("pipeline sampler", sampler_.get());
     drain.Parallel(std::move(steps));
+    preference_listener_.reset();
     gateway_.reset();
     gateway_pipeline_.reset();
     grpc_server_.reset();
@@ -327,6 +329,14 @@ class RuntimeImpl final : public Runtime {
       fanout_options.feed_changes_max_len = options.feed_changes_max_len;
       fanout_options.bulk_cycle_us = bulk_cycle_us;
       fanout_options.bulk_busy_share = options.bulk_share;
+      // Opt-outs count at once: the workers' caches drop changed sets.
+      preference_changes_ = std::make_unique<InvalidationLog>();
+      preferences::ChangeListenerOptions listener_options;
+      listener_options.partitions = options.partitions;
+      auto listener = preferences::PreferenceChangeListener::Start(endpoint_, listener_options, *preference_changes_);
+      if (!listener.ok()) return listener.status();
+      preference_listener_ = std::move(*listener);
+      fanout_options.preference_changes = preference_changes_.get();
       StartWorkers(options, consumer_prefix, "fanout", options.fanout_threads, fanout_options, clock,
                    *fanout_metrics_, &fanouts_);
     }
@@ -539,6 +549,9 @@ class RuntimeImpl final : public Runtime {
   std::unique_ptr<auth::ApiKeys> api_keys_;
   std::unique_ptr<batcher::BatcherMetrics> batcher_metrics_;
   std::unique_ptr<fanout::FanoutMetrics> fanout_metrics_;
+  // Before the fan-out workers, whose caches read them.
+  std::unique_ptr<InvalidationLog> preference_changes_;
+  std::unique_ptr<preferences::PreferenceChangeListener> preference_listener_;
   std::vector<std::unique_ptr<batcher::BatcherWorker>> batchers_;
   std::unique_ptr<batcher::Flusher> flusher_;
   std::vector<std::unique_ptr<fanout::FanoutWorker>> fanouts_;

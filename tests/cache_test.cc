@@ -11,7 +11,10 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/keys.h"
+#include "core/invalidation_log.h"
+#include "preferences/change_listener.h"
 #include "preferences/preference_store.h"
+#include "tests/support/eventually.h"
 #include "preferences/preferences.h"
 #include "templates/context.h"
 #include "tenants/tenant_store.h"
@@ -97,9 +100,9 @@ TEST_F(CacheTest, PreferenceCacheKeepsEveryOptOutOfAReadLargerThanItsRoom) {
     auto user_tenant_set = preferences::SetCommand({user, tenant}, R"({"workflows":{"digest":false}})", kPartitions);
     auto tenant_set = preferences::SetCommand({"", tenant}, R"({"channel_types":{"push":false}})", kPartitions);
     ASSERT_TRUE(user_set.ok() && user_tenant_set.ok() && tenant_set.ok());
-    Write(*user_set);
-    Write(*user_tenant_set);
-    Write(*tenant_set);
+    Write(user_set->command);
+    Write(user_tenant_set->command);
+    Write(tenant_set->command);
   }
   preferences::PreferenceCache cache(clock_, kPartitions, kTtlMicros, kCapacity);
 
@@ -167,6 +170,69 @@ TEST_F(CacheTest, UserCacheRereadsStaleUsersAfterAnOversizedRead) {
     ASSERT_NE(user, nullptr) << Id("user-", i);
     EXPECT_EQ(user->value("name", ""), "after");
   }
+}
+
+// A changed preference set must count for the next read, not after the
+// cache's TTL: set.lua announces it on the partition's change stream, the
+// listener puts it on the log, the cache drops it before its next read.
+TEST_F(CacheTest, AChangedPreferenceSetIsReadAgainAtOnceNotAfterTheTtl) {
+  InvalidationLog changes;
+  preferences::ChangeListenerOptions listener_options;
+  listener_options.partitions = kPartitions;
+  listener_options.block = absl::Milliseconds(50);
+  auto listener = preferences::PreferenceChangeListener::Start(endpoint(), listener_options, changes);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  preferences::PreferenceCache cache(clock_, kPartitions, kTtlMicros, kCapacity, &changes);
+  auto set = [&](const std::string& user, const std::string& tenant, const std::string& json) {
+    auto write = preferences::SetCommand({user, tenant}, json, kPartitions);
+    ASSERT_TRUE(write.ok()) << write.status();
+    Write(write->command);
+  };
+  auto email_allowed = [&](const std::string& user, const std::string& tenant) {
+    preferences::Question question;
+    question.workflow = "digest";
+    question.channel_type = "email";
+    templates::Context context;
+    return preferences::Evaluate(question, cache.Find(user, tenant, nullptr), context).send;
+  };
+  const std::vector<std::pair<std::string, std::string>> targets = {{"ana", "acme"}, {"bo", "acme"}};
+  ASSERT_TRUE(cache.Prefetch(*client_, targets).ok());
+  ASSERT_TRUE(email_allowed("ana", "acme"));
+
+  // Ana opts out; the tenant opts every user out of email. The clock does
+  // not move: only the announcements can make the cache read again.
+  const uint64_t before = changes.end();
+  set("ana", "", R"({"channel_types":{"email":false}})");
+  ASSERT_TRUE(testing::Eventually([&] { return changes.end() >= before + 1; }, absl::Seconds(10)));
+  ASSERT_TRUE(cache.Prefetch(*client_, targets).ok());
+  EXPECT_FALSE(email_allowed("ana", "acme")) << "the opt-out must count at once";
+  EXPECT_TRUE(email_allowed("bo", "acme"));
+  set("", "acme", R"({"channel_types":{"email":false}})");
+  ASSERT_TRUE(testing::Eventually([&] { return changes.end() >= before + 2; }, absl::Seconds(10)));
+  ASSERT_TRUE(cache.Prefetch(*client_, targets).ok());
+  EXPECT_FALSE(email_allowed("bo", "acme")) << "a tenant's default counts at once too";
+}
+
+TEST(InvalidationLogTest, AReaderThatFellBehindTheLogIsToldToDropEverything) {
+  InvalidationLog log(/*capacity=*/2);
+  uint64_t cursor = log.end();
+  std::vector<std::string> seen;
+  auto collect = [&seen](const std::string& id) { seen.push_back(id); };
+  log.Add("ua");
+  EXPECT_TRUE(log.ReadSince(&cursor, collect));
+  EXPECT_EQ(seen, std::vector<std::string>{"ua"});
+  EXPECT_EQ(cursor, log.end());
+  seen.clear();
+  for (const char* id : {"ub", "uc", "ud"}) log.Add(id);
+  EXPECT_FALSE(log.ReadSince(&cursor, collect)) << "ub fell off the log";
+  EXPECT_TRUE(seen.empty());
+  EXPECT_EQ(cursor, log.end());
+  log.Add("ue");
+  EXPECT_TRUE(log.ReadSince(&cursor, collect));
+  EXPECT_EQ(seen, std::vector<std::string>{"ue"});
+  log.AddEverything();
+  EXPECT_FALSE(log.ReadSince(&cursor, collect));
+  EXPECT_TRUE(log.ReadSince(&cursor, collect)) << "nothing new since";
 }
 
 }  // namespace

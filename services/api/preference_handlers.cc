@@ -10,13 +10,12 @@ namespace herald::api {
 void PreferenceHandlers::SetPreferences(const v1::SetPreferencesRequest& request, v1::Preferences* response,
                                         Finish finish) const {
   preferences::Scope scope{request.user_id(), request.tenant()};
-  auto command = preferences::SetCommand(scope, request.preferences_json(), backend_.partitions());
-  if (!command.ok()) return std::move(finish)(command.status());
+  auto write = preferences::SetCommand(scope, request.preferences_json(), backend_.partitions());
+  if (!write.ok()) return std::move(finish)(write.status());
   response->set_user_id(request.user_id());
   response->set_tenant(request.tenant());
-  // The stored (normalized) form is the command's last argument.
-  response->set_preferences_json(command->back());
-  backend_.Run({std::move(*command)}, [](const Backend::Results&) { return absl::OkStatus(); }, std::move(finish));
+  response->set_preferences_json(write->stored_json);
+  backend_.Run({std::move(write->command)}, [](const Backend::Results&) { return absl::OkStatus(); }, std::move(finish));
 }
 
 void PreferenceHandlers::GetPreferences(const v1::GetPreferencesRequest& request, v1::Preferences* response,

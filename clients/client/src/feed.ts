@@ -52,6 +52,8 @@ interface ListResponse {
   items?: WireFeedItem[];
   next_cursor?: string;
   metadata?: WireCounts;
+  /** Where the feed's changes stood when the page was read (HTTP_API.md). */
+  watch_cursor?: string;
 }
 
 interface MarkResponse {
@@ -99,6 +101,9 @@ export class Feed {
   // whether its optimistic delta is still in them.
   private countsVersion = 0;
   private lastEventId: string | undefined;
+  // The first page's watch cursor: a stream opened without a last event
+  // starts there, so nothing between the list and the stream is missed.
+  private listWatchCursor: string | undefined;
   private realtimeController: AbortController | null = null;
   private wantRealtime = false;
   private disposed = false;
@@ -145,6 +150,7 @@ export class Feed {
       const body = await this.list("", controller.signal);
       if (generation !== this.listGeneration) return;
       this.cursor = body.next_cursor ?? "";
+      this.listWatchCursor = body.watch_cursor || undefined;
       this.countsVersion++;
       this.set({
         items: (body.items ?? []).map(parseFeedItem),
@@ -389,12 +395,13 @@ export class Feed {
       const connection = this.track(new AbortController());
       const stop = () => connection.abort();
       signal.addEventListener("abort", stop);
-      const resumed = this.lastEventId !== undefined;
+      // After the last event received, else after the page listed.
+      const after = this.lastEventId ?? this.listWatchCursor;
       let reset = false;
       let retryAfterMs = 0;
       try {
         const headers: Record<string, string> = { Accept: "text/event-stream" };
-        if (this.lastEventId !== undefined) headers["Last-Event-ID"] = this.lastEventId;
+        if (after !== undefined) headers["Last-Event-ID"] = after;
         const response = await this.client.send(this.path("/stream"), {
           query: { tenant: this.tenant },
           headers,
@@ -419,13 +426,13 @@ export class Feed {
           response.body,
           {
             onEvent: (event) => {
-              attempt = 0;
-              if (event.id !== undefined) this.lastEventId = event.id;
               if (event.event === "reset") {
                 reset = true;
                 connection.abort();
                 return;
               }
+              attempt = 0;
+              if (event.id !== undefined) this.lastEventId = event.id;
               this.applyStreamEvent(event);
             },
             onComment: () => {
@@ -443,16 +450,17 @@ export class Feed {
         this.untrack(connection);
       }
       if (signal.aborted) return;
-      if (reset && resumed) {
+      if (reset) {
         // The cursor is too old to resume: list the feed again, then stream
-        // from now (no cursor). A reset on a cursor-less stream would loop,
-        // so that one backs off like an error.
+        // from that list's watch cursor. Resets in a row (nothing else
+        // arrived between them) back off like errors instead of looping.
         this.lastEventId = undefined;
+        this.listWatchCursor = undefined;
+        if (attempt > 0 && !(await sleep(backoffDelay(attempt, this.options.reconnect), signal))) return;
+        attempt++;
         await this.fetch().catch(() => undefined);
-        attempt = 0;
         continue;
       }
-      if (reset) this.lastEventId = undefined;
       const delay = Math.max(retryAfterMs, backoffDelay(attempt, this.options.reconnect));
       attempt++;
       this.set({ realtime: "reconnecting" });

@@ -13,8 +13,13 @@ function setup(options: { pageSize?: number; tenant?: string } = {}) {
   return { gateway, client, feed };
 }
 
-function listResponse(items: Record<string, unknown>[], counts = wireCounts(items.length, items.length, items.length), nextCursor = "") {
-  return json(200, { items, next_cursor: nextCursor, metadata: counts });
+function listResponse(
+  items: Record<string, unknown>[],
+  counts = wireCounts(items.length, items.length, items.length),
+  nextCursor = "",
+  watchCursor?: string,
+) {
+  return json(200, { items, next_cursor: nextCursor, metadata: counts, watch_cursor: watchCursor });
 }
 
 let feeds: Feed[] = [];
@@ -257,26 +262,30 @@ describe("realtime", () => {
     expect(gateway.requestsTo(/stream$/)).toHaveLength(2);
   });
 
-  it("on reset lists the feed again and reconnects without a cursor", async () => {
+  it("streams from the list's watch cursor, and on reset lists again and streams from the new one", async () => {
     const { gateway, feed } = track(setup());
     const first = wireItem();
     const later = wireItem();
     let listing = [first];
-    gateway.on("GET", /items$/, () => listResponse(listing));
+    let watchCursor = "c0";
+    gateway.on("GET", /items$/, () => listResponse(listing, undefined, "", watchCursor));
     await feed.fetch();
     feed.connect();
     await vi.waitFor(() => expect(gateway.streams).toHaveLength(1));
+    // Nothing between the list and the stream is missed.
+    expect(gateway.streams[0]!.request.headers["last-event-id"]).toBe("c0");
     gateway.lastStream.event("counts", { metadata: wireCounts(1, 1, 1) }, "c1");
     gateway.lastStream.close();
     await vi.waitFor(() => expect(gateway.streams).toHaveLength(2));
     expect(gateway.streams[1]!.request.headers["last-event-id"]).toBe("c1");
     const lists = gateway.requestsTo(/items$/).length;
     listing = [later, first];
+    watchCursor = "c7";
     gateway.lastStream.push("event: reset\ndata: {}\n\n");
     await vi.waitFor(() => expect(gateway.streams).toHaveLength(3));
     expect(gateway.requestsTo(/items$/).length).toBe(lists + 1);
     expect(gateway.streams[1]!.aborted).toBe(true);
-    expect(gateway.streams[2]!.request.headers["last-event-id"]).toBeUndefined();
+    expect(gateway.streams[2]!.request.headers["last-event-id"]).toBe("c7");
     expect(feed.getState().items.map((i) => i.id)).toEqual([later.id, first.id]);
   });
 
